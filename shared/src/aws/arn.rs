@@ -1,0 +1,118 @@
+//! ARNs and partition-aware console links.
+
+/// The parts of an ARN: `arn:partition:service:region:account:resource`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Arn<'a> {
+    pub partition: &'a str,
+    pub service: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub resource: &'a str,
+}
+
+impl<'a> Arn<'a> {
+    /// Parses an ARN; `None` when it is not one.
+    pub fn parse(s: &'a str) -> Option<Self> {
+        let mut parts = s.splitn(6, ':');
+        if parts.next()? != "arn" {
+            return None;
+        }
+        let arn = Arn {
+            partition: parts.next()?,
+            service: parts.next()?,
+            region: parts.next()?,
+            account: parts.next()?,
+            resource: parts.next()?,
+        };
+        (!arn.partition.is_empty() && !arn.service.is_empty() && !arn.resource.is_empty())
+            .then_some(arn)
+    }
+
+    /// For `service/cluster/name` resources: the cluster and the name.
+    pub fn ecs_service(&self) -> Option<(&'a str, &'a str)> {
+        let rest = self.resource.strip_prefix("service/")?;
+        let (cluster, name) = rest.split_once('/')?;
+        (!cluster.is_empty() && !name.is_empty()).then_some((cluster, name))
+    }
+}
+
+/// The partition a region belongs to.
+pub fn partition_of(region: &str) -> &'static str {
+    if region.starts_with("cn-") {
+        "aws-cn"
+    } else if region.starts_with("us-gov-") {
+        "aws-us-gov"
+    } else {
+        "aws"
+    }
+}
+
+/// The console's host for a region, right for its partition.
+pub fn console_host(region: &str) -> String {
+    match partition_of(region) {
+        "aws-cn" => "console.amazonaws.cn".to_string(),
+        "aws-us-gov" => "console.amazonaws-us-gov.com".to_string(),
+        _ => format!("{region}.console.aws.amazon.com"),
+    }
+}
+
+/// The long-form ARN of an ECS service, as ECS events carry it.
+pub fn ecs_service_arn(region: &str, account: &str, cluster: &str, service: &str) -> String {
+    format!("arn:{}:ecs:{region}:{account}:service/{cluster}/{service}", partition_of(region))
+}
+
+/// The console page of an ECS service's deployments.
+pub fn ecs_service_url(region: &str, cluster: &str, service: &str) -> String {
+    format!(
+        "https://{}/ecs/v2/clusters/{cluster}/services/{service}/deployments?region={region}",
+        console_host(region)
+    )
+}
+
+/// The console page of an ECS task.
+pub fn ecs_task_url(region: &str, cluster: &str, task_id: &str) -> String {
+    format!(
+        "https://{}/ecs/v2/clusters/{cluster}/tasks/{task_id}/configuration?region={region}",
+        console_host(region)
+    )
+}
+
+/// The DNS suffix of a region's service endpoints (for ECR registry hosts).
+pub fn dns_suffix(region: &str) -> &'static str {
+    match partition_of(region) {
+        "aws-cn" => "amazonaws.com.cn",
+        _ => "amazonaws.com",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_service_arns() {
+        let arn = Arn::parse("arn:aws:ecs:eu-west-1:123456789012:service/prod/web").unwrap();
+        assert_eq!(arn.service, "ecs");
+        assert_eq!(arn.region, "eu-west-1");
+        assert_eq!(arn.ecs_service(), Some(("prod", "web")));
+        assert!(Arn::parse("not-an-arn").is_none());
+        assert!(Arn::parse("arn:aws:ecs").is_none());
+    }
+
+    #[test]
+    fn console_and_registry_follow_the_partition() {
+        assert_eq!(console_host("eu-west-1"), "eu-west-1.console.aws.amazon.com");
+        assert_eq!(console_host("cn-north-1"), "console.amazonaws.cn");
+        assert_eq!(console_host("us-gov-west-1"), "console.amazonaws-us-gov.com");
+        assert_eq!(dns_suffix("cn-northwest-1"), "amazonaws.com.cn");
+        assert_eq!(dns_suffix("us-east-1"), "amazonaws.com");
+        assert_eq!(
+            ecs_service_arn("cn-north-1", "1", "prod", "web"),
+            "arn:aws-cn:ecs:cn-north-1:1:service/prod/web"
+        );
+        assert_eq!(
+            ecs_service_url("us-gov-west-1", "prod", "web"),
+            "https://console.amazonaws-us-gov.com/ecs/v2/clusters/prod/services/web/deployments?region=us-gov-west-1"
+        );
+    }
+}

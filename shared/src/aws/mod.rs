@@ -1,0 +1,98 @@
+//! The AWS side: one `SdkConfig` per process, the clients built from it, a record of the calls
+//! they make, ARNs and console links.
+//!
+//! Endpoints come from the SDK's own `AWS_ENDPOINT_URL`, so the local emulator needs no special
+//! code path here.
+
+pub mod arn;
+pub mod ecs;
+
+use std::sync::{Arc, Mutex};
+
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::orchestrator::Metadata;
+use aws_smithy_types::config_bag::ConfigBag;
+
+pub use arn::{console_host, Arn};
+
+/// Loads the shared SDK configuration from the environment. Makes no network call: credentials
+/// are resolved lazily on the first request.
+pub async fn load_sdk_config() -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest()).load().await
+}
+
+/// The names (`Service.Operation`) of the AWS calls made, in order. Shared by every client of a
+/// process; the handler takes them per invocation for its log line and metrics.
+#[derive(Clone, Debug, Default)]
+pub struct CallLog(Arc<Mutex<Vec<String>>>);
+
+impl CallLog {
+    /// Returns the calls recorded so far and starts a new record.
+    pub fn take(&self) -> Vec<String> {
+        match self.0.lock() {
+            Ok(mut calls) => std::mem::take(&mut *calls),
+            Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+        }
+    }
+
+    /// The calls recorded so far.
+    pub fn snapshot(&self) -> Vec<String> {
+        match self.0.lock() {
+            Ok(calls) => calls.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    fn record(&self, call: String) {
+        match self.0.lock() {
+            Ok(mut calls) => calls.push(call),
+            Err(poisoned) => poisoned.into_inner().push(call),
+        }
+    }
+}
+
+impl Intercept for CallLog {
+    fn name(&self) -> &'static str {
+        "CallLog"
+    }
+
+    fn read_before_execution(
+        &self,
+        _context: &BeforeSerializationInterceptorContextRef<'_>,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(meta) = cfg.load::<Metadata>() {
+            self.record(format!("{}.{}", meta.service(), meta.name()));
+        }
+        Ok(())
+    }
+}
+
+/// The clients every function uses, all recording into one [`CallLog`].
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ecs: aws_sdk_ecs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub calls: CallLog,
+}
+
+impl Clients {
+    /// Builds the clients from one `SdkConfig`.
+    pub fn new(config: &SdkConfig) -> Self {
+        let calls = CallLog::default();
+        let ecs = aws_sdk_ecs::config::Builder::from(config)
+            .interceptor(calls.clone())
+            .build();
+        let sns = aws_sdk_sns::config::Builder::from(config)
+            .interceptor(calls.clone())
+            .build();
+        Clients {
+            ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            sns: aws_sdk_sns::Client::from_conf(sns),
+            calls,
+        }
+    }
+}

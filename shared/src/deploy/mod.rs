@@ -1,0 +1,236 @@
+//! The deployer: an image pushed to ECR is deployed to the services configured for it, and the
+//! deployment's outcome is reported.
+//!
+//! Decide, then act: parse the event, read the state the decision needs (one DescribeServices
+//! per cluster and one DescribeTaskDefinition per pin-digest service), [`plan::plan_push`],
+//! apply unless `DRY_RUN`, notify, return the decisions.
+
+pub mod config;
+mod notices;
+pub mod outcome;
+pub mod plan;
+mod prune;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::TaskDefinition;
+use serde_json::{json, Value};
+
+use crate::aws::{ecs, Clients};
+use crate::error::{Error, Result};
+use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
+use crate::metrics::Metrics;
+use crate::notify;
+pub use config::{DeployTarget, DeployerConfig, Strategy};
+use plan::{Live, LiveService, LiveTaskDefinition, PushPlan, Reason, Step};
+
+/// The detail types the deployer takes.
+pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
+pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
+
+/// The deployer, with its clients and configuration; built once per process.
+pub struct Deployer {
+    pub clients: Clients,
+    pub config: DeployerConfig,
+}
+
+impl Deployer {
+    pub fn new(clients: Clients, config: DeployerConfig) -> Self {
+        Deployer { clients, config }
+    }
+
+    /// Handles one EventBridge event: an image push or a deployment state change.
+    pub async fn handle(&self, event: Value) -> Result<Value> {
+        self.handle_event(event).await
+    }
+
+    async fn handle_event(&self, event: Value) -> Result<Value> {
+        self.clients.calls.take();
+        let envelope = events::envelope(event)?;
+        let result = match envelope.detail_type.as_str() {
+            ECR_IMAGE_ACTION => {
+                let push: Event<EcrImageAction> = events::typed(envelope)?;
+                validate_push(&push)?;
+                self.on_push(push).await
+            }
+            ECS_DEPLOYMENT_STATE_CHANGE => {
+                let change: Event<EcsDeploymentStateChange> = events::typed(envelope)?;
+                outcome::handle(self, change).await
+            }
+            other => Err(Error::bad_event(format!(
+                "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?})"
+            ))),
+        };
+        let calls = self.clients.calls.take();
+        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
+        result
+    }
+
+    async fn on_push(&self, push: Event<EcrImageAction>) -> Result<Value> {
+        let targets = &self.config.targets;
+        let needed = plan::targets_needing_state(&push, targets);
+        let (live, raw) = self.read_state(&needed).await?;
+        let mut plan = plan::plan_push(&push, targets, &live, self.config.dry_run, chrono::Utc::now());
+        tracing::info!(plan = %json!(plan), "push plan");
+
+        let mut first_error = None;
+        for p in plan.planned.iter_mut() {
+            let (Some(i), Some(step)) = (p.target, p.step.as_ref()) else {
+                continue;
+            };
+            if self.config.dry_run {
+                continue;
+            }
+            match self.apply(&targets[i], step, &raw).await {
+                Ok(arn) => p.decision.task_definition_arn = arn,
+                Err(e) => {
+                    tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
+                    let n = notices::deploy_error(&push, &targets[i], &e);
+                    if let Err(pe) = notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await {
+                        tracing::error!(error = ?pe, "could not publish the failure notification");
+                    }
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(e);
+        }
+        self.notify_push(&push, &plan).await?;
+
+        let count = |r: Reason| plan.planned.iter().filter(|p| p.decision.reason == r).count();
+        Metrics::new("deployer")
+            .count("Deploys", count(Reason::Deployed))
+            .count("Skips", plan.planned.len() - count(Reason::Deployed))
+            .count("AwsCalls", self.clients.calls.snapshot().len())
+            .emit();
+        Ok(json!({ "decisions": plan.planned.iter().map(|p| &p.decision).collect::<Vec<_>>() }))
+    }
+
+    /// Reads the services (one DescribeServices per cluster and 10 services) and, for
+    /// pin-digest targets, their live task definitions (one DescribeTaskDefinition each).
+    async fn read_state(
+        &self,
+        needed: &[usize],
+    ) -> Result<(BTreeMap<usize, Live>, BTreeMap<String, TaskDefinition>)> {
+        let targets = &self.config.targets;
+        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        for &i in needed {
+            let names = by_cluster.entry(targets[i].cluster.as_str()).or_default();
+            if !names.contains(&targets[i].service) {
+                names.push(targets[i].service.clone());
+            }
+        }
+        let mut services = BTreeMap::new();
+        for (cluster, names) in by_cluster {
+            for s in ecs::describe_services(&self.clients.ecs, cluster, &names).await? {
+                if let Some(name) = s.service_name.clone() {
+                    services.insert((cluster.to_string(), name), s);
+                }
+            }
+        }
+        let mut live = BTreeMap::new();
+        let mut raw: BTreeMap<String, TaskDefinition> = BTreeMap::new();
+        let mut td_tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for &i in needed {
+            let t = &targets[i];
+            let service = services.get(&(t.cluster.clone(), t.service.clone())).map(|s| LiveService {
+                arn: s.service_arn.clone().unwrap_or_default(),
+                status: s.status.clone().unwrap_or_default(),
+                task_definition: s.task_definition.clone().unwrap_or_default(),
+                tags: ecs::tag_map(s.tags.as_deref()),
+            });
+            let mut task_definition = None;
+            if let Some(s) = service.as_ref().filter(|s| s.status == "ACTIVE" && !s.task_definition.is_empty()) {
+                if t.strategy == Strategy::PinDigest {
+                    if !raw.contains_key(&s.task_definition) {
+                        let (td, tags) = ecs::describe_task_definition(&self.clients.ecs, &s.task_definition).await?;
+                        raw.insert(s.task_definition.clone(), td);
+                        td_tags.insert(s.task_definition.clone(), tags);
+                    }
+                    task_definition = raw.get(&s.task_definition).map(|td| LiveTaskDefinition {
+                        arn: s.task_definition.clone(),
+                        containers: td
+                            .container_definitions()
+                            .iter()
+                            .map(|c| {
+                                (c.name().unwrap_or_default().to_string(), c.image().unwrap_or_default().to_string())
+                            })
+                            .collect(),
+                        tags: td_tags.get(&s.task_definition).cloned().unwrap_or_default(),
+                    });
+                }
+            }
+            live.insert(i, Live { service, task_definition });
+        }
+        Ok((live, raw))
+    }
+
+    /// Makes one step's change; returns the new task definition's ARN for pin-digest.
+    async fn apply(
+        &self,
+        target: &DeployTarget,
+        step: &Step,
+        raw: &BTreeMap<String, TaskDefinition>,
+    ) -> Result<Option<String>> {
+        let client = &self.clients.ecs;
+        match step {
+            Step::PinDigest { base, container, image, tags, .. } => {
+                let base_td = raw.get(base).ok_or_else(|| Error::UnexpectedResponse {
+                    operation: "DescribeTaskDefinition",
+                    detail: format!("{base} was planned on but not read"),
+                })?;
+                let arn = ecs::register_copy(client, base_td, container, image, tags).await?;
+                ecs::update_service(client, &target.cluster, &target.service, Some(&arn), false).await?;
+                Ok(Some(arn))
+            }
+            Step::FollowTag { service_arn, tags } => {
+                // The tags go first: they are what makes a repeated event a no-op.
+                ecs::tag_resource(client, service_arn, tags).await?;
+                ecs::update_service(client, &target.cluster, &target.service, None, true).await?;
+                Ok(None)
+            }
+        }
+    }
+
+    async fn notify_push(&self, push: &Event<EcrImageAction>, plan: &PushPlan) -> Result<()> {
+        for p in &plan.planned {
+            let Some(i) = p.target else { continue };
+            if !p.decision.reason.is_notified() {
+                continue;
+            }
+            let n = notices::push_decision(push, &self.config.targets[i], &p.decision);
+            notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        }
+        Ok(())
+    }
+}
+
+impl crate::runtime::Handler for Deployer {
+    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
+        self.handle_event(event)
+    }
+}
+
+/// A successful push must carry its digest: it is what gets deployed.
+fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
+    let d = &push.detail;
+    if d.repository_name.trim().is_empty() {
+        return Err(Error::bad_event("detail.repository-name: must not be empty"));
+    }
+    if d.is_successful_push() {
+        match d.image_digest.as_deref() {
+            Some(digest) if digest.contains(':') => {}
+            Some(digest) => {
+                return Err(Error::bad_event(format!(
+                    "detail.image-digest: {digest:?} is not a digest (algorithm:hex)"
+                )))
+            }
+            None => return Err(Error::bad_event("detail.image-digest: missing from a successful push")),
+        }
+        if push.account.is_empty() || push.region.is_empty() {
+            return Err(Error::bad_event("account and region: needed to name the image's registry"));
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,102 @@
+//! `KEEP_REVISIONS`: after a deployment completes, deregister the revisions of the family that
+//! the deployer registered beyond the newest N, never the live one nor the one it replaced.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionStatus};
+use aws_sdk_ecs::Client;
+
+use crate::aws::ecs;
+use crate::error::{Error, Result};
+use crate::tags;
+
+/// At most this many older revisions are examined per run; the next completion goes on.
+const MAX_EXAMINED: usize = 50;
+
+/// Which revisions to deregister, given the family's ACTIVE revisions newest first and, for
+/// each, whether the deployer registered it. Pure.
+pub fn choose(revisions: &[(String, bool)], live: &str, replaced: Option<&str>, keep: usize) -> Vec<String> {
+    let mut kept = 0;
+    let mut drop = Vec::new();
+    for (arn, ours) in revisions {
+        if !ours {
+            continue;
+        }
+        if arn == live || Some(arn.as_str()) == replaced {
+            kept += 1;
+            continue;
+        }
+        if kept < keep {
+            kept += 1;
+        } else {
+            drop.push(arn.clone());
+        }
+    }
+    drop
+}
+
+/// Deregisters what [`choose`] picks; returns the ARNs deregistered.
+pub async fn prune(client: &Client, live: &TaskDefinition, live_tags: &BTreeMap<String, String>, keep: usize) -> Result<Vec<String>> {
+    let (Some(family), Some(live_arn)) = (live.family(), live.task_definition_arn()) else {
+        return Ok(vec![]);
+    };
+    let listed = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTaskDefinitions", e))?
+        .task_definition_arns
+        .unwrap_or_default();
+    // familyPrefix is a prefix: keep this family's revisions only.
+    let same_family: Vec<String> = listed
+        .into_iter()
+        .filter(|arn| arn.rsplit_once(":task-definition/").and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family))
+        .collect();
+    let mut revisions = Vec::new();
+    for arn in same_family.iter().take(MAX_EXAMINED) {
+        let ours = if arn == live_arn {
+            live_tags.contains_key(tags::REGISTERED_BY)
+        } else {
+            let (_, t) = ecs::describe_task_definition(client, arn).await?;
+            t.contains_key(tags::REGISTERED_BY)
+        };
+        revisions.push((arn.clone(), ours));
+    }
+    let replaced = live_tags.get(tags::REPLACES).map(String::as_str);
+    let drop = choose(&revisions, live_arn, replaced, keep);
+    for arn in &drop {
+        client
+            .deregister_task_definition()
+            .task_definition(arn)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DeregisterTaskDefinition", e))?;
+        tracing::info!(task_definition = %arn, "deregistered an old revision");
+    }
+    Ok(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::choose;
+
+    fn revs(spec: &[(u32, bool)]) -> Vec<(String, bool)> {
+        spec.iter().map(|(r, ours)| (format!("arn:aws:ecs:us-east-1:1:task-definition/web:{r}"), *ours)).collect()
+    }
+
+    #[test]
+    fn keeps_the_newest_n_of_ours_and_never_the_live_or_replaced() {
+        let r = revs(&[(9, true), (8, true), (7, false), (6, true), (5, true), (4, true)]);
+        let live = "arn:aws:ecs:us-east-1:1:task-definition/web:9";
+        let replaced = "arn:aws:ecs:us-east-1:1:task-definition/web:4";
+        let drop = choose(&r, live, Some(replaced), 2);
+        assert_eq!(drop, vec![r[3].0.clone(), r[4].0.clone()]);
+        let drop = choose(&r, live, Some(replaced), 1);
+        assert!(drop.contains(&r[1].0) && !drop.contains(&r[5].0) && !drop.contains(&r[0].0));
+        assert!(!drop.contains(&r[2].0), "revisions not registered by the deployer are never touched");
+    }
+}

@@ -1,0 +1,189 @@
+//! The one error type of the core, and how Lambda sees it.
+//!
+//! Every error says whether running the same event again could succeed (`Retryable`: throttling,
+//! 5xx, timeouts) or not (`NonRetryable`: a malformed event, a wrong configuration, access denied).
+//! SDK errors keep their source; their message carries the service's error code and text.
+
+use std::error::Error as StdError;
+
+use aws_sdk_ecs::error::ProvideErrorMetadata;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use lambda_runtime::Diagnostic;
+
+/// Everything that can go wrong in the core.
+#[derive(thiserror::Error)]
+pub enum Error {
+    /// An environment variable is missing or malformed. Raised at init.
+    #[error("configuration: {var}: {message}")]
+    Config { var: &'static str, message: String },
+
+    /// The event is not one this function takes, or a field is missing or of the wrong type.
+    #[error("bad event: {0}")]
+    BadEvent(String),
+
+    /// An AWS call failed.
+    #[error("AWS {operation} failed: {code}: {message}")]
+    Aws {
+        operation: &'static str,
+        code: String,
+        message: String,
+        retryable: bool,
+        #[source]
+        source: Box<dyn StdError + Send + Sync + 'static>,
+    },
+
+    /// An AWS response lacked a field the API documents as always present.
+    #[error("AWS {operation} returned an unexpected response: {detail}")]
+    UnexpectedResponse { operation: &'static str, detail: String },
+}
+
+/// The result type of the core.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Error codes (and HTTP statuses, below) that a later attempt may get past.
+const RETRYABLE_CODES: &[&str] = &[
+    "Throttling",
+    "ThrottlingException",
+    "ThrottledException",
+    "TooManyRequestsException",
+    "RequestLimitExceeded",
+    "RequestThrottled",
+    "RequestThrottledException",
+    "ServerException",
+    "InternalError",
+    "InternalFailure",
+    "InternalServerError",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "KMSThrottlingException",
+];
+
+impl Error {
+    /// Wraps an SDK error, keeping it as the source and classifying it.
+    pub fn aws<E>(operation: &'static str, err: SdkError<E, HttpResponse>) -> Self
+    where
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        let (code, message, retryable) = match &err {
+            SdkError::ServiceError(service) => {
+                let e = service.err();
+                let code = e.code().unwrap_or("Unknown").to_string();
+                let message = e.message().unwrap_or("no message").to_string();
+                let status = service.raw().status();
+                let retryable = RETRYABLE_CODES.contains(&code.as_str())
+                    || status.is_server_error()
+                    || status.as_u16() == 429;
+                (code, message, retryable)
+            }
+            SdkError::TimeoutError(_) => ("Timeout".into(), "the request timed out".into(), true),
+            SdkError::DispatchFailure(d) => (
+                "DispatchFailure".into(),
+                format!("the request could not be sent: {d:?}"),
+                true,
+            ),
+            SdkError::ResponseError(_) => (
+                "ResponseError".into(),
+                "the response could not be read".into(),
+                true,
+            ),
+            other => ("ConstructionFailure".into(), format!("{other:?}"), false),
+        };
+        Error::Aws {
+            operation,
+            code,
+            message,
+            retryable,
+            source: Box::new(err),
+        }
+    }
+
+    /// A bad event, with a message naming what was wrong.
+    pub fn bad_event(message: impl Into<String>) -> Self {
+        Error::BadEvent(message.into())
+    }
+
+    /// Whether running the same event again could succeed.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Error::Aws { retryable: true, .. })
+    }
+
+    /// `Retryable` or `NonRetryable`: the Lambda error type.
+    pub fn error_type(&self) -> &'static str {
+        if self.is_retryable() {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        }
+    }
+
+    /// The AWS error code, when this is an AWS error.
+    pub fn aws_code(&self) -> Option<&str> {
+        match self {
+            Error::Aws { code, .. } => Some(code),
+            _ => None,
+        }
+    }
+}
+
+/// Debug prints the cause chain, so a log line or a failed test says everything.
+impl std::fmt::Debug for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{self}")?;
+        let mut source = self.source();
+        while let Some(cause) = source {
+            write!(f, "\n  caused by: {cause}")?;
+            source = cause.source();
+        }
+        Ok(())
+    }
+}
+
+impl From<Error> for Diagnostic {
+    fn from(err: Error) -> Self {
+        Diagnostic {
+            error_type: err.error_type().to_string(),
+            error_message: err.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
+    use aws_smithy_types::error::ErrorMetadata;
+
+    fn service_error(code: &str, status: u16) -> SdkError<DescribeServicesError, HttpResponse> {
+        let meta = ErrorMetadata::builder().code(code).message("boom").build();
+        let raw = HttpResponse::new(
+            status.try_into().expect("valid status"),
+            aws_smithy_types::body::SdkBody::empty(),
+        );
+        SdkError::service_error(DescribeServicesError::generic(meta), raw)
+    }
+
+    #[test]
+    fn throttling_is_retryable_access_denied_is_not() {
+        let e = Error::aws("DescribeServices", service_error("ThrottlingException", 400));
+        assert!(e.is_retryable());
+        assert_eq!(Diagnostic::from(e).error_type, "Retryable");
+
+        let e = Error::aws("DescribeServices", service_error("AccessDeniedException", 400));
+        assert!(!e.is_retryable());
+        let d = Diagnostic::from(e);
+        assert_eq!(d.error_type, "NonRetryable");
+        assert!(d.error_message.contains("AccessDeniedException"), "{}", d.error_message);
+        assert!(d.error_message.contains("DescribeServices"), "{}", d.error_message);
+    }
+
+    #[test]
+    fn bad_events_and_config_are_not_retryable_and_debug_prints_the_chain() {
+        let e = Error::bad_event("detail.repository-name: missing");
+        assert_eq!(e.error_type(), "NonRetryable");
+        let e = Error::aws("DescribeServices", service_error("SomethingNew", 503));
+        assert!(e.is_retryable(), "a 5xx is retryable whatever its code");
+        let debug = format!("{e:?}");
+        assert!(debug.contains("caused by"), "{debug}");
+    }
+}

@@ -1,0 +1,151 @@
+//! Typed EventBridge events.
+//!
+//! Parsing is tolerant: unknown fields are ignored, unknown enum values are kept as
+//! `Other(String)`. A malformed event is a `BadEvent` error that names the field, never a panic.
+
+mod ecr;
+mod ecs_deployment;
+
+use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+
+pub use ecr::{ActionType, EcrImageAction, PushResult};
+pub use ecs_deployment::{DeploymentEventName, EcsDeploymentStateChange};
+
+use crate::error::{Error, Result};
+
+/// An EventBridge event with its detail still untyped.
+pub type Envelope = EventBridgeEvent<Value>;
+
+/// An EventBridge event with a typed detail.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Event<D> {
+    pub id: String,
+    pub detail_type: String,
+    pub source: String,
+    pub account: String,
+    pub region: String,
+    pub time: Option<chrono::DateTime<chrono::Utc>>,
+    pub resources: Vec<String>,
+    pub detail: D,
+}
+
+/// Parses the envelope of an EventBridge event; names the field that was wrong.
+pub fn envelope(value: Value) -> Result<Envelope> {
+    if !value.is_object() {
+        return Err(Error::bad_event(format!(
+            "the event must be a JSON object, got {}",
+            json_kind(&value)
+        )));
+    }
+    let env: Envelope = serde_path_to_error::deserialize(value)
+        .map_err(|e| Error::bad_event(format!("{}: {}", e.path(), e.inner())))?;
+    if !env.detail.is_object() {
+        return Err(Error::bad_event(format!(
+            "detail: must be a JSON object, got {}",
+            json_kind(&env.detail)
+        )));
+    }
+    Ok(env)
+}
+
+/// Types the detail of an envelope; the error names the field as `detail.<path>`.
+pub fn typed<D: DeserializeOwned>(env: Envelope) -> Result<Event<D>> {
+    let detail: D = serde_path_to_error::deserialize(env.detail)
+        .map_err(|e| Error::bad_event(format!("detail.{}: {}", e.path(), e.inner())))?;
+    Ok(Event {
+        id: env.id.unwrap_or_default(),
+        detail_type: env.detail_type,
+        source: env.source,
+        account: env.account.unwrap_or_default(),
+        region: env.region.unwrap_or_default(),
+        time: env.time,
+        resources: env.resources.unwrap_or_default(),
+        detail,
+    })
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
+}
+
+/// Declares an enum of the string values AWS documents, keeping any other value as
+/// `Other(String)`, so a new value from AWS is carried through instead of rejected.
+#[macro_export]
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Debug, PartialEq, Eq, Hash)]
+        $vis enum $name {
+            $($variant,)+
+            /// A value this code does not know yet, kept as sent.
+            Other(String),
+        }
+
+        impl $name {
+            /// The value as AWS spells it.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $text,)+
+                    $name::Other(s) => s.as_str(),
+                }
+            }
+        }
+
+        impl From<&str> for $name {
+            fn from(s: &str) -> Self {
+                match s {
+                    $($text => $name::$variant,)+
+                    other => $name::Other(other.to_string()),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> serde::Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str> as serde::Deserialize>::deserialize(d)?;
+                Ok($name::from(s.as_ref()))
+            }
+        }
+    };
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn envelope_errors_name_the_field() {
+        let e = envelope(json!([1])).unwrap_err().to_string();
+        assert!(e.contains("JSON object"), "{e}");
+        let e = envelope(json!({"source": "aws.ecr", "detail": {}})).unwrap_err().to_string();
+        assert!(e.contains("detail-type"), "{e}");
+        let e = envelope(json!({"detail-type": "x", "source": "y"})).unwrap_err().to_string();
+        assert!(e.contains("detail"), "{e}");
+        let e = envelope(json!({"detail-type": 3, "source": "y", "detail": {}}))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("detail-type"), "{e}");
+    }
+}

@@ -1,0 +1,15 @@
+//! `autopilot-core`: everything the Fargate Autopilot functions share that is not a Lambda entry
+//! point. Each job is a module that plans (pure, no I/O) and then applies the plan.
+
+pub mod aws;
+pub mod config;
+pub mod deploy;
+pub mod error;
+pub mod events;
+pub mod metrics;
+pub mod notify;
+pub mod runtime;
+pub mod tags;
+pub mod telemetry;
+
+pub use error::{Error, Result};

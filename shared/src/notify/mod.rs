@@ -1,0 +1,268 @@
+//! Chat notifications: the model, its AWS Chatbot custom-notification rendering, its plain-text
+//! (email) rendering, and publishing both to SNS with `MessageStructure=json`.
+
+mod neutralise;
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::json;
+
+use crate::error::{Error, Result};
+
+pub use neutralise::neutralise;
+
+/// How bad it is; picks the emoji and travels as a keyword.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Severity {
+    Success,
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    /// The Slack emoji shortcode for the title.
+    pub fn emoji(self) -> &'static str {
+        match self {
+            Severity::Success => ":large_green_circle:",
+            Severity::Info => ":information_source:",
+            Severity::Warning => ":warning:",
+            Severity::Critical => ":red_circle:",
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Success => "success",
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// One chat notification. Text that came from outside (stop reasons, tags, descriptions) must be
+/// passed through [`neutralise`] before it is put here; the links this code builds itself use
+/// Slack's `<url|text>` form.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Notification {
+    /// Stable per occurrence, so a duplicate delivery renders the same notification.
+    pub id: String,
+    pub severity: Severity,
+    /// The title without its emoji.
+    pub title: String,
+    pub description: String,
+    pub next_steps: Vec<String>,
+    pub keywords: Vec<String>,
+    /// Notifications with one thread id read as one thread in chat.
+    pub thread_id: String,
+    pub summary: String,
+    pub event_type: String,
+    pub related_resources: Vec<String>,
+    pub additional_context: BTreeMap<String, String>,
+}
+
+/// Chatbot's limits, with room to spare.
+const MAX_TITLE: usize = 250;
+const MAX_DESCRIPTION: usize = 3500;
+const MAX_NEXT_STEPS: usize = 8;
+const MAX_SUBJECT: usize = 100;
+
+impl Notification {
+    /// The AWS Chatbot custom-notification JSON.
+    pub fn to_chatbot(&self) -> serde_json::Value {
+        let additional: serde_json::Map<String, serde_json::Value> = self
+            .additional_context
+            .iter()
+            .map(|(k, v)| (k.clone(), json!(v)))
+            .collect();
+        json!({
+            "version": "1.0",
+            "source": "custom",
+            "id": self.id,
+            "content": {
+                "textType": "client-markdown",
+                "title": truncate(&format!("{} {}", self.severity.emoji(), self.title), MAX_TITLE),
+                "description": truncate(&self.description, MAX_DESCRIPTION),
+                "nextSteps": self.next_steps.iter().take(MAX_NEXT_STEPS).collect::<Vec<_>>(),
+                "keywords": self.keywords,
+            },
+            "metadata": {
+                "threadId": self.thread_id,
+                "summary": truncate(&self.summary, MAX_TITLE),
+                "eventType": self.event_type,
+                "relatedResources": self.related_resources,
+                "additionalContext": additional,
+            }
+        })
+    }
+
+    /// The plain-text rendering (email): Slack links become `text (url)`.
+    pub fn to_text(&self) -> String {
+        let mut out = format!(
+            "[{}] {}\n\n{}\n",
+            self.severity.as_str().to_uppercase(),
+            self.title,
+            unlink(&self.description)
+        );
+        if !self.next_steps.is_empty() {
+            out.push_str("\nNext steps:\n");
+            for step in &self.next_steps {
+                out.push_str(&format!("- {}\n", unlink(step)));
+            }
+        }
+        if !self.additional_context.is_empty() {
+            out.push('\n');
+            for (k, v) in &self.additional_context {
+                out.push_str(&format!("{k}: {v}\n"));
+            }
+        }
+        if !self.related_resources.is_empty() {
+            out.push_str("\nResources:\n");
+            for r in &self.related_resources {
+                out.push_str(&format!("- {r}\n"));
+            }
+        }
+        out.push_str(&format!("\nNotification id: {}\n", self.id));
+        out
+    }
+
+    /// The SNS message for `MessageStructure=json`: `default` carries the Chatbot JSON, `email`
+    /// the plain text.
+    pub fn to_sns_message(&self) -> String {
+        json!({
+            "default": self.to_chatbot().to_string(),
+            "email": self.to_text(),
+        })
+        .to_string()
+    }
+
+    /// An SNS subject: ASCII, one line, at most 100 characters.
+    pub fn subject(&self) -> String {
+        let ascii: String = format!("[{}] {}", self.severity.as_str(), self.title)
+            .chars()
+            .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+            .collect();
+        let collapsed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
+        truncate(&collapsed, MAX_SUBJECT)
+    }
+}
+
+/// Publishes a notification; returns the SNS message id.
+pub async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, n: &Notification) -> Result<String> {
+    let out = sns
+        .publish()
+        .topic_arn(topic_arn)
+        .message_structure("json")
+        .subject(n.subject())
+        .message(n.to_sns_message())
+        .send()
+        .await
+        .map_err(|e| Error::aws("Publish", e))?;
+    Ok(out.message_id.unwrap_or_default())
+}
+
+/// A Slack-style link, for links this code builds itself.
+pub fn link(url: &str, text: &str) -> String {
+    format!("<{url}|{text}>")
+}
+
+/// Cuts at a character boundary, marking the cut with an ellipsis.
+pub fn truncate(s: &str, max_chars: usize) -> String {
+    if s.chars().count() <= max_chars {
+        return s.to_string();
+    }
+    let mut out: String = s.chars().take(max_chars.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}
+
+/// `<url|text>` to `text (url)`, for plain text.
+fn unlink(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut rest = s;
+    while let Some(start) = rest.find("<http") {
+        out.push_str(&rest[..start]);
+        let tail = &rest[start + 1..];
+        match tail.find('>') {
+            Some(end) => {
+                let inner = &tail[..end];
+                match inner.split_once('|') {
+                    Some((url, text)) => out.push_str(&format!("{text} ({url})")),
+                    None => out.push_str(inner),
+                }
+                rest = &tail[end + 1..];
+            }
+            None => {
+                out.push('<');
+                rest = tail;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Notification {
+        Notification {
+            id: "deploy:prod/web:sha256:abc".into(),
+            severity: Severity::Info,
+            title: "Deploying web:v1 to prod/web".into(),
+            description: "Rolling out. <https://example.com/x|Open the service>".into(),
+            next_steps: vec!["Watch <https://example.com/d|the deployment>".into()],
+            keywords: vec!["prod".into(), "deploy".into()],
+            thread_id: "arn:aws:ecs:us-east-1:1:service/prod/web".into(),
+            summary: "Deploying web:v1".into(),
+            event_type: "deploy-started".into(),
+            related_resources: vec!["arn:aws:ecs:us-east-1:1:service/prod/web".into()],
+            additional_context: [("tag".to_string(), "v1".to_string())].into(),
+        }
+    }
+
+    #[test]
+    fn chatbot_json_has_the_custom_notification_shape() {
+        let v = sample().to_chatbot();
+        assert_eq!(v["version"], "1.0");
+        assert_eq!(v["source"], "custom");
+        assert_eq!(v["content"]["textType"], "client-markdown");
+        assert_eq!(v["content"]["title"], ":information_source: Deploying web:v1 to prod/web");
+        assert_eq!(v["metadata"]["threadId"], "arn:aws:ecs:us-east-1:1:service/prod/web");
+        assert_eq!(v["metadata"]["additionalContext"]["tag"], "v1");
+        assert_eq!(v["content"]["nextSteps"][0], "Watch <https://example.com/d|the deployment>");
+    }
+
+    #[test]
+    fn sns_message_carries_default_and_email() {
+        let n = sample();
+        let msg: serde_json::Value = serde_json::from_str(&n.to_sns_message()).unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(msg["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default, n.to_chatbot());
+        let email = msg["email"].as_str().unwrap();
+        assert!(email.contains("Open the service (https://example.com/x)"), "{email}");
+        assert!(email.contains("- Watch the deployment (https://example.com/d)"), "{email}");
+    }
+
+    #[test]
+    fn subject_is_short_ascii_on_one_line() {
+        let mut n = sample();
+        n.title = format!("Ünïcode\nline {}", "x".repeat(200));
+        let s = n.subject();
+        assert!(s.len() <= 100 && s.is_ascii() && !s.contains('\n'), "{s}");
+    }
+
+    #[test]
+    fn long_descriptions_are_cut_with_a_mark() {
+        let mut n = sample();
+        n.description = "é".repeat(10_000);
+        let d = n.to_chatbot()["content"]["description"].as_str().unwrap().to_string();
+        assert_eq!(d.chars().count(), MAX_DESCRIPTION);
+        assert!(d.ends_with('…'));
+    }
+}

@@ -1,0 +1,36 @@
+//! The `autopilot:` resource tags: what the project remembers lives in AWS, on the resources.
+
+/// Every tag this project writes or reads starts with this.
+pub const PREFIX: &str = "autopilot:";
+
+/// On a task-definition revision (pin-digest) or a service (follow-tag): the image it runs.
+pub const IMAGE_TAG: &str = "autopilot:image-tag";
+pub const IMAGE_DIGEST: &str = "autopilot:image-digest";
+/// When that image was pushed (RFC 3339): a late event never rolls a service back.
+pub const PUSHED_AT: &str = "autopilot:pushed-at";
+/// The EventBridge event that caused the deploy.
+pub const EVENT_ID: &str = "autopilot:event-id";
+/// On a revision the deployer registered: the revision it replaced (kept when pruning).
+pub const REPLACES: &str = "autopilot:replaces";
+/// On a revision the deployer registered: who registered it (pruning only touches these).
+pub const REGISTERED_BY: &str = "autopilot:registered-by";
+/// On a service: `true` holds every deploy back.
+pub const DEPLOY_FREEZE: &str = "autopilot:deploy-freeze";
+
+/// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
+/// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.
+pub fn is_valid_value(v: &str) -> bool {
+    v.chars().count() <= 256
+        && v.chars()
+            .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn tag_values_follow_the_aws_character_set() {
+        assert!(super::is_valid_value("2024-05-01T10:00:00Z"));
+        assert!(super::is_valid_value("sha256:abc"));
+        assert!(!super::is_valid_value("{\"desired\":2}"));
+    }
+}
