@@ -405,3 +405,7 @@ pub fn short_digest(digest: &str) -> String {
         _ => digest.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "plan_tests.rs"]
+mod tests;

@@ -149,3 +149,96 @@ mod tests {
         assert!(e.contains("detail-type"), "{e}");
     }
 }
+
+/// The sample events in `events/`, each parsed and written back.
+#[cfg(test)]
+mod samples {
+    use super::*;
+
+    macro_rules! sample {
+        ($name:literal) => {
+            ($name, include_str!(concat!("../../../events/", $name)))
+        };
+    }
+
+    /// Every sample of the deployer, as AWS documents the event.
+    pub const DEPLOYER: &[(&str, &str)] = &[
+        sample!("deployer/ecr-push-latest.json"),
+        sample!("deployer/ecr-push-release-tag.json"),
+        sample!("deployer/ecr-push-by-digest.json"),
+        sample!("deployer/ecr-push-signature.json"),
+        sample!("deployer/ecr-push-failed.json"),
+        sample!("deployer/ecr-delete.json"),
+        sample!("deployer/ecs-deployment-in-progress.json"),
+        sample!("deployer/ecs-deployment-completed.json"),
+        sample!("deployer/ecs-deployment-failed.json"),
+        sample!("deployer/ecs-deployment-rollback.json"),
+    ];
+
+    fn round_trip<D: DeserializeOwned + serde::Serialize>(name: &str, raw: &str) {
+        let original: Value = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let event: Event<D> = typed(envelope(original.clone()).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(serde_json::to_value(&event.detail).unwrap(), original["detail"], "{name}");
+        assert_eq!(event.id, original["id"], "{name}");
+        assert_eq!(event.account, original["account"], "{name}");
+        assert_eq!(event.region, original["region"], "{name}");
+        assert_eq!(
+            event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            original["time"].as_str().map(str::to_string),
+            "{name}"
+        );
+    }
+
+    #[test]
+    fn every_deployer_sample_parses_and_round_trips() {
+        for (name, raw) in DEPLOYER {
+            let v: Value = serde_json::from_str(raw).unwrap();
+            match v["detail-type"].as_str() {
+                Some("ECR Image Action") => round_trip::<EcrImageAction>(name, raw),
+                Some("ECS Deployment State Change") => round_trip::<EcsDeploymentStateChange>(name, raw),
+                other => panic!("{name}: unexpected detail-type {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn samples_mean_what_their_names_say() {
+        let ecr = |name: &str| -> EcrImageAction {
+            let raw = DEPLOYER.iter().find(|(n, _)| n.ends_with(name)).unwrap().1;
+            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap()).unwrap().detail
+        };
+        assert!(ecr("ecr-push-latest.json").is_successful_push());
+        assert!(ecr("ecr-push-latest.json").not_an_image().is_none());
+        assert!(ecr("ecr-push-signature.json").not_an_image().is_some());
+        assert!(ecr("ecr-push-by-digest.json").image_tag.is_none());
+        assert!(!ecr("ecr-push-failed.json").is_successful_push());
+        assert_eq!(ecr("ecr-delete.json").action_type, ActionType::Delete);
+        let dep = |name: &str| -> EcsDeploymentStateChange {
+            let raw = DEPLOYER.iter().find(|(n, _)| n.ends_with(name)).unwrap().1;
+            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap()).unwrap().detail
+        };
+        assert!(dep("ecs-deployment-rollback.json").is_rollback());
+        assert!(!dep("ecs-deployment-in-progress.json").is_rollback());
+        assert_eq!(dep("ecs-deployment-failed.json").event_name, DeploymentEventName::Failed);
+    }
+
+    #[test]
+    fn unknown_values_are_kept_and_unknown_fields_ignored() {
+        let raw = serde_json::json!({
+            "detail-type": "ECR Image Action", "source": "aws.ecr", "surprise": 1,
+            "detail": {"action-type": "REPLICATE", "result": "SUCCESS", "repository-name": "r", "new-field": true}
+        });
+        let e: Event<EcrImageAction> = typed(envelope(raw).unwrap()).unwrap();
+        assert_eq!(e.detail.action_type, ActionType::Other("REPLICATE".into()));
+    }
+
+    #[test]
+    fn detail_errors_name_the_field() {
+        let raw = serde_json::json!({
+            "detail-type": "ECR Image Action", "source": "aws.ecr",
+            "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}
+        });
+        let e = typed::<EcrImageAction>(envelope(raw).unwrap()).unwrap_err().to_string();
+        assert!(e.contains("detail.repository-name"), "{e}");
+    }
+}

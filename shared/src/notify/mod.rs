@@ -146,7 +146,11 @@ impl Notification {
             .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
             .collect();
         let collapsed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
-        truncate(&collapsed, MAX_SUBJECT)
+        if collapsed.len() <= MAX_SUBJECT {
+            collapsed
+        } else {
+            format!("{}...", &collapsed[..MAX_SUBJECT - 3])
+        }
     }
 }
 
