@@ -45,6 +45,7 @@ impl Deployer {
     }
 
     async fn handle_event(&self, event: Value) -> Result<Value> {
+        // The call record is per invocation (Lambda runs one at a time per process).
         self.clients.calls.take();
         let envelope = events::envelope(event)?;
         let result = match envelope.detail_type.as_str() {
@@ -61,7 +62,7 @@ impl Deployer {
                 "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?})"
             ))),
         };
-        let calls = self.clients.calls.take();
+        let calls = self.clients.calls.snapshot();
         tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
         result
     }

@@ -129,7 +129,10 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
                     .iter()
                     .find(|dep| dep.id() == Some(deployment_id.as_str()))
             });
+            // The PRIMARY deployment runs the service's task definition by definition; an older
+            // one names its own.
             let td_arn = deployment
+                .filter(|dep| dep.status() != Some("PRIMARY"))
                 .and_then(|dep| dep.task_definition())
                 .or_else(|| svc.and_then(|s| s.task_definition()))
                 .unwrap_or_default()

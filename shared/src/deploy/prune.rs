@@ -51,11 +51,17 @@ pub async fn prune(client: &Client, live: &TaskDefinition, live_tags: &BTreeMap<
         .map_err(|e| Error::aws("ListTaskDefinitions", e))?
         .task_definition_arns
         .unwrap_or_default();
-    // familyPrefix is a prefix: keep this family's revisions only.
-    let same_family: Vec<String> = listed
+    // Keep this family's revisions only, newest first (whatever order the listing came in).
+    let mut same_family: Vec<(u64, String)> = listed
         .into_iter()
-        .filter(|arn| arn.rsplit_once(":task-definition/").and_then(|(_, r)| r.rsplit_once(':')).is_some_and(|(f, _)| f == family))
+        .filter_map(|arn| {
+            let (f, rev) = arn.rsplit_once(":task-definition/")?.1.rsplit_once(':')?;
+            let rev = rev.parse().ok()?;
+            (f == family).then_some((rev, arn))
+        })
         .collect();
+    same_family.sort_by(|a, b| b.0.cmp(&a.0));
+    let same_family: Vec<String> = same_family.into_iter().map(|(_, arn)| arn).collect();
     let mut revisions = Vec::new();
     for arn in same_family.iter().take(MAX_EXAMINED) {
         let ours = if arn == live_arn {

@@ -1,0 +1,188 @@
+//! moto's server on a free 127.0.0.1 port, one per test, killed on drop.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_ecs::config::Credentials;
+
+/// The account and region every test and sample uses (moto's default account).
+pub const ACCOUNT: &str = "123456789012";
+pub const REGION: &str = "us-east-1";
+
+/// A running moto server.
+pub struct Emulator {
+    child: Child,
+    pub port: u16,
+    pub endpoint: String,
+    log: PathBuf,
+}
+
+/// Where moto's server is: `$MOTO_SERVER`, else the venv `make venv` creates.
+fn moto_server() -> PathBuf {
+    std::env::var_os("MOTO_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| crate::workspace_root().join(".venv/bin/moto_server"))
+}
+
+impl Emulator {
+    /// Starts moto's server and waits until it answers. Fails loudly when it cannot.
+    pub fn start() -> Emulator {
+        let bin = moto_server();
+        assert!(
+            bin.is_file(),
+            "moto_server not found at {}: create the emulator's venv with `make venv` (make test does), or set MOTO_SERVER",
+            bin.display()
+        );
+        let port = free_port();
+        let log = std::env::temp_dir().join(format!("autopilot-moto-{port}.log"));
+        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err_file = log_file.try_clone().unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
+        let child = Command::new(&bin)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(log_file))
+            .stderr(Stdio::from(err_file))
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
+        let mut emu = Emulator {
+            child,
+            port,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            log,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Ok(Some(status)) = emu.child.try_wait() {
+                panic!("moto_server exited with {status} before answering; its log:\n{}", emu.log_text());
+            }
+            if emu.try_http("GET", "/moto-api/", "").is_some_and(|(s, _)| s > 0) {
+                break;
+            }
+            if Instant::now() > deadline {
+                panic!("moto_server did not answer on port {port} within 60 s; its log:\n{}", emu.log_text());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        emu
+    }
+
+    /// What the server logged.
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// An SDK configuration pointing at the emulator.
+    pub fn sdk_config(&self) -> SdkConfig {
+        SdkConfig::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new(REGION))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(Credentials::new(
+                "testing", "testing", None, None, "emulator",
+            )))
+            .build()
+    }
+
+    /// The environment a function process needs to reach the emulator.
+    pub fn env(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ENDPOINT_URL", self.endpoint.as_str()),
+            ("AWS_REGION", REGION),
+            ("AWS_DEFAULT_REGION", REGION),
+            ("AWS_ACCESS_KEY_ID", "testing"),
+            ("AWS_SECRET_ACCESS_KEY", "testing"),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+    }
+
+    /// Clears every resource (`POST /moto-api/reset`).
+    pub fn reset(&self) {
+        let (status, body) = self.http("POST", "/moto-api/reset", "");
+        assert_eq!(status, 200, "reset failed: {body}");
+    }
+
+    /// An EC2 Query API call (the tests need no EC2 SDK for a VPC, a subnet and a group).
+    pub fn ec2(&self, params: &[(&str, &str)]) -> String {
+        let mut body = String::from("Version=2016-11-15");
+        for (k, v) in params {
+            body.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+        let (status, text) = self.http_with("POST", "/", &body, "application/x-www-form-urlencoded");
+        assert_eq!(status, 200, "EC2 {params:?} failed: {text}");
+        text
+    }
+
+    /// A plain HTTP request to the emulator; panics when it cannot be made.
+    pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        self.http_with(method, path, body, "application/json")
+    }
+
+    fn http_with(&self, method: &str, path: &str, body: &str, content_type: &str) -> (u16, String) {
+        self.try_http_with(method, path, body, content_type)
+            .unwrap_or_else(|| panic!("{method} {path}: the emulator did not answer"))
+    }
+
+    fn try_http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
+        self.try_http_with(method, path, body, "application/json")
+    }
+
+    fn try_http_with(&self, method: &str, path: &str, body: &str, content_type: &str) -> Option<(u16, String)> {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
+        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        // EC2 calls are routed by the signed service name in the Authorization header.
+        let request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            self.port,
+            body.len()
+        );
+        stream.write_all(request.as_bytes()).ok()?;
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).ok()?;
+        let text = String::from_utf8_lossy(&raw).to_string();
+        let status = text.split_whitespace().nth(1)?.parse().ok()?;
+        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        Some((status, body))
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.log);
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or_else(|e| panic!("no free port on 127.0.0.1: {e}"))
+}
+
+/// The text between `<tag>` and `</tag>`, first occurrence.
+pub fn xml_value(xml: &str, tag: &str) -> Option<String> {
+    let open = format!("<{tag}>");
+    let start = xml.find(&open)? + open.len();
+    let end = xml[start..].find(&format!("</{tag}>"))? + start;
+    Some(xml[start..end].to_string())
+}
+
+fn encode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}

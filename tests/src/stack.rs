@@ -1,0 +1,377 @@
+//! A small ECS stack in the emulator: a VPC, a cluster, a task definition with everything a
+//! real one carries, a Fargate service, and an SNS topic read through an SQS queue.
+
+use std::sync::{Arc, Mutex};
+
+use aws_config::SdkConfig;
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage,
+    HealthCheck, KeyValuePair, LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
+    OsFamily, PortMapping, RuntimePlatform, Secret, Service, ServiceField, Tag, TaskDefinition,
+    TaskDefinitionField, Ulimit, UlimitName,
+};
+use aws_smithy_runtime_api::box_error::BoxError;
+use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::Intercept;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+use aws_smithy_types::config_bag::ConfigBag;
+use serde_json::Value;
+
+use crate::emulator::{xml_value, Emulator, ACCOUNT, REGION};
+use autopilot_core::aws::Clients;
+
+/// What a test needs to look at the stack.
+pub struct Stack {
+    pub sdk: SdkConfig,
+    pub ecs: aws_sdk_ecs::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub cluster: String,
+    pub service: String,
+    pub service_arn: String,
+    pub task_definition: String,
+    pub topic_arn: String,
+    pub queue_url: String,
+    pub subnet: String,
+    pub security_group: String,
+}
+
+/// The image the stack's service starts with.
+pub fn initial_image() -> String {
+    format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:v1.0.0")
+}
+
+impl Stack {
+    /// Creates the stack: cluster `cluster`, service `service` (desired 2) on a rich task
+    /// definition of family `service`, topic and queue named after the cluster.
+    pub async fn create(emu: &Emulator, cluster: &str, service: &str) -> Stack {
+        let sdk = emu.sdk_config();
+        let ecs = aws_sdk_ecs::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+
+        let vpc = xml_value(&emu.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]), "vpcId")
+            .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
+        emu.ec2(&[("Action", "ModifyVpcAttribute"), ("VpcId", &vpc), ("EnableDnsHostnames.Value", "true")]);
+        let subnet = xml_value(
+            &emu.ec2(&[("Action", "CreateSubnet"), ("VpcId", &vpc), ("CidrBlock", "10.0.1.0/24")]),
+            "subnetId",
+        )
+        .unwrap_or_else(|| panic!("CreateSubnet returned no subnetId"));
+        let security_group = xml_value(
+            &emu.ec2(&[
+                ("Action", "CreateSecurityGroup"),
+                ("GroupName", &format!("{service}-tasks")),
+                ("GroupDescription", "tasks"),
+                ("VpcId", &vpc),
+            ]),
+            "groupId",
+        )
+        .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"));
+
+        ecs.create_cluster().cluster_name(cluster).send().await.expect("CreateCluster");
+        let task_definition = register_rich_task_definition(&ecs, service, &initial_image()).await;
+        let created = ecs
+            .create_service()
+            .cluster(cluster)
+            .service_name(service)
+            .task_definition(&task_definition)
+            .desired_count(2)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(&subnet)
+                            .security_groups(&security_group)
+                            .assign_public_ip(AssignPublicIp::Disabled)
+                            .build()
+                            .expect("awsvpc configuration"),
+                    )
+                    .build(),
+            )
+            .tags(Tag::builder().key("team").value("payments").build())
+            .send()
+            .await
+            .expect("CreateService");
+        let service_arn = created.service.and_then(|s| s.service_arn).expect("service ARN");
+
+        let topic_arn = sns
+            .create_topic()
+            .name(format!("{cluster}-chat"))
+            .send()
+            .await
+            .expect("CreateTopic")
+            .topic_arn
+            .expect("topic ARN");
+        let queue_url = sqs
+            .create_queue()
+            .queue_name(format!("{cluster}-chat-reader"))
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("queue URL");
+        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{cluster}-chat-reader");
+        sns.subscribe()
+            .topic_arn(&topic_arn)
+            .protocol("sqs")
+            .endpoint(queue_arn)
+            .send()
+            .await
+            .expect("Subscribe");
+
+        Stack {
+            sdk,
+            ecs,
+            sns,
+            sqs,
+            cluster: cluster.into(),
+            service: service.into(),
+            service_arn,
+            task_definition,
+            topic_arn,
+            queue_url,
+            subnet,
+            security_group,
+        }
+    }
+
+    /// Clients for the code under test, recording their calls, with the SNS client also
+    /// capturing every message it publishes.
+    pub fn clients(&self) -> (Clients, Capture) {
+        let mut clients = Clients::new(&self.sdk);
+        let capture = Capture::default();
+        let sns = aws_sdk_sns::config::Builder::from(&self.sdk)
+            .interceptor(clients.calls.clone())
+            .interceptor(capture.clone())
+            .build();
+        clients.sns = aws_sdk_sns::Client::from_conf(sns);
+        (clients, capture)
+    }
+
+    /// Every chat notification that reached the queue, as SNS delivered them (the `Message` of
+    /// each SNS envelope, parsed).
+    pub async fn notifications(&self) -> Vec<Value> {
+        let mut out = Vec::new();
+        loop {
+            let got = self
+                .sqs
+                .receive_message()
+                .queue_url(&self.queue_url)
+                .max_number_of_messages(10)
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let messages = got.messages.unwrap_or_default();
+            if messages.is_empty() {
+                return out;
+            }
+            for m in messages {
+                let envelope: Value = serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope JSON");
+                let message = envelope["Message"].as_str().expect("SNS envelope has a Message").to_string();
+                out.push(serde_json::from_str(&message).unwrap_or(Value::String(message)));
+                if let Some(handle) = m.receipt_handle() {
+                    self.sqs
+                        .delete_message()
+                        .queue_url(&self.queue_url)
+                        .receipt_handle(handle)
+                        .send()
+                        .await
+                        .expect("DeleteMessage");
+                }
+            }
+        }
+    }
+
+    /// The service as it is now, with tags.
+    pub async fn describe_service(&self) -> Service {
+        self.ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(&self.service)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .expect("DescribeServices")
+            .services
+            .and_then(|s| s.into_iter().next())
+            .expect("the service exists")
+    }
+
+    /// A task definition with its tags.
+    pub async fn describe_task_definition(&self, arn: &str) -> (TaskDefinition, Vec<Tag>) {
+        let out = self
+            .ecs
+            .describe_task_definition()
+            .task_definition(arn)
+            .include(TaskDefinitionField::Tags)
+            .send()
+            .await
+            .expect("DescribeTaskDefinition");
+        (out.task_definition.expect("task definition"), out.tags.unwrap_or_default())
+    }
+
+    /// The ACTIVE revisions of the service's family.
+    pub async fn revisions(&self) -> Vec<String> {
+        self.ecs
+            .list_task_definitions()
+            .family_prefix(&self.service)
+            .send()
+            .await
+            .expect("ListTaskDefinitions")
+            .task_definition_arns
+            .unwrap_or_default()
+    }
+
+    /// Starts `count` tasks as a deployment would (startedBy = the deployment id), then stops
+    /// them with `reason`.
+    pub async fn stopped_deployment_tasks(&self, deployment_id: &str, count: i32, reason: &str) {
+        let run = self
+            .ecs
+            .run_task()
+            .cluster(&self.cluster)
+            .task_definition(&self.task_definition)
+            .started_by(deployment_id)
+            .count(count)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .subnets(&self.subnet)
+                            .security_groups(&self.security_group)
+                            .build()
+                            .expect("awsvpc configuration"),
+                    )
+                    .build(),
+            )
+            .send()
+            .await
+            .expect("RunTask");
+        for task in run.tasks.unwrap_or_default() {
+            self.ecs
+                .stop_task()
+                .cluster(&self.cluster)
+                .task(task.task_arn.expect("task ARN"))
+                .reason(reason)
+                .send()
+                .await
+                .expect("StopTask");
+        }
+    }
+}
+
+/// Registers a task definition that uses most of what RegisterTaskDefinition accepts, so a copy
+/// that drops a field shows.
+pub async fn register_rich_task_definition(ecs: &aws_sdk_ecs::Client, family: &str, image: &str) -> String {
+    let app = ContainerDefinition::builder()
+        .name("app")
+        .image(image)
+        .essential(true)
+        .memory(512)
+        .port_mappings(PortMapping::builder().container_port(3000).build())
+        .environment(KeyValuePair::builder().name("PORT").value("3000").build())
+        .secrets(
+            Secret::builder()
+                .name("DATABASE_URL")
+                .value_from(format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"))
+                .build()
+                .expect("secret"),
+        )
+        .health_check(
+            HealthCheck::builder()
+                .command("CMD-SHELL")
+                .command("curl -f http://localhost:3000/api/health || exit 1")
+                .interval(30)
+                .retries(3)
+                .build()
+                .expect("health check"),
+        )
+        .log_configuration(
+            LogConfiguration::builder()
+                .log_driver(LogDriver::Awslogs)
+                .options("awslogs-group", format!("/ecs/{family}"))
+                .options("awslogs-region", REGION)
+                .options("awslogs-stream-prefix", "app")
+                .build()
+                .expect("log configuration"),
+        )
+        .ulimits(
+            Ulimit::builder()
+                .name(UlimitName::Nofile)
+                .soft_limit(65536)
+                .hard_limit(65536)
+                .build()
+                .expect("ulimit"),
+        )
+        .build();
+    let sidecar = ContainerDefinition::builder()
+        .name("log-router")
+        .image("public.ecr.aws/aws-observability/aws-for-fluent-bit:stable")
+        .essential(false)
+        .memory(64)
+        .build();
+    ecs.register_task_definition()
+        .family(family)
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("1024")
+        .execution_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{family}-execution"))
+        .task_role_arn(format!("arn:aws:iam::{ACCOUNT}:role/{family}-task"))
+        .runtime_platform(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::Arm64)
+                .operating_system_family(OsFamily::Linux)
+                .build(),
+        )
+        .ephemeral_storage(EphemeralStorage::builder().size_in_gib(30).build())
+        .container_definitions(app)
+        .container_definitions(sidecar)
+        .tags(Tag::builder().key("team").value("payments").build())
+        .tags(Tag::builder().key("cost-center").value("cc-42").build())
+        .send()
+        .await
+        .expect("RegisterTaskDefinition")
+        .task_definition
+        .and_then(|td| td.task_definition_arn)
+        .expect("task definition ARN")
+}
+
+/// Captures the `Message` of every SNS Publish, exactly as sent (all protocols' renderings).
+#[derive(Clone, Debug, Default)]
+pub struct Capture(Arc<Mutex<Vec<String>>>);
+
+impl Capture {
+    /// The published messages so far, each the `MessageStructure=json` document.
+    pub fn published(&self) -> Vec<Value> {
+        self.0
+            .lock()
+            .map(|m| m.clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|m| serde_json::from_str(m).unwrap_or(Value::String(m.clone())))
+            .collect()
+    }
+}
+
+impl Intercept for Capture {
+    fn name(&self) -> &'static str {
+        "Capture"
+    }
+
+    fn read_before_serialization(
+        &self,
+        context: &BeforeSerializationInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        _cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(input) = context.input().downcast_ref::<aws_sdk_sns::operation::publish::PublishInput>() {
+            if let Ok(mut m) = self.0.lock() {
+                m.push(input.message().unwrap_or_default().to_string());
+            }
+        }
+        Ok(())
+    }
+}
