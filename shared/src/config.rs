@@ -7,9 +7,11 @@ use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
 
+type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
+
 /// A source of environment variables: the process environment in Lambda, a map in tests.
 pub struct Env<'a> {
-    lookup: Box<dyn Fn(&str) -> Option<String> + 'a>,
+    lookup: Lookup<'a>,
 }
 
 impl<'a> Env<'a> {
@@ -96,7 +98,9 @@ impl<'a> Env<'a> {
         } else {
             Err(Error::Config {
                 var,
-                message: format!("must be an SNS topic ARN (arn:aws:sns:region:account:name), got {arn:?}"),
+                message: format!(
+                    "must be an SNS topic ARN (arn:aws:sns:region:account:name), got {arn:?}"
+                ),
             })
         }
     }
@@ -108,7 +112,12 @@ mod tests {
 
     #[test]
     fn errors_name_the_variable_and_the_problem() {
-        let env = Env::from_pairs(&[("FLAG", "maybe"), ("N", "-1"), ("J", "[1,\"x\"]"), ("T", "nope")]);
+        let env = Env::from_pairs(&[
+            ("FLAG", "maybe"),
+            ("N", "-1"),
+            ("J", "[1,\"x\"]"),
+            ("T", "nope"),
+        ]);
         let e = env.bool_or("FLAG", false).unwrap_err().to_string();
         assert!(e.contains("FLAG") && e.contains("maybe"), "{e}");
         let e = env.u32_in("N", 0, 10).unwrap_err().to_string();

@@ -35,7 +35,10 @@ pub enum Error {
 
     /// An AWS response lacked a field the API documents as always present.
     #[error("AWS {operation} returned an unexpected response: {detail}")]
-    UnexpectedResponse { operation: &'static str, detail: String },
+    UnexpectedResponse {
+        operation: &'static str,
+        detail: String,
+    },
 }
 
 /// The result type of the core.
@@ -105,7 +108,13 @@ impl Error {
 
     /// Whether running the same event again could succeed.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Error::Aws { retryable: true, .. })
+        matches!(
+            self,
+            Error::Aws {
+                retryable: true,
+                ..
+            }
+        )
     }
 
     /// `Retryable` or `NonRetryable`: the Lambda error type.
@@ -165,16 +174,30 @@ mod tests {
 
     #[test]
     fn throttling_is_retryable_access_denied_is_not() {
-        let e = Error::aws("DescribeServices", service_error("ThrottlingException", 400));
+        let e = Error::aws(
+            "DescribeServices",
+            service_error("ThrottlingException", 400),
+        );
         assert!(e.is_retryable());
         assert_eq!(Diagnostic::from(e).error_type, "Retryable");
 
-        let e = Error::aws("DescribeServices", service_error("AccessDeniedException", 400));
+        let e = Error::aws(
+            "DescribeServices",
+            service_error("AccessDeniedException", 400),
+        );
         assert!(!e.is_retryable());
         let d = Diagnostic::from(e);
         assert_eq!(d.error_type, "NonRetryable");
-        assert!(d.error_message.contains("AccessDeniedException"), "{}", d.error_message);
-        assert!(d.error_message.contains("DescribeServices"), "{}", d.error_message);
+        assert!(
+            d.error_message.contains("AccessDeniedException"),
+            "{}",
+            d.error_message
+        );
+        assert!(
+            d.error_message.contains("DescribeServices"),
+            "{}",
+            d.error_message
+        );
     }
 
     #[test]

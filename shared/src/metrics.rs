@@ -71,12 +71,21 @@ mod tests {
 
     #[test]
     fn renders_an_emf_record() {
-        let line = Metrics::new("deployer").count("Deploys", 2).count("AwsCalls", 5).render(1000);
+        let line = Metrics::new("deployer")
+            .count("Deploys", 2)
+            .count("AwsCalls", 5)
+            .render(1000);
         let v: Value = serde_json::from_str(&line).unwrap();
         assert_eq!(v["_aws"]["Timestamp"], 1000);
         assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Namespace"], NAMESPACE);
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0], "Function");
-        assert_eq!(v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"], "Deploys");
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Dimensions"][0][0],
+            "Function"
+        );
+        assert_eq!(
+            v["_aws"]["CloudWatchMetrics"][0]["Metrics"][0]["Name"],
+            "Deploys"
+        );
         assert_eq!(v["Function"], "deployer");
         assert_eq!(v["Deploys"], 2.0);
         assert_eq!(v["AwsCalls"], 5.0);

@@ -24,7 +24,8 @@ where
 {
     crate::telemetry::init();
     let sdk = crate::aws::load_sdk_config().await;
-    let handler = build(&sdk).inspect_err(|e| tracing::error!(error = %e, "initialisation failed"))?;
+    let handler =
+        build(&sdk).inspect_err(|e| tracing::error!(error = %e, "initialisation failed"))?;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         handler.handle(event.payload).await.map_err(|e| {

@@ -39,8 +39,11 @@ impl Emulator {
         );
         let port = free_port();
         let log = std::env::temp_dir().join(format!("autopilot-moto-{port}.log"));
-        let log_file = std::fs::File::create(&log).unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
-        let err_file = log_file.try_clone().unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
+        let log_file = std::fs::File::create(&log)
+            .unwrap_or_else(|e| panic!("cannot create {}: {e}", log.display()));
+        let err_file = log_file
+            .try_clone()
+            .unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -57,13 +60,22 @@ impl Emulator {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             if let Ok(Some(status)) = emu.child.try_wait() {
-                panic!("moto_server exited with {status} before answering; its log:\n{}", emu.log_text());
+                panic!(
+                    "moto_server exited with {status} before answering; its log:\n{}",
+                    emu.log_text()
+                );
             }
-            if emu.try_http("GET", "/moto-api/", "").is_some_and(|(s, _)| s > 0) {
+            if emu
+                .try_http("GET", "/moto-api/", "")
+                .is_some_and(|(s, _)| s > 0)
+            {
                 break;
             }
             if Instant::now() > deadline {
-                panic!("moto_server did not answer on port {port} within 60 s; its log:\n{}", emu.log_text());
+                panic!(
+                    "moto_server did not answer on port {port} within 60 s; its log:\n{}",
+                    emu.log_text()
+                );
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -81,9 +93,9 @@ impl Emulator {
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
-            .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(Credentials::new(
-                "testing", "testing", None, None, "emulator",
-            )))
+            .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
+                Credentials::new("testing", "testing", None, None, "emulator"),
+            ))
             .build()
     }
 
@@ -114,7 +126,8 @@ impl Emulator {
         for (k, v) in params {
             body.push_str(&format!("&{}={}", encode(k), encode(v)));
         }
-        let (status, text) = self.http_with("POST", "/", &body, "application/x-www-form-urlencoded");
+        let (status, text) =
+            self.http_with("POST", "/", &body, "application/x-www-form-urlencoded");
         assert_eq!(status, 200, "EC2 {params:?} failed: {text}");
         text
     }
@@ -133,9 +146,17 @@ impl Emulator {
         self.try_http_with(method, path, body, "application/json")
     }
 
-    fn try_http_with(&self, method: &str, path: &str, body: &str, content_type: &str) -> Option<(u16, String)> {
+    fn try_http_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: &str,
+        content_type: &str,
+    ) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
-        stream.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .ok()?;
         // EC2 calls are routed by the signed service name in the Authorization header.
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\n\
@@ -149,7 +170,10 @@ impl Emulator {
         stream.read_to_end(&mut raw).ok()?;
         let text = String::from_utf8_lossy(&raw).to_string();
         let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
+        let body = text
+            .split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default();
         Some((status, body))
     }
 }
@@ -181,7 +205,9 @@ pub fn xml_value(xml: &str, tag: &str) -> Option<String> {
 fn encode(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()

@@ -23,19 +23,22 @@ pub fn workspace_root() -> PathBuf {
 /// A sample event from `events/`, parsed.
 pub fn sample_event(relative: &str) -> serde_json::Value {
     let path = workspace_root().join("events").join(relative);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
 }
 
 /// The release binary of a function: `$AUTOPILOT_BIN_DIR/<name>`, else
 /// `<target dir>/release/<name>`. Panics with the command that builds it when it is missing.
 pub fn release_binary(name: &str) -> PathBuf {
-    let dir = std::env::var_os("AUTOPILOT_BIN_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        std::env::var_os("CARGO_TARGET_DIR")
-            .map(PathBuf::from)
-            .unwrap_or_else(|| workspace_root().join("target"))
-            .join("release")
-    });
+    let dir = std::env::var_os("AUTOPILOT_BIN_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            std::env::var_os("CARGO_TARGET_DIR")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| workspace_root().join("target"))
+                .join("release")
+        });
     let path = dir.join(name);
     assert!(
         path.is_file(),

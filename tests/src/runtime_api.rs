@@ -57,13 +57,26 @@ struct State {
 type Shared = Arc<(Mutex<State>, Condvar)>;
 
 /// Runs `binary` under a local Runtime API with `env`, invokes it once per event, and stops it.
-pub fn run_function(binary: &Path, name: &str, env: &[(String, String)], events: Vec<Value>, timeout: Duration) -> FunctionRun {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap_or_else(|e| panic!("cannot bind the runtime API: {e}"));
-    let addr = listener.local_addr().unwrap_or_else(|e| panic!("no local address: {e}"));
+pub fn run_function(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    events: Vec<Value>,
+    timeout: Duration,
+) -> FunctionRun {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .unwrap_or_else(|e| panic!("cannot bind the runtime API: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("no local address: {e}"));
     let expected = events.len();
     let shared: Shared = Arc::new((
         Mutex::new(State {
-            pending: events.into_iter().enumerate().map(|(i, e)| (format!("req-{i:04}"), e)).collect(),
+            pending: events
+                .into_iter()
+                .enumerate()
+                .map(|(i, e)| (format!("req-{i:04}"), e))
+                .collect(),
             ..State::default()
         }),
         Condvar::new(),
@@ -94,7 +107,9 @@ pub fn run_function(binary: &Path, name: &str, env: &[(String, String)], events:
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
     let output = collect_output(&mut child);
 
     let deadline = Instant::now() + timeout;
@@ -136,7 +151,11 @@ struct Output(Vec<std::thread::JoinHandle<String>>);
 
 impl Output {
     fn join(self) -> String {
-        self.0.into_iter().filter_map(|h| h.join().ok()).collect::<Vec<_>>().join("")
+        self.0
+            .into_iter()
+            .filter_map(|h| h.join().ok())
+            .collect::<Vec<_>>()
+            .join("")
     }
 }
 
@@ -161,7 +180,9 @@ fn collect_output(child: &mut std::process::Child) -> Output {
 
 /// Serves one keep-alive connection.
 fn serve(stream: TcpStream, shared: &Shared, fn_name: &str) {
-    let Ok(write_half) = stream.try_clone() else { return };
+    let Ok(write_half) = stream.try_clone() else {
+        return;
+    };
     let mut writer = write_half;
     let mut reader = BufReader::new(stream);
     loop {
@@ -205,7 +226,11 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
     let accepted = http(202, &[], "{\"status\":\"OK\"}");
     match (method, path.trim_start_matches("/2018-06-01")) {
         ("GET", "/runtime/invocation/next") => loop {
-            let next = lock.lock().unwrap_or_else(|p| p.into_inner()).pending.pop_front();
+            let next = lock
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .pending
+                .pop_front();
             match next {
                 Some((id, event)) => {
                     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
@@ -216,7 +241,10 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
                             ("Lambda-Runtime-Aws-Request-Id", id.as_str()),
                             ("Lambda-Runtime-Deadline-Ms", &deadline.to_string()),
                             ("Lambda-Runtime-Invoked-Function-Arn", &arn),
-                            ("Lambda-Runtime-Trace-Id", "Root=1-00000000-000000000000000000000000"),
+                            (
+                                "Lambda-Runtime-Trace-Id",
+                                "Root=1-00000000-000000000000000000000000",
+                            ),
                         ],
                         &event.to_string(),
                     );
@@ -233,8 +261,15 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
         ("POST", p) if p.starts_with("/runtime/invocation/") => {
             let rest = &p["/runtime/invocation/".len()..];
             let (id, kind) = rest.split_once('/').unwrap_or((rest, ""));
-            let result = if kind == "response" { Invocation::Ok(body) } else { Invocation::Err(body) };
-            lock.lock().unwrap_or_else(|p| p.into_inner()).results.push((id.to_string(), result));
+            let result = if kind == "response" {
+                Invocation::Ok(body)
+            } else {
+                Invocation::Err(body)
+            };
+            lock.lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .results
+                .push((id.to_string(), result));
             cvar.notify_all();
             accepted
         }
@@ -243,7 +278,10 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
 }
 
 fn http(status: u16, headers: &[(&str, &str)], body: &str) -> String {
-    let mut out = format!("HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n", body.len());
+    let mut out = format!(
+        "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
+        body.len()
+    );
     for (k, v) in headers {
         out.push_str(&format!("{k}: {v}\r\n"));
     }

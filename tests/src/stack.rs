@@ -5,10 +5,10 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::SdkConfig;
 use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture, EphemeralStorage,
-    HealthCheck, KeyValuePair, LaunchType, LogConfiguration, LogDriver, NetworkConfiguration, NetworkMode,
-    OsFamily, PortMapping, RuntimePlatform, Secret, Service, ServiceField, Tag, TaskDefinition,
-    TaskDefinitionField, Ulimit, UlimitName,
+    AssignPublicIp, AwsVpcConfiguration, Compatibility, ContainerDefinition, CpuArchitecture,
+    EphemeralStorage, HealthCheck, KeyValuePair, LaunchType, LogConfiguration, LogDriver,
+    NetworkConfiguration, NetworkMode, OsFamily, PortMapping, RuntimePlatform, Secret, Service,
+    ServiceField, Tag, TaskDefinition, TaskDefinitionField, Ulimit, UlimitName,
 };
 use aws_smithy_runtime_api::box_error::BoxError;
 use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
@@ -50,11 +50,22 @@ impl Stack {
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-        let vpc = xml_value(&emu.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]), "vpcId")
-            .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
-        emu.ec2(&[("Action", "ModifyVpcAttribute"), ("VpcId", &vpc), ("EnableDnsHostnames.Value", "true")]);
+        let vpc = xml_value(
+            &emu.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
+            "vpcId",
+        )
+        .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
+        emu.ec2(&[
+            ("Action", "ModifyVpcAttribute"),
+            ("VpcId", &vpc),
+            ("EnableDnsHostnames.Value", "true"),
+        ]);
         let subnet = xml_value(
-            &emu.ec2(&[("Action", "CreateSubnet"), ("VpcId", &vpc), ("CidrBlock", "10.0.1.0/24")]),
+            &emu.ec2(&[
+                ("Action", "CreateSubnet"),
+                ("VpcId", &vpc),
+                ("CidrBlock", "10.0.1.0/24"),
+            ]),
             "subnetId",
         )
         .unwrap_or_else(|| panic!("CreateSubnet returned no subnetId"));
@@ -69,7 +80,11 @@ impl Stack {
         )
         .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"));
 
-        ecs.create_cluster().cluster_name(cluster).send().await.expect("CreateCluster");
+        ecs.create_cluster()
+            .cluster_name(cluster)
+            .send()
+            .await
+            .expect("CreateCluster");
         let task_definition = register_rich_task_definition(&ecs, service, &initial_image()).await;
         let created = ecs
             .create_service()
@@ -94,7 +109,10 @@ impl Stack {
             .send()
             .await
             .expect("CreateService");
-        let service_arn = created.service.and_then(|s| s.service_arn).expect("service ARN");
+        let service_arn = created
+            .service
+            .and_then(|s| s.service_arn)
+            .expect("service ARN");
 
         let topic_arn = sns
             .create_topic()
@@ -168,8 +186,12 @@ impl Stack {
                 return out;
             }
             for m in messages {
-                let envelope: Value = serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope JSON");
-                let message = envelope["Message"].as_str().expect("SNS envelope has a Message").to_string();
+                let envelope: Value =
+                    serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope JSON");
+                let message = envelope["Message"]
+                    .as_str()
+                    .expect("SNS envelope has a Message")
+                    .to_string();
                 out.push(serde_json::from_str(&message).unwrap_or(Value::String(message)));
                 if let Some(handle) = m.receipt_handle() {
                     self.sqs
@@ -209,7 +231,10 @@ impl Stack {
             .send()
             .await
             .expect("DescribeTaskDefinition");
-        (out.task_definition.expect("task definition"), out.tags.unwrap_or_default())
+        (
+            out.task_definition.expect("task definition"),
+            out.tags.unwrap_or_default(),
+        )
     }
 
     /// The ACTIVE revisions of the service's family.
@@ -264,7 +289,11 @@ impl Stack {
 
 /// Registers a task definition that uses most of what RegisterTaskDefinition accepts, so a copy
 /// that drops a field shows.
-pub async fn register_rich_task_definition(ecs: &aws_sdk_ecs::Client, family: &str, image: &str) -> String {
+pub async fn register_rich_task_definition(
+    ecs: &aws_sdk_ecs::Client,
+    family: &str,
+    image: &str,
+) -> String {
     let app = ContainerDefinition::builder()
         .name("app")
         .image(image)
@@ -275,7 +304,9 @@ pub async fn register_rich_task_definition(ecs: &aws_sdk_ecs::Client, family: &s
         .secrets(
             Secret::builder()
                 .name("DATABASE_URL")
-                .value_from(format!("arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"))
+                .value_from(format!(
+                    "arn:aws:secretsmanager:{REGION}:{ACCOUNT}:secret:db-AbCdEf"
+                ))
                 .build()
                 .expect("secret"),
         )
@@ -367,7 +398,10 @@ impl Intercept for Capture {
         _components: &RuntimeComponents,
         _cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(input) = context.input().downcast_ref::<aws_sdk_sns::operation::publish::PublishInput>() {
+        if let Some(input) = context
+            .input()
+            .downcast_ref::<aws_sdk_sns::operation::publish::PublishInput>()
+        {
             if let Ok(mut m) = self.0.lock() {
                 m.push(input.message().unwrap_or_default().to_string());
             }

@@ -6,5 +6,11 @@ use autopilot_core::deploy::{Deployer, DeployerConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    autopilot_core::runtime::start(|sdk| Ok(Deployer::new(Clients::new(sdk), DeployerConfig::from_env()?))).await
+    autopilot_core::runtime::start(|sdk| {
+        Ok(Deployer::new(
+            Clients::new(sdk),
+            DeployerConfig::from_env()?,
+        ))
+    })
+    .await
 }

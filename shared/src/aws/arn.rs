@@ -58,7 +58,10 @@ pub fn console_host(region: &str) -> String {
 
 /// The long-form ARN of an ECS service, as ECS events carry it.
 pub fn ecs_service_arn(region: &str, account: &str, cluster: &str, service: &str) -> String {
-    format!("arn:{}:ecs:{region}:{account}:service/{cluster}/{service}", partition_of(region))
+    format!(
+        "arn:{}:ecs:{region}:{account}:service/{cluster}/{service}",
+        partition_of(region)
+    )
 }
 
 /// The console page of an ECS service's deployments.
@@ -101,9 +104,15 @@ mod tests {
 
     #[test]
     fn console_and_registry_follow_the_partition() {
-        assert_eq!(console_host("eu-west-1"), "eu-west-1.console.aws.amazon.com");
+        assert_eq!(
+            console_host("eu-west-1"),
+            "eu-west-1.console.aws.amazon.com"
+        );
         assert_eq!(console_host("cn-north-1"), "console.amazonaws.cn");
-        assert_eq!(console_host("us-gov-west-1"), "console.amazonaws-us-gov.com");
+        assert_eq!(
+            console_host("us-gov-west-1"),
+            "console.amazonaws-us-gov.com"
+        );
         assert_eq!(dns_suffix("cn-northwest-1"), "amazonaws.com.cn");
         assert_eq!(dns_suffix("us-east-1"), "amazonaws.com");
         assert_eq!(

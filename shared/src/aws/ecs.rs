@@ -18,7 +18,12 @@ pub const DESCRIBE_TASKS_BATCH: usize = 100;
 pub fn tag_map(tags: Option<&[Tag]>) -> BTreeMap<String, String> {
     tags.unwrap_or_default()
         .iter()
-        .filter_map(|t| Some((t.key()?.to_string(), t.value().unwrap_or_default().to_string())))
+        .filter_map(|t| {
+            Some((
+                t.key()?.to_string(),
+                t.value().unwrap_or_default().to_string(),
+            ))
+        })
         .collect()
 }
 
@@ -31,7 +36,11 @@ pub fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
 
 /// Describes services of one cluster with their tags, 10 per call. Services that do not exist
 /// are absent from the result.
-pub async fn describe_services(client: &Client, cluster: &str, names: &[String]) -> Result<Vec<Service>> {
+pub async fn describe_services(
+    client: &Client,
+    cluster: &str,
+    names: &[String],
+) -> Result<Vec<Service>> {
     let mut found = Vec::with_capacity(names.len());
     for chunk in names.chunks(DESCRIBE_SERVICES_BATCH) {
         let out = client
@@ -60,10 +69,12 @@ pub async fn describe_task_definition(
         .await
         .map_err(|e| Error::aws("DescribeTaskDefinition", e))?;
     let tags = tag_map(out.tags.as_deref());
-    let td = out.task_definition.ok_or_else(|| Error::UnexpectedResponse {
-        operation: "DescribeTaskDefinition",
-        detail: format!("no taskDefinition for {task_definition}"),
-    })?;
+    let td = out
+        .task_definition
+        .ok_or_else(|| Error::UnexpectedResponse {
+            operation: "DescribeTaskDefinition",
+            detail: format!("no taskDefinition for {task_definition}"),
+        })?;
     Ok((td, tags))
 }
 
@@ -140,7 +151,11 @@ pub async fn update_service(
 }
 
 /// Adds or replaces tags on an ECS resource.
-pub async fn tag_resource(client: &Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+pub async fn tag_resource(
+    client: &Client,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
     client
         .tag_resource()
         .resource_arn(arn)

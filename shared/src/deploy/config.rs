@@ -97,7 +97,11 @@ impl DeployerConfig {
                 var: VAR,
                 message: format!("[{i}]: {message}"),
             };
-            for (field, value) in [("repository", &t.repository), ("cluster", &t.cluster), ("service", &t.service)] {
+            for (field, value) in [
+                ("repository", &t.repository),
+                ("cluster", &t.cluster),
+                ("service", &t.service),
+            ] {
                 if value.trim().is_empty() {
                     return Err(bad(format!("{field} must not be empty")));
                 }
@@ -109,7 +113,10 @@ impl DeployerConfig {
                 )));
             }
             if t.tags.is_empty() || t.tags.iter().any(|g| g.trim().is_empty()) {
-                return Err(bad("tags must hold at least one non-empty glob, e.g. [\"latest\"] or [\"v*\"]".into()));
+                return Err(bad(
+                    "tags must hold at least one non-empty glob, e.g. [\"latest\"] or [\"v*\"]"
+                        .into(),
+                ));
             }
             if t.container.as_deref().is_some_and(|c| c.trim().is_empty()) {
                 return Err(bad("container must not be empty when given".into()));
@@ -148,12 +155,16 @@ mod tests {
     const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
 
     fn config(targets: &str) -> Result<DeployerConfig> {
-        DeployerConfig::from(&Env::from_pairs(&[("DEPLOY_TARGETS", targets), ("NOTIFY_TOPIC_ARN", TOPIC)]))
+        DeployerConfig::from(&Env::from_pairs(&[
+            ("DEPLOY_TARGETS", targets),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+        ]))
     }
 
     #[test]
     fn reads_targets_with_defaults() {
-        let c = config(r#"[{"repository":"web","tags":["v*"],"cluster":"prod","service":"web"}]"#).unwrap();
+        let c = config(r#"[{"repository":"web","tags":["v*"],"cluster":"prod","service":"web"}]"#)
+            .unwrap();
         assert_eq!(c.targets[0].strategy, Strategy::PinDigest);
         assert_eq!(c.targets[0].container, None);
         assert!(!c.dry_run);
@@ -164,7 +175,9 @@ mod tests {
 
     #[test]
     fn globs_use_star_and_question_mark() {
-        let c = config(r#"[{"repository":"r","tags":["main-*","rc?"],"cluster":"c","service":"s"}]"#).unwrap();
+        let c =
+            config(r#"[{"repository":"r","tags":["main-*","rc?"],"cluster":"c","service":"s"}]"#)
+                .unwrap();
         let t = &c.targets[0];
         assert!(t.matches_tag("main-abc123"));
         assert!(t.matches_tag("rc1"));
@@ -177,26 +190,50 @@ mod tests {
         let cases = [
             ("not json", "DEPLOY_TARGETS"),
             ("[]", "at least one"),
-            (r#"[{"repository":"r","tags":[],"cluster":"c","service":"s"}]"#, "[0]: tags"),
-            (r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s","strategy":"yolo"}]"#, "[0].strategy"),
-            (r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s","stratgy":"pin-digest"}]"#, "stratgy"),
-            (r#"[{"repository":"1.dkr.ecr.us-east-1.amazonaws.com/r:latest","tags":["x"],"cluster":"c","service":"s"}]"#, "repository name"),
-            (r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"},{"repository":"r","tags":["y"],"cluster":"arn:aws:ecs:us-east-1:1:cluster/c","service":"s"}]"#, "configured twice"),
+            (
+                r#"[{"repository":"r","tags":[],"cluster":"c","service":"s"}]"#,
+                "[0]: tags",
+            ),
+            (
+                r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s","strategy":"yolo"}]"#,
+                "[0].strategy",
+            ),
+            (
+                r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s","stratgy":"pin-digest"}]"#,
+                "stratgy",
+            ),
+            (
+                r#"[{"repository":"1.dkr.ecr.us-east-1.amazonaws.com/r:latest","tags":["x"],"cluster":"c","service":"s"}]"#,
+                "repository name",
+            ),
+            (
+                r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"},{"repository":"r","tags":["y"],"cluster":"arn:aws:ecs:us-east-1:1:cluster/c","service":"s"}]"#,
+                "configured twice",
+            ),
         ];
         for (value, needle) in cases {
             let e = config(value).unwrap_err().to_string();
-            assert!(e.contains("DEPLOY_TARGETS") && e.contains(needle), "{value}: {e}");
+            assert!(
+                e.contains("DEPLOY_TARGETS") && e.contains(needle),
+                "{value}: {e}"
+            );
         }
-        let e = DeployerConfig::from(&Env::from_pairs(&[])).unwrap_err().to_string();
+        let e = DeployerConfig::from(&Env::from_pairs(&[]))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("DEPLOY_TARGETS"), "{e}");
-        let e = DeployerConfig::from(&Env::from_pairs(&[
-            ("DEPLOY_TARGETS", r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"}]"#),
-        ]))
+        let e = DeployerConfig::from(&Env::from_pairs(&[(
+            "DEPLOY_TARGETS",
+            r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"}]"#,
+        )]))
         .unwrap_err()
         .to_string();
         assert!(e.contains("NOTIFY_TOPIC_ARN"), "{e}");
         let e = DeployerConfig::from(&Env::from_pairs(&[
-            ("DEPLOY_TARGETS", r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"}]"#),
+            (
+                "DEPLOY_TARGETS",
+                r#"[{"repository":"r","tags":["x"],"cluster":"c","service":"s"}]"#,
+            ),
             ("NOTIFY_TOPIC_ARN", TOPIC),
             ("KEEP_REVISIONS", "0"),
         ]))

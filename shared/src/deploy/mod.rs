@@ -71,7 +71,13 @@ impl Deployer {
         let targets = &self.config.targets;
         let needed = plan::targets_needing_state(&push, targets);
         let (live, raw) = self.read_state(&needed).await?;
-        let mut plan = plan::plan_push(&push, targets, &live, self.config.dry_run, chrono::Utc::now());
+        let mut plan = plan::plan_push(
+            &push,
+            targets,
+            &live,
+            self.config.dry_run,
+            chrono::Utc::now(),
+        );
         tracing::info!(plan = %json!(plan), "push plan");
 
         let mut first_error = None;
@@ -87,7 +93,9 @@ impl Deployer {
                 Err(e) => {
                     tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
                     let n = notices::deploy_error(&push, &targets[i], &e);
-                    if let Err(pe) = notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await {
+                    if let Err(pe) =
+                        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await
+                    {
                         tracing::error!(error = ?pe, "could not publish the failure notification");
                     }
                     first_error.get_or_insert(e);
@@ -99,7 +107,12 @@ impl Deployer {
         }
         self.notify_push(&push, &plan).await?;
 
-        let count = |r: Reason| plan.planned.iter().filter(|p| p.decision.reason == r).count();
+        let count = |r: Reason| {
+            plan.planned
+                .iter()
+                .filter(|p| p.decision.reason == r)
+                .count()
+        };
         Metrics::new("deployer")
             .count("Deploys", count(Reason::Deployed))
             .count("Skips", plan.planned.len() - count(Reason::Deployed))
@@ -135,17 +148,24 @@ impl Deployer {
         let mut td_tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for &i in needed {
             let t = &targets[i];
-            let service = services.get(&(t.cluster.clone(), t.service.clone())).map(|s| LiveService {
-                arn: s.service_arn.clone().unwrap_or_default(),
-                status: s.status.clone().unwrap_or_default(),
-                task_definition: s.task_definition.clone().unwrap_or_default(),
-                tags: ecs::tag_map(s.tags.as_deref()),
-            });
+            let service = services
+                .get(&(t.cluster.clone(), t.service.clone()))
+                .map(|s| LiveService {
+                    arn: s.service_arn.clone().unwrap_or_default(),
+                    status: s.status.clone().unwrap_or_default(),
+                    task_definition: s.task_definition.clone().unwrap_or_default(),
+                    tags: ecs::tag_map(s.tags.as_deref()),
+                });
             let mut task_definition = None;
-            if let Some(s) = service.as_ref().filter(|s| s.status == "ACTIVE" && !s.task_definition.is_empty()) {
+            if let Some(s) = service
+                .as_ref()
+                .filter(|s| s.status == "ACTIVE" && !s.task_definition.is_empty())
+            {
                 if t.strategy == Strategy::PinDigest {
                     if !raw.contains_key(&s.task_definition) {
-                        let (td, tags) = ecs::describe_task_definition(&self.clients.ecs, &s.task_definition).await?;
+                        let (td, tags) =
+                            ecs::describe_task_definition(&self.clients.ecs, &s.task_definition)
+                                .await?;
                         raw.insert(s.task_definition.clone(), td);
                         td_tags.insert(s.task_definition.clone(), tags);
                     }
@@ -155,14 +175,23 @@ impl Deployer {
                             .container_definitions()
                             .iter()
                             .map(|c| {
-                                (c.name().unwrap_or_default().to_string(), c.image().unwrap_or_default().to_string())
+                                (
+                                    c.name().unwrap_or_default().to_string(),
+                                    c.image().unwrap_or_default().to_string(),
+                                )
                             })
                             .collect(),
                         tags: td_tags.get(&s.task_definition).cloned().unwrap_or_default(),
                     });
                 }
             }
-            live.insert(i, Live { service, task_definition });
+            live.insert(
+                i,
+                Live {
+                    service,
+                    task_definition,
+                },
+            );
         }
         Ok((live, raw))
     }
@@ -176,13 +205,20 @@ impl Deployer {
     ) -> Result<Option<String>> {
         let client = &self.clients.ecs;
         match step {
-            Step::PinDigest { base, container, image, tags, .. } => {
+            Step::PinDigest {
+                base,
+                container,
+                image,
+                tags,
+                ..
+            } => {
                 let base_td = raw.get(base).ok_or_else(|| Error::UnexpectedResponse {
                     operation: "DescribeTaskDefinition",
                     detail: format!("{base} was planned on but not read"),
                 })?;
                 let arn = ecs::register_copy(client, base_td, container, image, tags).await?;
-                ecs::update_service(client, &target.cluster, &target.service, Some(&arn), false).await?;
+                ecs::update_service(client, &target.cluster, &target.service, Some(&arn), false)
+                    .await?;
                 Ok(Some(arn))
             }
             Step::FollowTag { service_arn, tags } => {
@@ -217,7 +253,9 @@ impl crate::runtime::Handler for Deployer {
 fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
     let d = &push.detail;
     if d.repository_name.trim().is_empty() {
-        return Err(Error::bad_event("detail.repository-name: must not be empty"));
+        return Err(Error::bad_event(
+            "detail.repository-name: must not be empty",
+        ));
     }
     if d.is_successful_push() {
         match d.image_digest.as_deref() {
@@ -227,10 +265,16 @@ fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
                     "detail.image-digest: {digest:?} is not a digest (algorithm:hex)"
                 )))
             }
-            None => return Err(Error::bad_event("detail.image-digest: missing from a successful push")),
+            None => {
+                return Err(Error::bad_event(
+                    "detail.image-digest: missing from a successful push",
+                ))
+            }
         }
         if push.account.is_empty() || push.region.is_empty() {
-            return Err(Error::bad_event("account and region: needed to name the image's registry"));
+            return Err(Error::bad_event(
+                "account and region: needed to name the image's registry",
+            ));
         }
     }
     Ok(())

@@ -30,7 +30,11 @@ fn base(
         title,
         description,
         next_steps: vec![],
-        keywords: vec![target.cluster_name().to_string(), target.service.clone(), "deploy".into()],
+        keywords: vec![
+            target.cluster_name().to_string(),
+            target.service.clone(),
+            "deploy".into(),
+        ],
         related_resources: vec![service_arn.clone()],
         thread_id: service_arn,
         event_type: event_type.into(),
@@ -42,7 +46,11 @@ fn base(
 }
 
 /// A push decision that chat must hear of: a deploy, or a skip that needs a person.
-pub(super) fn push_decision(push: &Event<EcrImageAction>, target: &DeployTarget, decision: &Decision) -> Notification {
+pub(super) fn push_decision(
+    push: &Event<EcrImageAction>,
+    target: &DeployTarget,
+    decision: &Decision,
+) -> Notification {
     let d = &push.detail;
     let tag = neutralise(d.image_tag.as_deref().unwrap_or("?"));
     let digest = d.image_digest.clone().unwrap_or_default();
@@ -50,7 +58,10 @@ pub(super) fn push_decision(push: &Event<EcrImageAction>, target: &DeployTarget,
     let service = &target.service;
     let service_arn = ecs_service_arn(&push.region, &push.account, cluster, service);
     let dry = if decision.dry_run { " [dry run]" } else { "" };
-    let console = link(&ecs_service_url(&push.region, cluster, service), "the service's deployments");
+    let console = link(
+        &ecs_service_url(&push.region, cluster, service),
+        "the service's deployments",
+    );
     let (severity, title, next_steps) = match decision.reason {
         Reason::Deployed => (
             Severity::Info,
@@ -78,7 +89,10 @@ pub(super) fn push_decision(push: &Event<EcrImageAction>, target: &DeployTarget,
         ),
     };
     let mut n = base(
-        format!("deploy:{cluster}/{service}:{digest}:{}", reason_code(decision.reason)),
+        format!(
+            "deploy:{cluster}/{service}:{digest}:{}",
+            reason_code(decision.reason)
+        ),
         severity,
         title,
         format!(
@@ -89,16 +103,22 @@ pub(super) fn push_decision(push: &Event<EcrImageAction>, target: &DeployTarget,
             target.strategy.as_str()
         ),
         service_arn,
-        if decision.reason == Reason::Deployed { "deploy-started" } else { "deploy-skipped" },
+        if decision.reason == Reason::Deployed {
+            "deploy-started"
+        } else {
+            "deploy-skipped"
+        },
         target,
     );
     n.next_steps = next_steps;
-    n.additional_context.insert("repository".into(), d.repository_name.clone());
+    n.additional_context
+        .insert("repository".into(), d.repository_name.clone());
     n.additional_context.insert("tag".into(), tag);
     n.additional_context.insert("digest".into(), digest);
     if let Some(arn) = &decision.task_definition_arn {
         n.related_resources.push(arn.clone());
-        n.additional_context.insert("taskDefinition".into(), arn.clone());
+        n.additional_context
+            .insert("taskDefinition".into(), arn.clone());
     }
     n
 }
@@ -111,22 +131,38 @@ fn reason_code(r: Reason) -> String {
 }
 
 /// A deploy that was decided but could not be made.
-pub(super) fn deploy_error(push: &Event<EcrImageAction>, target: &DeployTarget, err: &Error) -> Notification {
+pub(super) fn deploy_error(
+    push: &Event<EcrImageAction>,
+    target: &DeployTarget,
+    err: &Error,
+) -> Notification {
     let d = &push.detail;
     let tag = neutralise(d.image_tag.as_deref().unwrap_or("?"));
     let cluster = target.cluster_name();
     let service = &target.service;
     let mut n = base(
-        format!("deploy-error:{cluster}/{service}:{}", d.image_digest.as_deref().unwrap_or_default()),
+        format!(
+            "deploy-error:{cluster}/{service}:{}",
+            d.image_digest.as_deref().unwrap_or_default()
+        ),
         Severity::Critical,
-        format!("Deploy of {}:{tag} to {cluster}/{service} failed to start", d.repository_name),
-        format!("The deployer could not update the service: {}", neutralise(&err.to_string())),
+        format!(
+            "Deploy of {}:{tag} to {cluster}/{service} failed to start",
+            d.repository_name
+        ),
+        format!(
+            "The deployer could not update the service: {}",
+            neutralise(&err.to_string())
+        ),
         ecs_service_arn(&push.region, &push.account, cluster, service),
         "deploy-error",
         target,
     );
     n.next_steps = if err.is_retryable() {
-        vec!["This looks temporary (throttling or a 5xx): the event is retried automatically.".into()]
+        vec![
+            "This looks temporary (throttling or a 5xx): the event is retried automatically."
+                .into(),
+        ]
     } else {
         vec![
             "Check the deployer's IAM permissions (ecs:RegisterTaskDefinition, ecs:UpdateService, iam:PassRole on the task roles).".into(),
@@ -148,10 +184,19 @@ pub(super) fn completed(
     let service = &target.service;
     let what = match (&image.tag, &image.digest) {
         (Some(t), Some(dg)) => format!("`{}` (`{}`)", neutralise(t), short_digest(dg)),
-        _ => format!("`{}`", neutralise(image.image.as_deref().unwrap_or("its image"))),
+        _ => format!(
+            "`{}`",
+            neutralise(image.image.as_deref().unwrap_or("its image"))
+        ),
     };
     let took = duration
-        .map(|d| format!(" in {}m {:02}s", d.num_minutes(), d.num_seconds().rem_euclid(60)))
+        .map(|d| {
+            format!(
+                " in {}m {:02}s",
+                d.num_minutes(),
+                d.num_seconds().rem_euclid(60)
+            )
+        })
         .unwrap_or_default();
     let mut n = base(
         format!("deployment:{}:completed", change.detail.deployment_id),
@@ -173,7 +218,8 @@ pub(super) fn completed(
         n.additional_context.insert("digest".into(), dg.clone());
     }
     if let Some(d) = duration {
-        n.additional_context.insert("durationSeconds".into(), d.num_seconds().to_string());
+        n.additional_context
+            .insert("durationSeconds".into(), d.num_seconds().to_string());
     }
     n.related_resources.push(image.task_definition.clone());
     n
@@ -189,12 +235,21 @@ pub(super) fn failed(
 ) -> Notification {
     let cluster = target.cluster_name();
     let service = &target.service;
-    let region = Some(change.region.as_str()).filter(|r| !r.is_empty()).or_else(|| service_arn.split(':').nth(3)).unwrap_or("us-east-1");
+    let region = Some(change.region.as_str())
+        .filter(|r| !r.is_empty())
+        .or_else(|| service_arn.split(':').nth(3))
+        .unwrap_or("us-east-1");
     let (word, event_type) = match outcome {
         Outcome::RollingBack => ("rolling back", "deploy-rolling-back"),
         _ => ("failed", "deploy-failed"),
     };
-    let reason = neutralise(change.detail.reason.as_deref().unwrap_or("ECS gave no reason"));
+    let reason = neutralise(
+        change
+            .detail
+            .reason
+            .as_deref()
+            .unwrap_or("ECS gave no reason"),
+    );
     // The same reason from many tasks is said once, with a count.
     let mut reasons: Vec<(String, usize, String)> = Vec::new();
     for t in stopped {
@@ -207,7 +262,10 @@ pub(super) fn failed(
             None => reasons.push((line, 1, t.task_id.clone())),
         }
     }
-    let mut description = format!("Deployment {} of {cluster}/{service} {word}: {reason}", change.detail.deployment_id);
+    let mut description = format!(
+        "Deployment {} of {cluster}/{service} {word}: {reason}",
+        change.detail.deployment_id
+    );
     if reasons.is_empty() {
         description.push_str("\nNo stopped tasks were found for this deployment.");
     } else {
@@ -218,7 +276,11 @@ pub(super) fn failed(
         }
     }
     let mut n = base(
-        format!("deployment:{}:{}", change.detail.deployment_id, event_type.trim_start_matches("deploy-")),
+        format!(
+            "deployment:{}:{}",
+            change.detail.deployment_id,
+            event_type.trim_start_matches("deploy-")
+        ),
         Severity::Critical,
         format!("Deployment of {cluster}/{service} {word}"),
         description,
@@ -231,7 +293,9 @@ pub(super) fn failed(
         "Read the stopped tasks' logs: a crash at start, a wrong port or health-check path, or missing secrets are the usual causes.".into(),
         "Fix the image or the task definition and push a new tag; the circuit breaker keeps the last good revision running.".into(),
     ];
-    n.additional_context.insert("deploymentId".into(), change.detail.deployment_id.clone());
-    n.additional_context.insert("stoppedTasks".into(), stopped.len().to_string());
+    n.additional_context
+        .insert("deploymentId".into(), change.detail.deployment_id.clone());
+    n.additional_context
+        .insert("stoppedTasks".into(), stopped.len().to_string());
     n
 }

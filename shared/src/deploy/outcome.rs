@@ -100,7 +100,11 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
     let (cluster, service) = Arn::parse(&service_arn)
         .and_then(|a| a.ecs_service())
         .map(|(c, s)| (c.to_string(), s.to_string()))
-        .ok_or_else(|| Error::bad_event(format!("resources[0]: {service_arn:?} is not an ECS service ARN")))?;
+        .ok_or_else(|| {
+            Error::bad_event(format!(
+                "resources[0]: {service_arn:?} is not an ECS service ARN"
+            ))
+        })?;
     let outcome = Outcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
     let mut result = json!({
@@ -122,7 +126,12 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
             return Ok(json!({ "deployment": result }));
         }
         Outcome::Completed => {
-            let services = ecs::describe_services(&d.clients.ecs, &target.cluster, std::slice::from_ref(&service)).await?;
+            let services = ecs::describe_services(
+                &d.clients.ecs,
+                &target.cluster,
+                std::slice::from_ref(&service),
+            )
+            .await?;
             let svc = services.first();
             let deployment = svc.and_then(|s| {
                 s.deployments()
@@ -155,19 +164,33 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
                 image.image = td
                     .container_definitions()
                     .iter()
-                    .find(|c| target.container.as_deref().is_none_or(|n| c.name() == Some(n)))
+                    .find(|c| {
+                        target
+                            .container
+                            .as_deref()
+                            .is_none_or(|n| c.name() == Some(n))
+                    })
                     .and_then(|c| c.image().map(str::to_string));
                 if let Some(keep) = d.config.keep_revisions.filter(|_| !d.config.dry_run) {
                     let pruned = prune::prune(&d.clients.ecs, &td, &td_tags, keep as usize).await?;
                     result["pruned"] = json!(pruned);
                 }
             }
-            let duration = started.zip(finished).map(|(s, f)| f - s);
+            let duration = started
+                .zip(finished)
+                .map(|(s, f)| f - s)
+                .filter(|d| *d >= chrono::Duration::zero());
             result["image"] = json!(image);
             notices::completed(&change, target, &service_arn, &image, duration)
         }
         Outcome::Failed | Outcome::RollingBack => {
-            let tasks = ecs::stopped_tasks_started_by(&d.clients.ecs, &target.cluster, &deployment_id, MAX_STOPPED_TASKS).await?;
+            let tasks = ecs::stopped_tasks_started_by(
+                &d.clients.ecs,
+                &target.cluster,
+                &deployment_id,
+                MAX_STOPPED_TASKS,
+            )
+            .await?;
             let stopped: Vec<StoppedTask> = tasks.iter().map(StoppedTask::of).collect();
             result["stoppedTasks"] = json!(stopped);
             notices::failed(&change, outcome, target, &service_arn, &stopped)

@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::config::{DeployTarget, Strategy};
-use crate::tags;
 use crate::aws::arn::dns_suffix;
 use crate::events::{EcrImageAction, Event};
+use crate::tags;
 
 /// What happens to one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -40,7 +40,10 @@ impl Reason {
     pub fn is_notified(self) -> bool {
         matches!(
             self,
-            Reason::Deployed | Reason::ServiceNotFound | Reason::ContainerNotFound | Reason::DeployFreeze
+            Reason::Deployed
+                | Reason::ServiceNotFound
+                | Reason::ContainerNotFound
+                | Reason::DeployFreeze
         )
     }
 }
@@ -139,7 +142,10 @@ fn precheck(push: &Event<EcrImageAction>, target: &DeployTarget) -> Option<(Reas
     if !d.is_successful_push() {
         return Some((
             Reason::NotASuccessfulPush,
-            format!("the event is a {} with result {}, not a successful PUSH", d.action_type, d.result),
+            format!(
+                "the event is a {} with result {}, not a successful PUSH",
+                d.action_type, d.result
+            ),
         ));
     }
     let Some(tag) = d.image_tag.as_deref() else {
@@ -184,7 +190,11 @@ pub fn plan_push(
             decision: Decision {
                 cluster: Some(target.cluster.clone()),
                 service: Some(target.service.clone()),
-                action: if step.is_some() { Action::Deploy } else { Action::Skip },
+                action: if step.is_some() {
+                    Action::Deploy
+                } else {
+                    Action::Skip
+                },
                 reason,
                 detail,
                 task_definition_arn: None,
@@ -201,7 +211,10 @@ pub fn plan_push(
                 service: None,
                 action: Action::Skip,
                 reason: Reason::NoMatchingTarget,
-                detail: format!("no DEPLOY_TARGETS entry is for repository {}", d.repository_name),
+                detail: format!(
+                    "no DEPLOY_TARGETS entry is for repository {}",
+                    d.repository_name
+                ),
                 task_definition_arn: None,
                 dry_run,
             },
@@ -237,7 +250,10 @@ fn decide(
     if service.status != "ACTIVE" {
         return (
             Reason::ServiceNotFound,
-            format!("service {name} is {}, not ACTIVE: check DEPLOY_TARGETS", service.status),
+            format!(
+                "service {name} is {}, not ACTIVE: check DEPLOY_TARGETS",
+                service.status
+            ),
             None,
         );
     }
@@ -247,7 +263,9 @@ fn decide(
     let (running_digest, running_pushed_at) = match target.strategy {
         Strategy::PinDigest => {
             let container_image = td.and_then(|td| {
-                container_of(td, target.container.as_deref()).ok().map(|(_, image)| image)
+                container_of(td, target.container.as_deref())
+                    .ok()
+                    .map(|(_, image)| image)
             });
             let digest_in_image = container_image
                 .and_then(|image| image.split_once('@'))
@@ -255,12 +273,16 @@ fn decide(
             let tags = td.map(|td| &td.tags);
             (
                 digest_in_image.or_else(|| tags.and_then(|t| t.get(tags::IMAGE_DIGEST).cloned())),
-                tags.and_then(|t| t.get(tags::PUSHED_AT)).and_then(|v| parse_time(v)),
+                tags.and_then(|t| t.get(tags::PUSHED_AT))
+                    .and_then(|v| parse_time(v)),
             )
         }
         Strategy::FollowTag => (
             service.tags.get(tags::IMAGE_DIGEST).cloned(),
-            service.tags.get(tags::PUSHED_AT).and_then(|v| parse_time(v)),
+            service
+                .tags
+                .get(tags::PUSHED_AT)
+                .and_then(|v| parse_time(v)),
         ),
     };
     if running_digest.as_deref() == Some(digest) {
@@ -283,10 +305,17 @@ fn decide(
             );
         }
     }
-    if service.tags.get(tags::DEPLOY_FREEZE).is_some_and(|v| v.eq_ignore_ascii_case("true")) {
+    if service
+        .tags
+        .get(tags::DEPLOY_FREEZE)
+        .is_some_and(|v| v.eq_ignore_ascii_case("true"))
+    {
         return (
             Reason::DeployFreeze,
-            format!("service {name} carries {}=true: {tag} is not deployed", tags::DEPLOY_FREEZE),
+            format!(
+                "service {name} carries {}=true: {tag} is not deployed",
+                tags::DEPLOY_FREEZE
+            ),
             None,
         );
     }
@@ -307,7 +336,13 @@ fn decide(
             };
             let container = match container_of(td, target.container.as_deref()) {
                 Ok((container, _)) => container.to_string(),
-                Err(why) => return (Reason::ContainerNotFound, format!("service {name}: {why}"), None),
+                Err(why) => {
+                    return (
+                        Reason::ContainerNotFound,
+                        format!("service {name}: {why}"),
+                        None,
+                    )
+                }
             };
             let mut new_tags: BTreeMap<String, String> = td
                 .tags
@@ -351,8 +386,14 @@ fn image_tags(push: &Event<EcrImageAction>, now: DateTime<Utc>) -> BTreeMap<Stri
     let d = &push.detail;
     let pushed_at = push.time.unwrap_or(now);
     BTreeMap::from([
-        (tags::IMAGE_TAG.to_string(), d.image_tag.clone().unwrap_or_default()),
-        (tags::IMAGE_DIGEST.to_string(), d.image_digest.clone().unwrap_or_default()),
+        (
+            tags::IMAGE_TAG.to_string(),
+            d.image_tag.clone().unwrap_or_default(),
+        ),
+        (
+            tags::IMAGE_DIGEST.to_string(),
+            d.image_digest.clone().unwrap_or_default(),
+        ),
         (
             tags::PUSHED_AT.to_string(),
             pushed_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -362,7 +403,10 @@ fn image_tags(push: &Event<EcrImageAction>, now: DateTime<Utc>) -> BTreeMap<Stri
 }
 
 /// The target container: the named one, or the only one.
-fn container_of<'a>(td: &'a LiveTaskDefinition, name: Option<&str>) -> Result<(&'a str, &'a str), String> {
+fn container_of<'a>(
+    td: &'a LiveTaskDefinition,
+    name: Option<&str>,
+) -> Result<(&'a str, &'a str), String> {
     match name {
         Some(name) => td
             .containers
@@ -389,11 +433,17 @@ fn container_of<'a>(td: &'a LiveTaskDefinition, name: Option<&str>) -> Result<(&
 }
 
 fn names(td: &LiveTaskDefinition) -> String {
-    td.containers.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
+    td.containers
+        .iter()
+        .map(|(n, _)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn parse_time(v: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(v).ok().map(|t| t.with_timezone(&Utc))
+    DateTime::parse_from_rfc3339(v)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
 }
 
 /// `sha256:0123456789ab…` for messages.

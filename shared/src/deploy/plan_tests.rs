@@ -54,12 +54,18 @@ fn live(image: &str, td_tags: &[(&str, &str)], svc_tags: &[(&str, &str)]) -> Liv
             arn: SVC.into(),
             status: "ACTIVE".into(),
             task_definition: TD.into(),
-            tags: svc_tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: svc_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }),
         task_definition: Some(LiveTaskDefinition {
             arn: TD.into(),
             containers: vec![("app".into(), image.into())],
-            tags: td_tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            tags: td_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }),
     }
 }
@@ -80,28 +86,52 @@ fn pin_digest_deploys_a_new_image_by_digest_with_its_tags() {
     let p = decide_one(
         &push("v1.4.2"),
         target(Strategy::PinDigest),
-        Some(live("123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1.4.1", &[("team", "payments")], &[])),
+        Some(live(
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:v1.4.1",
+            &[("team", "payments")],
+            &[],
+        )),
     );
     assert_eq!(p.decision.action, Action::Deploy);
     assert_eq!(p.decision.reason, Reason::Deployed);
-    let Some(Step::PinDigest { base, container, image, tags, .. }) = p.step else {
+    let Some(Step::PinDigest {
+        base,
+        container,
+        image,
+        tags,
+        ..
+    }) = p.step
+    else {
         panic!("expected a pin-digest step, got {:?}", p.step)
     };
     assert_eq!(base, TD);
     assert_eq!(container, "app");
-    assert_eq!(image, format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{DIGEST}"));
-    assert_eq!(tags["team"], "payments", "the revision's own tags are carried over");
+    assert_eq!(
+        image,
+        format!("123456789012.dkr.ecr.us-east-1.amazonaws.com/web@{DIGEST}")
+    );
+    assert_eq!(
+        tags["team"], "payments",
+        "the revision's own tags are carried over"
+    );
     assert_eq!(tags["autopilot:image-tag"], "v1.4.2");
     assert_eq!(tags["autopilot:image-digest"], DIGEST);
     assert_eq!(tags["autopilot:pushed-at"], "2026-11-16T02:00:00Z");
     assert_eq!(tags["autopilot:event-id"], "evt-1");
     assert_eq!(tags["autopilot:replaces"], TD);
-    assert!(tags.values().all(|v| crate::tags::is_valid_value(v)), "{tags:?}");
+    assert!(
+        tags.values().all(|v| crate::tags::is_valid_value(v)),
+        "{tags:?}"
+    );
 }
 
 #[test]
 fn follow_tag_forces_a_deployment_and_records_the_image_on_the_service() {
-    let p = decide_one(&push("latest"), target(Strategy::FollowTag), Some(live("web:latest", &[], &[])));
+    let p = decide_one(
+        &push("latest"),
+        target(Strategy::FollowTag),
+        Some(live("web:latest", &[], &[])),
+    );
     let Some(Step::FollowTag { service_arn, tags }) = p.step else {
         panic!("expected a follow-tag step, got {:?}", p.step)
     };
@@ -112,19 +142,40 @@ fn follow_tag_forces_a_deployment_and_records_the_image_on_the_service() {
 #[test]
 fn prechecks_skip_without_reading_state() {
     let cases: Vec<(Value, Reason)> = vec![
-        (json!({"action-type": "DELETE", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "v1"}), Reason::NotASuccessfulPush),
-        (json!({"action-type": "PUSH", "result": "FAILURE", "repository-name": "web", "image-tag": "v1"}), Reason::NotASuccessfulPush),
-        (json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST}), Reason::NoTag),
-        (json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "v1",
-                "artifact-media-type": "application/spdx+json"}), Reason::NotAnImage),
-        (json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST,
-                "image-tag": "sha256-abc.att"}), Reason::NotAnImage),
-        (json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "feature-x"}), Reason::NoMatchingTarget),
+        (
+            json!({"action-type": "DELETE", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "v1"}),
+            Reason::NotASuccessfulPush,
+        ),
+        (
+            json!({"action-type": "PUSH", "result": "FAILURE", "repository-name": "web", "image-tag": "v1"}),
+            Reason::NotASuccessfulPush,
+        ),
+        (
+            json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST}),
+            Reason::NoTag,
+        ),
+        (
+            json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "v1",
+                "artifact-media-type": "application/spdx+json"}),
+            Reason::NotAnImage,
+        ),
+        (
+            json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST,
+                "image-tag": "sha256-abc.att"}),
+            Reason::NotAnImage,
+        ),
+        (
+            json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "feature-x"}),
+            Reason::NoMatchingTarget,
+        ),
     ];
     let targets = vec![target(Strategy::PinDigest)];
     for (detail, reason) in cases {
         let push = push_with(detail.clone(), "2026-11-16T02:00:00Z");
-        assert!(targets_needing_state(&push, &targets).is_empty(), "{detail}");
+        assert!(
+            targets_needing_state(&push, &targets).is_empty(),
+            "{detail}"
+        );
         let plan = plan_push(&push, &targets, &BTreeMap::new(), false, now());
         assert_eq!(plan.planned[0].decision.reason, reason, "{detail}");
         assert_eq!(plan.planned[0].decision.action, Action::Skip);
@@ -136,7 +187,13 @@ fn prechecks_skip_without_reading_state() {
 fn another_repository_gets_one_no_matching_target_decision() {
     let mut p = push("v1");
     p.detail.repository_name = "api".into();
-    let plan = plan_push(&p, &[target(Strategy::PinDigest)], &BTreeMap::new(), false, now());
+    let plan = plan_push(
+        &p,
+        &[target(Strategy::PinDigest)],
+        &BTreeMap::new(),
+        false,
+        now(),
+    );
     assert_eq!(plan.planned.len(), 1);
     assert_eq!(plan.planned[0].decision.reason, Reason::NoMatchingTarget);
     assert_eq!(plan.planned[0].decision.service, None);
@@ -145,13 +202,29 @@ fn another_repository_gets_one_no_matching_target_decision() {
 #[test]
 fn the_running_digest_is_not_deployed_again() {
     // By the digest in the image reference...
-    let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(live(&format!("r/web@{DIGEST}"), &[], &[])));
+    let p = decide_one(
+        &push("v2"),
+        target(Strategy::PinDigest),
+        Some(live(&format!("r/web@{DIGEST}"), &[], &[])),
+    );
     assert_eq!(p.decision.reason, Reason::AlreadyRunning);
     // ...by the revision's tag...
-    let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(live("r/web:v1", &[("autopilot:image-digest", DIGEST)], &[])));
+    let p = decide_one(
+        &push("v2"),
+        target(Strategy::PinDigest),
+        Some(live("r/web:v1", &[("autopilot:image-digest", DIGEST)], &[])),
+    );
     assert_eq!(p.decision.reason, Reason::AlreadyRunning);
     // ...and for follow-tag by the service's tag.
-    let p = decide_one(&push("latest"), target(Strategy::FollowTag), Some(live("r/web:latest", &[], &[("autopilot:image-digest", DIGEST)])));
+    let p = decide_one(
+        &push("latest"),
+        target(Strategy::FollowTag),
+        Some(live(
+            "r/web:latest",
+            &[],
+            &[("autopilot:image-digest", DIGEST)],
+        )),
+    );
     assert_eq!(p.decision.reason, Reason::AlreadyRunning);
 }
 
@@ -169,15 +242,36 @@ fn a_late_event_never_rolls_back() {
         json!({"action-type": "PUSH", "result": "SUCCESS", "repository-name": "web", "image-digest": DIGEST, "image-tag": "v2"}),
         "2026-11-16T02:45:00Z",
     );
-    assert_eq!(decide_one(&newer, target(Strategy::PinDigest), Some(l)).decision.reason, Reason::Deployed);
+    assert_eq!(
+        decide_one(&newer, target(Strategy::PinDigest), Some(l))
+            .decision
+            .reason,
+        Reason::Deployed
+    );
 }
 
 #[test]
 fn a_frozen_service_is_held_back() {
-    let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(live("r/web:v1", &[], &[("autopilot:deploy-freeze", "true")])));
+    let p = decide_one(
+        &push("v2"),
+        target(Strategy::PinDigest),
+        Some(live(
+            "r/web:v1",
+            &[],
+            &[("autopilot:deploy-freeze", "true")],
+        )),
+    );
     assert_eq!(p.decision.reason, Reason::DeployFreeze);
     assert!(p.decision.reason.is_notified());
-    let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(live("r/web:v1", &[], &[("autopilot:deploy-freeze", "false")])));
+    let p = decide_one(
+        &push("v2"),
+        target(Strategy::PinDigest),
+        Some(live(
+            "r/web:v1",
+            &[],
+            &[("autopilot:deploy-freeze", "false")],
+        )),
+    );
     assert_eq!(p.decision.reason, Reason::Deployed);
 }
 
@@ -196,15 +290,31 @@ fn a_missing_or_inactive_service_is_reported() {
 #[test]
 fn the_container_must_be_named_when_there_are_several() {
     let mut l = live("r/web:v1", &[], &[]);
-    l.task_definition.as_mut().unwrap().containers.push(("envoy".into(), "envoy:1".into()));
+    l.task_definition
+        .as_mut()
+        .unwrap()
+        .containers
+        .push(("envoy".into(), "envoy:1".into()));
     let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(l.clone()));
     assert_eq!(p.decision.reason, Reason::ContainerNotFound);
-    assert!(p.decision.detail.contains("app, envoy"), "{}", p.decision.detail);
+    assert!(
+        p.decision.detail.contains("app, envoy"),
+        "{}",
+        p.decision.detail
+    );
     let mut t = target(Strategy::PinDigest);
     t.container = Some("app".into());
-    assert_eq!(decide_one(&push("v2"), t.clone(), Some(l.clone())).decision.reason, Reason::Deployed);
+    assert_eq!(
+        decide_one(&push("v2"), t.clone(), Some(l.clone()))
+            .decision
+            .reason,
+        Reason::Deployed
+    );
     t.container = Some("missing".into());
-    assert_eq!(decide_one(&push("v2"), t, Some(l)).decision.reason, Reason::ContainerNotFound);
+    assert_eq!(
+        decide_one(&push("v2"), t, Some(l)).decision.reason,
+        Reason::ContainerNotFound
+    );
 }
 
 #[test]
@@ -217,10 +327,20 @@ fn one_push_feeds_every_matching_entry_on_its_own() {
     let targets = vec![target(Strategy::PinDigest), worker, other_tags];
     let p = push("v3");
     assert_eq!(targets_needing_state(&p, &targets), vec![0, 1]);
-    let state = BTreeMap::from([(0, live("r/web:v1", &[], &[])), (1, live(&format!("r/web@{DIGEST}"), &[], &[]))]);
+    let state = BTreeMap::from([
+        (0, live("r/web:v1", &[], &[])),
+        (1, live(&format!("r/web@{DIGEST}"), &[], &[])),
+    ]);
     let plan = plan_push(&p, &targets, &state, true, now());
     let reasons: Vec<Reason> = plan.planned.iter().map(|p| p.decision.reason).collect();
-    assert_eq!(reasons, vec![Reason::Deployed, Reason::AlreadyRunning, Reason::NoMatchingTarget]);
+    assert_eq!(
+        reasons,
+        vec![
+            Reason::Deployed,
+            Reason::AlreadyRunning,
+            Reason::NoMatchingTarget
+        ]
+    );
     assert!(plan.planned.iter().all(|p| p.decision.dry_run));
 }
 
@@ -238,6 +358,9 @@ fn decisions_serialise_as_the_invocation_result_says() {
 #[test]
 fn short_digest_never_panics_on_odd_input() {
     assert_eq!(short_digest(DIGEST), "sha256:0c1f6e7bb4b4");
-    assert_eq!(short_digest("sha256:ééééééééééééééé"), "sha256:éééééééééééé");
+    assert_eq!(
+        short_digest("sha256:ééééééééééééééé"),
+        "sha256:éééééééééééé"
+    );
     assert_eq!(short_digest("x"), "x");
 }

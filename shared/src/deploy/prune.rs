@@ -15,7 +15,12 @@ const MAX_EXAMINED: usize = 50;
 
 /// Which revisions to deregister, given the family's ACTIVE revisions newest first and, for
 /// each, whether the deployer registered it. Pure.
-pub fn choose(revisions: &[(String, bool)], live: &str, replaced: Option<&str>, keep: usize) -> Vec<String> {
+pub fn choose(
+    revisions: &[(String, bool)],
+    live: &str,
+    replaced: Option<&str>,
+    keep: usize,
+) -> Vec<String> {
     let mut kept = 0;
     let mut drop = Vec::new();
     for (arn, ours) in revisions {
@@ -36,7 +41,12 @@ pub fn choose(revisions: &[(String, bool)], live: &str, replaced: Option<&str>, 
 }
 
 /// Deregisters what [`choose`] picks; returns the ARNs deregistered.
-pub async fn prune(client: &Client, live: &TaskDefinition, live_tags: &BTreeMap<String, String>, keep: usize) -> Result<Vec<String>> {
+pub async fn prune(
+    client: &Client,
+    live: &TaskDefinition,
+    live_tags: &BTreeMap<String, String>,
+    keep: usize,
+) -> Result<Vec<String>> {
     let (Some(family), Some(live_arn)) = (live.family(), live.task_definition_arn()) else {
         return Ok(vec![]);
     };
@@ -60,7 +70,7 @@ pub async fn prune(client: &Client, live: &TaskDefinition, live_tags: &BTreeMap<
             (f == family).then_some((rev, arn))
         })
         .collect();
-    same_family.sort_by(|a, b| b.0.cmp(&a.0));
+    same_family.sort_by_key(|(rev, _)| std::cmp::Reverse(*rev));
     let same_family: Vec<String> = same_family.into_iter().map(|(_, arn)| arn).collect();
     let mut revisions = Vec::new();
     for arn in same_family.iter().take(MAX_EXAMINED) {
@@ -91,18 +101,35 @@ mod tests {
     use super::choose;
 
     fn revs(spec: &[(u32, bool)]) -> Vec<(String, bool)> {
-        spec.iter().map(|(r, ours)| (format!("arn:aws:ecs:us-east-1:1:task-definition/web:{r}"), *ours)).collect()
+        spec.iter()
+            .map(|(r, ours)| {
+                (
+                    format!("arn:aws:ecs:us-east-1:1:task-definition/web:{r}"),
+                    *ours,
+                )
+            })
+            .collect()
     }
 
     #[test]
     fn keeps_the_newest_n_of_ours_and_never_the_live_or_replaced() {
-        let r = revs(&[(9, true), (8, true), (7, false), (6, true), (5, true), (4, true)]);
+        let r = revs(&[
+            (9, true),
+            (8, true),
+            (7, false),
+            (6, true),
+            (5, true),
+            (4, true),
+        ]);
         let live = "arn:aws:ecs:us-east-1:1:task-definition/web:9";
         let replaced = "arn:aws:ecs:us-east-1:1:task-definition/web:4";
         let drop = choose(&r, live, Some(replaced), 2);
         assert_eq!(drop, vec![r[3].0.clone(), r[4].0.clone()]);
         let drop = choose(&r, live, Some(replaced), 1);
         assert!(drop.contains(&r[1].0) && !drop.contains(&r[5].0) && !drop.contains(&r[0].0));
-        assert!(!drop.contains(&r[2].0), "revisions not registered by the deployer are never touched");
+        assert!(
+            !drop.contains(&r[2].0),
+            "revisions not registered by the deployer are never touched"
+        );
     }
 }

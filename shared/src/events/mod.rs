@@ -139,9 +139,13 @@ mod tests {
     fn envelope_errors_name_the_field() {
         let e = envelope(json!([1])).unwrap_err().to_string();
         assert!(e.contains("JSON object"), "{e}");
-        let e = envelope(json!({"source": "aws.ecr", "detail": {}})).unwrap_err().to_string();
+        let e = envelope(json!({"source": "aws.ecr", "detail": {}}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("detail-type"), "{e}");
-        let e = envelope(json!({"detail-type": "x", "source": "y"})).unwrap_err().to_string();
+        let e = envelope(json!({"detail-type": "x", "source": "y"}))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("detail"), "{e}");
         let e = envelope(json!({"detail-type": 3, "source": "y", "detail": {}}))
             .unwrap_err()
@@ -177,13 +181,20 @@ mod samples {
 
     fn round_trip<D: DeserializeOwned + serde::Serialize>(name: &str, raw: &str) {
         let original: Value = serde_json::from_str(raw).unwrap_or_else(|e| panic!("{name}: {e}"));
-        let event: Event<D> = typed(envelope(original.clone()).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
-        assert_eq!(serde_json::to_value(&event.detail).unwrap(), original["detail"], "{name}");
+        let event: Event<D> =
+            typed(envelope(original.clone()).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!(
+            serde_json::to_value(&event.detail).unwrap(),
+            original["detail"],
+            "{name}"
+        );
         assert_eq!(event.id, original["id"], "{name}");
         assert_eq!(event.account, original["account"], "{name}");
         assert_eq!(event.region, original["region"], "{name}");
         assert_eq!(
-            event.time.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
+            event
+                .time
+                .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true)),
             original["time"].as_str().map(str::to_string),
             "{name}"
         );
@@ -195,7 +206,9 @@ mod samples {
             let v: Value = serde_json::from_str(raw).unwrap();
             match v["detail-type"].as_str() {
                 Some("ECR Image Action") => round_trip::<EcrImageAction>(name, raw),
-                Some("ECS Deployment State Change") => round_trip::<EcsDeploymentStateChange>(name, raw),
+                Some("ECS Deployment State Change") => {
+                    round_trip::<EcsDeploymentStateChange>(name, raw)
+                }
                 other => panic!("{name}: unexpected detail-type {other:?}"),
             }
         }
@@ -205,7 +218,9 @@ mod samples {
     fn samples_mean_what_their_names_say() {
         let ecr = |name: &str| -> EcrImageAction {
             let raw = DEPLOYER.iter().find(|(n, _)| n.ends_with(name)).unwrap().1;
-            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap()).unwrap().detail
+            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap())
+                .unwrap()
+                .detail
         };
         assert!(ecr("ecr-push-latest.json").is_successful_push());
         assert!(ecr("ecr-push-latest.json").not_an_image().is_none());
@@ -215,11 +230,16 @@ mod samples {
         assert_eq!(ecr("ecr-delete.json").action_type, ActionType::Delete);
         let dep = |name: &str| -> EcsDeploymentStateChange {
             let raw = DEPLOYER.iter().find(|(n, _)| n.ends_with(name)).unwrap().1;
-            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap()).unwrap().detail
+            typed(envelope(serde_json::from_str(raw).unwrap()).unwrap())
+                .unwrap()
+                .detail
         };
         assert!(dep("ecs-deployment-rollback.json").is_rollback());
         assert!(!dep("ecs-deployment-in-progress.json").is_rollback());
-        assert_eq!(dep("ecs-deployment-failed.json").event_name, DeploymentEventName::Failed);
+        assert_eq!(
+            dep("ecs-deployment-failed.json").event_name,
+            DeploymentEventName::Failed
+        );
     }
 
     #[test]
@@ -238,7 +258,9 @@ mod samples {
             "detail-type": "ECR Image Action", "source": "aws.ecr",
             "detail": {"action-type": "PUSH", "result": "SUCCESS", "repository-name": 42}
         });
-        let e = typed::<EcrImageAction>(envelope(raw).unwrap()).unwrap_err().to_string();
+        let e = typed::<EcrImageAction>(envelope(raw).unwrap())
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("detail.repository-name"), "{e}");
     }
 }

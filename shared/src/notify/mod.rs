@@ -143,7 +143,13 @@ impl Notification {
     pub fn subject(&self) -> String {
         let ascii: String = format!("[{}] {}", self.severity.as_str(), self.title)
             .chars()
-            .map(|c| if c.is_ascii() && !c.is_ascii_control() { c } else { ' ' })
+            .map(|c| {
+                if c.is_ascii() && !c.is_ascii_control() {
+                    c
+                } else {
+                    ' '
+                }
+            })
             .collect();
         let collapsed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
         if collapsed.len() <= MAX_SUBJECT {
@@ -155,7 +161,11 @@ impl Notification {
 }
 
 /// Publishes a notification; returns the SNS message id.
-pub async fn publish(sns: &aws_sdk_sns::Client, topic_arn: &str, n: &Notification) -> Result<String> {
+pub async fn publish(
+    sns: &aws_sdk_sns::Client,
+    topic_arn: &str,
+    n: &Notification,
+) -> Result<String> {
     let out = sns
         .publish()
         .topic_arn(topic_arn)
@@ -235,10 +245,19 @@ mod tests {
         assert_eq!(v["version"], "1.0");
         assert_eq!(v["source"], "custom");
         assert_eq!(v["content"]["textType"], "client-markdown");
-        assert_eq!(v["content"]["title"], ":information_source: Deploying web:v1 to prod/web");
-        assert_eq!(v["metadata"]["threadId"], "arn:aws:ecs:us-east-1:1:service/prod/web");
+        assert_eq!(
+            v["content"]["title"],
+            ":information_source: Deploying web:v1 to prod/web"
+        );
+        assert_eq!(
+            v["metadata"]["threadId"],
+            "arn:aws:ecs:us-east-1:1:service/prod/web"
+        );
         assert_eq!(v["metadata"]["additionalContext"]["tag"], "v1");
-        assert_eq!(v["content"]["nextSteps"][0], "Watch <https://example.com/d|the deployment>");
+        assert_eq!(
+            v["content"]["nextSteps"][0],
+            "Watch <https://example.com/d|the deployment>"
+        );
     }
 
     #[test]
@@ -249,8 +268,14 @@ mod tests {
             serde_json::from_str(msg["default"].as_str().unwrap()).unwrap();
         assert_eq!(default, n.to_chatbot());
         let email = msg["email"].as_str().unwrap();
-        assert!(email.contains("Open the service (https://example.com/x)"), "{email}");
-        assert!(email.contains("- Watch the deployment (https://example.com/d)"), "{email}");
+        assert!(
+            email.contains("Open the service (https://example.com/x)"),
+            "{email}"
+        );
+        assert!(
+            email.contains("- Watch the deployment (https://example.com/d)"),
+            "{email}"
+        );
     }
 
     #[test]
@@ -265,7 +290,10 @@ mod tests {
     fn long_descriptions_are_cut_with_a_mark() {
         let mut n = sample();
         n.description = "é".repeat(10_000);
-        let d = n.to_chatbot()["content"]["description"].as_str().unwrap().to_string();
+        let d = n.to_chatbot()["content"]["description"]
+            .as_str()
+            .unwrap()
+            .to_string();
         assert_eq!(d.chars().count(), MAX_DESCRIPTION);
         assert!(d.ends_with('…'));
     }

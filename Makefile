@@ -1,0 +1,42 @@
+# Fargate Autopilot. `make demo` and `make test` are all a fresh machine needs.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := python3
+STAMP := $(VENV)/.installed
+
+.PHONY: all venv build test demo lint fmt bench lambda clean
+
+all: test
+
+# The emulator (moto's server) in a venv of its own, pinned.
+venv: $(STAMP)
+$(STAMP): tools/requirements.txt tools/constraints.txt
+	$(PY) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+	touch $(STAMP)
+
+# Release binaries of every function: what the end-to-end tests and the demo run.
+build:
+	cargo build --release --bins
+
+test: venv build
+	cargo test --workspace
+
+demo: venv build
+	cargo run --quiet --release -p integration-tests --bin demo
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+# Lambda zips for arm64 (Graviton), with cargo-lambda and zig from PyPI in the venv.
+lambda: venv
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip
+
+clean:
+	cargo clean
+	rm -rf $(VENV)

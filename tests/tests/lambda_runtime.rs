@@ -1,0 +1,164 @@
+//! The release `deployer` binary as Lambda runs it: a local Runtime API feeds it the sample
+//! events from `events/deployer/`, against the emulator.
+
+use std::time::Duration;
+
+use integration_tests::{release_binary, run_function, sample_event, Emulator, Stack};
+use serde_json::Value;
+
+fn deployer_env(emu: &Emulator, stack: &Stack) -> Vec<(String, String)> {
+    let mut env = emu.env();
+    env.push((
+        "DEPLOY_TARGETS".into(),
+        format!(
+            r#"[{{"repository":"web","tags":["v*","latest"],"cluster":"{}","service":"{}","container":"app"}}]"#,
+            stack.cluster, stack.service
+        ),
+    ));
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    env
+}
+
+#[tokio::test]
+async fn the_release_binary_handles_the_sample_events() {
+    let emu = Emulator::start();
+    // The samples name cluster autopilot-demo and service web.
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    stack
+        .stopped_deployment_tasks(
+            "ecs-svc/1234567890123456789",
+            1,
+            "Essential container in task exited",
+        )
+        .await;
+    let names = [
+        "deployer/ecr-push-release-tag.json",
+        "deployer/ecr-push-release-tag.json",
+        "deployer/ecr-push-signature.json",
+        "deployer/ecr-push-by-digest.json",
+        "deployer/ecr-push-failed.json",
+        "deployer/ecr-delete.json",
+        "deployer/ecs-deployment-in-progress.json",
+        "deployer/ecs-deployment-failed.json",
+    ];
+    let events: Vec<Value> = names.iter().map(|n| sample_event(n)).collect();
+    let run = run_function(
+        &release_binary("deployer"),
+        "deployer",
+        &deployer_env(&emu, &stack),
+        events,
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.init_error.is_none(),
+        "init failed: {:?}\n{}",
+        run.init_error,
+        run.output
+    );
+    assert_eq!(run.invocations.len(), names.len(), "{}", run.output);
+    let reason = |i: usize| {
+        run.invocations[i]
+            .ok()
+            .map(|v| v["decisions"][0]["reason"].clone())
+    };
+    assert_eq!(
+        reason(0),
+        Some("deployed".into()),
+        "{:?}\n{}",
+        run.invocations[0],
+        run.output
+    );
+    assert_eq!(reason(1), Some("already-running".into()));
+    assert_eq!(reason(2), Some("not-an-image".into()));
+    assert_eq!(reason(3), Some("no-tag".into()));
+    assert_eq!(reason(4), Some("not-a-successful-push".into()));
+    assert_eq!(reason(5), Some("not-a-successful-push".into()));
+    assert_eq!(
+        run.invocations[6]
+            .ok()
+            .map(|v| v["deployment"]["notified"].clone()),
+        Some(false.into())
+    );
+    let failed = run.invocations[7]
+        .ok()
+        .expect("the failure event is handled");
+    assert_eq!(failed["deployment"]["outcome"], "failed");
+    // Logs are JSON lines in Lambda, and an EMF record is printed per push.
+    assert!(
+        run.output
+            .lines()
+            .any(|l| l.contains("\"_aws\"") && l.contains("FargateAutopilot")),
+        "{}",
+        run.output
+    );
+    assert!(
+        run.output.lines().filter(|l| l.starts_with('{')).count() > 3,
+        "{}",
+        run.output
+    );
+    let chat = stack.notifications().await;
+    assert_eq!(chat.len(), 2, "the deploy and the failure: {chat:?}");
+}
+
+#[tokio::test]
+async fn a_bad_event_is_a_non_retryable_error_and_init_makes_no_network_call() {
+    // Nothing listens at this endpoint: had init called AWS, it would fail.
+    let mut env = vec![
+        (
+            "AWS_ENDPOINT_URL".to_string(),
+            format!(
+                "http://127.0.0.1:{}",
+                integration_tests::emulator::free_port()
+            ),
+        ),
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID".to_string(), "x".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "x".to_string()),
+        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+    ];
+    env.push((
+        "DEPLOY_TARGETS".into(),
+        r#"[{"repository":"web","tags":["*"],"cluster":"c","service":"s"}]"#.into(),
+    ));
+    env.push((
+        "NOTIFY_TOPIC_ARN".into(),
+        "arn:aws:sns:us-east-1:123456789012:chat".into(),
+    ));
+    let run = run_function(
+        &release_binary("deployer"),
+        "deployer",
+        &env,
+        vec![serde_json::json!({"detail-type": "ECR Image Action", "source": "aws.ecr"})],
+        Duration::from_secs(30),
+    );
+    assert!(run.init_error.is_none(), "{:?}", run.init_error);
+    let err = run
+        .invocations
+        .first()
+        .and_then(|i| i.err())
+        .expect("an error response");
+    assert_eq!(err["errorType"], "NonRetryable", "{err}");
+    assert!(
+        err["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("detail")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_missing_variable_stops_the_function_at_init_naming_it() {
+    let env = vec![(
+        "DEPLOY_TARGETS".to_string(),
+        r#"[{"repository":"web","tags":["*"],"cluster":"c","service":"s"}]"#.to_string(),
+    )];
+    let run = run_function(
+        &release_binary("deployer"),
+        "deployer",
+        &env,
+        vec![],
+        Duration::from_secs(30),
+    );
+    let reported = format!("{:?} {}", run.init_error, run.output);
+    assert!(reported.contains("NOTIFY_TOPIC_ARN"), "{reported}");
+}
