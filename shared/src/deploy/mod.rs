@@ -47,20 +47,10 @@ impl Deployer {
     async fn handle_event(&self, event: Value) -> Result<Value> {
         // The call record is per invocation (Lambda runs one at a time per process).
         self.clients.calls.take();
-        let envelope = events::envelope(event)?;
-        let result = match envelope.detail_type.as_str() {
-            ECR_IMAGE_ACTION => {
-                let push: Event<EcrImageAction> = events::typed(envelope)?;
-                validate_push(&push)?;
-                self.on_push(push).await
-            }
-            ECS_DEPLOYMENT_STATE_CHANGE => {
-                let change: Event<EcsDeploymentStateChange> = events::typed(envelope)?;
-                outcome::handle(self, change).await
-            }
-            other => Err(Error::bad_event(format!(
-                "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?})"
-            ))),
+        let result = match parse(event) {
+            Ok(DeployerEvent::Push(push)) => self.on_push(push).await,
+            Ok(DeployerEvent::Deployment(change)) => outcome::handle(self, change).await,
+            Err(e) => Err(e),
         };
         let calls = self.clients.calls.snapshot();
         tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
@@ -249,6 +239,29 @@ impl crate::runtime::Handler for Deployer {
     }
 }
 
+/// The two events the deployer takes.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DeployerEvent {
+    Push(Event<EcrImageAction>),
+    Deployment(Event<EcsDeploymentStateChange>),
+}
+
+/// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
+pub fn parse(event: Value) -> Result<DeployerEvent> {
+    let envelope = events::envelope(event)?;
+    match envelope.detail_type.as_str() {
+        ECR_IMAGE_ACTION => {
+            let push: Event<EcrImageAction> = events::typed(envelope)?;
+            validate_push(&push)?;
+            Ok(DeployerEvent::Push(push))
+        }
+        ECS_DEPLOYMENT_STATE_CHANGE => Ok(DeployerEvent::Deployment(events::typed(envelope)?)),
+        other => Err(Error::bad_event(format!(
+            "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?})"
+        ))),
+    }
+}
+
 /// A successful push must carry its digest: it is what gets deployed.
 fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
     let d = &push.detail;
@@ -278,4 +291,99 @@ fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+#[path = "adapter_tests.rs"]
+mod adapter_tests;
+
+#[cfg(test)]
+mod parse_props {
+    use proptest::prelude::{any, prop, prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+    use serde_json::{json, Value};
+
+    use super::*;
+
+    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            Just(Value::Null),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(|n| json!(n)),
+            any::<f64>().prop_map(|f| json!(f)),
+            ".{0,12}".prop_map(Value::String),
+            prop_oneof![
+                Just("ECR Image Action"),
+                Just("ECS Deployment State Change"),
+                Just("PUSH"),
+                Just("SUCCESS"),
+                Just("SERVICE_DEPLOYMENT_FAILED"),
+                Just("sha256:"),
+                Just("2026-11-16T02:00:00Z"),
+                Just("arn:aws:ecs:us-east-1:1:service/c/s")
+            ]
+            .prop_map(|s| Value::String(s.into())),
+        ];
+        leaf.prop_recursive(4, 48, 8, |inner| {
+            prop_oneof![
+                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+                prop::collection::btree_map(
+                    prop_oneof![
+                        ".{0,8}",
+                        Just("detail".to_string()),
+                        Just("detail-type".to_string()),
+                        Just("source".to_string()),
+                        Just("time".to_string()),
+                        Just("resources".to_string()),
+                        Just("repository-name".to_string()),
+                        Just("image-tag".to_string()),
+                        Just("image-digest".to_string()),
+                        Just("action-type".to_string()),
+                        Just("result".to_string()),
+                        Just("eventName".to_string()),
+                        Just("deploymentId".to_string()),
+                    ],
+                    inner,
+                    0..8
+                )
+                .prop_map(|m| Value::Object(m.into_iter().collect())),
+            ]
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        /// No JSON input makes the parser (or the planner after it) panic.
+        #[test]
+        fn no_json_input_panics(value in any_json()) {
+            if let Ok(DeployerEvent::Push(push)) = parse(value) {
+                let targets = vec![DeployTarget {
+                    repository: push.detail.repository_name.clone(), tags: vec!["*".into()],
+                    cluster: "c".into(), service: "s".into(), container: None, strategy: Strategy::PinDigest,
+                }];
+                let _ = plan::plan_push(&push, &targets, &BTreeMap::new(), false, chrono::Utc::now());
+            }
+        }
+
+        /// A sample event with one field replaced by anything still parses or errors cleanly.
+        #[test]
+        fn mutated_samples_do_not_panic(field in prop_oneof![
+            Just("detail-type"), Just("time"), Just("account"), Just("region"), Just("resources")],
+            detail_field in prop_oneof![
+            Just("repository-name"), Just("image-digest"), Just("image-tag"), Just("action-type"),
+            Just("manifest-media-type"), Just("eventName"), Just("updatedAt"), Just("deploymentId")],
+            replacement in any_json(), which in 0usize..2) {
+            let raw = if which == 0 {
+                include_str!("../../../events/deployer/ecr-push-latest.json")
+            } else {
+                include_str!("../../../events/deployer/ecs-deployment-failed.json")
+            };
+            let mut v: Value = serde_json::from_str(raw).expect("sample is JSON");
+            v[field] = replacement.clone();
+            let _ = parse(v.clone());
+            let mut v: Value = serde_json::from_str(raw).expect("sample is JSON");
+            v["detail"][detail_field] = replacement;
+            let _ = parse(v);
+        }
+    }
 }
