@@ -19,11 +19,17 @@ $(STAMP): tools/requirements.txt tools/constraints.txt
 build:
 	cargo build --release --bins
 
+# Ends with one plain line `tests: N passed, N failed` summing every test binary.
 test: venv build
-	cargo test --workspace
+	mkdir -p target; set -o pipefail; cargo test --workspace 2>&1 | tee target/test-output.txt
+	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
 
 demo: venv build
 	cargo run --quiet --release -p integration-tests --bin demo
+
+# Figures, not pass/fail: AWS calls and wall time per event against the emulator.
+bench: venv
+	cargo run --quiet --release -p integration-tests --bin bench
 
 lint:
 	cargo fmt --all --check

@@ -1,0 +1,92 @@
+//! `make bench`: figures, not pass/fail. The deployer's cost per event against the emulator
+//! (AWS calls and wall time), and the pure parse-and-plan path per event.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use autopilot_core::deploy::{parse, plan, DeployTarget, Deployer, DeployerConfig, DeployerEvent, Strategy};
+use integration_tests::{Emulator, Stack};
+use serde_json::{json, Value};
+
+fn push(tag: &str, digest: &str, minute: u32) -> Value {
+    json!({
+        "version": "0", "id": format!("bench-{minute}"), "detail-type": "ECR Image Action", "source": "aws.ecr",
+        "account": "123456789012", "time": format!("2026-11-16T{:02}:{:02}:00Z", minute / 60, minute % 60),
+        "region": "us-east-1", "resources": [],
+        "detail": {"result": "SUCCESS", "repository-name": "web", "image-digest": digest,
+                   "action-type": "PUSH", "image-tag": tag}
+    })
+}
+
+fn summary(label: &str, mut samples: Vec<Duration>) {
+    samples.sort();
+    let n = samples.len().max(1);
+    let total: Duration = samples.iter().sum();
+    let at = |q: f64| samples.get(((n as f64 * q) as usize).min(n - 1)).copied().unwrap_or_default();
+    println!(
+        "{label:<44} n={n:<6} mean={:>9.3?} p50={:>9.3?} p95={:>9.3?} max={:>9.3?}",
+        total / n as u32,
+        at(0.5),
+        at(0.95),
+        samples.last().copied().unwrap_or_default()
+    );
+}
+
+#[tokio::main]
+async fn main() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "bench", "web").await;
+    let (clients, _) = stack.clients();
+    let target = DeployTarget {
+        repository: "web".into(),
+        tags: vec!["*".into()],
+        cluster: stack.cluster.clone(),
+        service: stack.service.clone(),
+        container: Some("app".into()),
+        strategy: Strategy::PinDigest,
+    };
+    let deployer = Deployer::new(
+        clients,
+        DeployerConfig { targets: vec![target.clone()], topic_arn: stack.topic_arn.clone(), dry_run: false, keep_revisions: None },
+    );
+
+    println!("deployer against the emulator (moto, loopback), one process, sequential\n");
+    let (mut deploys, mut dups, mut deploy_calls, mut dup_calls) = (vec![], vec![], 0, 0);
+    const ROUNDS: u32 = 40;
+    for i in 0..ROUNDS {
+        let digest = format!("sha256:{:064x}", i + 1);
+        let event = push(&format!("v{i}"), &digest, i);
+        let t = Instant::now();
+        deployer.handle(event.clone()).await.expect("deploy");
+        deploys.push(t.elapsed());
+        deploy_calls += deployer.clients.calls.snapshot().len();
+        let t = Instant::now();
+        deployer.handle(event).await.expect("duplicate");
+        dups.push(t.elapsed());
+        dup_calls += deployer.clients.calls.snapshot().len();
+    }
+    summary("pin-digest deploy (5 AWS calls expected)", deploys);
+    summary("duplicate delivery (skip)", dups);
+    println!(
+        "AWS calls per event: deploy {:.1}, duplicate {:.1}\n",
+        deploy_calls as f64 / ROUNDS as f64,
+        dup_calls as f64 / ROUNDS as f64
+    );
+
+    let events: Vec<Value> = (0..10_000).map(|i| push(&format!("v{i}"), &format!("sha256:{i:064x}"), i % 1440)).collect();
+    let targets = vec![target];
+    let t = Instant::now();
+    let mut planned = 0;
+    for e in &events {
+        if let Ok(DeployerEvent::Push(p)) = parse(e.clone()) {
+            planned += plan::plan_push(&p, &targets, &BTreeMap::new(), false, chrono::Utc::now()).planned.len();
+        }
+    }
+    let elapsed = t.elapsed();
+    println!(
+        "parse + plan (pure, no I/O): {} events in {:.3?} = {:.2} µs/event ({planned} decisions)",
+        events.len(),
+        elapsed,
+        elapsed.as_secs_f64() * 1e6 / events.len() as f64
+    );
+}
