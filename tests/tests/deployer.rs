@@ -55,6 +55,25 @@ fn decision(result: &Value) -> &Value {
     &decisions[0]
 }
 
+/// Deploys a push of repository `web` and returns the revision it registered.
+async fn deployed_revision(
+    deployer: &Deployer,
+    tag: &str,
+    digest: &str,
+    time: &str,
+    id: &str,
+) -> String {
+    let result = deployer
+        .handle(push("web", tag, digest, time, id))
+        .await
+        .expect("deploy");
+    assert_eq!(decision(&result)["reason"], "deployed", "{result}");
+    decision(&result)["taskDefinitionArn"]
+        .as_str()
+        .expect("a new revision")
+        .to_string()
+}
+
 /// Everything in a task definition that a copy must keep, as comparable text (maps sorted,
 /// and the environment spelled out: the SDK's Debug redacts it).
 fn comparable(td: &aws_sdk_ecs::types::TaskDefinition) -> String {
@@ -244,14 +263,7 @@ async fn the_same_digest_under_a_second_tag_is_skipped() {
 #[tokio::test]
 async fn an_older_event_after_a_newer_one_is_skipped() {
     let (_emu, stack, deployer, _) = setup(Strategy::PinDigest).await;
-    let newer = deployer
-        .handle(push("web", "v2", DIGEST_B, "2026-11-16T03:00:00Z", "new"))
-        .await
-        .expect("newer");
-    let live = decision(&newer)["taskDefinitionArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let live = deployed_revision(&deployer, "v2", DIGEST_B, "2026-11-16T03:00:00Z", "new").await;
     let older = deployer
         .handle(push("web", "v1", DIGEST_A, "2026-11-16T02:00:00Z", "old"))
         .await
@@ -442,36 +454,18 @@ async fn a_rollback_is_reported_as_a_failure_and_in_progress_stays_quiet() {
 async fn a_completed_deployment_reports_the_image_and_prunes_old_revisions() {
     let (_emu, stack, mut deployer, _) = setup(Strategy::PinDigest).await;
     deployer.config.keep_revisions = Some(1);
-    let first = deployer
-        .handle(push("web", "v1", DIGEST_A, "2026-11-16T02:00:00Z", "p1"))
-        .await
-        .expect("first");
-    let first_arn = decision(&first)["taskDefinitionArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
-    let second = deployer
-        .handle(push("web", "v2", DIGEST_B, "2026-11-16T02:10:00Z", "p2"))
-        .await
-        .expect("second");
-    let second_arn = decision(&second)["taskDefinitionArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
-    let third = deployer
-        .handle(push(
-            "web",
-            "v3",
-            "sha256:cccc6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7",
-            "2026-11-16T02:20:00Z",
-            "p3",
-        ))
-        .await
-        .expect("third");
-    let third_arn = decision(&third)["taskDefinitionArn"]
-        .as_str()
-        .expect("arn")
-        .to_string();
+    let first_arn =
+        deployed_revision(&deployer, "v1", DIGEST_A, "2026-11-16T02:00:00Z", "p1").await;
+    let second_arn =
+        deployed_revision(&deployer, "v2", DIGEST_B, "2026-11-16T02:10:00Z", "p2").await;
+    let third_arn = deployed_revision(
+        &deployer,
+        "v3",
+        "sha256:cccc6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7",
+        "2026-11-16T02:20:00Z",
+        "p3",
+    )
+    .await;
     stack.notifications().await;
 
     let service = stack.describe_service().await;

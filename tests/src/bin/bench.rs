@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use autopilot_core::deploy::{parse, plan, DeployTarget, Deployer, DeployerConfig, DeployerEvent, Strategy};
+use autopilot_core::deploy::{
+    parse, plan, DeployTarget, Deployer, DeployerConfig, DeployerEvent, Strategy,
+};
 use integration_tests::{Emulator, Stack};
 use serde_json::{json, Value};
 
@@ -22,7 +24,12 @@ fn summary(label: &str, mut samples: Vec<Duration>) {
     samples.sort();
     let n = samples.len().max(1);
     let total: Duration = samples.iter().sum();
-    let at = |q: f64| samples.get(((n as f64 * q) as usize).min(n - 1)).copied().unwrap_or_default();
+    let at = |q: f64| {
+        samples
+            .get(((n as f64 * q) as usize).min(n - 1))
+            .copied()
+            .unwrap_or_default()
+    };
     println!(
         "{label:<44} n={n:<6} mean={:>9.3?} p50={:>9.3?} p95={:>9.3?} max={:>9.3?}",
         total / n as u32,
@@ -47,7 +54,12 @@ async fn main() {
     };
     let deployer = Deployer::new(
         clients,
-        DeployerConfig { targets: vec![target.clone()], topic_arn: stack.topic_arn.clone(), dry_run: false, keep_revisions: None },
+        DeployerConfig {
+            targets: vec![target.clone()],
+            topic_arn: stack.topic_arn.clone(),
+            dry_run: false,
+            keep_revisions: None,
+        },
     );
 
     println!("deployer against the emulator (moto, loopback), one process, sequential\n");
@@ -73,13 +85,17 @@ async fn main() {
         dup_calls as f64 / ROUNDS as f64
     );
 
-    let events: Vec<Value> = (0..10_000).map(|i| push(&format!("v{i}"), &format!("sha256:{i:064x}"), i % 1440)).collect();
+    let events: Vec<Value> = (0..10_000)
+        .map(|i| push(&format!("v{i}"), &format!("sha256:{i:064x}"), i % 1440))
+        .collect();
     let targets = vec![target];
     let t = Instant::now();
     let mut planned = 0;
     for e in &events {
         if let Ok(DeployerEvent::Push(p)) = parse(e.clone()) {
-            planned += plan::plan_push(&p, &targets, &BTreeMap::new(), false, chrono::Utc::now()).planned.len();
+            planned += plan::plan_push(&p, &targets, &BTreeMap::new(), false, chrono::Utc::now())
+                .planned
+                .len();
         }
     }
     let elapsed = t.elapsed();
