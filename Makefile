@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV  := .venv
 PY    := python3
 STAMP := $(VENV)/.installed
+# The Lambda functions (binary name = function name).
+FUNCTIONS := deployer
 
 .PHONY: all venv build test demo lint fmt bench lambda clean
 
@@ -41,7 +43,7 @@ fmt:
 # Lambda zips for arm64 (Graviton), with cargo-lambda and zig from PyPI in the venv.
 lambda: venv
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
-	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip
+	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
 
 clean:
 	cargo clean
