@@ -2,6 +2,7 @@
 //! point. Each job is a module that plans (pure, no I/O) and then applies the plan.
 
 pub mod aws;
+pub mod capacity;
 pub mod config;
 pub mod deploy;
 pub mod error;
@@ -10,6 +11,7 @@ pub mod metrics;
 pub mod notify;
 pub mod runtime;
 pub mod tags;
+pub mod tasks;
 pub mod telemetry;
 
 pub use error::{Error, Result};

@@ -80,6 +80,26 @@ pub fn ecs_task_url(region: &str, cluster: &str, task_id: &str) -> String {
     )
 }
 
+/// The console page of a CloudWatch Logs stream.
+pub fn log_stream_url(region: &str, group: &str, stream: &str) -> String {
+    format!(
+        "https://{}/cloudwatch/home?region={region}#logsV2:log-groups/log-group/{}/log-events/{}",
+        console_host(region),
+        console_escape(group),
+        console_escape(stream)
+    )
+}
+
+/// The CloudWatch console's fragment escaping: percent-encoding with `%` itself written `$25`.
+fn console_escape(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            _ => format!("$25{b:02X}"),
+        })
+        .collect()
+}
+
 /// The DNS suffix of a region's service endpoints (for ECR registry hosts).
 pub fn dns_suffix(region: &str) -> &'static str {
     match partition_of(region) {
@@ -100,6 +120,14 @@ mod tests {
         assert_eq!(arn.ecs_service(), Some(("prod", "web")));
         assert!(Arn::parse("not-an-arn").is_none());
         assert!(Arn::parse("arn:aws:ecs").is_none());
+    }
+
+    #[test]
+    fn log_stream_links_escape_as_the_console_does() {
+        assert_eq!(
+            log_stream_url("eu-west-1", "/ecs/web", "app/app/abc123"),
+            "https://eu-west-1.console.aws.amazon.com/cloudwatch/home?region=eu-west-1#logsV2:log-groups/log-group/$252Fecs$252Fweb/log-events/app$252Fapp$252Fabc123"
+        );
     }
 
     #[test]

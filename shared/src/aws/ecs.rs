@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use aws_sdk_ecs::types::{
-    DesiredStatus, Service, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField,
+    DesiredStatus, Service, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField, TaskField,
 };
 use aws_sdk_ecs::Client;
 
@@ -195,10 +195,56 @@ pub async fn describe_tasks(client: &Client, cluster: &str, arns: &[String]) -> 
             .describe_tasks()
             .cluster(cluster)
             .set_tasks(Some(chunk.to_vec()))
+            .include(TaskField::Tags)
             .send()
             .await
             .map_err(|e| Error::aws("DescribeTasks", e))?;
         tasks.extend(out.tasks.unwrap_or_default());
     }
     Ok(tasks)
+}
+
+/// The stopped tasks of a service, described with their tags, at most `limit` (newest first as
+/// ECS lists them). Tasks of other groups are dropped, whatever the listing returned.
+pub async fn stopped_tasks_of_service(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    limit: usize,
+) -> Result<Vec<Task>> {
+    let arns = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(DesiredStatus::Stopped)
+        .max_results(limit.clamp(1, DESCRIBE_TASKS_BATCH) as i32)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTasks", e))?
+        .task_arns
+        .unwrap_or_default();
+    let group = format!("service:{service}");
+    Ok(describe_tasks(client, cluster, &arns)
+        .await?
+        .into_iter()
+        .filter(|t| t.group() == Some(group.as_str()))
+        .collect())
+}
+
+/// Sets a service's desired count.
+pub async fn update_desired_count(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+    desired: i32,
+) -> Result<()> {
+    client
+        .update_service()
+        .cluster(cluster)
+        .service(service)
+        .desired_count(desired)
+        .send()
+        .await
+        .map_err(|e| Error::aws("UpdateService", e))?;
+    Ok(())
 }

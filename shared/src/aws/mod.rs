@@ -79,6 +79,7 @@ impl Intercept for CallLog {
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
+    pub autoscaling: aws_sdk_applicationautoscaling::Client,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -93,8 +94,12 @@ impl Clients {
         let sns = aws_sdk_sns::config::Builder::from(config)
             .interceptor(calls.clone())
             .build();
+        let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(config)
+            .interceptor(calls.clone())
+            .build();
         Clients {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
             sns: aws_sdk_sns::Client::from_conf(sns),
             calls,
         }

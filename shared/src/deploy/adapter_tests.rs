@@ -23,6 +23,7 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
         Clients {
             ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
+            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
             calls: CallLog::default(),
         },
         DeployerConfig {

@@ -5,6 +5,7 @@
 
 mod ecr;
 mod ecs_deployment;
+mod ecs_task;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
@@ -12,6 +13,7 @@ use serde_json::Value;
 
 pub use ecr::{ActionType, EcrImageAction, PushResult};
 pub use ecs_deployment::{DeploymentEventName, EcsDeploymentStateChange};
+pub use ecs_task::{EcsTaskStateChange, StopCode, TaskContainer};
 
 use crate::error::{Error, Result};
 

@@ -1,0 +1,185 @@
+//! What a service must come back to after it was scaled to zero: its desired count and, when it
+//! has an Application Auto Scaling target, that target's min and max. Recorded in the service
+//! tag `autopilot:restore` before anything changes; shared by the task-watcher (crash loops) and
+//! off-hours.
+
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use serde::Serialize;
+
+use crate::aws::{ecs, Clients};
+use crate::error::{Error, Result};
+
+/// The service tag holding the capacity to restore.
+pub const RESTORE_TAG: &str = "autopilot:restore";
+
+/// Capacity to restore.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Restore {
+    pub desired: i32,
+    pub min: Option<i32>,
+    pub max: Option<i32>,
+}
+
+impl Restore {
+    /// The tag value: `desired=2 min=2 max=10` (tag values allow letters, digits, spaces, `=`).
+    pub fn to_tag(&self) -> String {
+        let mut s = format!("desired={}", self.desired);
+        if let (Some(min), Some(max)) = (self.min, self.max) {
+            s.push_str(&format!(" min={min} max={max}"));
+        }
+        s
+    }
+
+    /// Reads a tag value; `None` when it is damaged (then nothing is guessed).
+    pub fn parse(tag: &str) -> Option<Restore> {
+        let (mut desired, mut min, mut max) = (None, None, None);
+        for part in tag.split_whitespace() {
+            let (k, v) = part.split_once('=')?;
+            let v: i32 = v.parse().ok().filter(|n| *n >= 0)?;
+            match k {
+                "desired" => desired = Some(v),
+                "min" => min = Some(v),
+                "max" => max = Some(v),
+                _ => return None,
+            }
+        }
+        if min.is_some() != max.is_some() || min.zip(max).is_some_and(|(a, b)| a > b) {
+            return None;
+        }
+        Some(Restore {
+            desired: desired?,
+            min,
+            max,
+        })
+    }
+}
+
+fn resource_id(cluster: &str, service: &str) -> String {
+    format!(
+        "service/{}/{service}",
+        crate::deploy::config::cluster_name(cluster)
+    )
+}
+
+/// The capacity a service has now: its desired count and its scalable target, if any.
+pub async fn current(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    desired: i32,
+) -> Result<Restore> {
+    let out = clients
+        .autoscaling
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(resource_id(cluster, service))
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeScalableTargets", e))?;
+    let target = out.scalable_targets().first();
+    Ok(Restore {
+        desired,
+        min: target.map(|t| t.min_capacity()),
+        max: target.map(|t| t.max_capacity()),
+    })
+}
+
+/// Records `restore` (unless a readable record is already there: that one is the truth) with
+/// `extra` tags, then sets the scalable target to 0..0 (so target tracking cannot bring tasks
+/// back) and the desired count to 0. Returns the capacity that will be restored.
+pub async fn scale_to_zero(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    service_arn: &str,
+    existing_tag: Option<&str>,
+    restore: Restore,
+    extra: &[(&str, String)],
+) -> Result<Restore> {
+    let recorded = existing_tag.and_then(Restore::parse).unwrap_or(restore);
+    let mut tags: std::collections::BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    tags.insert(RESTORE_TAG.into(), recorded.to_tag());
+    ecs::tag_resource(&clients.ecs, service_arn, &tags).await?;
+    if recorded.min.is_some() {
+        set_bounds(clients, cluster, service, 0, 0).await?;
+    }
+    ecs::update_desired_count(&clients.ecs, cluster, service, 0).await?;
+    Ok(recorded)
+}
+
+/// Puts the scalable target's bounds back, then the desired count.
+pub async fn restore(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    restore: Restore,
+) -> Result<()> {
+    if let (Some(min), Some(max)) = (restore.min, restore.max) {
+        set_bounds(clients, cluster, service, min, max).await?;
+    }
+    ecs::update_desired_count(&clients.ecs, cluster, service, restore.desired).await
+}
+
+async fn set_bounds(
+    clients: &Clients,
+    cluster: &str,
+    service: &str,
+    min: i32,
+    max: i32,
+) -> Result<()> {
+    clients
+        .autoscaling
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(resource_id(cluster, service))
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .min_capacity(min)
+        .max_capacity(max)
+        .send()
+        .await
+        .map_err(|e| Error::aws("RegisterScalableTarget", e))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_restore_tag_round_trips_and_is_a_valid_tag_value() {
+        for r in [
+            Restore {
+                desired: 2,
+                min: Some(2),
+                max: Some(10),
+            },
+            Restore {
+                desired: 3,
+                min: None,
+                max: None,
+            },
+        ] {
+            assert!(crate::tags::is_valid_value(&r.to_tag()), "{}", r.to_tag());
+            assert_eq!(Restore::parse(&r.to_tag()), Some(r));
+        }
+    }
+
+    #[test]
+    fn a_damaged_tag_is_not_guessed_at() {
+        for bad in [
+            "",
+            "desired=",
+            "desired=-1",
+            "desired=2 min=3",
+            "desired=2 min=5 max=1",
+            "x=1 desired=2",
+            "desired=two",
+        ] {
+            assert_eq!(Restore::parse(bad), None, "{bad:?}");
+        }
+    }
+}

@@ -1,0 +1,615 @@
+//! The task-watcher: every stopped task is explained, alerted with what to do, restarted where
+//! that is right, and a crash loop is caught before it floods the channel.
+//!
+//! Decide, then act: parse, [`classify`] (pure), read only what the decision needs (the
+//! service's tags and its recent stops for a failing service task; the task's tags for a
+//! standalone one), act unless `DRY_RUN`, notify, return the outcome.
+
+pub mod classify;
+pub mod config;
+mod notices;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
+    KeyValuePair, LaunchType, NetworkConfiguration, Task, TaskOverride,
+};
+use chrono::{DateTime, Duration, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::aws::{arn, ecs, Arn, Clients};
+use crate::capacity;
+use crate::error::{Error, Result};
+use crate::events::{self, EcsTaskStateChange, Event, StopCode, TaskContainer};
+use crate::metrics::Metrics;
+use crate::notify::{self, Severity};
+pub use classify::{classify, Cause, Classification};
+pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
+
+/// The detail type the task-watcher takes.
+pub const ECS_TASK_STATE_CHANGE: &str = "ECS Task State Change";
+
+/// Service tag: when the last crash-loop alert went out (RFC 3339).
+pub const CRASH_LOOP_ALERTED_AT: &str = "autopilot:crash-loop-alerted-at";
+/// Service tag: when a crash loop scaled the service to zero.
+pub const CRASH_LOOP_STOPPED_AT: &str = "autopilot:crash-loop-stopped-at";
+/// Task tag: `on-interruption` or `on-failure` opts a standalone task into restarts.
+pub const RESTART: &str = "autopilot:restart";
+/// Task tag: how many times this task's lineage was restarted.
+pub const ATTEMPT: &str = "autopilot:attempt";
+
+/// What the invocation returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub task: String,
+    pub group: Option<String>,
+    pub service: Option<String>,
+    pub cause: &'static str,
+    pub severity: Severity,
+    pub actions: Vec<&'static str>,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none", rename = "notificationId")]
+    pub notification_id: Option<String>,
+}
+
+/// Where a container logs (awslogs), per task-definition revision.
+#[derive(Clone, Debug, PartialEq)]
+struct LogTarget {
+    container: String,
+    group: String,
+    region: String,
+    prefix: Option<String>,
+}
+
+/// The task-watcher, with its clients and configuration; built once per process.
+pub struct TaskWatcher {
+    pub clients: Clients,
+    pub config: TaskWatcherConfig,
+    /// awslogs configuration per task-definition ARN, read once for the life of the process.
+    log_targets: Mutex<HashMap<String, Vec<LogTarget>>>,
+}
+
+/// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
+pub fn parse(event: Value) -> Result<Event<EcsTaskStateChange>> {
+    let envelope = events::envelope(event)?;
+    if envelope.detail_type != ECS_TASK_STATE_CHANGE {
+        return Err(Error::bad_event(format!(
+            "detail-type: {:?} is not an event the task-watcher takes ({ECS_TASK_STATE_CHANGE:?})",
+            envelope.detail_type
+        )));
+    }
+    let ev: Event<EcsTaskStateChange> = events::typed(envelope)?;
+    if !Arn::parse(&ev.detail.task_arn)
+        .is_some_and(|a| a.service == "ecs" && a.resource.starts_with("task/"))
+    {
+        return Err(Error::bad_event(format!(
+            "detail.taskArn: {:?} is not an ECS task ARN",
+            ev.detail.task_arn
+        )));
+    }
+    if !Arn::parse(&ev.detail.cluster_arn)
+        .is_some_and(|a| a.service == "ecs" && a.resource.starts_with("cluster/"))
+    {
+        return Err(Error::bad_event(format!(
+            "detail.clusterArn: {:?} is not an ECS cluster ARN",
+            ev.detail.cluster_arn
+        )));
+    }
+    Ok(ev)
+}
+
+/// A described task, in the shape of the event, so one classifier serves both.
+pub fn from_sdk_task(task: &Task) -> EcsTaskStateChange {
+    EcsTaskStateChange {
+        task_arn: task.task_arn().unwrap_or_default().to_string(),
+        cluster_arn: task.cluster_arn().unwrap_or_default().to_string(),
+        task_definition_arn: task.task_definition_arn().map(str::to_string),
+        group: task.group().map(str::to_string),
+        started_by: task.started_by().map(str::to_string),
+        last_status: task.last_status().unwrap_or_default().to_string(),
+        desired_status: task.desired_status().map(str::to_string),
+        stop_code: task.stop_code().map(|c| StopCode::from(c.as_str())),
+        stopped_reason: task.stopped_reason().map(str::to_string),
+        launch_type: task.launch_type().map(|l| l.as_str().to_string()),
+        capacity_provider_name: task.capacity_provider_name().map(str::to_string),
+        cpu: task.cpu().map(str::to_string),
+        memory: task.memory().map(str::to_string),
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| TaskContainer {
+                name: c.name().unwrap_or_default().to_string(),
+                image: c.image().map(str::to_string),
+                image_digest: c.image_digest().map(str::to_string),
+                last_status: c.last_status().map(str::to_string),
+                exit_code: c.exit_code().map(i64::from),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect(),
+        overrides: None,
+        stopped_at: task
+            .stopped_at()
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+        version: Some(task.version()),
+    }
+}
+
+impl TaskWatcher {
+    pub fn new(clients: Clients, config: TaskWatcherConfig) -> Self {
+        TaskWatcher {
+            clients,
+            config,
+            log_targets: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Handles one `ECS Task State Change` event.
+    pub async fn handle(&self, event: Value) -> Result<Value> {
+        self.handle_event(event).await
+    }
+
+    async fn handle_event(&self, event: Value) -> Result<Value> {
+        self.clients.calls.take();
+        let result = match parse(event) {
+            Ok(ev) => self.on_event(&ev).await,
+            Err(e) => Err(e),
+        };
+        let calls = self.clients.calls.snapshot();
+        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
+        if let Ok(o) = &result {
+            Metrics::new("task-watcher")
+                .count("StoppedTasks", 1)
+                .count(
+                    "Alerts",
+                    usize::from(
+                        o.actions
+                            .iter()
+                            .any(|a| *a == "alert" || *a == "crash-loop"),
+                    ),
+                )
+                .count("CrashLoops", usize::from(o.actions.contains(&"crash-loop")))
+                .count("Restarts", usize::from(o.actions.contains(&"restart")))
+                .count("AwsCalls", calls.len())
+                .emit();
+        }
+        result.map(|o| json!(o))
+    }
+
+    async fn on_event(&self, ev: &Event<EcsTaskStateChange>) -> Result<Outcome> {
+        let t = &ev.detail;
+        let c = classify(t);
+        tracing::info!(task = %t.task_arn, cause = c.cause.code(), severity = c.severity.as_str(), "classified");
+        let mut outcome = Outcome {
+            task: t.task_arn.clone(),
+            group: t.group.clone(),
+            service: t.service_name().map(str::to_string),
+            cause: c.cause.code(),
+            severity: c.severity,
+            actions: vec![],
+            detail: c.sentence.clone(),
+            notification_id: None,
+        };
+        let spot_warning = t.stop_code == Some(StopCode::TerminationNotice);
+        if t.last_status != "STOPPED" && !spot_warning {
+            outcome.actions.push("ignore");
+            outcome.detail = format!(
+                "the task is {}, not stopped: nothing to explain",
+                t.last_status
+            );
+            return Ok(outcome);
+        }
+        if c.cause.is_benign() {
+            outcome.actions.push("ignore");
+            return Ok(outcome);
+        }
+        match t.service_name() {
+            Some(service) if c.cause.is_failure() => {
+                self.on_failing_service_task(ev, &c, service, outcome).await
+            }
+            Some(_) => self.alert(ev, &c, None, outcome).await,
+            None => self.on_standalone_task(ev, &c, outcome).await,
+        }
+    }
+
+    /// A failing stop of a service task: alert, unless it makes (or is part of) a crash loop.
+    async fn on_failing_service_task(
+        &self,
+        ev: &Event<EcsTaskStateChange>,
+        c: &Classification,
+        service: &str,
+        mut outcome: Outcome,
+    ) -> Result<Outcome> {
+        let t = &ev.detail;
+        let cluster = t.cluster_name();
+        let now = ev.time.unwrap_or_else(Utc::now);
+        let window = Duration::minutes(i64::from(self.config.crash_loop_window_minutes));
+        let svc = ecs::describe_services(&self.clients.ecs, &t.cluster_arn, &[service.to_string()])
+            .await?
+            .into_iter()
+            .next();
+        let Some(svc) = svc else {
+            return self.alert(ev, c, None, outcome).await;
+        };
+        let tags = ecs::tag_map(svc.tags.as_deref());
+        if let Some(at) = tags
+            .get(CRASH_LOOP_ALERTED_AT)
+            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
+        {
+            let at = at.with_timezone(&Utc);
+            if now >= at && now - at < window {
+                outcome.actions.push("ignore");
+                outcome.detail = format!(
+                    "{} Part of the crash loop alerted at {}: quiet until {}.",
+                    c.sentence,
+                    at.to_rfc3339(),
+                    (at + window).to_rfc3339()
+                );
+                return Ok(outcome);
+            }
+        }
+        // Count this service's failing stops inside the window, this one included.
+        let stopped =
+            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100).await?;
+        let mut counts: BTreeMap<Cause, usize> = BTreeMap::new();
+        let mut seen_self = false;
+        for task in stopped.iter().map(from_sdk_task) {
+            if task.stopped_at.is_some_and(|at| now - at > window) {
+                continue;
+            }
+            seen_self |= task.task_arn == t.task_arn;
+            let cause = classify(&task).cause;
+            if cause.is_failure() {
+                *counts.entry(cause).or_default() += 1;
+            }
+        }
+        if !seen_self {
+            *counts.entry(c.cause).or_default() += 1;
+        }
+        let total: usize = counts.values().sum();
+        if total < self.config.crash_loop_threshold as usize {
+            return self
+                .alert(ev, c, Some(svc.service_arn().unwrap_or_default()), outcome)
+                .await;
+        }
+
+        let service_arn = svc.service_arn().unwrap_or_default().to_string();
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        let mut scaled = None;
+        if !self.config.dry_run {
+            // The alert is remembered before it is sent: a retry must not send a second one.
+            let tag = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
+            ecs::tag_resource(&self.clients.ecs, &service_arn, &tag).await?;
+            if self.config.crash_loop_action == CrashLoopAction::ScaleToZero
+                && svc.desired_count() > 0
+            {
+                let current =
+                    capacity::current(&self.clients, cluster, service, svc.desired_count()).await?;
+                let restore = capacity::scale_to_zero(
+                    &self.clients,
+                    &t.cluster_arn,
+                    service,
+                    &service_arn,
+                    tags.get(capacity::RESTORE_TAG).map(String::as_str),
+                    current,
+                    &[(CRASH_LOOP_STOPPED_AT, stamp.clone())],
+                )
+                .await?;
+                scaled = Some(restore);
+            }
+        }
+        outcome.actions.push("crash-loop");
+        if scaled.is_some()
+            || (self.config.dry_run
+                && self.config.crash_loop_action == CrashLoopAction::ScaleToZero)
+        {
+            outcome.actions.push("scale-to-zero");
+        }
+        outcome.severity = Severity::Critical;
+        let n = notices::crash_loop(
+            ev,
+            &service_arn,
+            &counts,
+            self.config.crash_loop_window_minutes,
+            scaled,
+            &stamp,
+            self.config.dry_run,
+        );
+        outcome.detail = n.summary.clone();
+        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        outcome.notification_id = Some(n.id);
+        Ok(outcome)
+    }
+
+    /// A standalone task: restart it when it opted in and the cause allows, else alert.
+    async fn on_standalone_task(
+        &self,
+        ev: &Event<EcsTaskStateChange>,
+        c: &Classification,
+        mut outcome: Outcome,
+    ) -> Result<Outcome> {
+        let t = &ev.detail;
+        let interrupted = matches!(c.cause, Cause::SpotInterruption | Cause::Infrastructure);
+        if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
+            return self.alert(ev, c, None, outcome).await;
+        }
+        let described = ecs::describe_tasks(
+            &self.clients.ecs,
+            &t.cluster_arn,
+            std::slice::from_ref(&t.task_arn),
+        )
+        .await?;
+        let tags = ecs::tag_map(described.first().and_then(|d| d.tags.as_deref()));
+        let wants = match tags.get(RESTART).map(String::as_str) {
+            Some("on-interruption") => interrupted,
+            Some("on-failure") => true,
+            _ => false,
+        };
+        if !wants {
+            return self.alert(ev, c, None, outcome).await;
+        }
+        let attempt: u32 = tags.get(ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0);
+        let restart = if attempt >= self.config.max_restarts {
+            Err(format!(
+                "Not restarted: it was restarted {attempt} times already (MAX_RESTARTS = {}).",
+                self.config.max_restarts
+            ))
+        } else if let Some(network) = &self.config.restart_network {
+            Ok(network)
+        } else {
+            Err("Not restarted: RESTART_NETWORK is not set, so the watcher does not know where to run it.".to_string())
+        };
+        match restart {
+            Err(why) => {
+                outcome.detail = format!("{} {why}", c.sentence);
+                let mut n = notices::alert(ev, c, None, &self.log_links(t).await);
+                n.description.push_str(&format!("\n{why}"));
+                n.severity = Severity::Critical;
+                notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+                outcome.actions.push("alert");
+                outcome.notification_id = Some(n.id);
+                Ok(outcome)
+            }
+            Ok(network) => {
+                let mut new_tags = tags.clone();
+                new_tags.insert(ATTEMPT.into(), (attempt + 1).to_string());
+                let new_task = if self.config.dry_run {
+                    None
+                } else {
+                    Some(self.run_again(t, network, &new_tags).await?)
+                };
+                outcome.actions.push("restart");
+                outcome.detail = format!(
+                    "{} Restarted (attempt {} of {}).",
+                    c.sentence,
+                    attempt + 1,
+                    self.config.max_restarts
+                );
+                let n = notices::restarted(
+                    ev,
+                    c,
+                    new_task.as_deref(),
+                    attempt + 1,
+                    self.config.max_restarts,
+                    self.config.dry_run,
+                );
+                notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+                outcome.actions.push("alert");
+                outcome.notification_id = Some(n.id);
+                Ok(outcome)
+            }
+        }
+    }
+
+    /// RunTask with what the stopped task ran with. The client token makes a duplicate event
+    /// start no second task.
+    async fn run_again(
+        &self,
+        t: &EcsTaskStateChange,
+        network: &RestartNetwork,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let mut req = self
+            .clients
+            .ecs
+            .run_task()
+            .cluster(&t.cluster_arn)
+            .set_task_definition(t.task_definition_arn.clone())
+            .set_group(t.group.clone())
+            .started_by("autopilot-task-watcher")
+            .client_token(format!("restart-{}", t.task_id()))
+            .network_configuration(
+                NetworkConfiguration::builder()
+                    .awsvpc_configuration(
+                        AwsVpcConfiguration::builder()
+                            .set_subnets(Some(network.subnets.clone()))
+                            .set_security_groups(
+                                Some(network.security_groups.clone()).filter(|g| !g.is_empty()),
+                            )
+                            .assign_public_ip(if network.assign_public_ip {
+                                AssignPublicIp::Enabled
+                            } else {
+                                AssignPublicIp::Disabled
+                            })
+                            .build()
+                            .map_err(|e| Error::bad_event(format!("RESTART_NETWORK: {e}")))?,
+                    )
+                    .build(),
+            )
+            .set_tags(Some(ecs::tag_list(tags)));
+        req = match (&t.capacity_provider_name, &t.launch_type) {
+            (Some(cp), _) => req.capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider(cp)
+                    .weight(1)
+                    .build()
+                    .map_err(|e| Error::bad_event(format!("detail.capacityProviderName: {e}")))?,
+            ),
+            (None, Some(lt)) => req.launch_type(LaunchType::from(lt.as_str())),
+            (None, None) => req,
+        };
+        if let Some(overrides) = container_overrides(t.overrides.as_ref()) {
+            req = req.overrides(
+                TaskOverride::builder()
+                    .set_container_overrides(Some(overrides))
+                    .build(),
+            );
+        }
+        let out = req.send().await.map_err(|e| Error::aws("RunTask", e))?;
+        if let Some(f) = out.failures().first() {
+            return Err(Error::UnexpectedResponse {
+                operation: "RunTask",
+                detail: format!(
+                    "{}: {}",
+                    f.reason().unwrap_or("failure"),
+                    f.detail().unwrap_or_default()
+                ),
+            });
+        }
+        out.tasks()
+            .first()
+            .and_then(|t| t.task_arn())
+            .map(str::to_string)
+            .ok_or_else(|| Error::UnexpectedResponse {
+                operation: "RunTask",
+                detail: "no task in the response".into(),
+            })
+    }
+
+    /// Publishes the stop's alert.
+    async fn alert(
+        &self,
+        ev: &Event<EcsTaskStateChange>,
+        c: &Classification,
+        service_arn: Option<&str>,
+        mut outcome: Outcome,
+    ) -> Result<Outcome> {
+        let n = notices::alert(ev, c, service_arn, &self.log_links(&ev.detail).await);
+        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        outcome.actions.push("alert");
+        outcome.notification_id = Some(n.id);
+        Ok(outcome)
+    }
+
+    /// Console links to each container's log stream; a failure to read the task definition
+    /// costs the links, not the alert.
+    async fn log_links(&self, t: &EcsTaskStateChange) -> Vec<(String, String)> {
+        let Some(td) = t.task_definition_arn.as_deref() else {
+            return vec![];
+        };
+        let cached = self
+            .log_targets
+            .lock()
+            .ok()
+            .and_then(|m| m.get(td).cloned());
+        let targets = match cached {
+            Some(targets) => targets,
+            None => match ecs::describe_task_definition(&self.clients.ecs, td).await {
+                Ok((def, _)) => {
+                    let targets: Vec<LogTarget> = def
+                        .container_definitions()
+                        .iter()
+                        .filter_map(|c| {
+                            let log = c.log_configuration()?;
+                            if log.log_driver().as_str() != "awslogs" {
+                                return None;
+                            }
+                            let o = log.options()?;
+                            Some(LogTarget {
+                                container: c.name()?.to_string(),
+                                group: o.get("awslogs-group")?.clone(),
+                                region: o.get("awslogs-region").cloned().unwrap_or_default(),
+                                prefix: o.get("awslogs-stream-prefix").cloned(),
+                            })
+                        })
+                        .collect();
+                    if let Ok(mut m) = self.log_targets.lock() {
+                        m.insert(td.to_string(), targets.clone());
+                    }
+                    targets
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, task_definition = td, "no log links: the task definition could not be read");
+                    vec![]
+                }
+            },
+        };
+        targets
+            .iter()
+            .filter_map(|l| {
+                let prefix = l.prefix.as_deref()?;
+                let region = if l.region.is_empty() {
+                    Arn::parse(&t.task_arn)?.region.to_string()
+                } else {
+                    l.region.clone()
+                };
+                let stream = format!("{prefix}/{}/{}", l.container, t.task_id());
+                Some((
+                    l.container.clone(),
+                    arn::log_stream_url(&region, &l.group, &stream),
+                ))
+            })
+            .collect()
+    }
+}
+
+impl crate::runtime::Handler for TaskWatcher {
+    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
+        self.handle_event(event)
+    }
+}
+
+/// The event's container overrides, as RunTask takes them (name, command, environment, cpu,
+/// memory); `None` when there are none worth passing.
+fn container_overrides(overrides: Option<&Value>) -> Option<Vec<ContainerOverride>> {
+    let list = overrides?.get("containerOverrides")?.as_array()?;
+    let out: Vec<ContainerOverride> = list
+        .iter()
+        .filter_map(|o| {
+            let name = o.get("name")?.as_str()?;
+            let command: Option<Vec<String>> =
+                o.get("command").and_then(Value::as_array).map(|c| {
+                    c.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                });
+            let environment: Option<Vec<KeyValuePair>> =
+                o.get("environment").and_then(Value::as_array).map(|e| {
+                    e.iter()
+                        .filter_map(|kv| {
+                            Some(
+                                KeyValuePair::builder()
+                                    .name(kv.get("name")?.as_str()?)
+                                    .value(
+                                        kv.get("value").and_then(Value::as_str).unwrap_or_default(),
+                                    )
+                                    .build(),
+                            )
+                        })
+                        .collect()
+                });
+            let int = |k: &str| {
+                o.get(k)
+                    .and_then(Value::as_i64)
+                    .and_then(|n| i32::try_from(n).ok())
+            };
+            Some(
+                ContainerOverride::builder()
+                    .name(name)
+                    .set_command(command)
+                    .set_environment(environment)
+                    .set_cpu(int("cpu"))
+                    .set_memory(int("memory"))
+                    .set_memory_reservation(int("memoryReservation"))
+                    .build(),
+            )
+        })
+        .collect();
+    (!out.is_empty()).then_some(out)
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

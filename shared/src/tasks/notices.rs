@@ -1,0 +1,226 @@
+//! The task-watcher's chat notifications. A service's stops share the service's ARN as thread
+//! id; a standalone task's share its cluster and group.
+
+use std::collections::BTreeMap;
+
+use super::classify::{Cause, Classification};
+use crate::aws::arn::{ecs_service_arn, ecs_task_url};
+use crate::capacity::Restore;
+use crate::events::{EcsTaskStateChange, Event};
+use crate::notify::{link, neutralise, Notification, Severity};
+
+fn where_(t: &EcsTaskStateChange) -> String {
+    match t.service_name() {
+        Some(s) => format!("service {}/{}", t.cluster_name(), neutralise(s)),
+        None => format!(
+            "{} in {}",
+            neutralise(t.group.as_deref().unwrap_or("a standalone task")),
+            t.cluster_name()
+        ),
+    }
+}
+
+fn thread(ev: &Event<EcsTaskStateChange>, service_arn: Option<&str>) -> String {
+    let t = &ev.detail;
+    match (service_arn.filter(|a| !a.is_empty()), t.service_name()) {
+        (Some(arn), _) => arn.to_string(),
+        (None, Some(s)) => ecs_service_arn(&ev.region, &ev.account, t.cluster_name(), s),
+        (None, None) => format!(
+            "{}/{}",
+            t.cluster_arn,
+            t.group.as_deref().unwrap_or("standalone")
+        ),
+    }
+}
+
+fn revision(t: &EcsTaskStateChange) -> String {
+    t.task_definition_arn
+        .as_deref()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("unknown")
+        .to_string()
+}
+
+/// The alert for one stop: what happened, each container's exit, links, what to do.
+pub(super) fn alert(
+    ev: &Event<EcsTaskStateChange>,
+    c: &Classification,
+    service_arn: Option<&str>,
+    logs: &[(String, String)],
+) -> Notification {
+    let t = &ev.detail;
+    let region = if ev.region.is_empty() {
+        "us-east-1"
+    } else {
+        ev.region.as_str()
+    };
+    let warning = t.last_status != "STOPPED";
+    let mut description = format!("{}\nTask definition `{}`.", c.sentence, revision(t));
+    for k in &t.containers {
+        let mut line = format!("\n• {}", neutralise(&k.name));
+        match k.exit_code {
+            Some(code) => line.push_str(&format!(": exit code {code}")),
+            None => line.push_str(": no exit code"),
+        }
+        if let Some(r) = &k.reason {
+            line.push_str(&format!(" ({})", neutralise(r)));
+        }
+        description.push_str(&line);
+    }
+    if let Some(r) = &t.stopped_reason {
+        description.push_str(&format!("\nStopped reason: {}", neutralise(r)));
+    }
+    let mut links = vec![link(
+        &ecs_task_url(region, t.cluster_name(), t.task_id()),
+        "the task",
+    )];
+    links.extend(
+        logs.iter()
+            .map(|(container, url)| link(url, &format!("{container} logs"))),
+    );
+    description.push_str(&format!("\nOpen {}.", links.join(", ")));
+    let title = format!(
+        "{}: task {} {} ({})",
+        where_(t),
+        short_id(t.task_id()),
+        if warning {
+            "is about to stop"
+        } else {
+            "stopped"
+        },
+        c.cause.code()
+    );
+    let mut context = BTreeMap::from([
+        ("cause".to_string(), c.cause.code().to_string()),
+        ("cluster".to_string(), t.cluster_name().to_string()),
+        ("taskDefinition".to_string(), revision(t)),
+    ]);
+    if let Some(g) = &t.group {
+        context.insert("group".into(), neutralise(g));
+    }
+    Notification {
+        id: format!(
+            "task-stop:{}:{}",
+            t.task_arn,
+            t.last_status.to_ascii_lowercase()
+        ),
+        severity: c.severity,
+        summary: title.clone(),
+        title,
+        description,
+        next_steps: c.next_steps.clone(),
+        keywords: vec![
+            t.cluster_name().to_string(),
+            c.cause.code().to_string(),
+            "task-stopped".into(),
+        ],
+        thread_id: thread(ev, service_arn),
+        event_type: "task-stopped".into(),
+        related_resources: [Some(t.task_arn.clone()), t.task_definition_arn.clone()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        additional_context: context,
+    }
+}
+
+/// One alert for a crash loop, with the causes counted.
+pub(super) fn crash_loop(
+    ev: &Event<EcsTaskStateChange>,
+    service_arn: &str,
+    counts: &BTreeMap<Cause, usize>,
+    window_minutes: u32,
+    scaled: Option<Restore>,
+    stamp: &str,
+    dry_run: bool,
+) -> Notification {
+    let t = &ev.detail;
+    let total: usize = counts.values().sum();
+    let causes: Vec<String> = counts
+        .iter()
+        .map(|(c, n)| format!("{n}× {}", c.code()))
+        .collect();
+    let dry = if dry_run { " [dry run]" } else { "" };
+    let summary = format!(
+        "{}: crash loop, {total} failing stops in {window_minutes} min ({})",
+        where_(t),
+        causes.join(", ")
+    );
+    let mut description = format!(
+        "{summary}.\nThe latest: {}\nFurther stops stay quiet for {window_minutes} minutes.",
+        super::classify::classify(t).sentence
+    );
+    let mut next_steps = vec![
+        "Read the latest stopped task's logs; the per-stop alerts in this thread say what each cause needs.".to_string(),
+        "If the last deploy started this, push the previous tag to roll back.".to_string(),
+    ];
+    match scaled {
+        Some(r) => {
+            description.push_str(&format!(
+                "\nThe service was scaled to zero to stop the loop; its capacity is recorded in the tag autopilot:restore ({}).",
+                r.to_tag()
+            ));
+            next_steps.push(format!(
+                "Once fixed, restore desired count {}{} (or let off-hours wake it), and remove the tag autopilot:restore.",
+                r.desired,
+                r.min.zip(r.max).map(|(a, b)| format!(" and auto scaling {a}..{b}")).unwrap_or_default()
+            ));
+        }
+        None => next_steps.push("The service keeps retrying; set CRASH_LOOP_ACTION=scale-to-zero to stop such loops automatically.".into()),
+    }
+    Notification {
+        id: format!("crash-loop:{service_arn}:{stamp}"),
+        severity: Severity::Critical,
+        title: format!("Crash loop in {}{dry}", where_(t)),
+        summary,
+        description,
+        next_steps,
+        keywords: vec![t.cluster_name().to_string(), "crash-loop".into()],
+        thread_id: service_arn.to_string(),
+        event_type: "crash-loop".into(),
+        related_resources: vec![service_arn.to_string(), t.task_arn.clone()],
+        additional_context: counts
+            .iter()
+            .map(|(c, n)| (c.code().to_string(), n.to_string()))
+            .collect(),
+    }
+}
+
+/// A standalone task that was run again.
+pub(super) fn restarted(
+    ev: &Event<EcsTaskStateChange>,
+    c: &Classification,
+    new_task: Option<&str>,
+    attempt: u32,
+    max: u32,
+    dry_run: bool,
+) -> Notification {
+    let t = &ev.detail;
+    let mut n = alert(ev, c, None, &[]);
+    let dry = if dry_run { " [dry run]" } else { "" };
+    n.title = format!(
+        "{}: task {} restarted after {}{dry}",
+        where_(t),
+        short_id(t.task_id()),
+        c.cause.code()
+    );
+    n.summary = n.title.clone();
+    n.severity = Severity::Warning;
+    n.event_type = "task-restarted".into();
+    n.description.push_str(&format!(
+        "\nRun again (attempt {attempt} of {max}){}.",
+        new_task
+            .map(|a| format!(" as {}", a.rsplit('/').next().unwrap_or(a)))
+            .unwrap_or_default()
+    ));
+    if let Some(a) = new_task {
+        n.related_resources.push(a.to_string());
+    }
+    n.additional_context
+        .insert("attempt".into(), attempt.to_string());
+    n
+}
+
+fn short_id(id: &str) -> &str {
+    id.get(..8).unwrap_or(id)
+}
