@@ -252,38 +252,70 @@ impl Stack {
     /// Starts `count` tasks as a deployment would (startedBy = the deployment id), then stops
     /// them with `reason`.
     pub async fn stopped_deployment_tasks(&self, deployment_id: &str, count: i32, reason: &str) {
+        self.run_and_stop(Some(deployment_id), None, &[], count, reason)
+            .await;
+    }
+
+    /// Runs `count` Fargate tasks of the stack's task definition with the given startedBy,
+    /// group and tags, stops them with `reason`, and returns their ARNs.
+    pub async fn run_and_stop(
+        &self,
+        started_by: Option<&str>,
+        group: Option<&str>,
+        tags: &[(&str, &str)],
+        count: i32,
+        reason: &str,
+    ) -> Vec<String> {
         let run = self
             .ecs
             .run_task()
             .cluster(&self.cluster)
             .task_definition(&self.task_definition)
-            .started_by(deployment_id)
+            .set_started_by(started_by.map(str::to_string))
+            .set_group(group.map(str::to_string))
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
             .count(count)
             .launch_type(LaunchType::Fargate)
-            .network_configuration(
-                NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        AwsVpcConfiguration::builder()
-                            .subnets(&self.subnet)
-                            .security_groups(&self.security_group)
-                            .build()
-                            .expect("awsvpc configuration"),
-                    )
-                    .build(),
-            )
+            .network_configuration(self.network())
             .send()
             .await
             .expect("RunTask");
+        let mut arns = vec![];
         for task in run.tasks.unwrap_or_default() {
+            let arn = task.task_arn.expect("task ARN");
             self.ecs
                 .stop_task()
                 .cluster(&self.cluster)
-                .task(task.task_arn.expect("task ARN"))
+                .task(&arn)
                 .reason(reason)
                 .send()
                 .await
                 .expect("StopTask");
+            arns.push(arn);
         }
+        arns
+    }
+
+    /// The stack's subnet and security group, as RunTask takes them.
+    pub fn network(&self) -> NetworkConfiguration {
+        NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .subnets(&self.subnet)
+                    .security_groups(&self.security_group)
+                    .build()
+                    .expect("awsvpc configuration"),
+            )
+            .build()
+    }
+
+    /// The cluster's ARN.
+    pub fn cluster_arn(&self) -> String {
+        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", self.cluster)
     }
 }
 
