@@ -162,3 +162,54 @@ async fn a_missing_variable_stops_the_function_at_init_naming_it() {
     let reported = format!("{:?} {}", run.init_error, run.output);
     assert!(reported.contains("NOTIFY_TOPIC_ARN"), "{reported}");
 }
+
+#[tokio::test]
+async fn the_release_task_watcher_handles_the_sample_events() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    let task = stack
+        .run_and_stop(
+            None,
+            Some("service:web"),
+            &[],
+            1,
+            "Essential container in task exited",
+        )
+        .await
+        .remove(0);
+    let mut oom = sample_event("task-watcher/out-of-memory.json");
+    oom["detail"]["taskArn"] = task.clone().into();
+    oom["detail"]["taskDefinitionArn"] = stack.task_definition.clone().into();
+    let events = vec![
+        oom,
+        sample_event("task-watcher/scaling.json"),
+        sample_event("task-watcher/completed.json"),
+        serde_json::json!({"detail-type": "ECS Task State Change", "source": "aws.ecs", "detail": []}),
+    ];
+    let mut env = emu.env();
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    let run = run_function(
+        &release_binary("task-watcher"),
+        "task-watcher",
+        &env,
+        events,
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.init_error.is_none(),
+        "{:?}\n{}",
+        run.init_error,
+        run.output
+    );
+    assert_eq!(run.invocations.len(), 4, "{}", run.output);
+    let ok = |i: usize| run.invocations[i].ok().cloned().unwrap_or_default();
+    assert_eq!(ok(0)["cause"], "out-of-memory", "{:?}", run.invocations[0]);
+    assert_eq!(ok(0)["actions"], serde_json::json!(["alert"]));
+    assert_eq!(ok(1)["actions"], serde_json::json!(["ignore"]));
+    assert_eq!(ok(2)["cause"], "completed");
+    let err = run.invocations[3]
+        .err()
+        .expect("a malformed event is an error");
+    assert_eq!(err["errorType"], "NonRetryable");
+    assert_eq!(stack.notifications().await.len(), 1);
+}

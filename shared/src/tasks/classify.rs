@@ -153,7 +153,9 @@ pub fn classify(task: &EcsTaskStateChange) -> Classification {
     .any(|n| lower.contains(n))
     {
         Cause::Infrastructure
-    } else if code == Some(&StopCode::ServiceSchedulerInitiated) {
+    } else if code == Some(&StopCode::ServiceSchedulerInitiated)
+        || lower.starts_with("scaling activity initiated by")
+    {
         Cause::Scaling
     } else if code == Some(&StopCode::EssentialContainerExited) || failed_exit.is_some() {
         if failed_exit.is_none() && task.service_name().is_none() {

@@ -253,20 +253,16 @@ impl TaskWatcher {
         // Count this service's failing stops inside the window, this one included.
         let stopped =
             ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100).await?;
-        let mut counts: BTreeMap<Cause, usize> = BTreeMap::new();
-        let mut seen_self = false;
+        // This stop counts with the event's own (richer) classification.
+        let mut counts: BTreeMap<Cause, usize> = BTreeMap::from([(c.cause, 1)]);
         for task in stopped.iter().map(from_sdk_task) {
-            if task.stopped_at.is_some_and(|at| now - at > window) {
+            if task.task_arn == t.task_arn || task.stopped_at.is_some_and(|at| now - at > window) {
                 continue;
             }
-            seen_self |= task.task_arn == t.task_arn;
             let cause = classify(&task).cause;
             if cause.is_failure() {
                 *counts.entry(cause).or_default() += 1;
             }
-        }
-        if !seen_self {
-            *counts.entry(c.cause).or_default() += 1;
         }
         let total: usize = counts.values().sum();
         if total < self.config.crash_loop_threshold as usize {

@@ -1,4 +1,4 @@
-//! `make demo`: the release deployer run as Lambda runs it, against the local emulator, fed the
+//! `make demo`: the release deployer, then the task-watcher, run as Lambda runs them, against the local emulator, fed the
 //! sample events from `events/deployer/`, with a readable account of what it decided and what
 //! reached chat.
 
@@ -159,4 +159,77 @@ async fn main() {
             .task_definition()
             .unwrap_or("?")
     );
+
+    task_watcher(&emu, &stack).await;
+}
+
+/// The release task-watcher: an out-of-memory stop, a scale-in, and three failing health
+/// checks that make a crash loop.
+async fn task_watcher(emu: &Emulator, stack: &Stack) {
+    println!("\n== the task-watcher ==\n");
+    let mut env = emu.env();
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "warn".into()));
+    let elb = "Task failed ELB health checks in (target-group web-tg)";
+    // One event at a time, each stop made just before its event, as they happen.
+    for (sample, reason) in [
+        ("out-of-memory.json", "Essential container in task exited"),
+        (
+            "scaling.json",
+            "Scaling activity initiated by (deployment ecs-svc/1234567890123456789)",
+        ),
+        ("elb-health-check.json", elb),
+        ("elb-health-check.json", elb),
+        ("elb-health-check.json", elb),
+    ] {
+        let task = stack
+            .run_and_stop(None, Some("service:web"), &[], 1, reason)
+            .await
+            .remove(0);
+        let mut e = sample_event(&format!("task-watcher/{sample}"));
+        e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        e["detail"]["taskArn"] = json!(task);
+        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        let run = run_function(
+            &release_binary("task-watcher"),
+            "task-watcher",
+            &env,
+            vec![e],
+            Duration::from_secs(60),
+        );
+        println!("event task-watcher/{sample}");
+        match run.invocations.first() {
+            Some(Invocation::Ok(v)) => {
+                let actions: Vec<&str> = v["actions"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_str)
+                    .collect();
+                println!(
+                    "  -> {} [{}]: {}",
+                    v["cause"].as_str().unwrap_or("?"),
+                    actions.join(", "),
+                    v["detail"].as_str().unwrap_or("")
+                );
+            }
+            Some(Invocation::Err(e)) => {
+                println!("  -> error {}: {}", e["errorType"], e["errorMessage"])
+            }
+            None => {
+                eprintln!("the event was not answered:\n{}", run.output);
+                std::process::exit(1);
+            }
+        }
+    }
+    println!("\n== what reached chat ==");
+    for n in stack.notifications().await {
+        println!("\n{}", n["content"]["title"].as_str().unwrap_or("?"));
+        for line in n["content"]["description"].as_str().unwrap_or("").lines() {
+            println!("  {line}");
+        }
+        for step in n["content"]["nextSteps"].as_array().into_iter().flatten() {
+            println!("  next: {}", step.as_str().unwrap_or(""));
+        }
+    }
 }
