@@ -93,7 +93,7 @@ impl<'a> Env<'a> {
     /// An SNS topic ARN.
     pub fn topic_arn(&self, var: &'static str) -> Result<String> {
         let arn = self.required(var)?;
-        if crate::aws::Arn::parse(&arn).is_some_and(|a| a.service == "sns") {
+        if crate::aws::arn::is_topic_arn(&arn) {
             Ok(arn)
         } else {
             Err(Error::Config {

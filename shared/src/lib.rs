@@ -1,6 +1,7 @@
 //! `autopilot-core`: everything the Fargate Autopilot functions share that is not a Lambda entry
 //! point. Each job is a module that plans (pure, no I/O) and then applies the plan.
 
+pub mod alarms;
 pub mod aws;
 pub mod capacity;
 pub mod config;

@@ -114,30 +114,7 @@ impl Stack {
             .and_then(|s| s.service_arn)
             .expect("service ARN");
 
-        let topic_arn = sns
-            .create_topic()
-            .name(format!("{cluster}-chat"))
-            .send()
-            .await
-            .expect("CreateTopic")
-            .topic_arn
-            .expect("topic ARN");
-        let queue_url = sqs
-            .create_queue()
-            .queue_name(format!("{cluster}-chat-reader"))
-            .send()
-            .await
-            .expect("CreateQueue")
-            .queue_url
-            .expect("queue URL");
-        let queue_arn = format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{cluster}-chat-reader");
-        sns.subscribe()
-            .topic_arn(&topic_arn)
-            .protocol("sqs")
-            .endpoint(queue_arn)
-            .send()
-            .await
-            .expect("Subscribe");
+        let (topic_arn, queue_url) = topic_with_queue(&sns, &sqs, &format!("{cluster}-chat")).await;
 
         Stack {
             sdk,
@@ -168,15 +145,25 @@ impl Stack {
         (clients, capture)
     }
 
-    /// Every chat notification that reached the queue, as SNS delivered them (the `Message` of
-    /// each SNS envelope, parsed).
+    /// Every chat notification that reached the stack's queue, as SNS delivered them (the
+    /// `Message` of each SNS envelope, parsed).
     pub async fn notifications(&self) -> Vec<Value> {
+        self.notifications_in(&self.queue_url).await
+    }
+
+    /// Another topic, read through a queue of its own: `(topic ARN, queue URL)`.
+    pub async fn extra_topic(&self, name: &str) -> (String, String) {
+        topic_with_queue(&self.sns, &self.sqs, name).await
+    }
+
+    /// Every notification that reached a queue (and deletes them).
+    pub async fn notifications_in(&self, queue_url: &str) -> Vec<Value> {
         let mut out = Vec::new();
         loop {
             let got = self
                 .sqs
                 .receive_message()
-                .queue_url(&self.queue_url)
+                .queue_url(queue_url)
                 .max_number_of_messages(10)
                 .send()
                 .await
@@ -196,7 +183,7 @@ impl Stack {
                 if let Some(handle) = m.receipt_handle() {
                     self.sqs
                         .delete_message()
-                        .queue_url(&self.queue_url)
+                        .queue_url(queue_url)
                         .receipt_handle(handle)
                         .send()
                         .await
@@ -317,6 +304,39 @@ impl Stack {
     pub fn cluster_arn(&self) -> String {
         format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", self.cluster)
     }
+}
+
+/// A topic with an SQS queue subscribed to it: `(topic ARN, queue URL)`.
+async fn topic_with_queue(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    name: &str,
+) -> (String, String) {
+    let topic_arn = sns
+        .create_topic()
+        .name(name)
+        .send()
+        .await
+        .expect("CreateTopic")
+        .topic_arn
+        .expect("topic ARN");
+    let queue = format!("{name}-reader");
+    let queue_url = sqs
+        .create_queue()
+        .queue_name(&queue)
+        .send()
+        .await
+        .expect("CreateQueue")
+        .queue_url
+        .expect("queue URL");
+    sns.subscribe()
+        .topic_arn(&topic_arn)
+        .protocol("sqs")
+        .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))
+        .send()
+        .await
+        .expect("Subscribe");
+    (topic_arn, queue_url)
 }
 
 /// Registers a task definition that uses most of what RegisterTaskDefinition accepts, so a copy

@@ -213,3 +213,50 @@ async fn the_release_task_watcher_handles_the_sample_events() {
     assert_eq!(err["errorType"], "NonRetryable");
     assert_eq!(stack.notifications().await.len(), 1);
 }
+
+#[tokio::test]
+async fn the_release_alarm_notifier_handles_the_sample_events() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    let names = [
+        "alarm-notifier/cpu-alarm.json",
+        "alarm-notifier/cpu-ok.json",
+        "alarm-notifier/metric-math.json",
+        "alarm-notifier/anomaly-detection.json",
+        "alarm-notifier/composite.json",
+        "alarm-notifier/no-description.json",
+        "alarm-notifier/insufficient-data.json",
+    ];
+    let mut events: Vec<Value> = names.iter().map(|n| sample_event(n)).collect();
+    events.push(serde_json::json!({"detail-type": "CloudWatch Alarm State Change"}));
+    let mut env = emu.env();
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    let run = run_function(
+        &release_binary("alarm-notifier"),
+        "alarm-notifier",
+        &env,
+        events,
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.init_error.is_none(),
+        "{:?}\n{}",
+        run.init_error,
+        run.output
+    );
+    assert_eq!(run.invocations.len(), names.len() + 1, "{}", run.output);
+    for (name, inv) in names.iter().zip(&run.invocations) {
+        assert_eq!(
+            inv.ok().map(|v| v["published"].clone()),
+            Some(true.into()),
+            "{name}: {inv:?}"
+        );
+    }
+    assert_eq!(
+        run.invocations[names.len()]
+            .err()
+            .map(|e| e["errorType"].clone()),
+        Some("NonRetryable".into())
+    );
+    assert_eq!(stack.notifications().await.len(), names.len());
+}

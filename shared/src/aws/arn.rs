@@ -36,6 +36,11 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// Whether a string is an SNS topic ARN.
+pub fn is_topic_arn(s: &str) -> bool {
+    Arn::parse(s).is_some_and(|a| a.service == "sns")
+}
+
 /// The partition a region belongs to.
 pub fn partition_of(region: &str) -> &'static str {
     if region.starts_with("cn-") {

@@ -80,6 +80,7 @@ impl Intercept for CallLog {
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -97,8 +98,12 @@ impl Clients {
         let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(config)
             .interceptor(calls.clone())
             .build();
+        let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(config)
+            .interceptor(calls.clone())
+            .build();
         Clients {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
             autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
             sns: aws_sdk_sns::Client::from_conf(sns),
             calls,

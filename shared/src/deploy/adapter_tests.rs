@@ -24,6 +24,7 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
             ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
             autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
+            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
             calls: CallLog::default(),
         },
         DeployerConfig {

@@ -3,6 +3,7 @@
 //! Parsing is tolerant: unknown fields are ignored, unknown enum values are kept as
 //! `Other(String)`. A malformed event is a `BadEvent` error that names the field, never a panic.
 
+mod cloudwatch_alarm;
 mod ecr;
 mod ecs_deployment;
 mod ecs_task;
@@ -11,6 +12,10 @@ use aws_lambda_events::event::eventbridge::EventBridgeEvent;
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+pub use cloudwatch_alarm::{
+    parse_time, AlarmConfiguration, AlarmState, AlarmStateChange, AlarmStateValue, Metric,
+    MetricQuery, MetricStat,
+};
 pub use ecr::{ActionType, EcrImageAction, PushResult};
 pub use ecs_deployment::{DeploymentEventName, EcsDeploymentStateChange};
 pub use ecs_task::{EcsTaskStateChange, StopCode, TaskContainer};

@@ -1,0 +1,306 @@
+//! The alarm-notifier: every CloudWatch alarm state change becomes a chat message a person on
+//! call understands at a glance, routed by severity, threaded per alarm, quiet for flapping
+//! alarms and for services that off-hours has put to sleep.
+//!
+//! Each extra read costs one call and only when the alarm needs it: the alarm's tags (severity,
+//! runbook), the service (when the dimensions name one), the alarm's history (only when the
+//! previous state began inside the flap window). A failed read degrades the message; it never
+//! loses it.
+
+pub mod config;
+pub mod render;
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::types::HistoryItemType;
+use chrono::Duration;
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::aws::{ecs, Clients};
+use crate::error::{Error, Result};
+use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
+use crate::metrics::Metrics;
+use crate::notify::{self, Severity};
+pub use config::AlarmNotifierConfig;
+pub use render::{render, Context, ServiceFacts};
+
+/// The detail type the alarm-notifier takes.
+pub const CLOUDWATCH_ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
+/// Alarm tag: `critical`, `warning` or `info`.
+pub const SEVERITY_TAG: &str = "autopilot:severity";
+/// Alarm tag: a runbook URL.
+pub const RUNBOOK_TAG: &str = "autopilot:runbook";
+/// Service tag written by off-hours: the service sleeps, its alarms page no one.
+pub const ASLEEP_SINCE: &str = "autopilot:asleep-since";
+
+/// What the invocation returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Outcome {
+    pub alarm: String,
+    pub state: String,
+    pub previous_state: Option<String>,
+    pub severity: Severity,
+    pub topic: Option<String>,
+    pub published: bool,
+    pub reason: Option<String>,
+}
+
+/// Parses an event. The envelope must be right; the detail is read leniently.
+pub fn parse(event: Value) -> Result<Event<AlarmStateChange>> {
+    let envelope = events::envelope(event)?;
+    if envelope.detail_type != CLOUDWATCH_ALARM_STATE_CHANGE {
+        return Err(Error::bad_event(format!(
+            "detail-type: {:?} is not an event the alarm-notifier takes ({CLOUDWATCH_ALARM_STATE_CHANGE:?})",
+            envelope.detail_type
+        )));
+    }
+    let detail = AlarmStateChange::lenient(&envelope.detail);
+    Ok(Event {
+        id: envelope.id.unwrap_or_default(),
+        detail_type: envelope.detail_type,
+        source: envelope.source,
+        account: envelope.account.unwrap_or_default(),
+        region: envelope.region.unwrap_or_default(),
+        time: envelope.time,
+        resources: envelope.resources.unwrap_or_default(),
+        detail,
+    })
+}
+
+/// The routing severity: the alarm's tag, else warning for ALARM and info for the rest.
+pub fn severity(state: Option<&AlarmStateValue>, tags: &BTreeMap<String, String>) -> Severity {
+    match tags
+        .get(SEVERITY_TAG)
+        .map(|s| s.trim().to_ascii_lowercase())
+        .as_deref()
+    {
+        Some("critical") => Severity::Critical,
+        Some("warning") => Severity::Warning,
+        Some("info") => Severity::Info,
+        _ if state == Some(&AlarmStateValue::Alarm) => Severity::Warning,
+        _ => Severity::Info,
+    }
+}
+
+/// A runbook tag that is a plain https URL (anything else is not linked).
+pub fn runbook(tags: &BTreeMap<String, String>) -> Option<String> {
+    let url = tags.get(RUNBOOK_TAG)?.trim();
+    let ok = url.starts_with("https://")
+        && url.len() <= 2048
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>|\"`".contains(c));
+    ok.then(|| url.to_string())
+}
+
+/// What to do about flapping, given the state changes counted in the window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flap {
+    /// Not flapping: publish as usual.
+    No,
+    /// Just crossed the threshold: publish once, as flapping.
+    Report(usize),
+    /// Flapping and already reported: stay quiet.
+    Quiet(usize),
+}
+
+/// More than `threshold` changes is flapping; it is reported on the change that crosses.
+pub fn flap(changes: usize, threshold: u32) -> Flap {
+    let t = threshold as usize;
+    match changes {
+        n if n <= t => Flap::No,
+        n if n == t + 1 => Flap::Report(n),
+        n => Flap::Quiet(n),
+    }
+}
+
+/// The alarm-notifier; built once per process.
+pub struct AlarmNotifier {
+    pub clients: Clients,
+    pub config: AlarmNotifierConfig,
+}
+
+impl AlarmNotifier {
+    pub fn new(clients: Clients, config: AlarmNotifierConfig) -> Self {
+        AlarmNotifier { clients, config }
+    }
+
+    /// Handles one `CloudWatch Alarm State Change` event.
+    pub async fn handle(&self, event: Value) -> Result<Value> {
+        self.handle_event(event).await
+    }
+
+    async fn handle_event(&self, event: Value) -> Result<Value> {
+        self.clients.calls.take();
+        let result = match parse(event) {
+            Ok(ev) => self.on_event(&ev).await,
+            Err(e) => Err(e),
+        };
+        let calls = self.clients.calls.snapshot();
+        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
+        if let Ok(o) = &result {
+            tracing::info!(alarm = %o.alarm, state = %o.state, published = o.published, reason = ?o.reason, "alarm handled");
+            Metrics::new("alarm-notifier")
+                .count("AlarmsPublished", usize::from(o.published))
+                .count("AlarmsSuppressed", usize::from(!o.published))
+                .count("AwsCalls", calls.len())
+                .emit();
+        }
+        result.map(|o| json!(o))
+    }
+
+    async fn on_event(&self, ev: &Event<AlarmStateChange>) -> Result<Outcome> {
+        let a = &ev.detail;
+        let arn = render::alarm_arn(ev);
+        let name = render::alarm_name(ev);
+        let tags = self.alarm_tags(&arn).await;
+        let sev = severity(a.state.value.as_ref(), &tags);
+        let mut outcome = Outcome {
+            alarm: name.clone(),
+            state: render::state_word(a.state.value.as_ref()).to_string(),
+            previous_state: a
+                .previous_state
+                .as_ref()
+                .map(|p| render::state_word(p.value.as_ref()).to_string()),
+            severity: sev,
+            topic: None,
+            published: false,
+            reason: None,
+        };
+        let mut ctx = Context {
+            severity: Some(sev),
+            runbook: runbook(&tags),
+            ..Context::default()
+        };
+        if let Some((cluster, service)) = render::ecs_service(a) {
+            match ecs::describe_services(
+                &self.clients.ecs,
+                &cluster,
+                std::slice::from_ref(&service),
+            )
+            .await
+            {
+                Ok(found) => {
+                    if let Some(s) = found.first() {
+                        let service_tags = ecs::tag_map(s.tags.as_deref());
+                        if let Some(since) = service_tags.get(ASLEEP_SINCE) {
+                            outcome.reason = Some(format!("service {cluster}/{service} is asleep since {since} (off-hours): not paged"));
+                            return Ok(outcome);
+                        }
+                        let primary = s
+                            .deployments()
+                            .iter()
+                            .find(|d| d.status() == Some("PRIMARY"));
+                        ctx.service = Some(ServiceFacts {
+                            running: s.running_count(),
+                            desired: s.desired_count(),
+                            pending: s.pending_count(),
+                            rollout: primary
+                                .and_then(|d| d.rollout_state())
+                                .map(|r| r.as_str().to_string()),
+                        });
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = ?e, "the service could not be read; the message says less")
+                }
+            }
+        }
+        let window = Duration::minutes(i64::from(self.config.flap_window_minutes));
+        let changed = render::changed_at(ev);
+        let recent_previous = a
+            .previous_state
+            .as_ref()
+            .and_then(|p| p.time())
+            .is_some_and(|p| changed - p < window);
+        if recent_previous {
+            match self.changes_in_window(&name, changed, window).await {
+                Ok(n) => match flap(n, self.config.flap_threshold) {
+                    Flap::No => {}
+                    Flap::Report(n) => ctx.flapping = Some((n, self.config.flap_window_minutes)),
+                    Flap::Quiet(n) => {
+                        outcome.reason = Some(format!(
+                            "flapping: {n} changes in {} min, already reported",
+                            self.config.flap_window_minutes
+                        ));
+                        return Ok(outcome);
+                    }
+                },
+                Err(e) => {
+                    tracing::warn!(error = ?e, "the alarm history could not be read; flapping is not checked")
+                }
+            }
+        }
+        let n = render(ev, &ctx);
+        let topic = self.config.topic_for(sev).to_string();
+        notify::publish(&self.clients.sns, &topic, &n).await?;
+        outcome.topic = Some(topic);
+        outcome.published = true;
+        Ok(outcome)
+    }
+
+    /// The alarm's tags; empty (and logged) when they cannot be read.
+    async fn alarm_tags(&self, arn: &str) -> BTreeMap<String, String> {
+        match self
+            .clients
+            .cloudwatch
+            .list_tags_for_resource()
+            .resource_arn(arn)
+            .send()
+            .await
+        {
+            Ok(out) => out
+                .tags()
+                .iter()
+                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = ?Error::aws("ListTagsForResource", e), "alarm tags unreadable: default severity, no runbook");
+                BTreeMap::new()
+            }
+        }
+    }
+
+    /// State changes of the alarm inside the window ending at `changed`, this one included.
+    async fn changes_in_window(
+        &self,
+        name: &str,
+        changed: chrono::DateTime<chrono::Utc>,
+        window: Duration,
+    ) -> Result<usize> {
+        let to_smithy = |t: chrono::DateTime<chrono::Utc>| {
+            aws_smithy_types::DateTime::from_millis(t.timestamp_millis())
+        };
+        let out = self
+            .clients
+            .cloudwatch
+            .describe_alarm_history()
+            .alarm_name(name)
+            .history_item_type(HistoryItemType::StateUpdate)
+            .start_date(to_smithy(changed - window))
+            .end_date(to_smithy(changed + Duration::seconds(5)))
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeAlarmHistory", e))?;
+        let items = out.alarm_history_items();
+        let includes_this = items.iter().any(|i| {
+            i.timestamp().is_some_and(|t| {
+                (t.to_millis().unwrap_or_default() - changed.timestamp_millis()).abs() <= 2_000
+            })
+        });
+        Ok(items.len() + usize::from(!includes_this))
+    }
+}
+
+impl crate::runtime::Handler for AlarmNotifier {
+    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
+        self.handle_event(event)
+    }
+}
+
+#[cfg(test)]
+#[path = "tests.rs"]
+mod tests;

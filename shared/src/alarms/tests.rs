@@ -1,0 +1,385 @@
+//! The alarm messages over the sample events (snapshots of the Chatbot JSON and the email
+//! text), routing and noise rules, and the error paths against mocked AWS responses.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_cloudwatch::operation::describe_alarm_history::DescribeAlarmHistoryOutput;
+use aws_sdk_cloudwatch::operation::list_tags_for_resource::{
+    ListTagsForResourceError, ListTagsForResourceOutput,
+};
+use aws_sdk_cloudwatch::types::AlarmHistoryItem;
+use aws_sdk_sns::operation::publish::PublishOutput;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use proptest::prelude::{any, prop, prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+use serde_json::{json, Value};
+
+use super::*;
+use crate::aws::CallLog;
+
+macro_rules! sample {
+    ($name:literal) => {
+        (
+            $name,
+            include_str!(concat!("../../../events/alarm-notifier/", $name)),
+        )
+    };
+}
+
+const SAMPLES: &[(&str, &str)] = &[
+    sample!("cpu-alarm.json"),
+    sample!("cpu-ok.json"),
+    sample!("metric-math.json"),
+    sample!("anomaly-detection.json"),
+    sample!("composite.json"),
+    sample!("no-description.json"),
+    sample!("insufficient-data.json"),
+];
+
+fn event(raw: &str) -> Event<AlarmStateChange> {
+    parse(serde_json::from_str(raw).expect("JSON")).expect("parses")
+}
+
+/// The context the handler would build for a sample without any tags.
+fn default_context(ev: &Event<AlarmStateChange>) -> Context {
+    Context {
+        severity: Some(severity(ev.detail.state.value.as_ref(), &BTreeMap::new())),
+        runbook: None,
+        service: render::ecs_service(&ev.detail).map(|_| ServiceFacts {
+            running: 1,
+            desired: 2,
+            pending: 1,
+            rollout: Some("IN_PROGRESS".into()),
+        }),
+        flapping: None,
+    }
+}
+
+#[test]
+fn every_sample_renders_as_its_snapshot() {
+    for (name, raw) in SAMPLES {
+        let ev = event(raw);
+        let n = render(&ev, &default_context(&ev));
+        let stem = name.trim_end_matches(".json");
+        let chatbot = serde_json::to_string_pretty(&n.to_chatbot()).expect("JSON");
+        insta::assert_snapshot!(format!("{stem}.chatbot"), chatbot);
+        insta::assert_snapshot!(format!("{stem}.email"), n.to_text());
+    }
+}
+
+#[test]
+fn the_condition_reads_as_a_sentence() {
+    let c = render::condition(&event(SAMPLES[0].1).detail);
+    assert_eq!(
+        c,
+        "CPUUtilization (Average, 1 min) of service web in cluster autopilot-demo was 93.2 %, above the threshold of 80 % for 3 of 3 datapoints."
+    );
+    let ok = render::condition(&event(SAMPLES[1].1).detail);
+    assert!(ok.contains("not above the threshold of 80 %"), "{ok}");
+    let math = render::condition(&event(SAMPLES[2].1).detail);
+    assert!(
+        math.contains("100 * errors / requests") && math.contains("at or above the threshold of 5"),
+        "{math}"
+    );
+    let band = render::condition(&event(SAMPLES[3].1).detail);
+    assert!(
+        band.contains("outside its expected band [0.12 to 0.87]"),
+        "{band}"
+    );
+    let composite = render::condition(&event(SAMPLES[4].1).detail);
+    assert!(
+        composite.contains("autopilot-demo-web-cpu-high, autopilot-demo-web-5xx-rate"),
+        "{composite}"
+    );
+}
+
+#[test]
+fn ok_and_alarm_share_a_thread_and_ids_differ_per_change() {
+    let alarm = render(&event(SAMPLES[0].1), &Context::default());
+    let ok = render(&event(SAMPLES[1].1), &Context::default());
+    assert_eq!(alarm.thread_id, ok.thread_id);
+    assert_ne!(alarm.id, ok.id);
+    assert_eq!(
+        alarm.id,
+        render(&event(SAMPLES[0].1), &Context::default()).id,
+        "stable per state change"
+    );
+}
+
+#[test]
+fn links_follow_the_partition() {
+    let mut v: Value = serde_json::from_str(SAMPLES[0].1).expect("JSON");
+    v["region"] = json!("cn-north-1");
+    v["resources"] =
+        json!(["arn:aws-cn:cloudwatch:cn-north-1:123456789012:alarm:autopilot-demo-web-cpu-high"]);
+    let n = render(&parse(v).expect("parses"), &Context::default());
+    assert!(n.description.contains("https://console.amazonaws.cn/cloudwatch/home?region=cn-north-1#alarmsV2:alarm/autopilot-demo-web-cpu-high"), "{}", n.description);
+}
+
+#[test]
+fn outside_text_reaches_chat_neutralised() {
+    let mut v: Value = serde_json::from_str(SAMPLES[0].1).expect("JSON");
+    v["detail"]["configuration"]["description"] =
+        json!("@here <!channel> see [this](https://evil.example) <https://evil.example|ok>");
+    v["detail"]["alarmName"] = json!("<!here> cpu");
+    let n = render(&parse(v).expect("parses"), &Context::default());
+    let all = n.to_chatbot().to_string() + &n.to_text();
+    for bad in [
+        "@here",
+        "<!channel>",
+        "<!here>",
+        "](https://evil",
+        "<https://evil",
+    ] {
+        assert!(!all.contains(bad), "{bad} in {all}");
+    }
+}
+
+#[test]
+fn a_strange_alarm_still_says_something() {
+    for detail in [
+        json!({}),
+        json!({"state": 3}),
+        json!({"alarmName": "x", "configuration": {"metrics": "nope"}, "state": {"value": "SNOOZED", "reason": "who knows"}}),
+    ] {
+        let ev = parse(json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": detail})).expect("lenient");
+        let n = render(&ev, &Context::default());
+        assert!(!n.title.is_empty() && !n.description.is_empty());
+    }
+}
+
+#[test]
+fn severity_comes_from_the_tag_else_the_state() {
+    let tags = |v: &str| BTreeMap::from([(SEVERITY_TAG.to_string(), v.to_string())]);
+    assert_eq!(
+        severity(Some(&AlarmStateValue::Alarm), &BTreeMap::new()),
+        Severity::Warning
+    );
+    assert_eq!(
+        severity(Some(&AlarmStateValue::Ok), &BTreeMap::new()),
+        Severity::Info
+    );
+    assert_eq!(
+        severity(Some(&AlarmStateValue::Ok), &tags("Critical")),
+        Severity::Critical
+    );
+    assert_eq!(
+        severity(Some(&AlarmStateValue::Alarm), &tags("bogus")),
+        Severity::Warning
+    );
+}
+
+#[test]
+fn only_plain_https_runbooks_are_linked() {
+    let tags = |v: &str| BTreeMap::from([(RUNBOOK_TAG.to_string(), v.to_string())]);
+    assert_eq!(
+        runbook(&tags("https://wiki.example/runbooks/web-cpu")).as_deref(),
+        Some("https://wiki.example/runbooks/web-cpu")
+    );
+    for bad in [
+        "http://plain.example",
+        "javascript:alert(1)",
+        "https://x.example|<!here>",
+        "https://a b",
+    ] {
+        assert_eq!(runbook(&tags(bad)), None, "{bad}");
+    }
+}
+
+#[test]
+fn flapping_is_reported_on_the_change_that_crosses_and_then_quiet() {
+    assert_eq!(flap(4, 4), Flap::No);
+    assert_eq!(flap(5, 4), Flap::Report(5));
+    assert_eq!(flap(6, 4), Flap::Quiet(6));
+}
+
+fn notifier(cw: &[&Rule], sns: &[&Rule]) -> AlarmNotifier {
+    AlarmNotifier::new(
+        Clients {
+            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
+            sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
+            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
+            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw),
+            calls: CallLog::default(),
+        },
+        AlarmNotifierConfig {
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
+            severity_topics: BTreeMap::new(),
+            flap_threshold: 4,
+            flap_window_minutes: 30,
+        },
+    )
+}
+
+/// The metric-math sample (no ECS dimensions) with the previous state a minute before.
+fn recent_flip() -> Value {
+    let mut v: Value = serde_json::from_str(SAMPLES[2].1).expect("JSON");
+    v["detail"]["previousState"]["timestamp"] = json!("2026-11-16T14:04:40.000+0000");
+    v
+}
+
+fn history(n: usize) -> Rule {
+    mock!(aws_sdk_cloudwatch::Client::describe_alarm_history).then_output(move || {
+        DescribeAlarmHistoryOutput::builder()
+            .set_alarm_history_items(Some(
+                (0..n)
+                    .map(|i| {
+                        AlarmHistoryItem::builder()
+                            .timestamp(aws_smithy_types::DateTime::from_millis(
+                                1_794_837_940_989 - 60_000 * i as i64,
+                            ))
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn a_flapping_alarm_is_reported_once() {
+    let tags = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    // 5 changes, this one (14:05:40.989) among them: crosses the threshold of 4, reported as flapping.
+    let crossing = history(5);
+    let n = notifier(&[&tags, &crossing], &[&publish]);
+    let out = n.handle(recent_flip()).await.expect("handled");
+    assert_eq!(out["published"], true, "{out}");
+    assert_eq!(publish.num_calls(), 1);
+    // 6 changes: already reported, quiet.
+    let beyond = history(6);
+    let n = notifier(&[&tags, &beyond], &[&publish]);
+    let out = n.handle(recent_flip()).await.expect("handled");
+    assert_eq!(out["published"], false, "{out}");
+    assert!(
+        out["reason"]
+            .as_str()
+            .is_some_and(|r| r.contains("flapping")),
+        "{out}"
+    );
+    assert_eq!(publish.num_calls(), 1, "no second message");
+}
+
+#[tokio::test]
+async fn an_old_previous_state_needs_no_history_call() {
+    let tags = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let hist = history(9);
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let n = notifier(&[&tags, &hist], &[&publish]);
+    let raw: Value = serde_json::from_str(SAMPLES[2].1).expect("JSON");
+    let out = n.handle(raw).await.expect("handled");
+    assert_eq!(out["published"], true);
+    assert_eq!(
+        hist.num_calls(),
+        0,
+        "the previous state began long before the window"
+    );
+}
+
+#[tokio::test]
+async fn unreadable_tags_degrade_the_message_and_do_not_lose_it() {
+    let denied = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource).then_error(|| {
+        ListTagsForResourceError::generic(
+            aws_smithy_types::error::ErrorMetadata::builder()
+                .code("AccessDenied")
+                .build(),
+        )
+    });
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let n = notifier(&[&denied], &[&publish]);
+    let raw: Value = serde_json::from_str(SAMPLES[2].1).expect("JSON");
+    let out = n.handle(raw).await.expect("handled");
+    assert_eq!(
+        (out["published"].clone(), out["severity"].clone()),
+        (json!(true), json!("warning"))
+    );
+    assert_eq!(publish.num_calls(), 1);
+}
+
+fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
+    let leaf = prop_oneof![
+        Just(Value::Null),
+        any::<bool>().prop_map(Value::Bool),
+        any::<i64>().prop_map(|n| json!(n)),
+        any::<f64>().prop_map(|f| json!(f)),
+        ".{0,12}".prop_map(Value::String),
+        prop_oneof![
+            Just("CloudWatch Alarm State Change"),
+            Just("ALARM"),
+            Just("OK"),
+            Just("] was greater than the threshold (5)"),
+            Just("3 out of the last 3 datapoints"),
+            Just("{\"recentDatapoints\":[1e308],\"threshold\":-0.0}"),
+            Just("ANOMALY_DETECTION_BAND(m1)"),
+            Just("2019-10-02T17:04:40.989+0000"),
+            Just("ClusterName")
+        ]
+        .prop_map(|s| Value::String(s.into())),
+    ];
+    leaf.prop_recursive(5, 64, 8, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
+            prop::collection::btree_map(
+                prop_oneof![
+                    ".{0,8}",
+                    Just("detail".to_string()),
+                    Just("detail-type".to_string()),
+                    Just("source".to_string()),
+                    Just("alarmName".to_string()),
+                    Just("state".to_string()),
+                    Just("previousState".to_string()),
+                    Just("configuration".to_string()),
+                    Just("metrics".to_string()),
+                    Just("metricStat".to_string()),
+                    Just("metric".to_string()),
+                    Just("dimensions".to_string()),
+                    Just("value".to_string()),
+                    Just("reason".to_string()),
+                    Just("reasonData".to_string()),
+                    Just("timestamp".to_string()),
+                    Just("expression".to_string()),
+                    Just("alarmRule".to_string()),
+                ],
+                inner,
+                0..8
+            )
+            .prop_map(|m| Value::Object(m.into_iter().collect())),
+        ]
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// No JSON input makes the parser or the rendering panic.
+    #[test]
+    fn no_json_input_panics(value in any_json()) {
+        if let Ok(ev) = parse(value) {
+            let n = render(&ev, &Context::default());
+            let _ = n.to_sns_message();
+        }
+    }
+
+    /// A sample with one part replaced by anything still renders.
+    #[test]
+    fn mutated_samples_render(which in 0usize..7, path in prop_oneof![
+        Just(vec!["detail", "state"]), Just(vec!["detail", "state", "reasonData"]), Just(vec!["detail", "state", "reason"]),
+        Just(vec!["detail", "previousState", "timestamp"]), Just(vec!["detail", "configuration", "metrics"]),
+        Just(vec!["detail", "configuration"]), Just(vec!["detail", "alarmName"]), Just(vec!["resources"])],
+        replacement in any_json()) {
+        let mut v: Value = serde_json::from_str(SAMPLES[which].1).expect("JSON");
+        let mut slot = &mut v;
+        for key in &path {
+            slot = &mut slot[*key];
+        }
+        *slot = replacement;
+        if let Ok(ev) = parse(v) {
+            let n = render(&ev, &Context::default());
+            let _ = n.to_sns_message();
+        }
+    }
+}
