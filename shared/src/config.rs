@@ -76,6 +76,20 @@ impl<'a> Env<'a> {
         }
     }
 
+    /// A number within `min..=max`, `default` when unset.
+    pub fn f64_in(&self, var: &'static str, min: f64, max: f64, default: f64) -> Result<f64> {
+        let Some(v) = self.optional(var) else {
+            return Ok(default);
+        };
+        match v.trim().parse::<f64>() {
+            Ok(n) if n.is_finite() && (min..=max).contains(&n) => Ok(n),
+            _ => Err(Error::Config {
+                var,
+                message: format!("must be a number from {min} to {max}, got {v:?}"),
+            }),
+        }
+    }
+
     /// A JSON value; the error gives the path inside the JSON that was wrong.
     pub fn json<T: DeserializeOwned>(&self, var: &'static str) -> Result<Option<T>> {
         let Some(v) = self.optional(var) else {

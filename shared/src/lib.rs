@@ -10,6 +10,7 @@ pub mod error;
 pub mod events;
 pub mod metrics;
 pub mod notify;
+pub mod offhours;
 pub mod runtime;
 pub mod tags;
 pub mod tasks;

@@ -17,6 +17,10 @@ pub const REGISTERED_BY: &str = "autopilot:registered-by";
 /// On a service: `true` holds every deploy back.
 pub const DEPLOY_FREEZE: &str = "autopilot:deploy-freeze";
 
+/// On a service: when off-hours put it to sleep. Its presence is what "asleep" means; the
+/// alarm-notifier pages no one for a sleeping service.
+pub const ASLEEP_SINCE: &str = "autopilot:asleep-since";
+
 /// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
 /// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.
 pub fn is_valid_value(v: &str) -> bool {

@@ -31,6 +31,12 @@ fn moto_server() -> PathBuf {
 impl Emulator {
     /// Starts moto's server and waits until it answers. Fails loudly when it cannot.
     pub fn start() -> Emulator {
+        Self::start_with(&[])
+    }
+
+    /// Starts moto's server with extra environment (e.g. `MOTO_ECS_SERVICE_RUNNING`, the
+    /// running count moto gives new services, so their deployment is COMPLETED).
+    pub fn start_with(env: &[(&str, &str)]) -> Emulator {
         let bin = moto_server();
         assert!(
             bin.is_file(),
@@ -46,6 +52,7 @@ impl Emulator {
             .unwrap_or_else(|e| panic!("cannot clone log handle: {e}"));
         let child = Command::new(&bin)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .envs(env.iter().copied())
             .stdin(Stdio::null())
             .stdout(Stdio::from(log_file))
             .stderr(Stdio::from(err_file))

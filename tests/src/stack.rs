@@ -287,6 +287,44 @@ impl Stack {
         arns
     }
 
+    /// Another Fargate service on the stack's task definition; returns its ARN.
+    pub async fn create_service(&self, name: &str, desired: i32, tags: &[(&str, &str)]) -> String {
+        self.ecs
+            .create_service()
+            .cluster(&self.cluster)
+            .service_name(name)
+            .task_definition(&self.task_definition)
+            .desired_count(desired)
+            .launch_type(LaunchType::Fargate)
+            .network_configuration(self.network())
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("CreateService")
+            .service
+            .and_then(|s| s.service_arn)
+            .expect("service ARN")
+    }
+
+    /// A service by name, with tags.
+    pub async fn service_named(&self, name: &str) -> Service {
+        self.ecs
+            .describe_services()
+            .cluster(&self.cluster)
+            .services(name)
+            .include(ServiceField::Tags)
+            .send()
+            .await
+            .expect("DescribeServices")
+            .services
+            .and_then(|s| s.into_iter().next())
+            .expect("the service exists")
+    }
+
     /// The stack's subnet and security group, as RunTask takes them.
     pub fn network(&self) -> NetworkConfiguration {
         NetworkConfiguration::builder()

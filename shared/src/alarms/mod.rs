@@ -31,8 +31,7 @@ pub const CLOUDWATCH_ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
 pub const SEVERITY_TAG: &str = "autopilot:severity";
 /// Alarm tag: a runbook URL.
 pub const RUNBOOK_TAG: &str = "autopilot:runbook";
-/// Service tag written by off-hours: the service sleeps, its alarms page no one.
-pub const ASLEEP_SINCE: &str = "autopilot:asleep-since";
+pub use crate::tags::ASLEEP_SINCE;
 
 /// What the invocation returns.
 #[derive(Clone, Debug, PartialEq, Serialize)]

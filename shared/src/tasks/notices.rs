@@ -161,7 +161,7 @@ pub(super) fn crash_loop(
                 r.to_tag()
             ));
             next_steps.push(format!(
-                "Once fixed, restore desired count {}{} (or let off-hours wake it), and remove the tag autopilot:restore.",
+                "Once fixed, set desired count {}{} by hand and remove the tags autopilot:restore and autopilot:crash-loop-stopped-at (off-hours only wakes what it put to sleep).",
                 r.desired,
                 r.min.zip(r.max).map(|(a, b)| format!(" and auto scaling {a}..{b}")).unwrap_or_default()
             ));

@@ -1,0 +1,341 @@
+//! When services are awake: `ON_HOURS` windows in a timezone, minus `HOLIDAYS`. Pure.
+
+use chrono::{
+    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
+};
+use chrono_tz::Tz;
+
+/// One on-hours window: on these weekdays, from `start` to `end` (an end at or before the start
+/// runs past midnight into the next day).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Window {
+    pub days: Vec<Weekday>,
+    pub start: NaiveTime,
+    /// `None` means midnight at the end of the day (`24:00`).
+    pub end: Option<NaiveTime>,
+}
+
+impl Window {
+    fn overnight(&self) -> bool {
+        self.end.is_some_and(|e| e <= self.start)
+    }
+}
+
+/// The whole calendar.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Calendar {
+    pub windows: Vec<Window>,
+    pub tz: Tz,
+    pub holidays: Vec<NaiveDate>,
+}
+
+const DAYS: [(&str, Weekday); 7] = [
+    ("mon", Weekday::Mon),
+    ("tue", Weekday::Tue),
+    ("wed", Weekday::Wed),
+    ("thu", Weekday::Thu),
+    ("fri", Weekday::Fri),
+    ("sat", Weekday::Sat),
+    ("sun", Weekday::Sun),
+];
+
+fn day(s: &str) -> Result<Weekday, String> {
+    const FULL: [&str; 7] = [
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+    ];
+    let key = s.trim().to_ascii_lowercase();
+    DAYS.iter()
+        .zip(FULL)
+        .find(|((abbr, _), full)| key == *abbr || key == *full)
+        .map(|((_, d), _)| *d)
+        .ok_or_else(|| format!("{s:?} is not a day (Mon, Tue, Wed, Thu, Fri, Sat, Sun)"))
+}
+
+fn days(spec: &str) -> Result<Vec<Weekday>, String> {
+    let mut out = vec![];
+    for part in spec.split(',') {
+        match part.split_once('-') {
+            Some((a, b)) => {
+                let (mut d, end) = (day(a)?, day(b)?);
+                loop {
+                    if !out.contains(&d) {
+                        out.push(d);
+                    }
+                    if d == end {
+                        break;
+                    }
+                    d = d.succ();
+                }
+            }
+            None => {
+                let d = day(part)?;
+                if !out.contains(&d) {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn time(s: &str) -> Result<Option<NaiveTime>, String> {
+    let s = s.trim();
+    if s == "24:00" {
+        return Ok(None);
+    }
+    let (h, m) = s
+        .split_once(':')
+        .ok_or_else(|| format!("{s:?} is not a time (HH:MM)"))?;
+    let (h, m): (u32, u32) = (
+        h.parse()
+            .map_err(|_| format!("{s:?} is not a time (HH:MM)"))?,
+        m.parse()
+            .map_err(|_| format!("{s:?} is not a time (HH:MM)"))?,
+    );
+    NaiveTime::from_hms_opt(h, m, 0)
+        .map(Some)
+        .filter(|_| m < 60 && h < 24 && s.len() == 5)
+        .ok_or_else(|| format!("{s:?} is not a 24-hour time (00:00 to 23:59, or 24:00 as an end)"))
+}
+
+/// Parses `Mon-Fri 07:00-19:00; Sat 09:00-12:00`. The error names the entry that is wrong.
+pub fn parse_windows(spec: &str) -> Result<Vec<Window>, String> {
+    let mut out = vec![];
+    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+        let bad = |why: String| format!("entry {entry:?}: {why}");
+        let (d, t) = entry
+            .rsplit_once(' ')
+            .ok_or_else(|| bad("expected DAYS HH:MM-HH:MM, e.g. Mon-Fri 07:00-19:00".into()))?;
+        let (start, end) = t
+            .split_once('-')
+            .ok_or_else(|| bad(format!("{t:?} is not HH:MM-HH:MM")))?;
+        let start = time(start)
+            .map_err(&bad)?
+            .ok_or_else(|| bad("a window cannot start at 24:00".into()))?;
+        let end = time(end).map_err(&bad)?;
+        if end == Some(start) {
+            return Err(bad(
+                "start and end are the same: use 00:00-24:00 for a whole day".into(),
+            ));
+        }
+        out.push(Window {
+            days: days(d.trim()).map_err(&bad)?,
+            start,
+            end,
+        });
+    }
+    if out.is_empty() {
+        return Err("no window given, e.g. Mon-Fri 07:00-19:00".into());
+    }
+    Ok(out)
+}
+
+/// Parses `2026-12-24,2026-12-25`.
+pub fn parse_holidays(spec: &str) -> Result<Vec<NaiveDate>, String> {
+    spec.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| format!("{s:?} is not a date (YYYY-MM-DD)"))
+        })
+        .collect()
+}
+
+impl Calendar {
+    /// Whether services should be awake at `now`.
+    pub fn is_awake(&self, now: DateTime<Utc>) -> bool {
+        let local = now.with_timezone(&self.tz);
+        let (date, t) = (local.date_naive(), local.time());
+        if self.holidays.contains(&date) {
+            return false;
+        }
+        self.windows.iter().any(|w| {
+            let today = w.days.contains(&date.weekday())
+                && t >= w.start
+                && (w.overnight() || w.end.is_none_or(|e| t < e));
+            let from_yesterday = w.overnight()
+                && w.end.is_some_and(|e| t < e)
+                && date
+                    .pred_opt()
+                    .is_some_and(|y| w.days.contains(&y.weekday()) && !self.holidays.contains(&y));
+            today || from_yesterday
+        })
+    }
+
+    /// The next moment the calendar turns awake after `now` (within two weeks).
+    pub fn next_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let local_date = now.with_timezone(&self.tz).date_naive();
+        (0..15)
+            .filter_map(|i| local_date.checked_add_signed(Duration::days(i)))
+            .filter(|d| !self.holidays.contains(d))
+            .flat_map(|d| {
+                self.windows
+                    .iter()
+                    .filter(move |w| w.days.contains(&d.weekday()))
+                    .filter_map(move |w| self.instant(d, w.start))
+            })
+            .filter(|t| *t > now)
+            .min()
+    }
+
+    /// A local date and time as an instant; a time that a DST switch skips is moved past the gap.
+    fn instant(&self, d: NaiveDate, t: NaiveTime) -> Option<DateTime<Utc>> {
+        let naive = d.and_time(t);
+        match self.tz.from_local_datetime(&naive) {
+            LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
+            LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
+            LocalResult::None => self
+                .tz
+                .from_local_datetime(&(naive + Duration::hours(1)))
+                .earliest()
+                .map(|x| x.with_timezone(&Utc)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cal(on: &str, tz: &str, holidays: &str) -> Calendar {
+        Calendar {
+            windows: parse_windows(on).unwrap(),
+            tz: tz.parse().unwrap(),
+            holidays: parse_holidays(holidays).unwrap(),
+        }
+    }
+
+    fn at(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn weekday_ranges_lists_and_edges() {
+        let c = cal("Mon-Fri 07:00-19:00", "UTC", "");
+        assert!(c.is_awake(at("2026-11-16T07:00:00Z")), "Monday 07:00 is in");
+        assert!(!c.is_awake(at("2026-11-16T06:59:00Z")));
+        assert!(!c.is_awake(at("2026-11-16T19:00:00Z")), "the end is out");
+        assert!(c.is_awake(at("2026-11-20T18:59:00Z")), "Friday");
+        assert!(!c.is_awake(at("2026-11-21T12:00:00Z")), "Saturday");
+        let c = cal("Mon,Wed 08:00-10:00; Fri 08:00-14:00", "UTC", "");
+        assert!(c.is_awake(at("2026-11-18T09:00:00Z")), "Wednesday");
+        assert!(!c.is_awake(at("2026-11-17T09:00:00Z")), "Tuesday");
+        assert!(c.is_awake(at("2026-11-20T13:00:00Z")) && !c.is_awake(at("2026-11-20T15:00:00Z")));
+        let c = cal("Sat-Mon 10:00-24:00", "UTC", "");
+        assert!(
+            c.is_awake(at("2026-11-22T23:59:00Z")),
+            "Sunday, a range that wraps the week, until midnight"
+        );
+        assert!(!c.is_awake(at("2026-11-17T12:00:00Z")), "Tuesday");
+    }
+
+    #[test]
+    fn overnight_ranges_run_past_midnight() {
+        let c = cal("Fri 22:00-06:00", "UTC", "");
+        assert!(c.is_awake(at("2026-11-20T23:00:00Z")), "Friday night");
+        assert!(
+            c.is_awake(at("2026-11-21T05:59:00Z")),
+            "Saturday early, from Friday"
+        );
+        assert!(!c.is_awake(at("2026-11-21T06:00:00Z")));
+        assert!(
+            !c.is_awake(at("2026-11-20T05:00:00Z")),
+            "Friday early belongs to Thursday, which has no window"
+        );
+    }
+
+    #[test]
+    fn holidays_sleep_all_day_in_the_calendar_timezone() {
+        let c = cal(
+            "Mon-Fri 07:00-19:00",
+            "Europe/Berlin",
+            "2026-12-24, 2026-12-25",
+        );
+        assert!(!c.is_awake(at("2026-12-24T10:00:00Z")));
+        assert!(c.is_awake(at("2026-12-23T10:00:00Z")));
+        // 2026-12-28 is a Monday; its start is 06:00 UTC in Berlin's winter.
+        assert_eq!(
+            c.next_start(at("2026-12-24T10:00:00Z")),
+            Some(at("2026-12-28T06:00:00Z"))
+        );
+        let c = cal("Thu 22:00-06:00", "UTC", "2026-12-24");
+        assert!(
+            !c.is_awake(at("2026-12-25T02:00:00Z")),
+            "a window that starts on a holiday does not run"
+        );
+    }
+
+    #[test]
+    fn berlin_daylight_saving_switches() {
+        let c = cal("Mon-Fri 07:00-19:00", "Europe/Berlin", "");
+        // Winter (CET, UTC+1) on Friday 2026-03-27; summer (CEST, UTC+2) from Sunday 2026-03-29.
+        assert!(c.is_awake(at("2026-03-27T06:00:00Z")) && !c.is_awake(at("2026-03-27T05:59:00Z")));
+        assert!(c.is_awake(at("2026-03-30T05:00:00Z")) && !c.is_awake(at("2026-03-30T04:59:00Z")));
+        assert_eq!(
+            c.next_start(at("2026-03-27T20:00:00Z")),
+            Some(at("2026-03-30T05:00:00Z"))
+        );
+        // Back to winter on Sunday 2026-10-25.
+        assert!(
+            c.is_awake(at("2026-10-23T05:00:00Z")),
+            "Friday, still summer"
+        );
+        assert!(
+            c.is_awake(at("2026-10-26T06:00:00Z")) && !c.is_awake(at("2026-10-26T05:30:00Z")),
+            "Monday, winter"
+        );
+        // A window inside the skipped hour still starts, just after the gap.
+        let c = cal("Sun 02:30-05:00", "Europe/Berlin", "");
+        assert_eq!(
+            c.next_start(at("2026-03-28T12:00:00Z")),
+            Some(at("2026-03-29T01:30:00Z"))
+        );
+        // A window in the repeated hour starts at its first occurrence.
+        let c = cal("Sun 02:30-05:00", "Europe/Berlin", "");
+        assert_eq!(
+            c.next_start(at("2026-10-24T12:00:00Z")),
+            Some(at("2026-10-25T00:30:00Z"))
+        );
+    }
+
+    #[test]
+    fn new_york_daylight_saving_switches() {
+        let c = cal("Mon-Fri 08:00-18:00", "America/New_York", "");
+        // EST (UTC-5) before Sunday 2026-03-08, EDT (UTC-4) after.
+        assert!(c.is_awake(at("2026-03-06T13:00:00Z")) && !c.is_awake(at("2026-03-06T12:59:00Z")));
+        assert!(c.is_awake(at("2026-03-09T12:00:00Z")) && !c.is_awake(at("2026-03-09T11:59:00Z")));
+        // Back to EST on Sunday 2026-11-01.
+        assert!(c.is_awake(at("2026-10-30T12:00:00Z")));
+        assert!(c.is_awake(at("2026-11-02T13:00:00Z")) && !c.is_awake(at("2026-11-02T12:30:00Z")));
+        assert_eq!(
+            c.next_start(at("2026-10-30T23:00:00Z")),
+            Some(at("2026-11-02T13:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn bad_specs_point_at_the_bad_part() {
+        for (spec, needle) in [
+            ("Mon-Fri", "DAYS HH:MM-HH:MM"),
+            ("Mon-Fir 07:00-19:00", "\"Fir\""),
+            ("Mon-Fri 7-19", "\"7\" is not a time"),
+            ("Mon-Fri 07:00-25:00", "\"25:00\""),
+            ("Mon-Fri 07:00-19:00; Sat 10:60-12:00", "Sat 10:60-12:00"),
+            ("Mon 09:00-09:00", "same"),
+            ("", "no window"),
+        ] {
+            let e = parse_windows(spec).unwrap_err();
+            assert!(e.contains(needle), "{spec:?}: {e}");
+        }
+        assert!(parse_holidays("2026-12-24,24.12.2026")
+            .unwrap_err()
+            .contains("24.12.2026"));
+    }
+}

@@ -1,0 +1,199 @@
+//! The off-hours function's configuration.
+
+use serde::{Deserialize, Serialize};
+
+use super::calendar::{parse_holidays, parse_windows, Calendar};
+use crate::config::Env;
+use crate::error::{Error, Result};
+
+/// A service named in `TARGETS`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceRef {
+    pub cluster: String,
+    pub service: String,
+}
+
+/// Tag selection: services in `clusters` whose tag `key` is `value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TagSelection {
+    pub key: String,
+    pub value: String,
+    pub clusters: Vec<String>,
+}
+
+/// The default selection tag.
+pub const DEFAULT_SELECT_TAG: (&str, &str) = ("autopilot:off-hours", "enabled");
+
+/// Everything off-hours reads from its environment.
+#[derive(Clone, Debug, PartialEq)]
+pub struct OffHoursConfig {
+    pub calendar: Calendar,
+    pub targets: Vec<ServiceRef>,
+    pub selection: Option<TagSelection>,
+    pub topic_arn: String,
+    pub dry_run: bool,
+    pub price_vcpu_hour: f64,
+    pub price_gb_hour: f64,
+}
+
+impl OffHoursConfig {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self> {
+        Self::from(&Env::process())
+    }
+
+    /// Reads a given environment.
+    pub fn from(env: &Env<'_>) -> Result<Self> {
+        let cfg = |var: &'static str| move |message: String| Error::Config { var, message };
+        let windows = parse_windows(&env.required("ON_HOURS")?).map_err(cfg("ON_HOURS"))?;
+        let tz_name = env.optional("TIMEZONE").unwrap_or_else(|| "UTC".into());
+        let tz = tz_name.trim().parse().map_err(|_| Error::Config {
+            var: "TIMEZONE",
+            message: format!("{tz_name:?} is not an IANA timezone, e.g. Europe/Berlin"),
+        })?;
+        let holidays = parse_holidays(&env.optional("HOLIDAYS").unwrap_or_default())
+            .map_err(cfg("HOLIDAYS"))?;
+        let targets: Vec<ServiceRef> = env.json("TARGETS")?.unwrap_or_default();
+        if let Some((i, _)) = targets
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.cluster.trim().is_empty() || t.service.trim().is_empty())
+        {
+            return Err(Error::Config {
+                var: "TARGETS",
+                message: format!("[{i}]: cluster and service must not be empty"),
+            });
+        }
+        let clusters: Vec<String> = env
+            .optional("CLUSTERS")
+            .unwrap_or_default()
+            .split(',')
+            .map(|c| c.trim().to_string())
+            .filter(|c| !c.is_empty())
+            .collect();
+        let select = env.optional("SELECT_TAG");
+        let selection = match (select, clusters.is_empty()) {
+            (Some(s), true) => {
+                return Err(Error::Config {
+                    var: "CLUSTERS",
+                    message: format!(
+                        "SELECT_TAG={s} needs CLUSTERS: the comma-separated clusters to look in"
+                    ),
+                })
+            }
+            (None, true) => None,
+            (s, false) => {
+                let (key, value) = match s {
+                    None => (
+                        DEFAULT_SELECT_TAG.0.to_string(),
+                        DEFAULT_SELECT_TAG.1.to_string(),
+                    ),
+                    Some(s) => match s.split_once('=') {
+                        Some((k, v)) if !k.trim().is_empty() => {
+                            (k.trim().to_string(), v.trim().to_string())
+                        }
+                        _ => {
+                            return Err(Error::Config {
+                                var: "SELECT_TAG",
+                                message: format!(
+                                "must be KEY=VALUE, e.g. autopilot:off-hours=enabled; got {s:?}"
+                            ),
+                            })
+                        }
+                    },
+                };
+                Some(TagSelection {
+                    key,
+                    value,
+                    clusters,
+                })
+            }
+        };
+        if targets.is_empty() && selection.is_none() {
+            return Err(Error::Config {
+                var: "TARGETS",
+                message: "name services in TARGETS, or clusters to search in CLUSTERS (with SELECT_TAG), or both".into(),
+            });
+        }
+        Ok(OffHoursConfig {
+            calendar: Calendar {
+                windows,
+                tz,
+                holidays,
+            },
+            targets,
+            selection,
+            topic_arn: env.topic_arn("NOTIFY_TOPIC_ARN")?,
+            dry_run: env.bool_or("DRY_RUN", false)?,
+            price_vcpu_hour: env.f64_in("PRICE_VCPU_HOUR", 0.0, 100.0, 0.04048)?,
+            price_gb_hour: env.f64_in("PRICE_GB_HOUR", 0.0, 100.0, 0.004445)?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
+
+    #[test]
+    fn reads_a_full_configuration() {
+        let c = OffHoursConfig::from(&Env::from_pairs(&[
+            ("ON_HOURS", "Mon-Fri 07:00-19:00"),
+            ("TIMEZONE", "Europe/Berlin"),
+            ("HOLIDAYS", "2026-12-24"),
+            ("TARGETS", r#"[{"cluster": "dev", "service": "web"}]"#),
+            ("CLUSTERS", "dev, staging"),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+        ]))
+        .unwrap();
+        assert_eq!(c.targets.len(), 1);
+        let sel = c.selection.unwrap();
+        assert_eq!((sel.key.as_str(), sel.value.as_str()), DEFAULT_SELECT_TAG);
+        assert_eq!(sel.clusters, ["dev", "staging"]);
+        assert_eq!((c.price_vcpu_hour, c.price_gb_hour), (0.04048, 0.004445));
+    }
+
+    #[test]
+    fn errors_point_at_the_bad_part() {
+        let base = [
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("TARGETS", r#"[{"cluster": "dev", "service": "web"}]"#),
+        ];
+        for (var, value, needle) in [
+            ("ON_HOURS", "Mon-Fri 7-19", "7-19"),
+            ("TIMEZONE", "Mars/Olympus", "IANA"),
+            ("HOLIDAYS", "tomorrow", "tomorrow"),
+            ("SELECT_TAG", "enabled", "CLUSTERS"),
+            ("PRICE_VCPU_HOUR", "cheap", "number"),
+            ("TARGETS", r#"[{"cluster": "dev"}]"#, "service"),
+        ] {
+            let mut pairs = vec![("ON_HOURS", "Mon-Fri 07:00-19:00")];
+            pairs.extend(base.iter().filter(|(k, _)| *k != var));
+            pairs.retain(|(k, _)| *k != var);
+            pairs.push((var, value));
+            let e = OffHoursConfig::from(&Env::from_pairs(&pairs))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(needle), "{var}={value}: {e}");
+        }
+        let e = OffHoursConfig::from(&Env::from_pairs(&[
+            ("ON_HOURS", "Mon-Fri 07:00-19:00"),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("TARGETS") && e.contains("CLUSTERS"), "{e}");
+        let e = OffHoursConfig::from(&Env::from_pairs(&[
+            ("ON_HOURS", "Mon-Fri 07:00-19:00"),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("CLUSTERS", "dev"),
+            ("SELECT_TAG", "novalue"),
+        ]))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("SELECT_TAG") && e.contains("KEY=VALUE"), "{e}");
+    }
+}

@@ -1,0 +1,622 @@
+//! off-hours: services sleep (zero tasks, auto scaling pinned to 0..0, alarm actions off)
+//! outside working hours and wake exactly as they were.
+//!
+//! Level-triggered: every tick reconciles each selected service toward what the calendar wants,
+//! so a missed or failed tick heals on the next, and a tick in the same state makes no mutating
+//! call. What must be restored lives in the service's tags, written before anything changes.
+
+pub mod calendar;
+pub mod config;
+pub mod plan;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_cloudwatch::types::AlarmType;
+use aws_sdk_ecs::types::Service;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::aws::{ecs, Clients};
+use crate::capacity::{self, Restore, RESTORE_TAG};
+use crate::error::{Error, Result};
+use crate::metrics::Metrics;
+use crate::notify::{self, Notification, Severity};
+pub use config::{OffHoursConfig, ServiceRef, TagSelection};
+pub use plan::{plan, Action, Mode, Planned, ServiceState, ASLEEP_SINCE, KEEP_AWAKE_UNTIL};
+
+/// What the invocation returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Outcome {
+    pub mode: Mode,
+    pub now: String,
+    pub services: Vec<Planned>,
+    #[serde(rename = "estimatedSavings", skip_serializing_if = "Option::is_none")]
+    pub estimated_savings: Option<f64>,
+    #[serde(rename = "notificationId", skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+}
+
+/// The tick's time: the scheduled event's `time`, else the clock.
+pub fn tick_time(event: &Value) -> Result<DateTime<Utc>> {
+    let Some(obj) = event.as_object() else {
+        return Err(Error::bad_event(
+            "the event must be a JSON object (a scheduled event)",
+        ));
+    };
+    match obj.get("time") {
+        None | Some(Value::Null) => Ok(Utc::now()),
+        Some(Value::String(t)) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| Error::bad_event(format!("time: {t:?} is not an RFC 3339 time"))),
+        Some(other) => Err(Error::bad_event(format!(
+            "time: must be a string, got {other}"
+        ))),
+    }
+}
+
+/// Whether no deployment is replacing another: one deployment, and not rolling out.
+fn steady(s: &Service) -> bool {
+    let deployments = s.deployments();
+    deployments.len() <= 1
+        && deployments.iter().all(|d| {
+            d.rollout_state()
+                .is_none_or(|r| r.as_str() != "IN_PROGRESS")
+        })
+}
+
+fn state_of(cluster: &str, s: &Service) -> ServiceState {
+    ServiceState {
+        cluster: cluster.to_string(),
+        service: s.service_name().unwrap_or_default().to_string(),
+        arn: s.service_arn().unwrap_or_default().to_string(),
+        status: s.status().unwrap_or_default().to_string(),
+        desired: s.desired_count(),
+        steady: steady(s),
+        tags: ecs::tag_map(s.tags.as_deref()),
+        task_definition: s.task_definition().unwrap_or_default().to_string(),
+    }
+}
+
+fn resource_id(cluster: &str, service: &str) -> String {
+    format!(
+        "service/{}/{service}",
+        crate::deploy::config::cluster_name(cluster)
+    )
+}
+
+/// The off-hours function; built once per process.
+pub struct OffHours {
+    pub clients: Clients,
+    pub config: OffHoursConfig,
+}
+
+impl OffHours {
+    pub fn new(clients: Clients, config: OffHoursConfig) -> Self {
+        OffHours { clients, config }
+    }
+
+    /// Runs one tick.
+    pub async fn handle(&self, event: Value) -> Result<Value> {
+        self.handle_event(event).await
+    }
+
+    async fn handle_event(&self, event: Value) -> Result<Value> {
+        self.clients.calls.take();
+        let result = match tick_time(&event) {
+            Ok(now) => self.tick(now).await,
+            Err(e) => Err(e),
+        };
+        let calls = self.clients.calls.snapshot();
+        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "tick done");
+        if let Ok(o) = &result {
+            let count = |a: Action| o.services.iter().filter(|p| p.action == a).count();
+            Metrics::new("off-hours")
+                .count("Services", o.services.len())
+                .count("Slept", count(Action::Sleep))
+                .count("Woke", count(Action::Wake))
+                .count("Skipped", count(Action::Skip))
+                .count("Errors", count(Action::Error))
+                .count("AwsCalls", calls.len())
+                .emit();
+        }
+        result.map(|o| json!(o))
+    }
+
+    async fn tick(&self, now: DateTime<Utc>) -> Result<Outcome> {
+        let mode = if self.config.calendar.is_awake(now) {
+            Mode::Awake
+        } else {
+            Mode::Asleep
+        };
+        let (states, mut failed) = self.discover().await;
+        let mut planned: Vec<(Option<ServiceState>, Planned)> = states
+            .into_iter()
+            .map(|s| {
+                let p = plan(mode, now, &s);
+                (Some(s), p)
+            })
+            .collect();
+        tracing::info!(mode = ?mode, plan = %json!(planned.iter().map(|(_, p)| p).collect::<Vec<_>>()), "off-hours plan");
+
+        let transitions = planned
+            .iter()
+            .any(|(_, p)| matches!(p.action, Action::Sleep | Action::Wake));
+        let mut savings = None;
+        if transitions && !self.config.dry_run {
+            self.read_capacity(&mut planned).await;
+            let alarms = self.alarms_by_service().await;
+            for (s, p) in planned.iter_mut() {
+                let Some(s) = s.as_ref() else { continue };
+                let names = alarms
+                    .as_ref()
+                    .ok()
+                    .and_then(|m| m.get(&(s.cluster.clone(), s.service.clone())))
+                    .cloned()
+                    .unwrap_or_default();
+                let done = match p.action {
+                    Action::Sleep => self.sleep(now, s, p, &names).await,
+                    Action::Wake => self.wake(s, p, &names).await,
+                    _ => Ok(()),
+                };
+                if let Err(e) = done {
+                    tracing::error!(error = ?e, service = %s.arn, "service failed; the next tick retries it");
+                    p.reason = format!("{:?} failed, retried next tick: {e}", p.action)
+                        .to_ascii_lowercase();
+                    p.action = Action::Error;
+                }
+            }
+            if let Err(e) = &alarms {
+                tracing::warn!(error = ?e, "alarms could not be listed: their actions were not changed");
+            }
+        } else if transitions {
+            self.read_capacity(&mut planned).await;
+        }
+        if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
+            savings = Some(self.estimate_savings(now, &planned).await);
+        }
+        let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
+        services.append(&mut failed);
+        let mut outcome = Outcome {
+            mode,
+            now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            services,
+            estimated_savings: savings,
+            notification_id: None,
+        };
+        if outcome
+            .services
+            .iter()
+            .any(|p| matches!(p.action, Action::Sleep | Action::Wake | Action::Error))
+        {
+            let n = self.notice(&outcome, now);
+            notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+            outcome.notification_id = Some(n.id);
+        }
+        Ok(outcome)
+    }
+
+    /// The selected services, with one DescribeServices per 10 (and, for tag selection, one
+    /// ListServices per 100). Services that cannot be read are returned as errors.
+    async fn discover(&self) -> (Vec<ServiceState>, Vec<Planned>) {
+        let mut failed = vec![];
+        let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for t in &self.config.targets {
+            by_cluster
+                .entry(t.cluster.clone())
+                .or_default()
+                .push(t.service.clone());
+        }
+        let mut states: Vec<ServiceState> = vec![];
+        let mut seen = BTreeSet::new();
+        for (cluster, names) in &by_cluster {
+            match ecs::describe_services(&self.clients.ecs, cluster, names).await {
+                Ok(found) => {
+                    for name in names {
+                        match found
+                            .iter()
+                            .find(|s| s.service_name() == Some(name.as_str()))
+                        {
+                            Some(s)
+                                if seen.insert(s.service_arn().unwrap_or_default().to_string()) =>
+                            {
+                                states.push(state_of(cluster, s))
+                            }
+                            Some(_) => {}
+                            None => failed.push(error_entry(
+                                cluster,
+                                name,
+                                "the service does not exist: check TARGETS".into(),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => {
+                    failed.extend(names.iter().map(|n| error_entry(cluster, n, e.to_string())))
+                }
+            }
+        }
+        if let Some(sel) = &self.config.selection {
+            for cluster in &sel.clusters {
+                let arns = match self
+                    .clients
+                    .ecs
+                    .list_services()
+                    .cluster(cluster)
+                    .max_results(100)
+                    .into_paginator()
+                    .items()
+                    .send()
+                    .collect::<std::result::Result<Vec<String>, _>>()
+                    .await
+                {
+                    Ok(arns) => arns,
+                    Err(e) => {
+                        failed.push(error_entry(
+                            cluster,
+                            "*",
+                            Error::aws("ListServices", e).to_string(),
+                        ));
+                        continue;
+                    }
+                };
+                let fresh: Vec<String> = arns.into_iter().filter(|a| !seen.contains(a)).collect();
+                match ecs::describe_services(&self.clients.ecs, cluster, &fresh).await {
+                    Ok(found) => {
+                        for s in found {
+                            let tags = ecs::tag_map(s.tags.as_deref());
+                            if tags.get(&sel.key) == Some(&sel.value)
+                                && seen.insert(s.service_arn().unwrap_or_default().to_string())
+                            {
+                                states.push(state_of(cluster, &s));
+                            }
+                        }
+                    }
+                    Err(e) => failed.push(error_entry(cluster, "*", e.to_string())),
+                }
+            }
+        }
+        (states, failed)
+    }
+
+    /// The auto scaling bounds of the services about to sleep (not those resuming: their record
+    /// is the truth), 50 per DescribeScalableTargets.
+    async fn read_capacity(&self, planned: &mut [(Option<ServiceState>, Planned)]) {
+        let wanted: Vec<String> = planned
+            .iter()
+            .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
+            .filter_map(|(s, _)| s.as_ref().map(|s| resource_id(&s.cluster, &s.service)))
+            .collect();
+        let mut bounds: BTreeMap<String, (i32, i32)> = BTreeMap::new();
+        let mut error = None;
+        for chunk in wanted.chunks(50) {
+            match self
+                .clients
+                .autoscaling
+                .describe_scalable_targets()
+                .service_namespace(ServiceNamespace::Ecs)
+                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+                .set_resource_ids(Some(chunk.to_vec()))
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    for t in out.scalable_targets() {
+                        bounds.insert(
+                            t.resource_id().to_string(),
+                            (t.min_capacity(), t.max_capacity()),
+                        );
+                    }
+                }
+                Err(e) => error = Some(Error::aws("DescribeScalableTargets", e)),
+            }
+        }
+        for (s, p) in planned.iter_mut() {
+            let Some(s) = s.as_ref() else { continue };
+            if p.action != Action::Sleep || p.resume {
+                continue;
+            }
+            if let Some(e) = &error {
+                // Without the bounds the restore would be a guess: this service waits.
+                p.action = Action::Error;
+                p.reason = format!("auto scaling bounds unreadable, retried next tick: {e}");
+                continue;
+            }
+            let b = bounds.get(&resource_id(&s.cluster, &s.service));
+            p.restore = Some(Restore {
+                desired: s.desired,
+                min: b.map(|b| b.0),
+                max: b.map(|b| b.1),
+            });
+        }
+    }
+
+    /// Metric alarms by the (cluster, service) their dimensions name.
+    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
+        let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+        let mut pages = self
+            .clients
+            .cloudwatch
+            .describe_alarms()
+            .alarm_types(AlarmType::MetricAlarm)
+            .max_records(100)
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("DescribeAlarms", e))?;
+            for a in page.metric_alarms() {
+                let dim = |n: &str| {
+                    a.dimensions()
+                        .iter()
+                        .find(|d| d.name() == Some(n))
+                        .and_then(|d| d.value())
+                        .map(str::to_string)
+                };
+                if let (Some(c), Some(s), Some(name)) =
+                    (dim("ClusterName"), dim("ServiceName"), a.alarm_name())
+                {
+                    out.entry((c, s)).or_default().push(name.to_string());
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Record, silence the alarms, pin auto scaling to 0..0, then zero tasks. Each step is
+    /// idempotent, so a tick that dies half-way is finished by the next.
+    async fn sleep(
+        &self,
+        now: DateTime<Utc>,
+        s: &ServiceState,
+        p: &Planned,
+        alarms: &[String],
+    ) -> Result<()> {
+        let restore = p.restore.ok_or_else(|| Error::UnexpectedResponse {
+            operation: "DescribeScalableTargets",
+            detail: "no capacity was read to record".into(),
+        })?;
+        if !p.resume {
+            let tags = BTreeMap::from([
+                (RESTORE_TAG.to_string(), restore.to_tag()),
+                (
+                    ASLEEP_SINCE.to_string(),
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                ),
+            ]);
+            ecs::tag_resource(&self.clients.ecs, &s.arn, &tags).await?;
+        }
+        self.alarm_actions(alarms, false).await?;
+        let zero = Restore {
+            desired: 0,
+            min: restore.min.map(|_| 0),
+            max: restore.max.map(|_| 0),
+        };
+        capacity::restore(&self.clients, &s.cluster, &s.service, zero).await
+    }
+
+    /// Alarms back on, bounds and desired count back, then the sleep tags go.
+    async fn wake(&self, s: &ServiceState, p: &Planned, alarms: &[String]) -> Result<()> {
+        let restore = p.restore.ok_or_else(|| Error::UnexpectedResponse {
+            operation: "plan",
+            detail: "a wake without a restore record".into(),
+        })?;
+        self.alarm_actions(alarms, true).await?;
+        capacity::restore(&self.clients, &s.cluster, &s.service, restore).await?;
+        self.clients
+            .ecs
+            .untag_resource()
+            .resource_arn(&s.arn)
+            .tag_keys(RESTORE_TAG)
+            .tag_keys(ASLEEP_SINCE)
+            .send()
+            .await
+            .map_err(|e| Error::aws("UntagResource", e))?;
+        Ok(())
+    }
+
+    async fn alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
+        for chunk in names.chunks(100) {
+            if enable {
+                self.clients
+                    .cloudwatch
+                    .enable_alarm_actions()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("EnableAlarmActions", e))?;
+            } else {
+                self.clients
+                    .cloudwatch
+                    .disable_alarm_actions()
+                    .set_alarm_names(Some(chunk.to_vec()))
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("DisableAlarmActions", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// vCPU and GB of each sleeping service's tasks, times the tasks stopped, times the hours
+    /// until the next on-hours start, at the configured prices. One DescribeTaskDefinition per
+    /// revision; a revision that cannot be read counts as nothing.
+    async fn estimate_savings(
+        &self,
+        now: DateTime<Utc>,
+        planned: &[(Option<ServiceState>, Planned)],
+    ) -> f64 {
+        let hours = self
+            .config
+            .calendar
+            .next_start(now)
+            .map(|t| (t - now).num_minutes() as f64 / 60.0)
+            .unwrap_or(0.0);
+        let mut sizes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        let mut total = 0.0;
+        for (s, p) in planned {
+            let (Some(s), Some(r)) = (s.as_ref(), p.restore) else {
+                continue;
+            };
+            if p.action != Action::Sleep {
+                continue;
+            }
+            if !sizes.contains_key(&s.task_definition) {
+                let size = match ecs::describe_task_definition(
+                    &self.clients.ecs,
+                    &s.task_definition,
+                )
+                .await
+                {
+                    Ok((td, _)) => (
+                        td.cpu().and_then(|c| c.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0,
+                        td.memory()
+                            .and_then(|m| m.parse::<f64>().ok())
+                            .unwrap_or(0.0)
+                            / 1024.0,
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = ?e, "task size unknown: no saving counted for it");
+                        (0.0, 0.0)
+                    }
+                };
+                sizes.insert(s.task_definition.clone(), size);
+            }
+            let (vcpu, gb) = sizes[&s.task_definition];
+            total += f64::from(r.desired)
+                * hours
+                * (vcpu * self.config.price_vcpu_hour + gb * self.config.price_gb_hour);
+        }
+        (total * 100.0).round() / 100.0
+    }
+
+    fn notice(&self, o: &Outcome, now: DateTime<Utc>) -> Notification {
+        let list =
+            |a: Action| -> Vec<&Planned> { o.services.iter().filter(|p| p.action == a).collect() };
+        let name = |p: &Planned| {
+            format!(
+                "{}/{}",
+                crate::deploy::config::cluster_name(&p.cluster),
+                p.service
+            )
+        };
+        let (slept, woke, skipped, errors) = (
+            list(Action::Sleep),
+            list(Action::Wake),
+            list(Action::Skip),
+            list(Action::Error),
+        );
+        let mut description = String::new();
+        if !slept.is_empty() {
+            description.push_str(&format!(
+                "Asleep now: {}.",
+                slept
+                    .iter()
+                    .map(|p| format!("{} ({} tasks)", name(p), p.restore.map_or(0, |r| r.desired)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+            if let Some(s) = o.estimated_savings {
+                let next = self
+                    .config
+                    .calendar
+                    .next_start(now)
+                    .map(|t| format!(" until {}", t.format("%a %Y-%m-%d %H:%M UTC")))
+                    .unwrap_or_default();
+                description.push_str(&format!(
+                    "\nEstimated saving{next}: about ${s:.2} of Fargate compute."
+                ));
+            }
+        }
+        if !woke.is_empty() {
+            description.push_str(&format!(
+                "\nAwake again: {}.",
+                woke.iter()
+                    .map(|p| format!(
+                        "{} ({})",
+                        name(p),
+                        p.restore.map(|r| r.to_tag()).unwrap_or_default()
+                    ))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        for p in &skipped {
+            description.push_str(&format!(
+                "\nSkipped {}: {}.",
+                name(p),
+                notify::neutralise(&p.reason)
+            ));
+        }
+        for p in &errors {
+            description.push_str(&format!(
+                "\nNeeds a look, {}: {}.",
+                name(p),
+                notify::neutralise(&p.reason)
+            ));
+        }
+        let mut next_steps = vec![format!(
+            "To keep a service awake tonight, tag it {KEEP_AWAKE_UNTIL}=<RFC 3339 time>, e.g. {}.",
+            (now + chrono::Duration::hours(4)).format("%Y-%m-%dT%H:%M:00Z")
+        )];
+        if !errors.is_empty() {
+            next_steps.push("Failed services are retried on the next tick; a missing or damaged autopilot:restore is never guessed at.".into());
+        }
+        let severity = if errors.is_empty() {
+            Severity::Info
+        } else {
+            Severity::Warning
+        };
+        let title = match (slept.len(), woke.len(), errors.len()) {
+            (s, 0, 0) => format!("Off-hours: {s} services asleep"),
+            (0, w, 0) => format!("Off-hours: {w} services awake"),
+            (s, w, e) => format!("Off-hours: {s} asleep, {w} awake, {e} need a look"),
+        };
+        Notification {
+            id: format!(
+                "off-hours:{}:{}",
+                serde_json::to_value(o.mode)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                o.now
+            ),
+            severity,
+            summary: title.clone(),
+            title,
+            description: description.trim_start().to_string(),
+            next_steps,
+            keywords: vec!["off-hours".into()],
+            thread_id: format!(
+                "off-hours:{}",
+                now.with_timezone(&self.config.calendar.tz)
+                    .format("%Y-%m-%d")
+            ),
+            event_type: "off-hours".into(),
+            related_resources: vec![],
+            additional_context: BTreeMap::from([
+                ("asleep".to_string(), slept.len().to_string()),
+                ("awake".to_string(), woke.len().to_string()),
+                ("skipped".to_string(), skipped.len().to_string()),
+                ("errors".to_string(), errors.len().to_string()),
+            ]),
+        }
+    }
+}
+
+fn error_entry(cluster: &str, service: &str, reason: String) -> Planned {
+    Planned {
+        cluster: cluster.to_string(),
+        service: service.to_string(),
+        action: Action::Error,
+        reason,
+        restore: None,
+        resume: false,
+    }
+}
+
+impl crate::runtime::Handler for OffHours {
+    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
+        self.handle_event(event)
+    }
+}

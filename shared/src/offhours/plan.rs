@@ -1,0 +1,241 @@
+//! What each service needs this tick. Pure: the calendar's mode, the time and the service's
+//! state (its tags hold everything off-hours remembers).
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::capacity::{Restore, RESTORE_TAG};
+
+pub use crate::tags::ASLEEP_SINCE;
+/// Service tag: an RFC 3339 time until which the service stays awake.
+pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
+
+/// What the calendar wants.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Mode {
+    Awake,
+    Asleep,
+}
+
+/// What happens to one service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    Sleep,
+    Wake,
+    None,
+    Skip,
+    Error,
+}
+
+/// A service as off-hours sees it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceState {
+    pub cluster: String,
+    pub service: String,
+    pub arn: String,
+    pub status: String,
+    pub desired: i32,
+    /// No deployment is replacing another.
+    pub steady: bool,
+    pub tags: BTreeMap<String, String>,
+    pub task_definition: String,
+}
+
+/// The decision for one service.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Planned {
+    pub cluster: String,
+    pub service: String,
+    pub action: Action,
+    pub reason: String,
+    /// The capacity recorded (sleep) or to restore (wake).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restore: Option<Restore>,
+    /// Sleep only: the restore tag is already written (a tick died half-way); finish from it.
+    #[serde(skip)]
+    pub resume: bool,
+}
+
+/// Decides one service.
+pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
+    let mut p = Planned {
+        cluster: s.cluster.clone(),
+        service: s.service.clone(),
+        action: Action::None,
+        reason: String::new(),
+        restore: None,
+        resume: false,
+    };
+    let asleep = s.tags.contains_key(ASLEEP_SINCE);
+    let recorded = s.tags.get(RESTORE_TAG).and_then(|t| Restore::parse(t));
+    if s.status != "ACTIVE" {
+        p.action = Action::Skip;
+        p.reason = format!("the service is {}, not ACTIVE", s.status);
+        return p;
+    }
+    match mode {
+        Mode::Asleep if asleep && s.desired == 0 => {
+            p.reason = "asleep already".into();
+            p.restore = recorded;
+        }
+        Mode::Asleep if asleep && recorded.is_some() => {
+            p.action = Action::Sleep;
+            p.resume = true;
+            p.restore = recorded;
+            p.reason = "finishing a sleep the last tick recorded but did not complete".into();
+        }
+        Mode::Asleep => {
+            if let Some(until) = s.tags.get(KEEP_AWAKE_UNTIL) {
+                match DateTime::parse_from_rfc3339(until) {
+                    Ok(t) if t.with_timezone(&Utc) > now => {
+                        p.action = Action::Skip;
+                        p.reason = format!("kept awake until {until} ({KEEP_AWAKE_UNTIL})");
+                        return p;
+                    }
+                    Ok(_) => {}
+                    Err(_) => {
+                        p.action = Action::Skip;
+                        p.reason = format!("{KEEP_AWAKE_UNTIL}={until:?} is not an RFC 3339 time: kept awake to be safe");
+                        return p;
+                    }
+                }
+            }
+            if !s.steady {
+                p.action = Action::Skip;
+                p.reason = "a deployment is in progress: it sleeps on a later tick".into();
+            } else if s.desired == 0 {
+                p.reason = "already at zero, not put to sleep by off-hours: left alone".into();
+            } else {
+                p.action = Action::Sleep;
+                p.reason = format!("outside on-hours: {} tasks to 0", s.desired);
+            }
+        }
+        Mode::Awake if asleep => match recorded {
+            Some(r) => {
+                p.action = Action::Wake;
+                p.restore = Some(r);
+                p.reason = format!("on-hours: back to {} tasks", r.desired);
+            }
+            None => {
+                p.action = Action::Error;
+                p.reason = format!(
+                    "asleep, but the tag {RESTORE_TAG} is {}: not guessed at; set the desired count (and auto scaling bounds) by hand, then remove {ASLEEP_SINCE}",
+                    match s.tags.get(RESTORE_TAG) {
+                        Some(v) => format!("damaged ({v:?})"),
+                        None => "missing".into(),
+                    }
+                );
+            }
+        },
+        Mode::Awake => p.reason = "awake".into(),
+    }
+    p
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state(desired: i32, tags: &[(&str, &str)]) -> ServiceState {
+        ServiceState {
+            cluster: "dev".into(),
+            service: "web".into(),
+            arn: "arn:aws:ecs:us-east-1:1:service/dev/web".into(),
+            status: "ACTIVE".into(),
+            desired,
+            steady: true,
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            task_definition: "td".into(),
+        }
+    }
+
+    fn now() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-16T20:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn the_decision_table() {
+        let restore = ("autopilot:restore", "desired=2 min=2 max=10");
+        let asleep = (ASLEEP_SINCE, "2026-11-16T19:00:00Z");
+        let cases: Vec<(Mode, ServiceState, Action, bool)> = vec![
+            (Mode::Asleep, state(2, &[]), Action::Sleep, false),
+            (
+                Mode::Asleep,
+                state(0, &[restore, asleep]),
+                Action::None,
+                false,
+            ),
+            (
+                Mode::Asleep,
+                state(2, &[restore, asleep]),
+                Action::Sleep,
+                true,
+            ),
+            (Mode::Asleep, state(0, &[]), Action::None, false),
+            (
+                Mode::Asleep,
+                state(2, &[(KEEP_AWAKE_UNTIL, "2026-11-16T23:00:00Z")]),
+                Action::Skip,
+                false,
+            ),
+            (
+                Mode::Asleep,
+                state(2, &[(KEEP_AWAKE_UNTIL, "2026-11-16T19:00:00Z")]),
+                Action::Sleep,
+                false,
+            ),
+            (
+                Mode::Asleep,
+                state(2, &[(KEEP_AWAKE_UNTIL, "tonight")]),
+                Action::Skip,
+                false,
+            ),
+            (
+                Mode::Awake,
+                state(0, &[restore, asleep]),
+                Action::Wake,
+                false,
+            ),
+            (Mode::Awake, state(0, &[asleep]), Action::Error, false),
+            (
+                Mode::Awake,
+                state(0, &[("autopilot:restore", "two"), asleep]),
+                Action::Error,
+                false,
+            ),
+            (Mode::Awake, state(2, &[]), Action::None, false),
+            (Mode::Awake, state(0, &[restore]), Action::None, false),
+        ];
+        for (mode, s, action, resume) in cases {
+            let p = plan(mode, now(), &s);
+            assert_eq!(
+                (p.action, p.resume),
+                (action, resume),
+                "{mode:?} {:?}: {}",
+                s.tags,
+                p.reason
+            );
+        }
+        let mut busy = state(2, &[]);
+        busy.steady = false;
+        assert_eq!(plan(Mode::Asleep, now(), &busy).action, Action::Skip);
+        let p = plan(Mode::Awake, now(), &state(0, &[restore, asleep]));
+        assert_eq!(
+            p.restore,
+            Some(Restore {
+                desired: 2,
+                min: Some(2),
+                max: Some(10)
+            })
+        );
+    }
+}

@@ -1,0 +1,397 @@
+//! off-hours against the local emulator. moto is started with MOTO_ECS_SERVICE_RUNNING=2, so a
+//! service of up to 2 tasks has a COMPLETED deployment and one of more is still rolling out.
+
+use autopilot_core::offhours::calendar::{parse_windows, Calendar};
+use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef, TagSelection};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+use integration_tests::{Emulator, Stack};
+use serde_json::{json, Value};
+
+const NIGHT: &str = "2026-11-16T22:00:00Z"; // Monday 22:00 UTC
+const MORNING: &str = "2026-11-17T08:00:00Z"; // Tuesday 08:00 UTC
+const MUTATING: &[&str] = &[
+    "ECS.TagResource",
+    "ECS.UntagResource",
+    "ECS.UpdateService",
+    "Application Auto Scaling.RegisterScalableTarget",
+    "CloudWatch.DisableAlarmActions",
+    "CloudWatch.EnableAlarmActions",
+    "SNS.Publish",
+];
+
+fn tick(time: &str) -> Value {
+    json!({"version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": time, "region": "us-east-1",
+           "resources": ["arn:aws:events:us-east-1:123456789012:rule/off-hours"], "detail": {}})
+}
+
+async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let (clients, _) = stack.clients();
+    let config = OffHoursConfig {
+        calendar: Calendar {
+            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
+            tz: chrono_tz::UTC,
+            holidays: vec![],
+        },
+        targets: targets
+            .iter()
+            .map(|s| ServiceRef {
+                cluster: "dev".into(),
+                service: s.to_string(),
+            })
+            .collect(),
+        selection: None,
+        topic_arn: stack.topic_arn.clone(),
+        dry_run: false,
+        price_vcpu_hour: 0.04048,
+        price_gb_hour: 0.004445,
+    };
+    (emu, stack, OffHours::new(clients, config))
+}
+
+async fn scalable(stack: &Stack, service: &str, bounds: Option<(i32, i32)>) -> Option<(i32, i32)> {
+    let aas = aws_sdk_applicationautoscaling::Client::new(&stack.sdk);
+    let id = format!("service/{}/{service}", stack.cluster);
+    if let Some((min, max)) = bounds {
+        aas.register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(&id)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .expect("RegisterScalableTarget");
+    }
+    let out = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(&id)
+        .send()
+        .await
+        .expect("DescribeScalableTargets");
+    out.scalable_targets()
+        .first()
+        .map(|t| (t.min_capacity(), t.max_capacity()))
+}
+
+async fn alarm_enabled(stack: &Stack, name: &str) -> bool {
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    let out = cw
+        .describe_alarms()
+        .alarm_names(name)
+        .send()
+        .await
+        .expect("DescribeAlarms");
+    out.metric_alarms()
+        .first()
+        .and_then(|a| a.actions_enabled())
+        .expect("alarm exists")
+}
+
+async fn put_service_alarm(stack: &Stack, name: &str, service: &str) {
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    cw.put_metric_alarm()
+        .alarm_name(name)
+        .namespace("AWS/ECS")
+        .metric_name("CPUUtilization")
+        .dimensions(
+            Dimension::builder()
+                .name("ClusterName")
+                .value(&stack.cluster)
+                .build(),
+        )
+        .dimensions(
+            Dimension::builder()
+                .name("ServiceName")
+                .value(service)
+                .build(),
+        )
+        .statistic(Statistic::Average)
+        .period(60)
+        .evaluation_periods(1)
+        .threshold(80.0)
+        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+        .alarm_actions(&stack.topic_arn)
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+}
+
+fn tag<'a>(s: &'a aws_sdk_ecs::types::Service, k: &str) -> Option<&'a str> {
+    s.tags()
+        .iter()
+        .find(|t| t.key() == Some(k))
+        .and_then(|t| t.value())
+}
+
+fn action_of<'a>(out: &'a Value, service: &str) -> &'a str {
+    out["services"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["service"] == service))
+        .and_then(|s| s["action"].as_str())
+        .unwrap_or("missing")
+}
+
+#[tokio::test]
+async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
+    let (_emu, stack, off) = setup(&["web"]).await;
+    scalable(&stack, "web", Some((2, 10))).await;
+    put_service_alarm(&stack, "web-cpu", "web").await;
+    put_service_alarm(&stack, "other-cpu", "other").await;
+
+    let night = off.handle(tick(NIGHT)).await.expect("night tick");
+    assert_eq!(night["mode"], "asleep");
+    assert_eq!(action_of(&night, "web"), "sleep", "{night}");
+    assert_eq!(
+        night["services"][0]["restore"],
+        json!({"desired": 2, "min": 2, "max": 10})
+    );
+    let web = stack.service_named("web").await;
+    assert_eq!(web.desired_count(), 0);
+    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+    assert_eq!(
+        tag(&web, "autopilot:restore"),
+        Some("desired=2 min=2 max=10")
+    );
+    assert_eq!(tag(&web, "autopilot:asleep-since"), Some(NIGHT));
+    assert!(
+        !alarm_enabled(&stack, "web-cpu").await,
+        "the service's alarm is silenced"
+    );
+    assert!(
+        alarm_enabled(&stack, "other-cpu").await,
+        "another service's alarm is not"
+    );
+    // Tags first, then the scale-down.
+    let calls = off.clients.calls.snapshot();
+    let at = |c: &str| {
+        calls
+            .iter()
+            .position(|x| x == c)
+            .unwrap_or_else(|| panic!("{c} was not called: {calls:?}"))
+    };
+    assert!(
+        at("ECS.TagResource") < at("Application Auto Scaling.RegisterScalableTarget"),
+        "{calls:?}"
+    );
+    assert!(at("ECS.TagResource") < at("ECS.UpdateService"), "{calls:?}");
+    assert!(
+        at("CloudWatch.DisableAlarmActions") < at("ECS.UpdateService"),
+        "{calls:?}"
+    );
+    let chat = stack.notifications().await;
+    assert_eq!(chat.len(), 1);
+    let text = chat[0]["content"]["description"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        text.contains("dev/web (2 tasks)") && text.contains("Estimated saving"),
+        "{text}"
+    );
+    // 2 tasks x 0.25 vCPU / 1 GB x 9 h until Tuesday 07:00.
+    let expected = (2.0 * 9.0 * (0.25 * 0.04048 + 1.0 * 0.004445) * 100.0_f64).round() / 100.0;
+    assert_eq!(night["estimatedSavings"], json!(expected));
+
+    let morning = off.handle(tick(MORNING)).await.expect("morning tick");
+    assert_eq!(action_of(&morning, "web"), "wake", "{morning}");
+    let web = stack.service_named("web").await;
+    assert_eq!(web.desired_count(), 2);
+    assert_eq!(scalable(&stack, "web", None).await, Some((2, 10)));
+    assert_eq!(tag(&web, "autopilot:restore"), None);
+    assert_eq!(tag(&web, "autopilot:asleep-since"), None);
+    assert!(alarm_enabled(&stack, "web-cpu").await);
+    assert_eq!(
+        stack.notifications().await.len(),
+        1,
+        "one message per transition"
+    );
+}
+
+#[tokio::test]
+async fn a_second_tick_in_the_same_mode_makes_no_mutating_call() {
+    let (_emu, stack, off) = setup(&["web"]).await;
+    scalable(&stack, "web", Some((2, 10))).await;
+    off.handle(tick(NIGHT)).await.expect("first night tick");
+    for time in ["2026-11-16T22:15:00Z", "2026-11-16T22:30:00Z"] {
+        let out = off.handle(tick(time)).await.expect("tick");
+        assert_eq!(action_of(&out, "web"), "none", "{out}");
+        let calls = off.clients.calls.snapshot();
+        assert!(
+            calls.iter().all(|c| !MUTATING.contains(&c.as_str())),
+            "{calls:?}"
+        );
+        assert_eq!(
+            calls,
+            ["ECS.DescribeServices"],
+            "one read for up to 10 services"
+        );
+    }
+    off.handle(tick(MORNING)).await.expect("morning");
+    let again = off
+        .handle(tick("2026-11-17T08:15:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(action_of(&again, "web"), "none");
+    assert!(off
+        .clients
+        .calls
+        .snapshot()
+        .iter()
+        .all(|c| !MUTATING.contains(&c.as_str())));
+    assert_eq!(
+        stack.notifications().await.len(),
+        2,
+        "sleep and wake, nothing for the idle ticks"
+    );
+}
+
+#[tokio::test]
+async fn keep_awake_and_a_deployment_in_progress_are_skipped_and_one_failure_leaves_the_others_done(
+) {
+    let (_emu, stack, mut off) = setup(&["web", "api", "worker", "ghost"]).await;
+    stack
+        .create_service(
+            "api",
+            1,
+            &[("autopilot:keep-awake-until", "2026-11-17T02:00:00Z")],
+        )
+        .await;
+    stack.create_service("worker", 3, &[]).await; // 3 > 2 running: still rolling out
+    off.config.selection = Some(TagSelection {
+        key: "autopilot:off-hours".into(),
+        value: "enabled".into(),
+        clusters: vec!["dev".into()],
+    });
+    stack
+        .create_service("batch", 1, &[("autopilot:off-hours", "enabled")])
+        .await;
+    stack.create_service("untagged", 1, &[]).await;
+
+    let out = off.handle(tick(NIGHT)).await.expect("tick");
+    assert_eq!(action_of(&out, "web"), "sleep", "{out}");
+    assert_eq!(action_of(&out, "batch"), "sleep", "selected by tag");
+    assert_eq!(action_of(&out, "api"), "skip");
+    assert_eq!(action_of(&out, "worker"), "skip");
+    assert_eq!(action_of(&out, "ghost"), "error");
+    assert_eq!(action_of(&out, "untagged"), "missing", "not selected");
+    assert_eq!(stack.service_named("web").await.desired_count(), 0);
+    assert_eq!(stack.service_named("batch").await.desired_count(), 0);
+    assert_eq!(stack.service_named("api").await.desired_count(), 1);
+    assert_eq!(stack.service_named("worker").await.desired_count(), 3);
+    let text = stack.notifications().await[0]["content"]["description"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        text.contains("Skipped dev/api: kept awake until")
+            && text.contains("Skipped dev/worker: a deployment"),
+        "{text}"
+    );
+    assert!(text.contains("Needs a look, dev/ghost"), "{text}");
+}
+
+#[tokio::test]
+async fn a_sleep_that_died_half_way_is_finished_from_the_tags() {
+    let (_emu, stack, off) = setup(&["web"]).await;
+    scalable(&stack, "web", Some((2, 10))).await;
+    // The last tick recorded the capacity and died before scaling.
+    stack
+        .ecs
+        .tag_resource()
+        .resource_arn(&stack.service_arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("autopilot:restore")
+                .value("desired=2 min=2 max=10")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("autopilot:asleep-since")
+                .value("2026-11-16T21:45:00Z")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+    let out = off.handle(tick(NIGHT)).await.expect("tick");
+    assert_eq!(action_of(&out, "web"), "sleep", "{out}");
+    let web = stack.service_named("web").await;
+    assert_eq!(web.desired_count(), 0);
+    assert_eq!(
+        tag(&web, "autopilot:asleep-since"),
+        Some("2026-11-16T21:45:00Z"),
+        "the first record stands"
+    );
+    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+}
+
+#[tokio::test]
+async fn a_damaged_restore_tag_is_reported_not_guessed() {
+    let (_emu, stack, off) = setup(&["web"]).await;
+    stack
+        .ecs
+        .update_service()
+        .cluster(&stack.cluster)
+        .service("web")
+        .desired_count(0)
+        .send()
+        .await
+        .expect("UpdateService");
+    stack
+        .ecs
+        .tag_resource()
+        .resource_arn(&stack.service_arn)
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("autopilot:restore")
+                .value("desired=lots")
+                .build(),
+        )
+        .tags(
+            aws_sdk_ecs::types::Tag::builder()
+                .key("autopilot:asleep-since")
+                .value("2026-11-16T19:00:00Z")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("TagResource");
+    let out = off.handle(tick(MORNING)).await.expect("tick");
+    assert_eq!(action_of(&out, "web"), "error", "{out}");
+    assert_eq!(
+        stack.service_named("web").await.desired_count(),
+        0,
+        "nothing guessed"
+    );
+    let chat = stack.notifications().await;
+    assert!(
+        chat[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("by hand")),
+        "{}",
+        chat[0]
+    );
+}
+
+#[tokio::test]
+async fn a_bad_event_changes_nothing() {
+    let (_emu, _stack, off) = setup(&["web"]).await;
+    for e in [
+        json!("now"),
+        json!({"time": "yesterday"}),
+        json!({"time": 5}),
+    ] {
+        let err = off.handle(e.clone()).await.expect_err("bad");
+        assert_eq!(err.error_type(), "NonRetryable", "{e}");
+        assert!(
+            err.to_string().contains("time") || err.to_string().contains("JSON object"),
+            "{e}: {err}"
+        );
+        assert!(off.clients.calls.snapshot().is_empty());
+    }
+}
