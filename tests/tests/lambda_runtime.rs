@@ -260,3 +260,58 @@ async fn the_release_alarm_notifier_handles_the_sample_events() {
     );
     assert_eq!(stack.notifications().await.len(), names.len());
 }
+
+#[tokio::test]
+async fn the_release_off_hours_runs_a_scheduled_tick() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    let mut env = emu.env();
+    env.extend([
+        ("ON_HOURS".to_string(), "Mon-Fri 07:00-19:00".to_string()),
+        ("TIMEZONE".to_string(), "Europe/Berlin".to_string()),
+        (
+            "TARGETS".to_string(),
+            r#"[{"cluster": "autopilot-demo", "service": "web"}]"#.to_string(),
+        ),
+        ("NOTIFY_TOPIC_ARN".to_string(), stack.topic_arn.clone()),
+    ]);
+    // The sample's time is Monday 23:00 in Berlin: asleep.
+    let events = vec![
+        sample_event("off-hours/scheduled-event.json"),
+        sample_event("off-hours/scheduled-event.json"),
+    ];
+    let run = run_function(
+        &release_binary("off-hours"),
+        "off-hours",
+        &env,
+        events,
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.init_error.is_none(),
+        "{:?}\n{}",
+        run.init_error,
+        run.output
+    );
+    assert_eq!(run.invocations.len(), 2, "{}", run.output);
+    let first = run.invocations[0].ok().expect("first tick");
+    assert_eq!(first["mode"], "asleep");
+    assert_eq!(first["services"][0]["action"], "sleep", "{first}");
+    let second = run.invocations[1].ok().expect("second tick");
+    assert_eq!(second["services"][0]["action"], "none", "{second}");
+    assert_eq!(stack.describe_service().await.desired_count(), 0);
+
+    let bad = vec![("ON_HOURS".to_string(), "Mon-Fri 7-19".to_string())];
+    let run = run_function(
+        &release_binary("off-hours"),
+        "off-hours",
+        &bad,
+        vec![],
+        Duration::from_secs(30),
+    );
+    let reported = format!("{:?} {}", run.init_error, run.output);
+    assert!(
+        reported.contains("ON_HOURS") && reported.contains("Mon-Fri 7-19"),
+        "{reported}"
+    );
+}

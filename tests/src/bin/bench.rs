@@ -7,6 +7,8 @@ use std::time::{Duration, Instant};
 use autopilot_core::deploy::{
     parse, plan, DeployTarget, Deployer, DeployerConfig, DeployerEvent, Strategy,
 };
+use autopilot_core::offhours::calendar::{parse_windows, Calendar};
+use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
 use integration_tests::{Emulator, Stack};
 use serde_json::{json, Value};
 
@@ -105,4 +107,83 @@ async fn main() {
         elapsed,
         elapsed.as_secs_f64() * 1e6 / events.len() as f64
     );
+
+    off_hours().await;
+}
+
+/// off-hours ticks over 10, 100 and 500 services selected by tag: a transition, an idempotent
+/// tick, and the wake-up, each with its AWS calls and wall time.
+async fn off_hours() {
+    println!("\noff-hours against the emulator: services selected by tag in one cluster\n");
+    println!(
+        "{:>9}  {:<26} {:>10} {:>8} {:>10}",
+        "services", "tick", "wall", "calls", "mutating"
+    );
+    for n in [10usize, 100, 500] {
+        let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+        let stack = Stack::create(&emu, "bench", "web").await;
+        for i in 0..n {
+            stack
+                .create_service(
+                    &format!("svc-{i:03}"),
+                    2,
+                    &[("autopilot:off-hours", "enabled")],
+                )
+                .await;
+        }
+        let (clients, _) = stack.clients();
+        let off = OffHours::new(
+            clients,
+            OffHoursConfig {
+                calendar: Calendar {
+                    windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
+                    tz: chrono_tz::UTC,
+                    holidays: vec![],
+                },
+                targets: vec![],
+                selection: Some(TagSelection {
+                    key: "autopilot:off-hours".into(),
+                    value: "enabled".into(),
+                    clusters: vec!["bench".into()],
+                }),
+                topic_arn: stack.topic_arn.clone(),
+                dry_run: false,
+                price_vcpu_hour: 0.04048,
+                price_gb_hour: 0.004445,
+            },
+        );
+        for (label, time) in [
+            ("to sleep (transition)", "2026-11-16T22:00:00Z"),
+            ("asleep again (idempotent)", "2026-11-16T22:15:00Z"),
+            ("wake (transition)", "2026-11-17T08:00:00Z"),
+            ("awake again (idempotent)", "2026-11-17T08:15:00Z"),
+        ] {
+            let event = json!({"detail-type": "Scheduled Event", "source": "aws.events", "time": time, "detail": {}});
+            let t = Instant::now();
+            off.handle(event).await.expect("tick");
+            let wall = t.elapsed();
+            let calls = off.clients.calls.snapshot();
+            let mutating = calls
+                .iter()
+                .filter(|c| {
+                    [
+                        "TagResource",
+                        "UntagResource",
+                        "UpdateService",
+                        "RegisterScalableTarget",
+                        "AlarmActions",
+                        "Publish",
+                    ]
+                    .iter()
+                    .any(|m| c.contains(m))
+                })
+                .count();
+            println!(
+                "{n:>9}  {label:<26} {:>10.2?} {:>8} {:>10}",
+                wall,
+                calls.len(),
+                mutating
+            );
+        }
+    }
 }
