@@ -4,7 +4,7 @@ VENV  := .venv
 PY    := python3
 STAMP := $(VENV)/.installed
 # The Lambda functions (binary name = function name).
-FUNCTIONS := deployer
+FUNCTIONS := deployer task-watcher alarm-notifier off-hours
 
 .PHONY: all venv build test demo lint fmt bench lambda clean
 
