@@ -14,7 +14,11 @@ pub use stack::{Capture, Stack};
 
 /// The workspace root (the folder holding `Cargo.toml`, `events/`, `.venv/`).
 pub fn workspace_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+    // Cargo sets the variable when it runs a test or a binary; the compile-time value is the
+    // fallback for a binary started by hand.
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
         .parent()
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("."))

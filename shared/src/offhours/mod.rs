@@ -567,10 +567,20 @@ impl OffHours {
         } else {
             Severity::Warning
         };
+        let services = |n: usize| {
+            if n == 1 {
+                "1 service".to_string()
+            } else {
+                format!("{n} services")
+            }
+        };
         let title = match (slept.len(), woke.len(), errors.len()) {
-            (s, 0, 0) => format!("Off-hours: {s} services asleep"),
-            (0, w, 0) => format!("Off-hours: {w} services awake"),
-            (s, w, e) => format!("Off-hours: {s} asleep, {w} awake, {e} need a look"),
+            (s, 0, 0) => format!("Off-hours: {} asleep", services(s)),
+            (0, w, 0) => format!("Off-hours: {} awake", services(w)),
+            (s, w, e) => format!(
+                "Off-hours: {s} asleep, {w} awake, {} to look at",
+                services(e)
+            ),
         };
         Notification {
             id: format!(

@@ -1,4 +1,4 @@
-//! `make demo`: the release deployer, then the task-watcher, run as Lambda runs them, against the local emulator, fed the
+//! `make demo`: the release deployer, task-watcher, alarm-notifier and off-hours, run as Lambda runs them, against the local emulator, fed the
 //! sample events from `events/deployer/`, with a readable account of what it decided and what
 //! reached chat.
 
@@ -10,7 +10,8 @@ use serde_json::{json, Value};
 #[tokio::main]
 async fn main() {
     println!("== Fargate Autopilot demo: the deployer ==\n");
-    let emu = Emulator::start();
+    // Services created in it run 2 tasks, so their deployment has completed (steady).
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
     println!("emulator: moto server at {}", emu.endpoint);
     let stack = Stack::create(&emu, "autopilot-demo", "web").await;
     println!(
@@ -135,21 +136,7 @@ async fn main() {
         std::process::exit(1);
     }
 
-    println!("\n== what reached chat ==");
-    let chat = stack.notifications().await;
-    for n in &chat {
-        println!("\n{}", n["content"]["title"].as_str().unwrap_or("?"));
-        for line in n["content"]["description"].as_str().unwrap_or("").lines() {
-            println!("  {line}");
-        }
-        for step in n["content"]["nextSteps"].as_array().into_iter().flatten() {
-            println!("  next: {}", step.as_str().unwrap_or(""));
-        }
-        println!(
-            "  thread {}",
-            n["metadata"]["threadId"].as_str().unwrap_or("?")
-        );
-    }
+    let chat = print_chat(&stack).await;
     println!(
         "\n{} notifications; service now runs {}",
         chat.len(),
@@ -161,6 +148,8 @@ async fn main() {
     );
 
     task_watcher(&emu, &stack).await;
+    alarm_notifier(&emu, &stack).await;
+    off_hours(&emu, &stack).await;
 }
 
 /// The release task-watcher: an out-of-memory stop, a scale-in, and three failing health
@@ -222,8 +211,14 @@ async fn task_watcher(emu: &Emulator, stack: &Stack) {
             }
         }
     }
+    print_chat(stack).await;
+}
+
+/// Prints every notification that reached the chat topic since the last call.
+async fn print_chat(stack: &Stack) -> Vec<Value> {
     println!("\n== what reached chat ==");
-    for n in stack.notifications().await {
+    let chat = stack.notifications().await;
+    for n in &chat {
         println!("\n{}", n["content"]["title"].as_str().unwrap_or("?"));
         for line in n["content"]["description"].as_str().unwrap_or("").lines() {
             println!("  {line}");
@@ -231,5 +226,150 @@ async fn task_watcher(emu: &Emulator, stack: &Stack) {
         for step in n["content"]["nextSteps"].as_array().into_iter().flatten() {
             println!("  next: {}", step.as_str().unwrap_or(""));
         }
+        println!(
+            "  thread {}",
+            n["metadata"]["threadId"].as_str().unwrap_or("?")
+        );
     }
+    chat
+}
+
+/// Runs a release function over events and prints one line per result.
+fn run_and_print(
+    emu: &Emulator,
+    name: &str,
+    extra: &[(&str, String)],
+    events: Vec<(String, Value)>,
+    line: fn(&Value) -> String,
+) {
+    let mut env = emu.env();
+    env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.clone())));
+    env.push(("AWS_LAMBDA_LOG_LEVEL".into(), "warn".into()));
+    let run = run_function(
+        &release_binary(name),
+        name,
+        &env,
+        events.iter().map(|(_, e)| e.clone()).collect(),
+        Duration::from_secs(60),
+    );
+    for ((label, _), inv) in events.iter().zip(&run.invocations) {
+        println!("event {label}");
+        match inv {
+            Invocation::Ok(v) => println!("  -> {}", line(v)),
+            Invocation::Err(e) => println!("  -> error {}: {}", e["errorType"], e["errorMessage"]),
+        }
+    }
+    if run.invocations.len() != events.len() {
+        eprintln!(
+            "only {} of {} events were answered:\n{}",
+            run.invocations.len(),
+            events.len(),
+            run.output
+        );
+        std::process::exit(1);
+    }
+}
+
+/// The release alarm-notifier: a critical CPU alarm with a runbook, its recovery, a composite.
+async fn alarm_notifier(emu: &Emulator, stack: &Stack) {
+    println!("\n== the alarm-notifier ==\n");
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    cw.put_metric_alarm()
+        .alarm_name("autopilot-demo-web-cpu-high")
+        .namespace("AWS/ECS")
+        .metric_name("CPUUtilization")
+        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
+        .period(60)
+        .evaluation_periods(3)
+        .threshold(80.0)
+        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
+        .tags(
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key("autopilot:severity")
+                .value("critical")
+                .build(),
+        )
+        .tags(
+            aws_sdk_cloudwatch::types::Tag::builder()
+                .key("autopilot:runbook")
+                .value("https://wiki.example/runbooks/web-cpu")
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutMetricAlarm");
+    println!(
+        "alarm autopilot-demo-web-cpu-high tagged autopilot:severity=critical and a runbook\n"
+    );
+    let events = ["cpu-alarm.json", "cpu-ok.json", "composite.json"]
+        .iter()
+        .map(|n| {
+            (
+                format!("alarm-notifier/{n}"),
+                sample_event(&format!("alarm-notifier/{n}")),
+            )
+        })
+        .collect();
+    run_and_print(
+        emu,
+        "alarm-notifier",
+        &[("NOTIFY_TOPIC_ARN", stack.topic_arn.clone())],
+        events,
+        |v| {
+            format!(
+                "{} {}: severity {}, published {}",
+                v["alarm"].as_str().unwrap_or("?"),
+                v["state"].as_str().unwrap_or("?"),
+                v["severity"].as_str().unwrap_or("?"),
+                v["published"]
+            )
+        },
+    );
+    print_chat(stack).await;
+}
+
+/// The release off-hours: a night tick, the same again, and the morning.
+async fn off_hours(emu: &Emulator, stack: &Stack) {
+    println!("\n== off-hours ==\n");
+    println!("ON_HOURS=Mon-Fri 07:00-19:00 TIMEZONE=Europe/Berlin, service web at desired 2\n");
+    stack
+        .ecs
+        .update_service()
+        .cluster(&stack.cluster)
+        .service(&stack.service)
+        .desired_count(2)
+        .send()
+        .await
+        .expect("UpdateService");
+    let night = sample_event("off-hours/scheduled-event.json");
+    let mut morning = night.clone();
+    morning["time"] = json!("2026-11-17T06:00:00Z");
+    let events = vec![
+        (
+            "off-hours/scheduled-event.json (Mon 23:00 Berlin)".to_string(),
+            night.clone(),
+        ),
+        ("the same tick again".to_string(), night),
+        ("Tue 07:00 Berlin".to_string(), morning),
+    ];
+    let env = [
+        ("ON_HOURS", "Mon-Fri 07:00-19:00".to_string()),
+        ("TIMEZONE", "Europe/Berlin".to_string()),
+        (
+            "TARGETS",
+            json!([{"cluster": stack.cluster, "service": stack.service}]).to_string(),
+        ),
+        ("NOTIFY_TOPIC_ARN", stack.topic_arn.clone()),
+    ];
+    run_and_print(emu, "off-hours", &env, events, |v| {
+        let s = &v["services"][0];
+        format!(
+            "{}: {} {} ({})",
+            v["mode"].as_str().unwrap_or("?"),
+            s["service"].as_str().unwrap_or("?"),
+            s["action"].as_str().unwrap_or("?"),
+            s["reason"].as_str().unwrap_or("")
+        )
+    });
+    print_chat(stack).await;
 }
