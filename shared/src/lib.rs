@@ -15,5 +15,7 @@ pub mod runtime;
 pub mod tags;
 pub mod tasks;
 pub mod telemetry;
+#[cfg(test)]
+pub(crate) mod testing;
 
 pub use error::{Error, Result};

@@ -28,7 +28,11 @@ where
         build(&sdk).inspect_err(|e| tracing::error!(error = %e, "initialisation failed"))?;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
-        handler.handle(event.payload).await.map_err(|e| {
+        // Boxed: the handlers' futures nest the SDK's deeply, and erasing the type here keeps
+        // the binary's future within the compiler's layout depth limit.
+        let work: std::pin::Pin<Box<dyn Future<Output = Result<Value>> + Send + '_>> =
+            Box::pin(handler.handle(event.payload));
+        work.await.map_err(|e| {
             tracing::error!(error = ?e, error_type = e.error_type(), "invocation failed");
             Diagnostic::from(e)
         })

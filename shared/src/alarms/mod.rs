@@ -132,13 +132,11 @@ impl AlarmNotifier {
     }
 
     async fn handle_event(&self, event: Value) -> Result<Value> {
-        self.clients.calls.take();
-        let result = match parse(event) {
-            Ok(ev) => self.on_event(&ev).await,
-            Err(e) => Err(e),
-        };
-        let calls = self.clients.calls.snapshot();
-        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
+        let (result, calls) = self
+            .clients
+            .calls
+            .around(async { self.on_event(&parse(event)?).await })
+            .await;
         if let Ok(o) = &result {
             tracing::info!(alarm = %o.alarm, state = %o.state, published = o.published, reason = ?o.reason, "alarm handled");
             Metrics::new("alarm-notifier")

@@ -10,7 +10,7 @@ use aws_sdk_cloudwatch::operation::list_tags_for_resource::{
 use aws_sdk_cloudwatch::types::AlarmHistoryItem;
 use aws_sdk_sns::operation::publish::PublishOutput;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
-use proptest::prelude::{any, prop, prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
 use serde_json::{json, Value};
 
 use super::*;
@@ -300,56 +300,39 @@ async fn unreadable_tags_degrade_the_message_and_do_not_lose_it() {
     assert_eq!(publish.num_calls(), 1);
 }
 
+const KEYS: &[&str] = &[
+    "detail",
+    "detail-type",
+    "source",
+    "alarmName",
+    "state",
+    "previousState",
+    "configuration",
+    "metrics",
+    "metricStat",
+    "metric",
+    "dimensions",
+    "value",
+    "reason",
+    "reasonData",
+    "timestamp",
+    "expression",
+    "alarmRule",
+];
+const STRINGS: &[&str] = &[
+    "CloudWatch Alarm State Change",
+    "ALARM",
+    "OK",
+    "] was greater than the threshold (5)",
+    "3 out of the last 3 datapoints",
+    "{\"recentDatapoints\":[1e308],\"threshold\":-0.0}",
+    "ANOMALY_DETECTION_BAND(m1)",
+    "2019-10-02T17:04:40.989+0000",
+    "ClusterName",
+];
+
 fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| json!(f)),
-        ".{0,12}".prop_map(Value::String),
-        prop_oneof![
-            Just("CloudWatch Alarm State Change"),
-            Just("ALARM"),
-            Just("OK"),
-            Just("] was greater than the threshold (5)"),
-            Just("3 out of the last 3 datapoints"),
-            Just("{\"recentDatapoints\":[1e308],\"threshold\":-0.0}"),
-            Just("ANOMALY_DETECTION_BAND(m1)"),
-            Just("2019-10-02T17:04:40.989+0000"),
-            Just("ClusterName")
-        ]
-        .prop_map(|s| Value::String(s.into())),
-    ];
-    leaf.prop_recursive(5, 64, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    ".{0,8}",
-                    Just("detail".to_string()),
-                    Just("detail-type".to_string()),
-                    Just("source".to_string()),
-                    Just("alarmName".to_string()),
-                    Just("state".to_string()),
-                    Just("previousState".to_string()),
-                    Just("configuration".to_string()),
-                    Just("metrics".to_string()),
-                    Just("metricStat".to_string()),
-                    Just("metric".to_string()),
-                    Just("dimensions".to_string()),
-                    Just("value".to_string()),
-                    Just("reason".to_string()),
-                    Just("reasonData".to_string()),
-                    Just("timestamp".to_string()),
-                    Just("expression".to_string()),
-                    Just("alarmRule".to_string()),
-                ],
-                inner,
-                0..8
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    crate::testing::any_json(KEYS, STRINGS)
 }
 
 proptest! {

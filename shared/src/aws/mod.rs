@@ -47,6 +47,19 @@ impl CallLog {
         }
     }
 
+    /// Runs one invocation's work on a fresh record; returns its result and the calls it made,
+    /// and logs them.
+    pub async fn around<T>(
+        &self,
+        work: impl std::future::Future<Output = crate::error::Result<T>>,
+    ) -> (crate::error::Result<T>, Vec<String>) {
+        self.take();
+        let result = work.await;
+        let calls = self.snapshot();
+        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
+        (result, calls)
+    }
+
     fn record(&self, call: String) {
         match self.0.lock() {
             Ok(mut calls) => calls.push(call),

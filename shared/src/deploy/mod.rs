@@ -46,15 +46,13 @@ impl Deployer {
 
     async fn handle_event(&self, event: Value) -> Result<Value> {
         // The call record is per invocation (Lambda runs one at a time per process).
-        self.clients.calls.take();
-        let result = match parse(event) {
-            Ok(DeployerEvent::Push(push)) => self.on_push(push).await,
-            Ok(DeployerEvent::Deployment(change)) => outcome::handle(self, change).await,
-            Err(e) => Err(e),
+        let work = async {
+            match parse(event)? {
+                DeployerEvent::Push(push) => self.on_push(push).await,
+                DeployerEvent::Deployment(change) => outcome::handle(self, change).await,
+            }
         };
-        let calls = self.clients.calls.snapshot();
-        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "invocation done");
-        result
+        self.clients.calls.around(work).await.0
     }
 
     async fn on_push(&self, push: Event<EcrImageAction>) -> Result<Value> {
@@ -299,55 +297,38 @@ mod adapter_tests;
 
 #[cfg(test)]
 mod parse_props {
-    use proptest::prelude::{any, prop, prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
-    use serde_json::{json, Value};
+    use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
+    use serde_json::Value;
 
     use super::*;
 
+    const KEYS: &[&str] = &[
+        "detail",
+        "detail-type",
+        "source",
+        "time",
+        "resources",
+        "repository-name",
+        "image-tag",
+        "image-digest",
+        "action-type",
+        "result",
+        "eventName",
+        "deploymentId",
+    ];
+    const STRINGS: &[&str] = &[
+        "ECR Image Action",
+        "ECS Deployment State Change",
+        "PUSH",
+        "SUCCESS",
+        "SERVICE_DEPLOYMENT_FAILED",
+        "sha256:",
+        "2026-11-16T02:00:00Z",
+        "arn:aws:ecs:us-east-1:1:service/c/s",
+    ];
+
     fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<i64>().prop_map(|n| json!(n)),
-            any::<f64>().prop_map(|f| json!(f)),
-            ".{0,12}".prop_map(Value::String),
-            prop_oneof![
-                Just("ECR Image Action"),
-                Just("ECS Deployment State Change"),
-                Just("PUSH"),
-                Just("SUCCESS"),
-                Just("SERVICE_DEPLOYMENT_FAILED"),
-                Just("sha256:"),
-                Just("2026-11-16T02:00:00Z"),
-                Just("arn:aws:ecs:us-east-1:1:service/c/s")
-            ]
-            .prop_map(|s| Value::String(s.into())),
-        ];
-        leaf.prop_recursive(4, 48, 8, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(
-                    prop_oneof![
-                        ".{0,8}",
-                        Just("detail".to_string()),
-                        Just("detail-type".to_string()),
-                        Just("source".to_string()),
-                        Just("time".to_string()),
-                        Just("resources".to_string()),
-                        Just("repository-name".to_string()),
-                        Just("image-tag".to_string()),
-                        Just("image-digest".to_string()),
-                        Just("action-type".to_string()),
-                        Just("result".to_string()),
-                        Just("eventName".to_string()),
-                        Just("deploymentId".to_string()),
-                    ],
-                    inner,
-                    0..8
-                )
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-            ]
-        })
+        crate::testing::any_json(KEYS, STRINGS)
     }
 
     proptest! {

@@ -103,13 +103,11 @@ impl OffHours {
     }
 
     async fn handle_event(&self, event: Value) -> Result<Value> {
-        self.clients.calls.take();
-        let result = match tick_time(&event) {
-            Ok(now) => self.tick(now).await,
-            Err(e) => Err(e),
-        };
-        let calls = self.clients.calls.snapshot();
-        tracing::info!(aws_calls = calls.len(), calls = ?calls, ok = result.is_ok(), "tick done");
+        let (result, calls) = self
+            .clients
+            .calls
+            .around(async { self.tick(tick_time(&event)?).await })
+            .await;
         if let Ok(o) = &result {
             let count = |a: Action| o.services.iter().filter(|p| p.action == a).count();
             Metrics::new("off-hours")

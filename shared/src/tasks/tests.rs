@@ -1,6 +1,6 @@
 //! The classification table over the sample events, and the parser's robustness.
 
-use proptest::prelude::{any, prop, prop_oneof, proptest, Just, ProptestConfig, Strategy as _};
+use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
 use serde_json::{json, Value};
 
 use super::*;
@@ -231,51 +231,35 @@ fn container_overrides_are_passed_on() {
     assert_eq!(o[0].environment()[0].value(), Some("42"));
 }
 
+const KEYS: &[&str] = &[
+    "detail",
+    "detail-type",
+    "source",
+    "taskArn",
+    "clusterArn",
+    "containers",
+    "stopCode",
+    "stoppedReason",
+    "lastStatus",
+    "exitCode",
+    "reason",
+    "group",
+];
+const STRINGS: &[&str] = &[
+    "ECS Task State Change",
+    "STOPPED",
+    "TerminationNotice",
+    "EssentialContainerExited",
+    "service:web",
+    "arn:aws:ecs:us-east-1:1:task/c/abc",
+    "arn:aws:ecs:us-east-1:1:cluster/c",
+    "OutOfMemoryError",
+    "CannotPullContainerError",
+    "ResourceInitializationError secret",
+];
+
 fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(|n| json!(n)),
-        ".{0,12}".prop_map(Value::String),
-        prop_oneof![
-            Just("ECS Task State Change"),
-            Just("STOPPED"),
-            Just("TerminationNotice"),
-            Just("EssentialContainerExited"),
-            Just("service:web"),
-            Just("arn:aws:ecs:us-east-1:1:task/c/abc"),
-            Just("arn:aws:ecs:us-east-1:1:cluster/c"),
-            Just("OutOfMemoryError"),
-            Just("CannotPullContainerError"),
-            Just("ResourceInitializationError secret")
-        ]
-        .prop_map(|s| Value::String(s.into())),
-    ];
-    leaf.prop_recursive(4, 48, 8, |inner| {
-        prop_oneof![
-            prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            prop::collection::btree_map(
-                prop_oneof![
-                    ".{0,8}",
-                    Just("detail".to_string()),
-                    Just("detail-type".to_string()),
-                    Just("source".to_string()),
-                    Just("taskArn".to_string()),
-                    Just("clusterArn".to_string()),
-                    Just("containers".to_string()),
-                    Just("stopCode".to_string()),
-                    Just("stoppedReason".to_string()),
-                    Just("lastStatus".to_string()),
-                    Just("exitCode".to_string()),
-                    Just("reason".to_string()),
-                    Just("group".to_string()),
-                ],
-                inner,
-                0..8
-            )
-            .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
+    crate::testing::any_json(KEYS, STRINGS)
 }
 
 proptest! {
