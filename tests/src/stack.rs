@@ -325,6 +325,47 @@ impl Stack {
             .expect("the service exists")
     }
 
+    /// A CPU alarm (above 80 % for 3 minutes) on one of the cluster's services, with tags.
+    pub async fn put_cpu_alarm(&self, name: &str, service: &str, tags: &[(&str, &str)]) {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+        aws_sdk_cloudwatch::Client::new(&self.sdk)
+            .put_metric_alarm()
+            .alarm_name(name)
+            .namespace("AWS/ECS")
+            .metric_name("CPUUtilization")
+            .dimensions(
+                Dimension::builder()
+                    .name("ClusterName")
+                    .value(&self.cluster)
+                    .build(),
+            )
+            .dimensions(
+                Dimension::builder()
+                    .name("ServiceName")
+                    .value(service)
+                    .build(),
+            )
+            .statistic(Statistic::Average)
+            .period(60)
+            .evaluation_periods(3)
+            .threshold(80.0)
+            .comparison_operator(ComparisonOperator::GreaterThanThreshold)
+            .alarm_actions(&self.topic_arn)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| {
+                        aws_sdk_cloudwatch::types::Tag::builder()
+                            .key(*k)
+                            .value(*v)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("PutMetricAlarm");
+    }
+
     /// The stack's subnet and security group, as RunTask takes them.
     pub fn network(&self) -> NetworkConfiguration {
         NetworkConfiguration::builder()

@@ -5,40 +5,8 @@
 use std::collections::BTreeMap;
 
 use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic, Tag};
 use integration_tests::{sample_event, Emulator, Stack};
 use serde_json::{json, Value};
-
-async fn put_alarm(stack: &Stack, name: &str, tags: &[(&str, &str)]) -> String {
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    let mut req = cw
-        .put_metric_alarm()
-        .alarm_name(name)
-        .namespace("AWS/ECS")
-        .metric_name("CPUUtilization")
-        .dimensions(
-            Dimension::builder()
-                .name("ClusterName")
-                .value(&stack.cluster)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("ServiceName")
-                .value(&stack.service)
-                .build(),
-        )
-        .statistic(Statistic::Average)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(80.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold);
-    for (k, v) in tags {
-        req = req.tags(Tag::builder().key(*k).value(*v).build());
-    }
-    req.send().await.expect("PutMetricAlarm");
-    format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}")
-}
 
 /// The CPU sample, for an alarm of the given name.
 fn alarm_event(name: &str) -> Value {
@@ -73,16 +41,17 @@ async fn setup() -> (Emulator, Stack, AlarmNotifier, String, String) {
 #[tokio::test]
 async fn severity_tags_route_to_the_right_topic() {
     let (_emu, stack, notifier, pager_topic, pager_queue) = setup().await;
-    put_alarm(
-        &stack,
-        "web-cpu-critical",
-        &[
-            ("autopilot:severity", "critical"),
-            ("autopilot:runbook", "https://wiki.example/web-cpu"),
-        ],
-    )
-    .await;
-    put_alarm(&stack, "web-cpu-plain", &[]).await;
+    stack
+        .put_cpu_alarm(
+            "web-cpu-critical",
+            "web",
+            &[
+                ("autopilot:severity", "critical"),
+                ("autopilot:runbook", "https://wiki.example/web-cpu"),
+            ],
+        )
+        .await;
+    stack.put_cpu_alarm("web-cpu-plain", "web", &[]).await;
 
     let critical = notifier
         .handle(alarm_event("web-cpu-critical"))
@@ -126,12 +95,13 @@ async fn severity_tags_route_to_the_right_topic() {
 #[tokio::test]
 async fn an_asleep_service_pages_no_one() {
     let (_emu, stack, notifier, _, pager_queue) = setup().await;
-    put_alarm(
-        &stack,
-        "web-cpu-critical",
-        &[("autopilot:severity", "critical")],
-    )
-    .await;
+    stack
+        .put_cpu_alarm(
+            "web-cpu-critical",
+            "web",
+            &[("autopilot:severity", "critical")],
+        )
+        .await;
     stack
         .ecs
         .tag_resource()
@@ -161,7 +131,7 @@ async fn an_asleep_service_pages_no_one() {
 #[tokio::test]
 async fn a_hostile_description_reaches_chat_neutralised() {
     let (_emu, stack, notifier, _, _) = setup().await;
-    put_alarm(&stack, "web-cpu-plain", &[]).await;
+    stack.put_cpu_alarm("web-cpu-plain", "web", &[]).await;
     let mut e = alarm_event("web-cpu-plain");
     e["detail"]["configuration"]["description"] =
         json!("@here <!channel> CPU is high, see [the fix](https://evil.example/x)");

@@ -3,8 +3,32 @@
 
 use std::time::Duration;
 
-use integration_tests::{release_binary, run_function, sample_event, Emulator, Stack};
+use integration_tests::{release_binary, run_function, sample_event, Emulator, FunctionRun, Stack};
 use serde_json::Value;
+
+/// Runs a release function over events, checks that it started and answered every event.
+fn run_clean(
+    name: &str,
+    env: &[(String, String)],
+    events: Vec<Value>,
+    expected: usize,
+) -> FunctionRun {
+    let run = run_function(
+        &release_binary(name),
+        name,
+        env,
+        events,
+        Duration::from_secs(60),
+    );
+    assert!(
+        run.init_error.is_none(),
+        "init failed: {:?}\n{}",
+        run.init_error,
+        run.output
+    );
+    assert_eq!(run.invocations.len(), expected, "{}", run.output);
+    run
+}
 
 fn deployer_env(emu: &Emulator, stack: &Stack) -> Vec<(String, String)> {
     let mut env = emu.env();
@@ -42,20 +66,7 @@ async fn the_release_binary_handles_the_sample_events() {
         "deployer/ecs-deployment-failed.json",
     ];
     let events: Vec<Value> = names.iter().map(|n| sample_event(n)).collect();
-    let run = run_function(
-        &release_binary("deployer"),
-        "deployer",
-        &deployer_env(&emu, &stack),
-        events,
-        Duration::from_secs(60),
-    );
-    assert!(
-        run.init_error.is_none(),
-        "init failed: {:?}\n{}",
-        run.init_error,
-        run.output
-    );
-    assert_eq!(run.invocations.len(), names.len(), "{}", run.output);
+    let run = run_clean("deployer", &deployer_env(&emu, &stack), events, names.len());
     let reason = |i: usize| {
         run.invocations[i]
             .ok()
@@ -188,20 +199,7 @@ async fn the_release_task_watcher_handles_the_sample_events() {
     ];
     let mut env = emu.env();
     env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
-    let run = run_function(
-        &release_binary("task-watcher"),
-        "task-watcher",
-        &env,
-        events,
-        Duration::from_secs(60),
-    );
-    assert!(
-        run.init_error.is_none(),
-        "{:?}\n{}",
-        run.init_error,
-        run.output
-    );
-    assert_eq!(run.invocations.len(), 4, "{}", run.output);
+    let run = run_clean("task-watcher", &env, events, 4);
     let ok = |i: usize| run.invocations[i].ok().cloned().unwrap_or_default();
     assert_eq!(ok(0)["cause"], "out-of-memory", "{:?}", run.invocations[0]);
     assert_eq!(ok(0)["actions"], serde_json::json!(["alert"]));
@@ -231,20 +229,7 @@ async fn the_release_alarm_notifier_handles_the_sample_events() {
     events.push(serde_json::json!({"detail-type": "CloudWatch Alarm State Change"}));
     let mut env = emu.env();
     env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
-    let run = run_function(
-        &release_binary("alarm-notifier"),
-        "alarm-notifier",
-        &env,
-        events,
-        Duration::from_secs(60),
-    );
-    assert!(
-        run.init_error.is_none(),
-        "{:?}\n{}",
-        run.init_error,
-        run.output
-    );
-    assert_eq!(run.invocations.len(), names.len() + 1, "{}", run.output);
+    let run = run_clean("alarm-notifier", &env, events, names.len() + 1);
     for (name, inv) in names.iter().zip(&run.invocations) {
         assert_eq!(
             inv.ok().map(|v| v["published"].clone()),
@@ -280,20 +265,7 @@ async fn the_release_off_hours_runs_a_scheduled_tick() {
         sample_event("off-hours/scheduled-event.json"),
         sample_event("off-hours/scheduled-event.json"),
     ];
-    let run = run_function(
-        &release_binary("off-hours"),
-        "off-hours",
-        &env,
-        events,
-        Duration::from_secs(60),
-    );
-    assert!(
-        run.init_error.is_none(),
-        "{:?}\n{}",
-        run.init_error,
-        run.output
-    );
-    assert_eq!(run.invocations.len(), 2, "{}", run.output);
+    let run = run_clean("off-hours", &env, events, 2);
     let first = run.invocations[0].ok().expect("first tick");
     assert_eq!(first["mode"], "asleep");
     assert_eq!(first["services"][0]["action"], "sleep", "{first}");

@@ -4,7 +4,6 @@
 use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef, TagSelection};
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
 use integration_tests::{Emulator, Stack};
 use serde_json::{json, Value};
 
@@ -92,35 +91,6 @@ async fn alarm_enabled(stack: &Stack, name: &str) -> bool {
         .expect("alarm exists")
 }
 
-async fn put_service_alarm(stack: &Stack, name: &str, service: &str) {
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    cw.put_metric_alarm()
-        .alarm_name(name)
-        .namespace("AWS/ECS")
-        .metric_name("CPUUtilization")
-        .dimensions(
-            Dimension::builder()
-                .name("ClusterName")
-                .value(&stack.cluster)
-                .build(),
-        )
-        .dimensions(
-            Dimension::builder()
-                .name("ServiceName")
-                .value(service)
-                .build(),
-        )
-        .statistic(Statistic::Average)
-        .period(60)
-        .evaluation_periods(1)
-        .threshold(80.0)
-        .comparison_operator(ComparisonOperator::GreaterThanThreshold)
-        .alarm_actions(&stack.topic_arn)
-        .send()
-        .await
-        .expect("PutMetricAlarm");
-}
-
 fn tag<'a>(s: &'a aws_sdk_ecs::types::Service, k: &str) -> Option<&'a str> {
     s.tags()
         .iter()
@@ -140,8 +110,8 @@ fn action_of<'a>(out: &'a Value, service: &str) -> &'a str {
 async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
     let (_emu, stack, off) = setup(&["web"]).await;
     scalable(&stack, "web", Some((2, 10))).await;
-    put_service_alarm(&stack, "web-cpu", "web").await;
-    put_service_alarm(&stack, "other-cpu", "other").await;
+    stack.put_cpu_alarm("web-cpu", "web", &[]).await;
+    stack.put_cpu_alarm("other-cpu", "other", &[]).await;
 
     let night = off.handle(tick(NIGHT)).await.expect("night tick");
     assert_eq!(night["mode"], "asleep");

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{
     DesiredStatus, Service, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField, TaskField,
 };
@@ -173,12 +174,22 @@ pub async fn stopped_tasks_started_by(
     started_by: &str,
     limit: usize,
 ) -> Result<Vec<Task>> {
-    let arns = client
+    stopped_tasks(client, cluster, limit, |l| l.started_by(started_by)).await
+}
+
+/// Lists stopped tasks with a filter, then describes them.
+async fn stopped_tasks(
+    client: &Client,
+    cluster: &str,
+    limit: usize,
+    filter: impl FnOnce(ListTasksFluentBuilder) -> ListTasksFluentBuilder,
+) -> Result<Vec<Task>> {
+    let list = client
         .list_tasks()
         .cluster(cluster)
-        .started_by(started_by)
         .desired_status(DesiredStatus::Stopped)
-        .max_results(limit.clamp(1, DESCRIBE_TASKS_BATCH) as i32)
+        .max_results(limit.clamp(1, DESCRIBE_TASKS_BATCH) as i32);
+    let arns = filter(list)
         .send()
         .await
         .map_err(|e| Error::aws("ListTasks", e))?
@@ -212,20 +223,9 @@ pub async fn stopped_tasks_of_service(
     service: &str,
     limit: usize,
 ) -> Result<Vec<Task>> {
-    let arns = client
-        .list_tasks()
-        .cluster(cluster)
-        .service_name(service)
-        .desired_status(DesiredStatus::Stopped)
-        .max_results(limit.clamp(1, DESCRIBE_TASKS_BATCH) as i32)
-        .send()
-        .await
-        .map_err(|e| Error::aws("ListTasks", e))?
-        .task_arns
-        .unwrap_or_default();
+    let tasks = stopped_tasks(client, cluster, limit, |l| l.service_name(service)).await?;
     let group = format!("service:{service}");
-    Ok(describe_tasks(client, cluster, &arns)
-        .await?
+    Ok(tasks
         .into_iter()
         .filter(|t| t.group() == Some(group.as_str()))
         .collect())

@@ -273,31 +273,16 @@ fn run_and_print(
 /// The release alarm-notifier: a critical CPU alarm with a runbook, its recovery, a composite.
 async fn alarm_notifier(emu: &Emulator, stack: &Stack) {
     println!("\n== the alarm-notifier ==\n");
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    cw.put_metric_alarm()
-        .alarm_name("autopilot-demo-web-cpu-high")
-        .namespace("AWS/ECS")
-        .metric_name("CPUUtilization")
-        .statistic(aws_sdk_cloudwatch::types::Statistic::Average)
-        .period(60)
-        .evaluation_periods(3)
-        .threshold(80.0)
-        .comparison_operator(aws_sdk_cloudwatch::types::ComparisonOperator::GreaterThanThreshold)
-        .tags(
-            aws_sdk_cloudwatch::types::Tag::builder()
-                .key("autopilot:severity")
-                .value("critical")
-                .build(),
+    stack
+        .put_cpu_alarm(
+            "autopilot-demo-web-cpu-high",
+            &stack.service,
+            &[
+                ("autopilot:severity", "critical"),
+                ("autopilot:runbook", "https://wiki.example/runbooks/web-cpu"),
+            ],
         )
-        .tags(
-            aws_sdk_cloudwatch::types::Tag::builder()
-                .key("autopilot:runbook")
-                .value("https://wiki.example/runbooks/web-cpu")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("PutMetricAlarm");
+        .await;
     println!(
         "alarm autopilot-demo-web-cpu-high tagged autopilot:severity=critical and a runbook\n"
     );
