@@ -366,6 +366,29 @@ impl Stack {
             .expect("PutMetricAlarm");
     }
 
+    /// Adds tags to the stack's service.
+    pub async fn tag_service(&self, tags: &[(&str, &str)]) {
+        self.ecs
+            .tag_resource()
+            .resource_arn(&self.service_arn)
+            .set_tags(Some(
+                tags.iter()
+                    .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
+                    .collect(),
+            ))
+            .send()
+            .await
+            .expect("TagResource");
+    }
+
+    /// One task of the stack's service, run and stopped with `reason`; returns its ARN.
+    pub async fn stopped_service_task(&self, reason: &str) -> String {
+        let group = format!("service:{}", self.service);
+        self.run_and_stop(None, Some(&group), &[], 1, reason)
+            .await
+            .remove(0)
+    }
+
     /// The stack's subnet and security group, as RunTask takes them.
     pub fn network(&self) -> NetworkConfiguration {
         NetworkConfiguration::builder()

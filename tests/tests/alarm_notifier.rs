@@ -103,18 +103,8 @@ async fn an_asleep_service_pages_no_one() {
         )
         .await;
     stack
-        .ecs
-        .tag_resource()
-        .resource_arn(&stack.service_arn)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:asleep-since")
-                .value("2026-11-16T19:00:00Z")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("TagResource");
+        .tag_service(&[("autopilot:asleep-since", "2026-11-16T19:00:00Z")])
+        .await;
     let out = notifier
         .handle(alarm_event("web-cpu-critical"))
         .await

@@ -55,6 +55,14 @@ fn decision(result: &Value) -> &Value {
     &decisions[0]
 }
 
+/// Handles a push of repository `web`.
+async fn handle_push(deployer: &Deployer, tag: &str, digest: &str, time: &str, id: &str) -> Value {
+    deployer
+        .handle(push("web", tag, digest, time, id))
+        .await
+        .expect("a push is handled")
+}
+
 /// Deploys a push of repository `web` and returns the revision it registered.
 async fn deployed_revision(
     deployer: &Deployer,
@@ -63,10 +71,7 @@ async fn deployed_revision(
     time: &str,
     id: &str,
 ) -> String {
-    let result = deployer
-        .handle(push("web", tag, digest, time, id))
-        .await
-        .expect("deploy");
+    let result = handle_push(deployer, tag, digest, time, id).await;
     assert_eq!(decision(&result)["reason"], "deployed", "{result}");
     decision(&result)["taskDefinitionArn"]
         .as_str()
@@ -113,16 +118,14 @@ fn comparable(td: &aws_sdk_ecs::types::TaskDefinition) -> String {
 async fn pin_digest_registers_one_identical_revision_and_points_the_service_at_it() {
     let (_emu, stack, deployer, _) = setup(Strategy::PinDigest).await;
     let before = stack.revisions().await;
-    let result = deployer
-        .handle(push(
-            "web",
-            "v1.4.2",
-            DIGEST_A,
-            "2026-11-16T02:00:00Z",
-            "evt-1",
-        ))
-        .await
-        .expect("deploy");
+    let result = handle_push(
+        &deployer,
+        "v1.4.2",
+        DIGEST_A,
+        "2026-11-16T02:00:00Z",
+        "evt-1",
+    )
+    .await;
     let d = decision(&result);
     assert_eq!(d["action"], "deploy", "{result}");
     assert_eq!(d["reason"], "deployed");
@@ -235,27 +238,9 @@ async fn the_same_event_three_times_leaves_one_new_revision() {
 #[tokio::test]
 async fn the_same_digest_under_a_second_tag_is_skipped() {
     let (_emu, stack, deployer, _) = setup(Strategy::PinDigest).await;
-    deployer
-        .handle(push(
-            "web",
-            "v1.4.2",
-            DIGEST_A,
-            "2026-11-16T02:00:00Z",
-            "e1",
-        ))
-        .await
-        .expect("first");
+    handle_push(&deployer, "v1.4.2", DIGEST_A, "2026-11-16T02:00:00Z", "e1").await;
     let revisions = stack.revisions().await;
-    let result = deployer
-        .handle(push(
-            "web",
-            "latest",
-            DIGEST_A,
-            "2026-11-16T02:00:05Z",
-            "e2",
-        ))
-        .await
-        .expect("second");
+    let result = handle_push(&deployer, "latest", DIGEST_A, "2026-11-16T02:00:05Z", "e2").await;
     assert_eq!(decision(&result)["reason"], "already-running", "{result}");
     assert_eq!(stack.revisions().await, revisions);
 }
@@ -264,10 +249,7 @@ async fn the_same_digest_under_a_second_tag_is_skipped() {
 async fn an_older_event_after_a_newer_one_is_skipped() {
     let (_emu, stack, deployer, _) = setup(Strategy::PinDigest).await;
     let live = deployed_revision(&deployer, "v2", DIGEST_B, "2026-11-16T03:00:00Z", "new").await;
-    let older = deployer
-        .handle(push("web", "v1", DIGEST_A, "2026-11-16T02:00:00Z", "old"))
-        .await
-        .expect("older");
+    let older = handle_push(&deployer, "v1", DIGEST_A, "2026-11-16T02:00:00Z", "old").await;
     assert_eq!(decision(&older)["reason"], "older-than-running", "{older}");
     assert_eq!(
         stack.describe_service().await.task_definition(),
@@ -302,16 +284,7 @@ async fn follow_tag_forces_a_new_deployment_without_registering_anything() {
         .first()
         .and_then(|d| d.id())
         .map(str::to_string);
-    let result = deployer
-        .handle(push(
-            "web",
-            "latest",
-            DIGEST_A,
-            "2026-11-16T02:00:00Z",
-            "ft",
-        ))
-        .await
-        .expect("handle");
+    let result = handle_push(&deployer, "latest", DIGEST_A, "2026-11-16T02:00:00Z", "ft").await;
     assert_eq!(decision(&result)["reason"], "deployed", "{result}");
     assert_eq!(decision(&result)["taskDefinitionArn"], Value::Null);
     assert_eq!(stack.revisions().await, revisions, "nothing registered");
@@ -332,32 +305,14 @@ async fn follow_tag_forces_a_new_deployment_without_registering_anything() {
         .iter()
         .any(|t| t.key() == Some("autopilot:image-digest") && t.value() == Some(DIGEST_A)));
     // Delivered again, it is a no-op.
-    let again = deployer
-        .handle(push(
-            "web",
-            "latest",
-            DIGEST_A,
-            "2026-11-16T02:00:00Z",
-            "ft",
-        ))
-        .await
-        .expect("again");
+    let again = handle_push(&deployer, "latest", DIGEST_A, "2026-11-16T02:00:00Z", "ft").await;
     assert_eq!(decision(&again)["reason"], "already-running");
 }
 
 #[tokio::test]
 async fn the_notification_reaches_chat_as_chatbot_json_with_an_email_rendering() {
     let (_emu, stack, deployer, capture) = setup(Strategy::PinDigest).await;
-    deployer
-        .handle(push(
-            "web",
-            "v1.4.2",
-            DIGEST_A,
-            "2026-11-16T02:00:00Z",
-            "n1",
-        ))
-        .await
-        .expect("deploy");
+    handle_push(&deployer, "v1.4.2", DIGEST_A, "2026-11-16T02:00:00Z", "n1").await;
     let delivered = stack.notifications().await;
     assert_eq!(delivered.len(), 1);
     let chat = &delivered[0];
@@ -513,27 +468,14 @@ async fn a_completed_deployment_reports_the_image_and_prunes_old_revisions() {
 async fn frozen_and_missing_services_are_held_back_and_reported() {
     let (_emu, stack, mut deployer, _) = setup(Strategy::PinDigest).await;
     stack
-        .ecs
-        .tag_resource()
-        .resource_arn(&stack.service_arn)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:deploy-freeze")
-                .value("true")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("TagResource");
+        .tag_service(&[("autopilot:deploy-freeze", "true")])
+        .await;
     deployer.config.targets.push(DeployTarget {
         service: "ghost".into(),
         ..deployer.config.targets[0].clone()
     });
     let revisions = stack.revisions().await;
-    let result = deployer
-        .handle(push("web", "v9", DIGEST_B, "2026-11-16T02:00:00Z", "f"))
-        .await
-        .expect("handle");
+    let result = handle_push(&deployer, "v9", DIGEST_B, "2026-11-16T02:00:00Z", "f").await;
     let reasons: Vec<&str> = result["decisions"]
         .as_array()
         .expect("decisions")
@@ -551,10 +493,7 @@ async fn dry_run_decides_and_reports_but_changes_nothing() {
     let (_emu, stack, mut deployer, _) = setup(Strategy::PinDigest).await;
     deployer.config.dry_run = true;
     let revisions = stack.revisions().await;
-    let result = deployer
-        .handle(push("web", "v5", DIGEST_B, "2026-11-16T02:00:00Z", "d"))
-        .await
-        .expect("handle");
+    let result = handle_push(&deployer, "v5", DIGEST_B, "2026-11-16T02:00:00Z", "d").await;
     assert_eq!(decision(&result)["action"], "deploy");
     assert_eq!(decision(&result)["dryRun"], true);
     assert_eq!(stack.revisions().await, revisions);

@@ -179,15 +179,8 @@ async fn the_release_task_watcher_handles_the_sample_events() {
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "autopilot-demo", "web").await;
     let task = stack
-        .run_and_stop(
-            None,
-            Some("service:web"),
-            &[],
-            1,
-            "Essential container in task exited",
-        )
-        .await
-        .remove(0);
+        .stopped_service_task("Essential container in task exited")
+        .await;
     let mut oom = sample_event("task-watcher/out-of-memory.json");
     oom["detail"]["taskArn"] = task.clone().into();
     oom["detail"]["taskDefinitionArn"] = stack.task_definition.clone().into();

@@ -270,24 +270,11 @@ async fn a_sleep_that_died_half_way_is_finished_from_the_tags() {
     scalable(&stack, "web", Some((2, 10))).await;
     // The last tick recorded the capacity and died before scaling.
     stack
-        .ecs
-        .tag_resource()
-        .resource_arn(&stack.service_arn)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:restore")
-                .value("desired=2 min=2 max=10")
-                .build(),
-        )
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:asleep-since")
-                .value("2026-11-16T21:45:00Z")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("TagResource");
+        .tag_service(&[
+            ("autopilot:restore", "desired=2 min=2 max=10"),
+            ("autopilot:asleep-since", "2026-11-16T21:45:00Z"),
+        ])
+        .await;
     let out = off.handle(tick(NIGHT)).await.expect("tick");
     assert_eq!(action_of(&out, "web"), "sleep", "{out}");
     let web = stack.service_named("web").await;
@@ -313,24 +300,11 @@ async fn a_damaged_restore_tag_is_reported_not_guessed() {
         .await
         .expect("UpdateService");
     stack
-        .ecs
-        .tag_resource()
-        .resource_arn(&stack.service_arn)
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:restore")
-                .value("desired=lots")
-                .build(),
-        )
-        .tags(
-            aws_sdk_ecs::types::Tag::builder()
-                .key("autopilot:asleep-since")
-                .value("2026-11-16T19:00:00Z")
-                .build(),
-        )
-        .send()
-        .await
-        .expect("TagResource");
+        .tag_service(&[
+            ("autopilot:restore", "desired=lots"),
+            ("autopilot:asleep-since", "2026-11-16T19:00:00Z"),
+        ])
+        .await;
     let out = off.handle(tick(MORNING)).await.expect("tick");
     assert_eq!(action_of(&out, "web"), "error", "{out}");
     assert_eq!(

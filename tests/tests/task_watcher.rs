@@ -42,15 +42,8 @@ const ELB: &str = "Task failed ELB health checks in (target-group arn:aws:elasti
 async fn an_out_of_memory_stop_is_explained_with_what_to_do() {
     let (_emu, stack, watcher, _) = setup(|_, _| {}).await;
     let task = stack
-        .run_and_stop(
-            None,
-            Some("service:web"),
-            &[],
-            1,
-            "Essential container in task exited",
-        )
-        .await
-        .remove(0);
+        .stopped_service_task("Essential container in task exited")
+        .await;
     let result = watcher
         .handle(event_for(&stack, "out-of-memory.json", &task))
         .await
@@ -99,10 +92,7 @@ async fn three_failing_stops_give_one_crash_loop_alert_and_a_fourth_none() {
     let (_emu, stack, watcher, _) = setup(|_, _| {}).await;
     let mut actions = vec![];
     for _ in 0..4 {
-        let task = stack
-            .run_and_stop(None, Some("service:web"), &[], 1, ELB)
-            .await
-            .remove(0);
+        let task = stack.stopped_service_task(ELB).await;
         let result = watcher
             .handle(event_for(&stack, "elb-health-check.json", &task))
             .await
@@ -157,10 +147,7 @@ async fn scale_to_zero_records_the_capacity_then_stops_the_service() {
         .expect("RegisterScalableTarget");
     let mut last = Value::Null;
     for _ in 0..3 {
-        let task = stack
-            .run_and_stop(None, Some("service:web"), &[], 1, ELB)
-            .await
-            .remove(0);
+        let task = stack.stopped_service_task(ELB).await;
         last = watcher
             .handle(event_for(&stack, "elb-health-check.json", &task))
             .await
@@ -317,15 +304,8 @@ async fn an_interrupted_opted_in_task_runs_again_and_one_at_the_limit_does_not()
 async fn a_duplicate_event_gives_the_same_notification_id() {
     let (_emu, stack, watcher, capture) = setup(|_, _| {}).await;
     let task = stack
-        .run_and_stop(
-            None,
-            Some("service:web"),
-            &[],
-            1,
-            "Essential container in task exited",
-        )
-        .await
-        .remove(0);
+        .stopped_service_task("Essential container in task exited")
+        .await;
     let e = event_for(&stack, "essential-container-exited.json", &task);
     let first = watcher.handle(e.clone()).await.expect("first");
     let second = watcher.handle(e).await.expect("second");

@@ -331,16 +331,12 @@ const STRINGS: &[&str] = &[
     "ClusterName",
 ];
 
-fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-    crate::testing::any_json(KEYS, STRINGS)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// No JSON input makes the parser or the rendering panic.
     #[test]
-    fn no_json_input_panics(value in any_json()) {
+    fn no_json_input_panics(value in crate::testing::any_json(KEYS, STRINGS)) {
         if let Ok(ev) = parse(value) {
             let n = render(&ev, &Context::default());
             let _ = n.to_sns_message();
@@ -353,7 +349,7 @@ proptest! {
         Just(vec!["detail", "state"]), Just(vec!["detail", "state", "reasonData"]), Just(vec!["detail", "state", "reason"]),
         Just(vec!["detail", "previousState", "timestamp"]), Just(vec!["detail", "configuration", "metrics"]),
         Just(vec!["detail", "configuration"]), Just(vec!["detail", "alarmName"]), Just(vec!["resources"])],
-        replacement in any_json()) {
+        replacement in crate::testing::any_json(KEYS, STRINGS)) {
         let mut v: Value = serde_json::from_str(SAMPLES[which].1).expect("JSON");
         let mut slot = &mut v;
         for key in &path {

@@ -327,16 +327,12 @@ mod parse_props {
         "arn:aws:ecs:us-east-1:1:service/c/s",
     ];
 
-    fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-        crate::testing::any_json(KEYS, STRINGS)
-    }
-
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         /// No JSON input makes the parser (or the planner after it) panic.
         #[test]
-        fn no_json_input_panics(value in any_json()) {
+        fn no_json_input_panics(value in crate::testing::any_json(KEYS, STRINGS)) {
             if let Ok(DeployerEvent::Push(push)) = parse(value) {
                 let targets = vec![DeployTarget {
                     repository: push.detail.repository_name.clone(), tags: vec!["*".into()],
@@ -353,7 +349,7 @@ mod parse_props {
             detail_field in prop_oneof![
             Just("repository-name"), Just("image-digest"), Just("image-tag"), Just("action-type"),
             Just("manifest-media-type"), Just("eventName"), Just("updatedAt"), Just("deploymentId")],
-            replacement in any_json(), which in 0usize..2) {
+            replacement in crate::testing::any_json(KEYS, STRINGS), which in 0usize..2) {
             let raw = if which == 0 {
                 include_str!("../../../events/deployer/ecr-push-latest.json")
             } else {

@@ -252,27 +252,15 @@ fn a_late_event_never_rolls_back() {
 
 #[test]
 fn a_frozen_service_is_held_back() {
-    let p = decide_one(
-        &push("v2"),
-        target(Strategy::PinDigest),
-        Some(live(
-            "r/web:v1",
-            &[],
-            &[("autopilot:deploy-freeze", "true")],
-        )),
-    );
-    assert_eq!(p.decision.reason, Reason::DeployFreeze);
-    assert!(p.decision.reason.is_notified());
-    let p = decide_one(
-        &push("v2"),
-        target(Strategy::PinDigest),
-        Some(live(
-            "r/web:v1",
-            &[],
-            &[("autopilot:deploy-freeze", "false")],
-        )),
-    );
-    assert_eq!(p.decision.reason, Reason::Deployed);
+    for (freeze, reason) in [("true", Reason::DeployFreeze), ("false", Reason::Deployed)] {
+        let l = live("r/web:v1", &[], &[("autopilot:deploy-freeze", freeze)]);
+        let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(l));
+        assert_eq!(
+            p.decision.reason, reason,
+            "autopilot:deploy-freeze={freeze}"
+        );
+    }
+    assert!(Reason::DeployFreeze.is_notified());
 }
 
 #[test]

@@ -129,11 +129,11 @@ impl OffHours {
             Mode::Asleep
         };
         let (states, mut failed) = self.discover().await;
-        let mut planned: Vec<(Option<ServiceState>, Planned)> = states
+        let mut planned: Vec<(ServiceState, Planned)> = states
             .into_iter()
             .map(|s| {
                 let p = plan(mode, now, &s);
-                (Some(s), p)
+                (s, p)
             })
             .collect();
         tracing::info!(mode = ?mode, plan = %json!(planned.iter().map(|(_, p)| p).collect::<Vec<_>>()), "off-hours plan");
@@ -141,12 +141,12 @@ impl OffHours {
         let transitions = planned
             .iter()
             .any(|(_, p)| matches!(p.action, Action::Sleep | Action::Wake));
-        let mut savings = None;
-        if transitions && !self.config.dry_run {
+        if transitions {
             self.read_capacity(&mut planned).await;
+        }
+        if transitions && !self.config.dry_run {
             let alarms = self.alarms_by_service().await;
             for (s, p) in planned.iter_mut() {
-                let Some(s) = s.as_ref() else { continue };
                 let names = alarms
                     .as_ref()
                     .ok()
@@ -168,12 +168,13 @@ impl OffHours {
             if let Err(e) = &alarms {
                 tracing::warn!(error = ?e, "alarms could not be listed: their actions were not changed");
             }
-        } else if transitions {
-            self.read_capacity(&mut planned).await;
         }
-        if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
-            savings = Some(self.estimate_savings(now, &planned).await);
-        }
+        let savings =
+            if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
+                Some(self.estimate_savings(now, &planned).await)
+            } else {
+                None
+            };
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
         let mut outcome = Outcome {
@@ -280,11 +281,11 @@ impl OffHours {
 
     /// The auto scaling bounds of the services about to sleep (not those resuming: their record
     /// is the truth), 50 per DescribeScalableTargets.
-    async fn read_capacity(&self, planned: &mut [(Option<ServiceState>, Planned)]) {
+    async fn read_capacity(&self, planned: &mut [(ServiceState, Planned)]) {
         let wanted: Vec<String> = planned
             .iter()
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
-            .filter_map(|(s, _)| s.as_ref().map(|s| resource_id(&s.cluster, &s.service)))
+            .map(|(s, _)| resource_id(&s.cluster, &s.service))
             .collect();
         let mut bounds: BTreeMap<String, (i32, i32)> = BTreeMap::new();
         let mut error = None;
@@ -311,7 +312,6 @@ impl OffHours {
             }
         }
         for (s, p) in planned.iter_mut() {
-            let Some(s) = s.as_ref() else { continue };
             if p.action != Action::Sleep || p.resume {
                 continue;
             }
@@ -442,7 +442,7 @@ impl OffHours {
     async fn estimate_savings(
         &self,
         now: DateTime<Utc>,
-        planned: &[(Option<ServiceState>, Planned)],
+        planned: &[(ServiceState, Planned)],
     ) -> f64 {
         let hours = self
             .config
@@ -453,7 +453,7 @@ impl OffHours {
         let mut sizes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
         let mut total = 0.0;
         for (s, p) in planned {
-            let (Some(s), Some(r)) = (s.as_ref(), p.restore) else {
+            let Some(r) = p.restore else {
                 continue;
             };
             if p.action != Action::Sleep {

@@ -207,7 +207,7 @@ impl TaskWatcher {
             Some(service) if c.cause.is_failure() => {
                 self.on_failing_service_task(ev, &c, service, outcome).await
             }
-            Some(_) => self.alert(ev, &c, None, outcome).await,
+            Some(_) => self.alert(ev, &c, None, None, outcome).await,
             None => self.on_standalone_task(ev, &c, outcome).await,
         }
     }
@@ -229,7 +229,7 @@ impl TaskWatcher {
             .into_iter()
             .next();
         let Some(svc) = svc else {
-            return self.alert(ev, c, None, outcome).await;
+            return self.alert(ev, c, None, None, outcome).await;
         };
         let tags = ecs::tag_map(svc.tags.as_deref());
         if let Some(at) = tags
@@ -265,7 +265,13 @@ impl TaskWatcher {
         let total: usize = counts.values().sum();
         if total < self.config.crash_loop_threshold as usize {
             return self
-                .alert(ev, c, Some(svc.service_arn().unwrap_or_default()), outcome)
+                .alert(
+                    ev,
+                    c,
+                    Some(svc.service_arn().unwrap_or_default()),
+                    None,
+                    outcome,
+                )
                 .await;
         }
 
@@ -327,7 +333,7 @@ impl TaskWatcher {
         let t = &ev.detail;
         let interrupted = matches!(c.cause, Cause::SpotInterruption | Cause::Infrastructure);
         if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
-            return self.alert(ev, c, None, outcome).await;
+            return self.alert(ev, c, None, None, outcome).await;
         }
         let described = ecs::describe_tasks(
             &self.clients.ecs,
@@ -342,7 +348,7 @@ impl TaskWatcher {
             _ => false,
         };
         if !wants {
-            return self.alert(ev, c, None, outcome).await;
+            return self.alert(ev, c, None, None, outcome).await;
         }
         let attempt: u32 = tags.get(ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0);
         let restart = if attempt >= self.config.max_restarts {
@@ -356,16 +362,7 @@ impl TaskWatcher {
             Err("Not restarted: RESTART_NETWORK is not set, so the watcher does not know where to run it.".to_string())
         };
         match restart {
-            Err(why) => {
-                outcome.detail = format!("{} {why}", c.sentence);
-                let mut n = notices::alert(ev, c, None, &self.log_links(t).await);
-                n.description.push_str(&format!("\n{why}"));
-                n.severity = Severity::Critical;
-                notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
-                outcome.actions.push("alert");
-                outcome.notification_id = Some(n.id);
-                Ok(outcome)
-            }
+            Err(why) => self.alert(ev, c, None, Some(why), outcome).await,
             Ok(network) => {
                 let mut new_tags = tags.clone();
                 new_tags.insert(ATTEMPT.into(), (attempt + 1).to_string());
@@ -473,14 +470,22 @@ impl TaskWatcher {
     }
 
     /// Publishes the stop's alert.
+    /// Publishes the stop's alert; a `note` (why nothing more was done) is added to it and
+    /// makes it critical.
     async fn alert(
         &self,
         ev: &Event<EcsTaskStateChange>,
         c: &Classification,
         service_arn: Option<&str>,
+        note: Option<String>,
         mut outcome: Outcome,
     ) -> Result<Outcome> {
-        let n = notices::alert(ev, c, service_arn, &self.log_links(&ev.detail).await);
+        let mut n = notices::alert(ev, c, service_arn, &self.log_links(&ev.detail).await);
+        if let Some(note) = note {
+            outcome.detail = format!("{} {note}", c.sentence);
+            n.description.push_str(&format!("\n{note}"));
+            n.severity = Severity::Critical;
+        }
         notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
         outcome.actions.push("alert");
         outcome.notification_id = Some(n.id);

@@ -258,16 +258,12 @@ const STRINGS: &[&str] = &[
     "ResourceInitializationError secret",
 ];
 
-fn any_json() -> impl proptest::strategy::Strategy<Value = Value> {
-    crate::testing::any_json(KEYS, STRINGS)
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
     /// No JSON input makes the parser (or the classifier after it) panic.
     #[test]
-    fn no_json_input_panics(value in any_json()) {
+    fn no_json_input_panics(value in crate::testing::any_json(KEYS, STRINGS)) {
         if let Ok(ev) = parse(value) {
             let _ = classify(&ev.detail);
         }
@@ -278,7 +274,7 @@ proptest! {
     fn mutated_samples_do_not_panic(which in 0usize..15, field in prop_oneof![
         Just("taskArn"), Just("clusterArn"), Just("containers"), Just("stopCode"), Just("stoppedReason"),
         Just("lastStatus"), Just("group"), Just("overrides"), Just("stoppedAt"), Just("memory")],
-        replacement in any_json()) {
+        replacement in crate::testing::any_json(KEYS, STRINGS)) {
         let mut v: Value = serde_json::from_str(SAMPLES[which].0 .1).expect("JSON");
         v["detail"][field] = replacement;
         if let Ok(ev) = parse(v) {

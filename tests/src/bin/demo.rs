@@ -171,10 +171,7 @@ async fn task_watcher(emu: &Emulator, stack: &Stack) {
         ("elb-health-check.json", elb),
         ("elb-health-check.json", elb),
     ] {
-        let task = stack
-            .run_and_stop(None, Some("service:web"), &[], 1, reason)
-            .await
-            .remove(0);
+        let task = stack.stopped_service_task(reason).await;
         let mut e = sample_event(&format!("task-watcher/{sample}"));
         e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
         e["detail"]["taskArn"] = json!(task);
