@@ -195,17 +195,7 @@ impl Stack {
 
     /// The service as it is now, with tags.
     pub async fn describe_service(&self) -> Service {
-        self.ecs
-            .describe_services()
-            .cluster(&self.cluster)
-            .services(&self.service)
-            .include(ServiceField::Tags)
-            .send()
-            .await
-            .expect("DescribeServices")
-            .services
-            .and_then(|s| s.into_iter().next())
-            .expect("the service exists")
+        self.service_named(&self.service).await
     }
 
     /// A task definition with its tags.

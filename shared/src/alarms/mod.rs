@@ -128,10 +128,6 @@ impl AlarmNotifier {
 
     /// Handles one `CloudWatch Alarm State Change` event.
     pub async fn handle(&self, event: Value) -> Result<Value> {
-        self.handle_event(event).await
-    }
-
-    async fn handle_event(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
             .calls
@@ -294,7 +290,7 @@ impl AlarmNotifier {
 
 impl crate::runtime::Handler for AlarmNotifier {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        self.handle_event(event)
+        Self::handle(self, event)
     }
 }
 

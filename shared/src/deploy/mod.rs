@@ -41,10 +41,6 @@ impl Deployer {
 
     /// Handles one EventBridge event: an image push or a deployment state change.
     pub async fn handle(&self, event: Value) -> Result<Value> {
-        self.handle_event(event).await
-    }
-
-    async fn handle_event(&self, event: Value) -> Result<Value> {
         // The call record is per invocation (Lambda runs one at a time per process).
         let work = async {
             match parse(event)? {
@@ -233,7 +229,7 @@ impl Deployer {
 
 impl crate::runtime::Handler for Deployer {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        self.handle_event(event)
+        Self::handle(self, event)
     }
 }
 

@@ -99,10 +99,6 @@ impl OffHours {
 
     /// Runs one tick.
     pub async fn handle(&self, event: Value) -> Result<Value> {
-        self.handle_event(event).await
-    }
-
-    async fn handle_event(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
             .calls
@@ -625,6 +621,6 @@ fn error_entry(cluster: &str, service: &str, reason: String) -> Planned {
 
 impl crate::runtime::Handler for OffHours {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        self.handle_event(event)
+        Self::handle(self, event)
     }
 }

@@ -148,10 +148,6 @@ impl TaskWatcher {
 
     /// Handles one `ECS Task State Change` event.
     pub async fn handle(&self, event: Value) -> Result<Value> {
-        self.handle_event(event).await
-    }
-
-    async fn handle_event(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
             .calls
@@ -556,7 +552,7 @@ impl TaskWatcher {
 
 impl crate::runtime::Handler for TaskWatcher {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        self.handle_event(event)
+        Self::handle(self, event)
     }
 }
 
