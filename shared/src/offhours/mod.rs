@@ -156,8 +156,13 @@ impl OffHours {
                 };
                 if let Err(e) = done {
                     tracing::error!(error = ?e, service = %s.arn, "service failed; the next tick retries it");
-                    p.reason = format!("{:?} failed, retried next tick: {e}", p.action)
-                        .to_ascii_lowercase();
+                    // Only the verb is lowered: the AWS error keeps its code's case.
+                    let verb = if p.action == Action::Wake {
+                        "wake"
+                    } else {
+                        "sleep"
+                    };
+                    p.reason = format!("{verb} failed, retried next tick: {e}");
                     p.action = Action::Error;
                 }
             }
