@@ -3,6 +3,9 @@
 //! Each function has its own `Config::from_env()`, built on [`Env`], called once at init. Every
 //! error names the variable and says what was wrong with it.
 
+use std::cell::RefCell;
+use std::collections::BTreeSet;
+
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
@@ -12,6 +15,9 @@ type Lookup<'a> = Box<dyn Fn(&str) -> Option<String> + 'a>;
 /// A source of environment variables: the process environment in Lambda, a map in tests.
 pub struct Env<'a> {
     lookup: Lookup<'a>,
+    /// Every variable looked up, set or not: what a configuration reads, for the template check
+    /// that the SAM template sets exactly what each function reads.
+    read: RefCell<BTreeSet<&'static str>>,
 }
 
 impl<'a> Env<'a> {
@@ -19,6 +25,7 @@ impl<'a> Env<'a> {
     pub fn process() -> Env<'static> {
         Env {
             lookup: Box::new(|name| std::env::var(name).ok()),
+            read: RefCell::default(),
         }
     }
 
@@ -31,11 +38,18 @@ impl<'a> Env<'a> {
                     .find(|(k, _)| *k == name)
                     .map(|(_, v)| (*v).to_string())
             }),
+            read: RefCell::default(),
         }
+    }
+
+    /// The names of the variables looked up so far, set or not.
+    pub fn names_read(&self) -> BTreeSet<&'static str> {
+        self.read.borrow().clone()
     }
 
     /// The value, or `None` when unset or blank.
     pub fn optional(&self, var: &'static str) -> Option<String> {
+        self.read.borrow_mut().insert(var);
         (self.lookup)(var).filter(|v| !v.trim().is_empty())
     }
 
@@ -142,6 +156,18 @@ mod tests {
         assert!(e.contains("MISSING") && e.contains("required"), "{e}");
         let e = env.topic_arn("T").unwrap_err().to_string();
         assert!(e.contains("SNS topic ARN"), "{e}");
+    }
+
+    #[test]
+    fn names_read_lists_every_lookup_set_or_not() {
+        let env = Env::from_pairs(&[("SET", "1"), ("NEVER_READ", "x")]);
+        let _ = env.u32_in("SET", 0, 3);
+        let _ = env.bool_or("UNSET", false);
+        let _ = env.required("ALSO_UNSET");
+        assert_eq!(
+            env.names_read().into_iter().collect::<Vec<_>>(),
+            ["ALSO_UNSET", "SET", "UNSET"]
+        );
     }
 
     #[test]
