@@ -73,7 +73,7 @@ impl Emulator {
                 );
             }
             if emu
-                .try_http("GET", "/moto-api/", "")
+                .try_signed("ec2", "GET", "/moto-api/", "", &[])
                 .is_some_and(|(s, _)| s > 0)
             {
                 break;
@@ -129,60 +129,139 @@ impl Emulator {
 
     /// An EC2 Query API call (the tests need no EC2 SDK for a VPC, a subnet and a group).
     pub fn ec2(&self, params: &[(&str, &str)]) -> String {
-        let mut body = String::from("Version=2016-11-15");
+        self.query("ec2", "2016-11-15", params)
+    }
+
+    /// A Query-protocol call (EC2, CloudFormation) to `service` (its signing name); panics
+    /// with the response when it is not 200. Returns the XML.
+    pub fn query(&self, service: &str, version: &str, params: &[(&str, &str)]) -> String {
+        let mut body = format!("Version={version}");
         for (k, v) in params {
             body.push_str(&format!("&{}={}", encode(k), encode(v)));
         }
-        let (status, text) =
-            self.http_with("POST", "/", &body, "application/x-www-form-urlencoded");
-        assert_eq!(status, 200, "EC2 {params:?} failed: {text}");
+        let (status, text) = self.signed(
+            service,
+            "POST",
+            "/",
+            &body,
+            &[("Content-Type", "application/x-www-form-urlencoded")],
+        );
+        assert_eq!(status, 200, "{service} {params:?} failed: {text}");
         text
     }
 
-    /// A plain HTTP request to the emulator; panics when it cannot be made.
+    /// A JSON-protocol call (`X-Amz-Target: target`) to `service` (its signing name), e.g.
+    /// `json("events", "AWSEvents.PutRule", ...)`; panics unless it answers 200 with JSON.
+    pub fn json(&self, service: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
+        let (status, text) = self.signed(
+            service,
+            "POST",
+            "/",
+            &body.to_string(),
+            &[
+                ("Content-Type", "application/x-amz-json-1.1"),
+                ("X-Amz-Target", target),
+            ],
+        );
+        assert_eq!(status, 200, "{target} {body} failed: {text}");
+        if text.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {text}"))
+    }
+
+    /// A REST-JSON call (Lambda) to `service`; panics unless it answers 200 with JSON.
+    pub fn rest(&self, service: &str, method: &str, path: &str) -> serde_json::Value {
+        let (status, text) = self.signed(service, method, path, "", &[]);
+        assert_eq!(status, 200, "{method} {path} failed: {text}");
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+    }
+
+    /// A plain HTTP request to the emulator's own API (`/moto-api/...`); panics when it cannot
+    /// be made.
     pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {
-        self.http_with(method, path, body, "application/json")
+        self.signed(
+            "ec2",
+            method,
+            path,
+            body,
+            &[("Content-Type", "application/json")],
+        )
     }
 
-    fn http_with(&self, method: &str, path: &str, body: &str, content_type: &str) -> (u16, String) {
-        self.try_http_with(method, path, body, content_type)
-            .unwrap_or_else(|| panic!("{method} {path}: the emulator did not answer"))
-    }
-
-    fn try_http(&self, method: &str, path: &str, body: &str) -> Option<(u16, String)> {
-        self.try_http_with(method, path, body, "application/json")
-    }
-
-    fn try_http_with(
+    /// A request signed for `service`: moto routes a request by the service named in its
+    /// Authorization header (it checks no signature). Panics when it cannot be made.
+    fn signed(
         &self,
+        service: &str,
         method: &str,
         path: &str,
         body: &str,
-        content_type: &str,
+        headers: &[(&str, &str)],
+    ) -> (u16, String) {
+        self.try_signed(service, method, path, body, headers)
+            .unwrap_or_else(|| panic!("{method} {path}: the emulator did not answer"))
+    }
+
+    fn try_signed(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
     ) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream
-            .set_read_timeout(Some(Duration::from_secs(30)))
+            .set_read_timeout(Some(Duration::from_secs(60)))
             .ok()?;
-        // EC2 calls are routed by the signed service name in the Authorization header.
-        let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: {content_type}\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/ec2/aws4_request, SignedHeaders=host, Signature=0\r\n\
-             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        let mut request = format!(
+            "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: {}\r\nConnection: close\r\n",
             self.port,
             body.len()
         );
+        for (k, v) in headers {
+            request.push_str(&format!("{k}: {v}\r\n"));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
         stream.write_all(request.as_bytes()).ok()?;
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).ok()?;
         let text = String::from_utf8_lossy(&raw).to_string();
         let status = text.split_whitespace().nth(1)?.parse().ok()?;
-        let body = text
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_string())
-            .unwrap_or_default();
-        Some((status, body))
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        let chunked = head.lines().any(|l| {
+            l.to_ascii_lowercase()
+                .starts_with("transfer-encoding: chunked")
+        });
+        Some((
+            status,
+            if chunked {
+                dechunk(body)
+            } else {
+                body.to_string()
+            },
+        ))
     }
+}
+
+/// The body of a chunked HTTP response, joined.
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else {
+            break;
+        };
+        if n == 0 || rest.len() < n {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = rest[n..].trim_start_matches("\r\n");
+    }
+    out
 }
 
 impl Drop for Emulator {

@@ -412,23 +412,33 @@ async fn topic_with_queue(
         .expect("CreateTopic")
         .topic_arn
         .expect("topic ARN");
-    let queue = format!("{name}-reader");
+    let queue_url = queue_on_topic(sns, sqs, &topic_arn, &format!("{name}-reader")).await;
+    (topic_arn, queue_url)
+}
+
+/// A new SQS queue `queue` subscribed to an existing topic; returns its URL.
+pub async fn queue_on_topic(
+    sns: &aws_sdk_sns::Client,
+    sqs: &aws_sdk_sqs::Client,
+    topic_arn: &str,
+    queue: &str,
+) -> String {
     let queue_url = sqs
         .create_queue()
-        .queue_name(&queue)
+        .queue_name(queue)
         .send()
         .await
         .expect("CreateQueue")
         .queue_url
         .expect("queue URL");
     sns.subscribe()
-        .topic_arn(&topic_arn)
+        .topic_arn(topic_arn)
         .protocol("sqs")
         .endpoint(format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"))
         .send()
         .await
         .expect("Subscribe");
-    (topic_arn, queue_url)
+    queue_url
 }
 
 /// Registers a task definition that uses most of what RegisterTaskDefinition accepts, so a copy
