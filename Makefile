@@ -1,28 +1,46 @@
 # Fargate Autopilot. `make demo` and `make test` are all a fresh machine needs.
 SHELL := /bin/bash
-VENV  := .venv
 PY    := python3
+# The emulator (moto's server), pinned, in a venv of its own.
+VENV  := .venv
 STAMP := $(VENV)/.installed
+# The template tools, pinned, in two venvs (checkov's pins clash with the SAM CLI's): the SAM CLI
+# (with cfn-lint and the SAM translator), cargo-lambda and zig; and checkov.
+SAM_VENV     := .venv-sam
+CHECKOV_VENV := .venv-checkov
+TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
+PIP_FLAGS := --quiet --disable-pip-version-check
 # The Lambda functions (binary name = function name).
 FUNCTIONS := deployer task-watcher alarm-notifier off-hours
 
-.PHONY: all venv build test demo lint fmt bench lambda clean
+.PHONY: all venv tools build test demo lint fmt bench aarch64 lambda sam-build clean
 
 all: test
 
-# The emulator (moto's server) in a venv of its own, pinned.
 venv: $(STAMP)
 $(STAMP): tools/requirements.txt tools/constraints.txt
 	$(PY) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements.txt -c tools/constraints.txt
+	$(VENV)/bin/pip install $(PIP_FLAGS) -r tools/requirements.txt -c tools/constraints.txt
 	touch $(STAMP)
+
+tools: $(TOOLS)
+$(SAM_VENV)/.installed: tools/sam-requirements.txt tools/sam-constraints.txt
+	@echo "Installing the SAM CLI, cargo-lambda and zig into $(SAM_VENV) (about 2 minutes)"
+	$(PY) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r tools/sam-requirements.txt -c tools/sam-constraints.txt
+	touch $@
+$(CHECKOV_VENV)/.installed: tools/checkov-requirements.txt tools/checkov-constraints.txt
+	@echo "Installing checkov into $(CHECKOV_VENV) (about 1 minute)"
+	$(PY) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install $(PIP_FLAGS) -r tools/checkov-requirements.txt -c tools/checkov-constraints.txt
+	touch $@
 
 # Release binaries of every function: what the end-to-end tests and the demo run.
 build:
 	cargo build --release --bins
 
 # Ends with one plain line `tests: N passed, N failed` summing every test binary.
-test: venv build
+test: venv tools build
 	mkdir -p target; set -o pipefail; cargo test --workspace 2>&1 | tee target/test-output.txt
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
 
@@ -40,11 +58,20 @@ lint:
 fmt:
 	cargo fmt --all
 
-# Lambda zips for arm64 (Graviton), with cargo-lambda and zig from PyPI in the venv.
-lambda: venv
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check cargo-lambda ziglang
-	PATH="$(abspath $(VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+# The arm64 target for cargo-lambda's cross build (rustup fetches it once).
+aarch64:
+	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
+
+# Lambda zips for arm64 (Graviton), with cargo-lambda and zig from the SAM venv.
+lambda: tools aarch64
+	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+
+# `sam build` as a user runs it (sam/samconfig.toml, cached, parallel), then a check that it gave
+# four arm64 bootstraps.
+sam-build: tools aarch64
+	cd sam && PATH="$(abspath $(SAM_VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --config-env dev
+	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction
 
 clean:
 	cargo clean
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(SAM_VENV) $(CHECKOV_VENV) sam/.aws-sam
