@@ -5,6 +5,7 @@
 pub mod emulator;
 pub mod runtime_api;
 pub mod stack;
+pub mod template;
 
 use std::path::PathBuf;
 

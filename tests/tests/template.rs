@@ -1,0 +1,1549 @@
+//! `sam/template.yaml`, checked as hard as the Rust code: the linters, the translated template,
+//! a deploy into the emulator's CloudFormation, the rules' patterns through the emulator's
+//! EventBridge, the functions' environment against what their configuration reads, and each
+//! role against the AWS calls its function makes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::process::Command;
+use std::time::Duration;
+
+use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
+use autopilot_core::config::Env;
+use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
+use autopilot_core::offhours::{OffHours, OffHoursConfig};
+use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_sqs::types::QueueAttributeName;
+use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
+use integration_tests::template::{
+    self, function_name, template_path, tool, translate, DeployedStack, Rule, FUNCTIONS,
+};
+use integration_tests::{release_binary, run_function, sample_event, Stack};
+use serde_json::{json, Value};
+
+const CLUSTER: &str = "autopilot-cluster-demo";
+const SERVICE: &str = "autopilot-service-demo";
+const REPOSITORY: &str = "autopilot-demo";
+
+// ---------------------------------------------------------------------------------------------
+// Linters
+// ---------------------------------------------------------------------------------------------
+
+/// Runs a tool; returns (success, stdout + stderr).
+fn run(command: &mut Command) -> (bool, String) {
+    let out = command
+        .env("SAM_CLI_TELEMETRY", "0")
+        .env("AWS_DEFAULT_REGION", REGION)
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run {command:?}: {e}"));
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn cfn_lint_finds_nothing_in_the_template() {
+    let (ok, output) = run(Command::new(tool(".venv-sam", "cfn-lint")).arg(template_path()));
+    assert!(ok && output.trim().is_empty(), "cfn-lint:\n{output}");
+}
+
+#[test]
+fn sam_validate_lint_accepts_the_template() {
+    let (ok, output) = run(Command::new(tool(".venv-sam", "sam"))
+        .args(["validate", "--lint", "--region", REGION, "--template-file"])
+        .arg(template_path()));
+    assert!(ok, "sam validate --lint:\n{output}");
+}
+
+#[test]
+fn checkov_fails_no_check_and_every_skip_says_why() {
+    // Both the template as written and as translated (the roles and functions SAM generates).
+    let translated =
+        std::env::temp_dir().join(format!("autopilot-checkov-{}.json", std::process::id()));
+    std::fs::write(&translated, translate().to_string()).expect("write the translated template");
+    let (_, output) = run(Command::new(tool(".venv-checkov", "checkov"))
+        .args([
+            "--framework",
+            "cloudformation",
+            "--output",
+            "json",
+            "--skip-download",
+            "--quiet",
+            "--compact",
+        ])
+        .arg("-f")
+        .arg(template_path())
+        .arg("-f")
+        .arg(&translated));
+    let _ = std::fs::remove_file(&translated);
+    let start = output.find(['{', '[']).unwrap_or(0);
+    let report: Value = serde_json::from_str(&output[start..])
+        .unwrap_or_else(|e| panic!("checkov did not print a JSON report ({e}):\n{output}"));
+    let reports = match report {
+        Value::Array(all) => all,
+        one => vec![one],
+    };
+    let mut passed = 0;
+    for r in &reports {
+        let results = &r["results"];
+        let failed: Vec<String> = results["failed_checks"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| format!("{} {} ({})", c["check_id"], c["resource"], c["file_path"]))
+            .collect();
+        assert!(failed.is_empty(), "checkov failed checks: {failed:#?}");
+        for skipped in results["skipped_checks"].as_array().into_iter().flatten() {
+            let reason = skipped["check_result"]["suppress_comment"]
+                .as_str()
+                .unwrap_or("");
+            assert!(
+                reason.len() > 20,
+                "checkov skip {} on {} gives no reason",
+                skipped["check_id"],
+                skipped["resource"]
+            );
+        }
+        assert_eq!(r["summary"]["failed"], 0, "{}", r["summary"]);
+        passed += r["summary"]["passed"].as_u64().unwrap_or(0);
+    }
+    assert!(
+        passed > 100,
+        "checkov ran only {passed} checks: {reports:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// The translated template: what the emulator's CloudFormation drops or only pretends to create
+// ---------------------------------------------------------------------------------------------
+
+fn resources(t: &Value) -> &serde_json::Map<String, Value> {
+    t["Resources"].as_object().expect("Resources")
+}
+
+fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a String, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| r["Type"] == kind)
+        .collect()
+}
+
+#[test]
+fn functions_are_arm64_json_logging_with_dead_letters_and_retries() {
+    let t = translate();
+    let functions = of_type(&t, "AWS::Lambda::Function");
+    assert_eq!(functions.len(), FUNCTIONS.len(), "{functions:?}");
+    for (id, f) in &functions {
+        let p = &f["Properties"];
+        assert_eq!(p["Architectures"], json!(["arm64"]), "{id}");
+        assert_eq!(p["Runtime"], "provided.al2023", "{id}");
+        assert_eq!(p["Handler"], "bootstrap", "{id}");
+        assert_eq!(p["MemorySize"], 128, "{id}");
+        assert_eq!(p["LoggingConfig"]["LogFormat"], "JSON", "{id}");
+        assert_eq!(
+            p["DeadLetterConfig"]["TargetArn"],
+            json!({"Fn::GetAtt": ["FunctionsDeadLetterQueue", "Arn"]}),
+            "{id}: async failures land in the functions' dead-letter queue"
+        );
+        assert!(p["ReservedConcurrentExecutions"].is_number(), "{id}");
+        let invoke = resources(&t)
+            .get(&format!("{id}EventInvokeConfig"))
+            .unwrap_or_else(|| panic!("{id} has no EventInvokeConfig"));
+        assert_eq!(invoke["Properties"]["MaximumRetryAttempts"], 2, "{id}");
+    }
+    let deployer = &resources(&t)["DeployerFunction"]["Properties"];
+    assert_eq!(
+        deployer["ReservedConcurrentExecutions"], 1,
+        "two pushes never race on one service"
+    );
+    for (id, rule) in of_type(&t, "AWS::Events::Rule") {
+        for target in rule["Properties"]["Targets"].as_array().expect("targets") {
+            assert!(
+                target["RetryPolicy"]["MaximumRetryAttempts"].is_number(),
+                "{id}"
+            );
+            assert_eq!(
+                target["DeadLetterConfig"]["Arn"],
+                json!({"Fn::GetAtt": ["EventsDeadLetterQueue", "Arn"]}),
+                "{id}: undeliverable events land in the events dead-letter queue"
+            );
+        }
+    }
+}
+
+#[test]
+fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
+    let t = translate();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let service_alarms = ["CpuHighAlarm", "MemoryHighAlarm", "NoRunningTasksAlarm"];
+    for id in service_alarms {
+        let a = &resources(&t)[id];
+        assert_eq!(a["Condition"], "AlarmsOn", "{id}");
+        let p = &a["Properties"];
+        let name = p["AlarmName"]["Fn::Sub"].as_str().unwrap_or_default();
+        assert!(
+            name.starts_with("${ProjectName}-${Environment}-"),
+            "{id}: the alarm-notifier's rule matches this prefix: {name}"
+        );
+        // Never the chat topic: that would reach chat twice (raw and through the notifier).
+        assert_eq!(
+            p["AlarmActions"],
+            json!({"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmSnsTopicArn"}], {"Ref": "AWS::NoValue"}]}),
+            "{id}"
+        );
+        assert!(
+            p["Tags"]
+                .as_array()
+                .is_some_and(|tags| tags.iter().any(|t| t["Key"] == "autopilot:severity")),
+            "{id}"
+        );
+    }
+    let running = &resources(&t)["NoRunningTasksAlarm"]["Properties"];
+    assert_eq!(
+        (
+            &running["Namespace"],
+            &running["MetricName"],
+            &running["ComparisonOperator"],
+            &running["Threshold"]
+        ),
+        (
+            &json!("ECS/ContainerInsights"),
+            &json!("RunningTaskCount"),
+            &json!("LessThanThreshold"),
+            &json!(1)
+        )
+    );
+    // The autopilot's own alarms (function errors, dead-letter queues) go to the topic directly,
+    // never through a function that may be the one failing: their names fall outside the rule.
+    let own: Vec<_> = alarms
+        .iter()
+        .filter(|(id, _)| !service_alarms.contains(&id.as_str()))
+        .collect();
+    assert_eq!(
+        own.len(),
+        6,
+        "4 function error alarms and 2 queue alarms: {own:?}"
+    );
+    for (id, a) in own {
+        let p = &a["Properties"];
+        assert_eq!(
+            p["AlarmActions"],
+            json!([{"Ref": "NotificationTopic"}]),
+            "{id}"
+        );
+        let name = p["AlarmName"]["Fn::Sub"].as_str().unwrap_or_default();
+        assert!(name.starts_with("autopilot-${ProjectName}"), "{id}: {name}");
+    }
+    for binary in ["Deployer", "TaskWatcher", "AlarmNotifier", "OffHours"] {
+        let a = &resources(&t)[&format!("{binary}ErrorsAlarm")]["Properties"];
+        assert_eq!(a["MetricName"], "Errors", "{binary}");
+        assert_eq!(
+            a["Dimensions"][0]["Value"],
+            json!({"Ref": format!("{binary}Function")})
+        );
+    }
+}
+
+#[test]
+fn auto_scaling_tracks_cpu_and_memory_and_owns_the_desired_count() {
+    let t = translate();
+    let r = resources(&t);
+    let target = &r["ScalableTarget"];
+    assert_eq!(target["Condition"], "AutoscalingOn");
+    assert_eq!(
+        (
+            &target["Properties"]["MinCapacity"],
+            &target["Properties"]["MaxCapacity"]
+        ),
+        (
+            &json!({"Ref": "AutoscalingMinCapacity"}),
+            &json!({"Ref": "AutoscalingMaxCapacity"})
+        )
+    );
+    for (id, metric, value) in [
+        (
+            "CpuScalingPolicy",
+            "ECSServiceAverageCPUUtilization",
+            "AutoscalingCpuTarget",
+        ),
+        (
+            "MemoryScalingPolicy",
+            "ECSServiceAverageMemoryUtilization",
+            "AutoscalingMemoryTarget",
+        ),
+    ] {
+        let c = &r[id]["Properties"]["TargetTrackingScalingPolicyConfiguration"];
+        assert_eq!(
+            c["PredefinedMetricSpecification"]["PredefinedMetricType"],
+            metric
+        );
+        assert_eq!(c["TargetValue"], json!({"Ref": value}));
+        assert_eq!(
+            r[id]["Properties"]["ScalingTargetId"],
+            json!({"Ref": "ScalableTarget"})
+        );
+    }
+    // With auto scaling on, a stack update must not reset the count auto scaling (or off-hours,
+    // or a crash loop's scale-to-zero) chose: the service leaves it out.
+    assert_eq!(
+        r["Service"]["Properties"]["DesiredCount"],
+        json!({"Fn::If": ["AutoscalingOn", {"Ref": "AWS::NoValue"}, {"Ref": "DesiredCount"}]})
+    );
+}
+
+/// Evaluates a `Rules` assertion for the given parameter values.
+fn eval(e: &Value, params: &BTreeMap<&str, String>) -> Value {
+    let Some((f, args)) = e.as_object().and_then(|o| o.iter().next()) else {
+        return e.clone();
+    };
+    let arg = |i: usize| eval(&args[i], params);
+    match f.as_str() {
+        "Ref" => json!(params[args.as_str().expect("Ref name")]),
+        "Fn::Equals" => json!(arg(0) == arg(1)),
+        "Fn::Contains" => json!(arg(0).as_array().expect("list").contains(&arg(1))),
+        "Fn::And" => json!((0..args.as_array().map_or(0, Vec::len)).all(|i| arg(i) == json!(true))),
+        "Fn::Or" => json!((0..args.as_array().map_or(0, Vec::len)).any(|i| arg(i) == json!(true))),
+        "Fn::Not" => json!(arg(0) != json!(true)),
+        other => panic!("a Rules function the test does not evaluate: {other}"),
+    }
+}
+
+/// Whether every rule of the template holds for these values.
+fn rules_hold(t: &Value, params: &BTreeMap<&str, String>) -> bool {
+    t["Rules"].as_object().expect("Rules").values().all(|rule| {
+        let applies = rule
+            .get("RuleCondition")
+            .is_none_or(|c| eval(c, params) == json!(true));
+        !applies
+            || rule["Assertions"]
+                .as_array()
+                .expect("Assertions")
+                .iter()
+                .all(|a| eval(&a["Assert"], params) == json!(true))
+    })
+}
+
+/// Fargate's CPU/memory pairs for Linux tasks, from the ECS developer guide ("Task CPU and
+/// memory"): the oracle the template's `Rules` must agree with.
+fn fargate_accepts(cpu: u32, memory: u32) -> bool {
+    let steps = |from: u32, to: u32, step: u32| {
+        memory >= from && memory <= to && (memory - from).is_multiple_of(step)
+    };
+    match cpu {
+        256 => [512, 1024, 2048].contains(&memory),
+        512 => steps(1024, 4096, 1024),
+        1024 => steps(2048, 8192, 1024),
+        2048 => steps(4096, 16384, 1024),
+        4096 => steps(8192, 30720, 1024),
+        8192 => steps(16384, 61440, 4096),
+        16384 => steps(32768, 122880, 8192),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_rules_section_accepts_exactly_the_cpu_memory_pairs_fargate_accepts() {
+    let t = translate();
+    let mut params: BTreeMap<&str, String> = BTreeMap::from([
+        ("SlackWorkspaceId", String::new()),
+        ("SlackChannelId", String::new()),
+    ]);
+    let mut checked = 0;
+    for cpu in [256, 512, 1024, 2048, 4096, 8192, 16384] {
+        for memory in (512..=122_880).step_by(512) {
+            params.insert("TaskCpu", cpu.to_string());
+            params.insert("TaskMemory", memory.to_string());
+            assert_eq!(
+                rules_hold(&t, &params),
+                fargate_accepts(cpu, memory),
+                "TaskCpu {cpu}, TaskMemory {memory}"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 7 * 240);
+    params.insert("TaskCpu", "512".into());
+    params.insert("TaskMemory", "1024".into());
+    params.insert("SlackWorkspaceId", "T0123".into());
+    assert!(
+        !rules_hold(&t, &params),
+        "a Slack workspace without a channel is rejected"
+    );
+    params.insert("SlackChannelId", "C0123".into());
+    assert!(rules_hold(&t, &params));
+}
+
+#[test]
+fn samconfig_environments_use_only_template_parameters_with_valid_values() {
+    let t = translate();
+    let text =
+        std::fs::read_to_string(integration_tests::workspace_root().join("sam/samconfig.toml"))
+            .expect("sam/samconfig.toml");
+    let config: toml::Table = text.parse().expect("samconfig.toml is TOML");
+    let declared = t["Parameters"].as_object().expect("Parameters");
+    for env in ["dev", "prod"] {
+        let deploy = &config[env]["deploy"]["parameters"];
+        let overrides = deploy["parameter_overrides"]
+            .as_array()
+            .unwrap_or_else(|| panic!("[{env}.deploy.parameters] parameter_overrides is a list"));
+        let mut params: BTreeMap<&str, String> = BTreeMap::from([
+            ("SlackWorkspaceId", String::new()),
+            ("SlackChannelId", String::new()),
+            ("TaskCpu", "512".into()),
+            ("TaskMemory", "1024".into()),
+        ]);
+        for o in overrides {
+            let (k, v) = o
+                .as_str()
+                .and_then(|o| o.split_once('='))
+                .unwrap_or_else(|| panic!("{env}: {o} is not KEY=VALUE"));
+            let v = v.trim_matches('"');
+            let p = declared
+                .get(k)
+                .unwrap_or_else(|| panic!("{env}: {k} is not a parameter of the template"));
+            if let Some(allowed) = p["AllowedValues"].as_array() {
+                assert!(
+                    allowed
+                        .iter()
+                        .any(|a| a.as_str().map_or(a.to_string(), str::to_string) == v),
+                    "{env}: {k}={v} is not among {allowed:?}"
+                );
+            }
+            if let Some(key) = [
+                "TaskCpu",
+                "TaskMemory",
+                "SlackWorkspaceId",
+                "SlackChannelId",
+            ]
+            .iter()
+            .find(|key| **key == k)
+            {
+                params.insert(key, v.to_string());
+            }
+        }
+        assert!(
+            rules_hold(&t, &params),
+            "{env}: the Rules reject {params:?}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The stack deployed into the emulator
+// ---------------------------------------------------------------------------------------------
+
+const OFF_HOURS: (&str, &str) = ("OffHoursOnHours", "Mon-Fri 07:00-19:00");
+
+#[tokio::test]
+async fn the_stack_deploys_into_the_emulator_with_its_resources_configured() {
+    let emu = template::emulator();
+    let deployed = DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    let p = &deployed.prerequisites;
+    let registry = format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com");
+
+    // Names and outputs as the Terraform module had them.
+    assert_eq!(deployed.output("ClusterName"), CLUSTER);
+    assert_eq!(deployed.output("ServiceName"), SERVICE);
+    assert_eq!(
+        deployed.output("EcrRepositoryUrl"),
+        format!("{registry}/{REPOSITORY}")
+    );
+    assert_eq!(
+        deployed.output("CloudWatchLogGroupName"),
+        "/aws/ecs/autopilot-demo"
+    );
+    assert_eq!(
+        deployed.output("NotificationTopicArn"),
+        format!("arn:aws:sns:{REGION}:{ACCOUNT}:autopilot-demo-autopilot")
+    );
+    let info = deployed.output("DeploymentInfo");
+    for needle in [
+        SERVICE,
+        CLUSTER,
+        "512 CPU / 1024 MiB",
+        "auto scaling 2-10 tasks",
+        "Fargate",
+    ] {
+        assert!(info.contains(needle), "{needle} not in {info}");
+    }
+    let commands = deployed.output("UsefulCommands");
+    for needle in [
+        "docker login --username AWS --password-stdin 123456789012.dkr.ecr.us-east-1.amazonaws.com",
+        "docker push 123456789012.dkr.ecr.us-east-1.amazonaws.com/autopilot-demo:",
+        "aws ecs wait services-stable --region us-east-1 --cluster autopilot-cluster-demo --services autopilot-service-demo",
+        "aws logs tail /aws/ecs/autopilot-demo",
+        "aws ecs execute-command --region us-east-1 --cluster autopilot-cluster-demo",
+    ] {
+        assert!(commands.contains(needle), "{needle} not in\n{commands}");
+    }
+
+    // The repository: release tags immutable but `latest` (scanning and encryption, which moto's
+    // CloudFormation drops, are checked in the translated template).
+    let repos = emu.json(
+        "ecr",
+        "AmazonEC2ContainerRegistry_V20150921.DescribeRepositories",
+        &json!({"repositoryNames": [REPOSITORY]}),
+    );
+    let repo = &repos["repositories"][0];
+    assert_eq!(
+        repo["imageTagMutability"], "IMMUTABLE_WITH_EXCLUSION",
+        "{repo}"
+    );
+    assert_eq!(
+        repo["imageTagMutabilityExclusionFilters"],
+        json!([{"filterType": "WILDCARD", "filter": "latest"}]),
+        "{repo}"
+    );
+
+    // The service in its cluster, on the stack's task definition.
+    let ecs = aws_sdk_ecs::Client::new(&emu.sdk_config());
+    let services = ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(SERVICE)
+        .send()
+        .await
+        .expect("DescribeServices");
+    let service = &services.services()[0];
+    assert_eq!(service.status(), Some("ACTIVE"));
+    let td = ecs
+        .describe_task_definition()
+        .task_definition(service.task_definition().expect("task definition"))
+        .send()
+        .await
+        .expect("DescribeTaskDefinition")
+        .task_definition
+        .expect("task definition");
+    assert_eq!(td.family(), Some("autopilot-demo"));
+    assert_eq!(td.memory(), Some("1024"));
+    let app = &td.container_definitions()[0];
+    assert_eq!(app.name(), Some("app"));
+    assert_eq!(
+        app.image(),
+        Some(format!("{registry}/{REPOSITORY}:latest").as_str())
+    );
+    assert_eq!(app.user(), Some("1001"), "non-root");
+    assert_eq!(app.readonly_root_filesystem(), Some(true));
+    assert_eq!(app.mount_points()[0].container_path(), Some("/tmp"));
+    assert_eq!(app.port_mappings()[0].container_port(), Some(3000));
+    let env: BTreeMap<_, _> = app
+        .environment()
+        .iter()
+        .map(|kv| {
+            (
+                kv.name().unwrap_or_default(),
+                kv.value().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        env,
+        BTreeMap::from([
+            ("HOSTNAME", "0.0.0.0"),
+            ("NEXTAUTH_URL", "https://app.example.com"),
+            ("NODE_ENV", "production"),
+            ("PORT", "3000"),
+        ])
+    );
+    let secrets: BTreeMap<_, _> = app
+        .secrets()
+        .iter()
+        .map(|s| (s.name().to_string(), s.value_from().to_string()))
+        .collect();
+    let arn = |k: &str| p.secrets[k].clone();
+    let google = arn("GoogleOAuthSecretArn");
+    assert_eq!(
+        secrets,
+        BTreeMap::from([
+            ("ANTHROPIC_API_KEY".to_string(), arn("AnthropicSecretArn")),
+            ("DATABASE_URL".to_string(), arn("DatabaseSecretArn")),
+            ("ENCRYPTION_KEY".to_string(), arn("EncryptionKeySecretArn")),
+            (
+                "GOOGLE_CLIENT_ID".to_string(),
+                format!("{google}:client_id::")
+            ),
+            (
+                "GOOGLE_CLIENT_SECRET".to_string(),
+                format!("{google}:client_secret::")
+            ),
+            ("NEXTAUTH_SECRET".to_string(), arn("NextAuthSecretArn")),
+            ("REDIS_URL".to_string(), arn("RedisSecretArn")),
+        ])
+    );
+    let logs = app.log_configuration().expect("log configuration");
+    assert_eq!(logs.log_driver().as_str(), "awslogs");
+    let options = logs.options().expect("awslogs options");
+    assert_eq!(options["awslogs-group"], "/aws/ecs/autopilot-demo");
+    assert_eq!(options["awslogs-region"], REGION);
+    assert_eq!(options["awslogs-stream-prefix"], "ecs");
+    let health = app.health_check().expect("health check");
+    assert!(
+        health.command().iter().any(|c| c.contains("/api/health")),
+        "{health:?}"
+    );
+
+    // The tasks' security group lets in port 3000 from the load balancer only.
+    let watcher = DeployedStack::function_env(&emu, "task-watcher");
+    let network: Value =
+        serde_json::from_str(&watcher["RESTART_NETWORK"]).expect("RESTART_NETWORK JSON");
+    let task_sg = network["securityGroups"][0]
+        .as_str()
+        .expect("task security group");
+    let sg = emu.ec2(&[("Action", "DescribeSecurityGroups"), ("GroupId.1", task_sg)]);
+    let ingress = xml_value(&sg, "ipPermissions").unwrap_or_default();
+    assert_eq!(ingress.matches("<fromPort>").count(), 1, "{sg}");
+    assert!(
+        ingress.contains("<fromPort>3000</fromPort>") && ingress.contains(&p.alb_security_group),
+        "{sg}"
+    );
+    assert!(!ingress.contains("0.0.0.0/0"), "{sg}");
+
+    // The log group and its retention (its key, which moto's CloudFormation drops, is checked in
+    // the translated template).
+    let groups = emu.json(
+        "logs",
+        "Logs_20140328.DescribeLogGroups",
+        &json!({"logGroupNamePrefix": "/aws/ecs/autopilot-demo"}),
+    );
+    let group = &groups["logGroups"][0];
+    assert_eq!(group["retentionInDays"], 30, "{group}");
+
+    // The topic and the two dead-letter queues are encrypted with the stack's key.
+    let sns = aws_sdk_sns::Client::new(&emu.sdk_config());
+    let topic = sns
+        .get_topic_attributes()
+        .topic_arn(deployed.output("NotificationTopicArn"))
+        .send()
+        .await
+        .expect("GetTopicAttributes");
+    assert!(
+        topic
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .is_some(),
+        "{topic:?}"
+    );
+    let sqs = aws_sdk_sqs::Client::new(&emu.sdk_config());
+    for output in ["EventsDeadLetterQueueUrl", "FunctionsDeadLetterQueueUrl"] {
+        let name = deployed
+            .output(output)
+            .rsplit('/')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let url = sqs
+            .get_queue_url()
+            .queue_name(&name)
+            .send()
+            .await
+            .expect("GetQueueUrl");
+        let attrs = sqs
+            .get_queue_attributes()
+            .queue_url(url.queue_url().unwrap_or_default())
+            .attribute_names(QueueAttributeName::All)
+            .send()
+            .await
+            .expect("GetQueueAttributes");
+        let attrs = attrs.attributes().expect("attributes");
+        assert!(
+            attrs.contains_key(&QueueAttributeName::KmsMasterKeyId),
+            "{output}"
+        );
+        assert_eq!(
+            attrs
+                .get(&QueueAttributeName::MessageRetentionPeriod)
+                .map(String::as_str),
+            Some("1209600"),
+            "{output}"
+        );
+    }
+}
+
+fn props<'a>(t: &'a Value, id: &str) -> &'a Value {
+    &resources(t)
+        .get(id)
+        .unwrap_or_else(|| panic!("no resource {id}"))["Properties"]
+}
+
+/// moto's CloudFormation keeps only the names of a cluster and a service (and a task definition's
+/// family, containers, volumes and memory), the ingress rules of a security group, and of a
+/// repository neither scanning, encryption nor lifecycle policy: the rest is checked here, as
+/// CloudFormation will receive it.
+#[test]
+fn what_the_emulators_cloudformation_drops_is_right_in_the_translated_template() {
+    let t = translate();
+    let cluster = props(&t, "Cluster");
+    assert_eq!(
+        cluster["CapacityProviders"],
+        json!(["FARGATE", "FARGATE_SPOT"])
+    );
+    assert_eq!(
+        cluster["ClusterSettings"],
+        json!([{"Name": "containerInsights", "Value": {"Fn::If": ["InsightsOn", "enabled", "disabled"]}}])
+    );
+
+    let td = props(&t, "TaskDefinition");
+    assert_eq!(td["RequiresCompatibilities"], json!(["FARGATE"]));
+    assert_eq!(td["NetworkMode"], "awsvpc");
+    assert_eq!(
+        (&td["Cpu"], &td["Memory"]),
+        (&json!({"Ref": "TaskCpu"}), &json!({"Ref": "TaskMemory"}))
+    );
+    assert_eq!(
+        (&td["ExecutionRoleArn"], &td["TaskRoleArn"]),
+        (
+            &json!({"Ref": "EcsExecutionRoleArn"}),
+            &json!({"Ref": "EcsTaskRoleArn"})
+        )
+    );
+    let secrets = td["ContainerDefinitions"][0]["Secrets"]
+        .as_array()
+        .expect("secrets");
+    assert_eq!(
+        secrets.last(),
+        Some(&json!({"Fn::If": ["HasRedisSecret",
+            {"Name": "REDIS_URL", "ValueFrom": {"Ref": "RedisSecretArn"}}, {"Ref": "AWS::NoValue"}]})),
+        "REDIS_URL only when RedisSecretArn is given"
+    );
+
+    let service = props(&t, "Service");
+    assert_eq!(
+        service["NetworkConfiguration"]["AwsvpcConfiguration"],
+        json!({"Subnets": {"Ref": "PrivateSubnetIds"}, "SecurityGroups": [{"Ref": "TaskSecurityGroup"}],
+               "AssignPublicIp": "DISABLED"})
+    );
+    assert_eq!(
+        service["LoadBalancers"],
+        json!([{"ContainerName": "app", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "TargetGroupArn"}}])
+    );
+    assert_eq!(
+        service["DeploymentConfiguration"],
+        json!({"MinimumHealthyPercent": 100, "MaximumPercent": 200,
+               "DeploymentCircuitBreaker": {"Enable": true, "Rollback": true}})
+    );
+    assert_eq!(
+        service["CapacityProviderStrategy"],
+        json!([{"CapacityProvider": {"Fn::If": ["SpotOn", "FARGATE_SPOT", "FARGATE"]}, "Weight": 1}])
+    );
+    assert_eq!(service["EnableECSManagedTags"], true);
+    assert_eq!(service["PropagateTags"], "SERVICE");
+    assert_eq!(
+        service["HealthCheckGracePeriodSeconds"],
+        json!({"Ref": "HealthCheckGracePeriodSeconds"})
+    );
+    assert_eq!(
+        service["EnableExecuteCommand"],
+        json!({"Fn::If": ["ExecOn", true, false]})
+    );
+
+    // Egress: HTTPS only, plus the database and Redis groups when given.
+    assert_eq!(
+        props(&t, "TaskSecurityGroup")["SecurityGroupEgress"],
+        json!([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0",
+                "Description": "HTTPS to ECR, Secrets Manager, CloudWatch Logs and the application's APIs"}])
+    );
+    for (id, condition, group) in [
+        (
+            "TaskToDatabaseEgress",
+            "HasDatabaseSg",
+            "DatabaseSecurityGroupId",
+        ),
+        ("TaskToRedisEgress", "HasRedisSg", "RedisSecurityGroupId"),
+    ] {
+        assert_eq!(resources(&t)[id]["Condition"], condition);
+        assert_eq!(
+            props(&t, id)["DestinationSecurityGroupId"],
+            json!({"Ref": group})
+        );
+    }
+
+    for (id, group) in of_type(&t, "AWS::Logs::LogGroup") {
+        let expected = if id == "LogGroup" {
+            json!({"Fn::If": ["HasLogKmsKey", {"Ref": "LogKmsKeyArn"}, {"Fn::GetAtt": ["Key", "Arn"]}]})
+        } else {
+            json!({"Fn::GetAtt": ["Key", "Arn"]})
+        };
+        assert_eq!(group["Properties"]["KmsKeyId"], expected, "{id}");
+        assert_eq!(
+            group["Properties"]["RetentionInDays"],
+            json!({"Ref": "LogRetentionDays"}),
+            "{id}"
+        );
+    }
+    let repository = props(&t, "Repository");
+    assert_eq!(
+        repository["ImageScanningConfiguration"],
+        json!({"ScanOnPush": true})
+    );
+    assert_eq!(
+        repository["EncryptionConfiguration"],
+        json!({"EncryptionType": "KMS"})
+    );
+    // The lifecycle policy: untagged images expire after 7 days, the newest N tagged are kept.
+    let text = props(&t, "Repository")["LifecyclePolicy"]["LifecyclePolicyText"]["Fn::Sub"]
+        .as_str()
+        .expect("lifecycle policy text")
+        .replace("${ImagesToKeep}", "30");
+    let policy: Value = serde_json::from_str(&text).expect("lifecycle policy JSON");
+    let rules = policy["rules"].as_array().expect("rules");
+    assert_eq!(rules.len(), 2);
+    assert_eq!(
+        rules[0]["selection"],
+        json!({"tagStatus": "untagged", "countType": "sinceImagePushed", "countUnit": "days", "countNumber": 7})
+    );
+    assert_eq!(
+        rules[1]["selection"],
+        json!({"tagStatus": "tagged", "tagPatternList": ["*"], "countType": "imageCountMoreThan", "countNumber": 30})
+    );
+}
+
+#[tokio::test]
+async fn the_functions_and_their_rules_are_wired_to_the_stack() {
+    let emu = template::emulator();
+    let deployed = DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    let topic = deployed.output("NotificationTopicArn").to_string();
+    let mut function_arns = BTreeMap::new();
+    for (binary, _) in FUNCTIONS {
+        let f = DeployedStack::function(&emu, binary);
+        let c = &f["Configuration"];
+        assert_eq!(c["Runtime"], "provided.al2023", "{binary}");
+        assert_eq!(c["Handler"], "bootstrap", "{binary}");
+        assert_eq!(c["MemorySize"], 128, "{binary}");
+        let env = DeployedStack::function_env(&emu, binary);
+        assert_eq!(env.get("NOTIFY_TOPIC_ARN"), Some(&topic), "{binary}");
+        function_arns.insert(
+            binary,
+            c["FunctionArn"].as_str().unwrap_or_default().to_string(),
+        );
+    }
+    let deployer = DeployedStack::function_env(&emu, "deployer");
+    let targets: Value =
+        serde_json::from_str(&deployer["DEPLOY_TARGETS"]).expect("DEPLOY_TARGETS JSON");
+    assert_eq!(
+        targets,
+        json!([{"repository": REPOSITORY, "tags": ["*"], "cluster": CLUSTER, "service": SERVICE,
+                "container": "app", "strategy": "pin-digest"}])
+    );
+    let watcher = DeployedStack::function_env(&emu, "task-watcher");
+    let network: Value =
+        serde_json::from_str(&watcher["RESTART_NETWORK"]).expect("RESTART_NETWORK JSON");
+    assert_eq!(network["subnets"], json!(deployed.prerequisites.subnets));
+    assert_eq!(network["assignPublicIp"], false);
+    let off = DeployedStack::function_env(&emu, "off-hours");
+    assert_eq!(off["ON_HOURS"], OFF_HOURS.1);
+    assert_eq!(
+        serde_json::from_str::<Value>(&off["TARGETS"]).expect("TARGETS JSON"),
+        json!([{"cluster": CLUSTER, "service": SERVICE}])
+    );
+
+    let rules = DeployedStack::rules(&emu);
+    let by_suffix = |suffix: &str| -> &Rule {
+        rules
+            .iter()
+            .find(|r| r.name.ends_with(suffix))
+            .unwrap_or_else(|| panic!("no rule *{suffix}: {rules:?}"))
+    };
+    for (suffix, binary) in [
+        ("image-pushed", "deployer"),
+        ("deployment-state", "deployer"),
+        ("task-stopped", "task-watcher"),
+        ("alarm-state", "alarm-notifier"),
+        ("off-hours", "off-hours"),
+    ] {
+        let rule = by_suffix(suffix);
+        let arns: Vec<_> = rule
+            .targets
+            .iter()
+            .map(|t| t["Arn"].as_str().unwrap_or_default())
+            .collect();
+        assert_eq!(arns, [function_arns[binary].as_str()], "{}", rule.name);
+    }
+    assert_eq!(rules.len(), 5, "{rules:?}");
+    assert_eq!(
+        by_suffix("off-hours").schedule.as_deref(),
+        Some("cron(0/15 * * * ? *)")
+    );
+
+    // Without OffHoursOnHours there is no off-hours function and no schedule.
+    let emu = template::emulator();
+    DeployedStack::deploy(&emu, &translate(), &[]);
+    let functions = emu.rest("lambda", "GET", "/2015-03-31/functions/");
+    let names: Vec<_> = functions["Functions"]
+        .as_array()
+        .expect("functions")
+        .iter()
+        .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(!names.contains(&function_name("off-hours")));
+    assert!(DeployedStack::rules(&emu)
+        .iter()
+        .all(|r| r.schedule.is_none()));
+}
+
+/// A sample event of `events/`, pointed at the deployed stack's names (its cluster, service
+/// and repository; the alarm samples are already named `autopilot-demo-*`).
+fn for_stack(sample: &str) -> Value {
+    let mut e = sample_event(sample);
+    let service_arn = format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/{SERVICE}");
+    match e["detail-type"].as_str().unwrap_or_default() {
+        "ECR Image Action" => e["detail"]["repository-name"] = json!(REPOSITORY),
+        "ECS Deployment State Change" => e["resources"] = json!([service_arn]),
+        "ECS Task State Change" => {
+            let text = e
+                .to_string()
+                .replace("cluster/autopilot-demo\"", &format!("cluster/{CLUSTER}\""))
+                .replace("task/autopilot-demo/", &format!("task/{CLUSTER}/"))
+                .replace("\"service:web\"", &format!("\"service:{SERVICE}\""));
+            e = serde_json::from_str(&text).expect("JSON");
+        }
+        _ => {}
+    }
+    e
+}
+
+#[tokio::test]
+async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
+    let emu = template::emulator();
+    DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    let sqs = aws_sdk_sqs::Client::new(&emu.sdk_config());
+    // A probe per rule: the deployed pattern, as EventBridge holds it, with a queue as target, on
+    // a bus of its own (the emulator cannot invoke the stack's functions, the real targets).
+    emu.json(
+        "events",
+        "AWSEvents.CreateEventBus",
+        &json!({"Name": "probes"}),
+    );
+    let mut probes = BTreeMap::new();
+    for rule in DeployedStack::rules(&emu) {
+        let Some(pattern) = rule.pattern else {
+            continue;
+        };
+        let suffix = rule
+            .name
+            .rsplit("autopilot-")
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        let queue = format!("probe-{suffix}");
+        let url = sqs
+            .create_queue()
+            .queue_name(&queue)
+            .send()
+            .await
+            .expect("CreateQueue")
+            .queue_url
+            .expect("queue URL");
+        emu.json(
+            "events",
+            "AWSEvents.PutRule",
+            &json!({"Name": queue, "EventBusName": "probes", "EventPattern": pattern.to_string()}),
+        );
+        emu.json(
+            "events",
+            "AWSEvents.PutTargets",
+            &json!({"Rule": queue, "EventBusName": "probes", "Targets": [{"Id": "probe",
+                    "Arn": format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}")}]}),
+        );
+        probes.insert(suffix, url);
+    }
+    assert_eq!(
+        probes.keys().collect::<Vec<_>>(),
+        [
+            "alarm-state",
+            "deployment-state",
+            "image-pushed",
+            "task-stopped"
+        ]
+    );
+
+    let mut cases: Vec<(String, Value, Option<&str>)> = vec![];
+    let samples = |dir: &str| -> Vec<String> {
+        let mut names: Vec<_> =
+            std::fs::read_dir(integration_tests::workspace_root().join("events").join(dir))
+                .expect("events folder")
+                .filter_map(|e| e.ok())
+                .map(|e| format!("{dir}/{}", e.file_name().to_string_lossy()))
+                .collect();
+        names.sort();
+        names
+    };
+    for name in samples("deployer") {
+        let e = for_stack(&name);
+        let expected = match e["detail-type"].as_str() {
+            Some("ECR Image Action") => {
+                let d = &e["detail"];
+                (d["action-type"] == "PUSH" && d["result"] == "SUCCESS").then_some("image-pushed")
+            }
+            _ => Some("deployment-state"),
+        };
+        cases.push((name, e, expected));
+    }
+    for name in samples("task-watcher") {
+        cases.push((name.clone(), for_stack(&name), Some("task-stopped")));
+    }
+    for name in samples("alarm-notifier") {
+        cases.push((name.clone(), for_stack(&name), Some("alarm-state")));
+    }
+    // Near misses: each must reach no function.
+    let mut other_repo = for_stack("deployer/ecr-push-release-tag.json");
+    other_repo["detail"]["repository-name"] = json!("autopilot-demo-worker");
+    cases.push(("another repository".into(), other_repo, None));
+    let mut other_service = for_stack("deployer/ecs-deployment-completed.json");
+    other_service["resources"] = json!([format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/worker"
+    )]);
+    cases.push(("another service's deployment".into(), other_service, None));
+    let mut running = for_stack("task-watcher/out-of-memory.json");
+    running["detail"]["lastStatus"] = json!("RUNNING");
+    running["detail"]["desiredStatus"] = json!("RUNNING");
+    running["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("stopCode"));
+    cases.push((
+        "a RUNNING task without a termination notice".into(),
+        running,
+        None,
+    ));
+    cases.push((
+        "another cluster's task".into(),
+        sample_event("task-watcher/out-of-memory.json"),
+        None,
+    ));
+    let mut other_alarm = sample_event("alarm-notifier/cpu-alarm.json");
+    other_alarm["detail"]["alarmName"] = json!("billing-prod-cpu-high");
+    other_alarm["resources"] = json!([format!(
+        "arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:billing-prod-cpu-high"
+    )]);
+    cases.push(("another stack's alarm".into(), other_alarm, None));
+    let mut own_alarm = sample_event("alarm-notifier/cpu-alarm.json");
+    own_alarm["detail"]["alarmName"] = json!("autopilot-autopilot-demo-deployer-errors");
+    cases.push(("the autopilot's own alarm".into(), own_alarm, None));
+
+    for (name, event, expected) in &cases {
+        let entry = json!({
+            "Source": event["source"], "DetailType": event["detail-type"],
+            "Detail": event["detail"].to_string(), "Resources": event["resources"],
+            "EventBusName": "probes",
+        });
+        let put = emu.json(
+            "events",
+            "AWSEvents.PutEvents",
+            &json!({"Entries": [entry]}),
+        );
+        assert_eq!(put["FailedEntryCount"], 0, "{name}: {put}");
+        for (suffix, url) in &probes {
+            let got = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(if Some(suffix.as_str()) == *expected {
+                    2
+                } else {
+                    0
+                })
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let n = got.messages().len();
+            for m in got.messages() {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+            let want = usize::from(Some(suffix.as_str()) == *expected);
+            assert_eq!(
+                n, want,
+                "{name}: rule {suffix} got {n} events, expected {want}"
+            );
+        }
+    }
+    assert!(cases.len() > 30, "{}", cases.len());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Environment: the template sets exactly what each function reads
+// ---------------------------------------------------------------------------------------------
+
+/// Builds the function's configuration from `env`; returns the variables it read, or the error.
+fn read_config(
+    binary: &str,
+    env: &BTreeMap<String, String>,
+) -> Result<BTreeSet<&'static str>, String> {
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let source = Env::from_pairs(&pairs);
+    let built = match binary {
+        "deployer" => DeployerConfig::from(&source).map(|_| ()),
+        "task-watcher" => TaskWatcherConfig::from(&source).map(|_| ()),
+        "alarm-notifier" => AlarmNotifierConfig::from(&source).map(|_| ()),
+        "off-hours" => OffHoursConfig::from(&source).map(|_| ()),
+        other => panic!("unknown function {other}"),
+    };
+    built
+        .map(|()| source.names_read())
+        .map_err(|e| e.to_string())
+}
+
+#[tokio::test]
+async fn each_function_reads_every_variable_the_template_sets_and_needs_no_other() {
+    let emu = template::emulator();
+    DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    for (binary, _) in FUNCTIONS {
+        let env = DeployedStack::function_env(&emu, binary);
+        let read = read_config(binary, &env).unwrap_or_else(|e| {
+            panic!("{binary} does not start with the template's environment: {e}")
+        });
+        for var in env.keys() {
+            assert!(
+                read.contains(var.as_str()),
+                "{binary}: the template sets {var}, which its configuration never reads ({read:?})"
+            );
+        }
+        assert!(!read.is_empty(), "{binary}");
+    }
+}
+
+#[tokio::test]
+async fn each_release_binary_starts_and_handles_an_event_with_the_templates_environment() {
+    let emu = template::emulator();
+    let deployed = DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    let stack = deployed.as_stack(&emu).await;
+    stack
+        .put_cpu_alarm("autopilot-demo-web-cpu-high", SERVICE, &[])
+        .await;
+    for (binary, event) in [
+        ("deployer", for_stack("deployer/ecr-push-release-tag.json")),
+        ("task-watcher", for_stack("task-watcher/scaling.json")),
+        ("alarm-notifier", for_stack("alarm-notifier/cpu-alarm.json")),
+        ("off-hours", sample_event("off-hours/scheduled-event.json")),
+    ] {
+        let mut env: Vec<(String, String)> = DeployedStack::function_env(&emu, binary)
+            .into_iter()
+            .collect();
+        env.extend(emu.env());
+        let run = run_function(
+            &release_binary(binary),
+            &function_name(binary),
+            &env,
+            vec![event],
+            Duration::from_secs(60),
+        );
+        assert!(
+            run.init_error.is_none(),
+            "{binary}: {:?}\n{}",
+            run.init_error,
+            run.output
+        );
+        assert!(
+            run.invocations.first().and_then(|i| i.ok()).is_some(),
+            "{binary}: {:?}\n{}",
+            run.invocations,
+            run.output
+        );
+    }
+    let published = stack.notifications().await;
+    assert!(
+        published.iter().any(|n| n["source"] == "custom"),
+        "the functions published to the stack's topic: {published:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// IAM: each role allows exactly the calls its function makes
+// ---------------------------------------------------------------------------------------------
+
+/// The IAM action of a recorded call (`ECS.DescribeServices` -> `ecs:DescribeServices`).
+fn iam_action(call: &str) -> String {
+    let (service, operation) = call.split_once('.').unwrap_or(("", call));
+    let prefix = match service {
+        "ECS" => "ecs",
+        "SNS" => "sns",
+        "CloudWatch" => "cloudwatch",
+        "Application Auto Scaling" => "application-autoscaling",
+        other => panic!("a call to a service the roles do not know: {other}"),
+    };
+    format!("{prefix}:{operation}")
+}
+
+/// Actions a role needs for what AWS does on the function's behalf, never as its own call: the
+/// key of the encrypted topic and queues, passing the task roles to ECS, the dead-letter queue.
+fn implied(action: &str, called: &BTreeSet<String>) -> Option<bool> {
+    match action {
+        "kms:Decrypt" | "kms:GenerateDataKey*" => Some(called.contains("sns:Publish")),
+        "iam:PassRole" => {
+            Some(called.contains("ecs:RegisterTaskDefinition") || called.contains("ecs:RunTask"))
+        }
+        "sqs:SendMessage" => Some(true),
+        _ => None,
+    }
+}
+
+/// The actions a function's role allows (statements of its inline policies) with their
+/// resources.
+fn role_statements(t: &Value, function: &str) -> Vec<Value> {
+    let role = &resources(t)[&format!("{function}Role")]["Properties"];
+    let managed: Vec<_> = role["ManagedPolicyArns"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert_eq!(
+        managed.len(),
+        1,
+        "{function}: only the basic execution role (logs): {managed:?}"
+    );
+    role["Policies"]
+        .as_array()
+        .expect("policies")
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .inspect(|s| assert_eq!(s["Effect"], "Allow", "{function}: {s}"))
+        .collect()
+}
+
+fn actions(statement: &Value) -> Vec<String> {
+    match &statement["Action"] {
+        Value::String(a) => vec![a.clone()],
+        Value::Array(all) => all
+            .iter()
+            .filter_map(|a| a.as_str().map(str::to_string))
+            .collect(),
+        other => panic!("an Action that is neither a string nor a list: {other}"),
+    }
+}
+
+fn assert_role_matches(t: &Value, function: &str, calls: &[String]) {
+    let called: BTreeSet<String> = calls.iter().map(|c| iam_action(c)).collect();
+    let allowed: BTreeSet<String> = role_statements(t, function)
+        .iter()
+        .flat_map(actions)
+        .collect();
+    for action in &allowed {
+        match implied(action, &called) {
+            Some(needed) => assert!(
+                needed,
+                "{function}: {action} is allowed but nothing needs it"
+            ),
+            None => assert!(
+                called.contains(action),
+                "{function}: the role allows {action}, which the function never calls ({called:?})"
+            ),
+        }
+    }
+    for action in &called {
+        assert!(
+            allowed.contains(action),
+            "{function}: the function calls {action}, which its role does not allow"
+        );
+    }
+    for needed in ["kms:Decrypt", "kms:GenerateDataKey*", "sqs:SendMessage"] {
+        assert!(allowed.contains(needed), "{function}: {needed} is missing");
+    }
+}
+
+#[test]
+fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
+    // From the Service Authorization Reference: these actions support no resource-level
+    // permissions (or, for ListTasks and RegisterScalableTarget, none known before the call).
+    let no_resource_types = [
+        "ecs:DescribeTaskDefinition",
+        "ecs:RegisterTaskDefinition",
+        "ecs:DeregisterTaskDefinition",
+        "ecs:ListTaskDefinitions",
+        "ecs:ListTasks",
+        "application-autoscaling:DescribeScalableTargets",
+        "application-autoscaling:RegisterScalableTarget",
+    ];
+    let must_be_conditioned = [
+        "ecs:ListTasks",
+        "application-autoscaling:RegisterScalableTarget",
+    ];
+    let t = translate();
+    for (_, function) in FUNCTIONS {
+        for s in role_statements(&t, function) {
+            if s["Resource"] == "*" {
+                for a in actions(&s) {
+                    assert!(
+                        no_resource_types.contains(&a.as_str()),
+                        "{function}: {a} on *"
+                    );
+                    if must_be_conditioned.contains(&a.as_str()) {
+                        assert!(
+                            s["Condition"].is_object(),
+                            "{function}: {a} on * without a condition"
+                        );
+                    }
+                }
+            }
+            for a in actions(&s) {
+                if a == "iam:PassRole" {
+                    assert_eq!(
+                        s["Condition"],
+                        json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
+                        "{function}"
+                    );
+                    assert_eq!(
+                        s["Resource"],
+                        json!([{"Ref": "EcsExecutionRoleArn"}, {"Ref": "EcsTaskRoleArn"}]),
+                        "{function}: only the two task roles"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The deployed stack with the template's service at 2 tasks and its scalable target, as auto
+/// scaling's MinCapacity would have it (the emulator's CloudFormation creates no scalable target).
+async fn tour_stack(overrides: &[(&str, &str)]) -> (Emulator, DeployedStack, Stack) {
+    let emu = template::emulator();
+    let deployed = DeployedStack::deploy(&emu, &translate(), overrides);
+    let stack = deployed.as_stack(&emu).await;
+    stack
+        .ecs
+        .update_service()
+        .cluster(CLUSTER)
+        .service(SERVICE)
+        .desired_count(2)
+        .send()
+        .await
+        .expect("UpdateService");
+    aws_sdk_applicationautoscaling::Client::new(&stack.sdk)
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(format!("service/{CLUSTER}/{SERVICE}"))
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .min_capacity(2)
+        .max_capacity(10)
+        .send()
+        .await
+        .expect("RegisterScalableTarget");
+    (emu, deployed, stack)
+}
+
+/// The function's configuration, read from the deployed function's environment.
+fn env_pairs(emu: &Emulator, binary: &str) -> Vec<(String, String)> {
+    DeployedStack::function_env(emu, binary)
+        .into_iter()
+        .collect()
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+#[tokio::test]
+async fn the_deployers_role_allows_exactly_what_it_calls() {
+    let (emu, _deployed, stack) = tour_stack(&[("KeepRevisions", "1")]).await;
+    let env = env_pairs(&emu, "deployer");
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = DeployerConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
+    let (clients, _) = stack.clients();
+    let deployer = Deployer::new(clients, config.clone());
+    // Each invocation starts a new record of calls: collect them as they go.
+    let mut calls = vec![];
+    // Three pin-digest deploys, a failed deployment, a completed one that prunes.
+    for (i, digest) in ["aaaa", "bbbb", "cccc"].iter().enumerate() {
+        let mut push = for_stack("deployer/ecr-push-release-tag.json");
+        push["detail"]["image-tag"] = json!(format!("v1.0.{i}"));
+        push["detail"]["image-digest"] = json!(format!("sha256:{}", digest.repeat(16)));
+        push["time"] = json!(format!("2026-11-16T02:0{i}:00Z"));
+        push["id"] = json!(format!("push-{i}"));
+        let result = deployer.handle(push).await.expect("push handled");
+        calls.extend(deployer.clients.calls.snapshot());
+        assert_eq!(result["decisions"][0]["reason"], "deployed", "{result}");
+    }
+    let deployment_id = stack
+        .describe_service()
+        .await
+        .deployments()
+        .first()
+        .and_then(|d| d.id())
+        .expect("deployment")
+        .to_string();
+    stack
+        .stopped_deployment_tasks(&deployment_id, 1, "Task failed ELB health checks")
+        .await;
+    for (sample, name) in [
+        ("deployer/ecs-deployment-failed.json", "failed"),
+        ("deployer/ecs-deployment-completed.json", "completed"),
+    ] {
+        let mut e = for_stack(sample);
+        e["detail"]["deploymentId"] = json!(deployment_id);
+        deployer
+            .handle(e)
+            .await
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+        calls.extend(deployer.clients.calls.snapshot());
+    }
+    // follow-tag, as DeployStrategy=follow-tag configures it.
+    let mut follow = config;
+    follow.targets[0].strategy = Strategy::FollowTag;
+    let (clients, _) = stack.clients();
+    let follower = Deployer::new(clients, follow);
+    let mut push = for_stack("deployer/ecr-push-latest.json");
+    push["detail"]["image-digest"] = json!(format!("sha256:{}", "dddd".repeat(16)));
+    push["time"] = json!("2026-11-16T03:00:00Z");
+    follower.handle(push).await.expect("follow-tag push");
+    calls.extend(follower.clients.calls.snapshot());
+    for needed in [
+        "ECS.DeregisterTaskDefinition",
+        "ECS.ListTasks",
+        "ECS.TagResource",
+    ] {
+        assert!(
+            calls.iter().any(|c| c == needed),
+            "the tour makes {needed}: {calls:?}"
+        );
+    }
+    assert_role_matches(&translate(), "DeployerFunction", &calls);
+}
+
+#[tokio::test]
+async fn the_task_watchers_role_allows_exactly_what_it_calls() {
+    let (emu, _deployed, stack) = tour_stack(&[("CrashLoopAction", "scale-to-zero")]).await;
+    let env = env_pairs(&emu, "task-watcher");
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config =
+        TaskWatcherConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
+    let (clients, _) = stack.clients();
+    let watcher = TaskWatcher::new(clients, config);
+    let mut calls = vec![];
+    let point = |sample: &str, task: &str| {
+        let mut e = for_stack(sample);
+        e["time"] = json!(now());
+        e["resources"] = json!([task]);
+        e["detail"]["taskArn"] = json!(task);
+        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        e
+    };
+    // A crash loop, scaled to zero.
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let task = stack
+            .stopped_service_task("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/autopilot-demo/0123456789abcdef)")
+            .await;
+        last = watcher
+            .handle(point("task-watcher/elb-health-check.json", &task))
+            .await
+            .expect("handled");
+        calls.extend(watcher.clients.calls.snapshot());
+    }
+    assert_eq!(
+        last["actions"],
+        json!(["crash-loop", "scale-to-zero"]),
+        "{last}"
+    );
+    // A standalone task opted in to restarts, interrupted.
+    let task = stack
+        .run_and_stop(
+            None,
+            Some("family:batch-import"),
+            &[("autopilot:restart", "on-interruption")],
+            1,
+            "Your Spot Task was interrupted.",
+        )
+        .await
+        .remove(0);
+    let mut e = point("task-watcher/spot-interruption.json", &task);
+    e["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("capacityProviderName"));
+    e["detail"]["launchType"] = json!("FARGATE");
+    let restarted = watcher.handle(e).await.expect("handled");
+    calls.extend(watcher.clients.calls.snapshot());
+    assert!(
+        restarted["actions"]
+            .as_array()
+            .is_some_and(|a| a.contains(&json!("restart"))),
+        "{restarted}"
+    );
+    assert_role_matches(&translate(), "TaskWatcherFunction", &calls);
+}
+
+#[tokio::test]
+async fn the_alarm_notifiers_role_allows_exactly_what_it_calls() {
+    let (emu, _deployed, stack) = tour_stack(&[]).await;
+    let env = env_pairs(&emu, "alarm-notifier");
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config =
+        AlarmNotifierConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
+    let (clients, _) = stack.clients();
+    let notifier = AlarmNotifier::new(clients, config);
+    stack
+        .put_cpu_alarm(
+            "autopilot-demo-web-cpu-high",
+            SERVICE,
+            &[("autopilot:severity", "critical")],
+        )
+        .await;
+    // The previous state began a minute ago: inside the flap window, so the history is read
+    // (the emulator has no DescribeAlarmHistory; the message goes out without it).
+    let mut e = for_stack("alarm-notifier/cpu-alarm.json");
+    let changed = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    e["time"] = json!(now());
+    e["detail"]["state"]["timestamp"] = json!(stamp(changed));
+    e["detail"]["previousState"]["timestamp"] =
+        json!(stamp(changed - chrono::Duration::minutes(1)));
+    e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+        json!({"ClusterName": CLUSTER, "ServiceName": SERVICE});
+    let result = notifier.handle(e).await.expect("handled");
+    assert_eq!(result["published"], true, "{result}");
+    let calls = notifier.clients.calls.snapshot();
+    assert!(
+        calls.iter().any(|c| c == "CloudWatch.DescribeAlarmHistory"),
+        "{calls:?}"
+    );
+    assert!(
+        calls.iter().any(|c| c == "ECS.DescribeServices"),
+        "{calls:?}"
+    );
+    assert_role_matches(&translate(), "AlarmNotifierFunction", &calls);
+}
+
+#[tokio::test]
+async fn the_off_hours_role_allows_exactly_what_it_calls() {
+    let (emu, _deployed, stack) = tour_stack(&[OFF_HOURS]).await;
+    let env = env_pairs(&emu, "off-hours");
+    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let config = OffHoursConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
+    let (clients, _) = stack.clients();
+    let off = OffHours::new(clients, config);
+    stack
+        .put_cpu_alarm("autopilot-demo-cpu-high", SERVICE, &[])
+        .await;
+    let tick = |time: &str| {
+        let mut e = sample_event("off-hours/scheduled-event.json");
+        e["time"] = json!(time);
+        e
+    };
+    let night = off
+        .handle(tick("2026-11-16T22:00:00Z"))
+        .await
+        .expect("night");
+    let mut calls = off.clients.calls.snapshot();
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let morning = off
+        .handle(tick("2026-11-17T08:00:00Z"))
+        .await
+        .expect("morning");
+    calls.extend(off.clients.calls.snapshot());
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    assert_role_matches(&translate(), "OffHoursFunction", &calls);
+}
