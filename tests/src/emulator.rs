@@ -132,6 +132,50 @@ impl Emulator {
         self.query("ec2", "2016-11-15", params)
     }
 
+    /// A VPC with DNS host names on (moto's Fargate RunTask needs them) and one subnet per CIDR
+    /// given: `(vpc id, subnet ids)`.
+    pub fn vpc(&self, subnet_cidrs: &[&str]) -> (String, Vec<String>) {
+        let vpc = xml_value(
+            &self.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
+            "vpcId",
+        )
+        .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
+        self.ec2(&[
+            ("Action", "ModifyVpcAttribute"),
+            ("VpcId", &vpc),
+            ("EnableDnsHostnames.Value", "true"),
+        ]);
+        let subnets = subnet_cidrs
+            .iter()
+            .map(|cidr| {
+                xml_value(
+                    &self.ec2(&[
+                        ("Action", "CreateSubnet"),
+                        ("VpcId", &vpc),
+                        ("CidrBlock", cidr),
+                    ]),
+                    "subnetId",
+                )
+                .unwrap_or_else(|| panic!("CreateSubnet returned no subnetId"))
+            })
+            .collect();
+        (vpc, subnets)
+    }
+
+    /// A security group in `vpc`; returns its id.
+    pub fn security_group(&self, vpc: &str, name: &str, description: &str) -> String {
+        xml_value(
+            &self.ec2(&[
+                ("Action", "CreateSecurityGroup"),
+                ("GroupName", name),
+                ("GroupDescription", description),
+                ("VpcId", vpc),
+            ]),
+            "groupId",
+        )
+        .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"))
+    }
+
     /// A Query-protocol call (EC2, CloudFormation) to `service` (its signing name); panics
     /// with the response when it is not 200. Returns the XML.
     pub fn query(&self, service: &str, version: &str, params: &[(&str, &str)]) -> String {

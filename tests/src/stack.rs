@@ -17,7 +17,9 @@ use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
 use serde_json::Value;
 
-use crate::emulator::{xml_value, Emulator, ACCOUNT, REGION};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+
+use crate::emulator::{Emulator, ACCOUNT, REGION};
 use autopilot_core::aws::Clients;
 
 /// What a test needs to look at the stack.
@@ -50,35 +52,9 @@ impl Stack {
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-        let vpc = xml_value(
-            &emu.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
-            "vpcId",
-        )
-        .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
-        emu.ec2(&[
-            ("Action", "ModifyVpcAttribute"),
-            ("VpcId", &vpc),
-            ("EnableDnsHostnames.Value", "true"),
-        ]);
-        let subnet = xml_value(
-            &emu.ec2(&[
-                ("Action", "CreateSubnet"),
-                ("VpcId", &vpc),
-                ("CidrBlock", "10.0.1.0/24"),
-            ]),
-            "subnetId",
-        )
-        .unwrap_or_else(|| panic!("CreateSubnet returned no subnetId"));
-        let security_group = xml_value(
-            &emu.ec2(&[
-                ("Action", "CreateSecurityGroup"),
-                ("GroupName", &format!("{service}-tasks")),
-                ("GroupDescription", "tasks"),
-                ("VpcId", &vpc),
-            ]),
-            "groupId",
-        )
-        .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"));
+        let (vpc, mut subnets) = emu.vpc(&["10.0.1.0/24"]);
+        let subnet = subnets.remove(0);
+        let security_group = emu.security_group(&vpc, &format!("{service}-tasks"), "tasks");
 
         ecs.create_cluster()
             .cluster_name(cluster)
@@ -390,6 +366,31 @@ impl Stack {
                     .expect("awsvpc configuration"),
             )
             .build()
+    }
+
+    /// Registers the service with Application Auto Scaling at `min..=max`, as a stack with auto
+    /// scaling has it.
+    pub async fn register_scalable_target(&self, min: i32, max: i32) {
+        aws_sdk_applicationautoscaling::Client::new(&self.sdk)
+            .register_scalable_target()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(format!("service/{}/{}", self.cluster, self.service))
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(min)
+            .max_capacity(max)
+            .send()
+            .await
+            .expect("RegisterScalableTarget");
+    }
+
+    /// The id of the service's newest deployment.
+    pub async fn deployment_id(&self) -> Option<String> {
+        self.describe_service()
+            .await
+            .deployments()
+            .first()
+            .and_then(|d| d.id())
+            .map(str::to_string)
     }
 
     /// The cluster's ARN.

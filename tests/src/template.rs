@@ -107,40 +107,8 @@ impl Prerequisites {
     /// A VPC with DNS host names and two private subnets, the load balancer's security group and
     /// an `ip` target group on port 3000, the task execution and task roles, and the secrets.
     pub fn create(emu: &Emulator) -> Prerequisites {
-        let vpc = xml_value(
-            &emu.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
-            "vpcId",
-        )
-        .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
-        emu.ec2(&[
-            ("Action", "ModifyVpcAttribute"),
-            ("VpcId", &vpc),
-            ("EnableDnsHostnames.Value", "true"),
-        ]);
-        let subnets = ["10.0.1.0/24", "10.0.2.0/24"]
-            .iter()
-            .map(|cidr| {
-                xml_value(
-                    &emu.ec2(&[
-                        ("Action", "CreateSubnet"),
-                        ("VpcId", &vpc),
-                        ("CidrBlock", cidr),
-                    ]),
-                    "subnetId",
-                )
-                .unwrap_or_else(|| panic!("CreateSubnet returned no subnetId"))
-            })
-            .collect();
-        let alb_security_group = xml_value(
-            &emu.ec2(&[
-                ("Action", "CreateSecurityGroup"),
-                ("GroupName", "alb"),
-                ("GroupDescription", "load balancer"),
-                ("VpcId", &vpc),
-            ]),
-            "groupId",
-        )
-        .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"));
+        let (vpc, subnets) = emu.vpc(&["10.0.1.0/24", "10.0.2.0/24"]);
+        let alb_security_group = emu.security_group(&vpc, "alb", "load balancer");
         let target_group_arn = xml_value(
             &emu.query(
                 "elasticloadbalancing",

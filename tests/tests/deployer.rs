@@ -423,13 +423,7 @@ async fn a_completed_deployment_reports_the_image_and_prunes_old_revisions() {
     .await;
     stack.notifications().await;
 
-    let service = stack.describe_service().await;
-    let deployment_id = service
-        .deployments()
-        .first()
-        .and_then(|d| d.id())
-        .expect("deployment")
-        .to_string();
+    let deployment_id = stack.deployment_id().await.expect("deployment");
     let result = deployer
         .handle(deployment_event(
             &stack,

@@ -2,7 +2,7 @@
 
 use autopilot_core::tasks::{CrashLoopAction, RestartNetwork, TaskWatcher, TaskWatcherConfig};
 use autopilot_core::Error;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_applicationautoscaling::types::ServiceNamespace;
 use integration_tests::{sample_event, Capture, Emulator, Stack};
 use serde_json::{json, Value};
 
@@ -136,15 +136,7 @@ async fn scale_to_zero_records_the_capacity_then_stops_the_service() {
         setup(|c, _| c.crash_loop_action = CrashLoopAction::ScaleToZero).await;
     let aas = aws_sdk_applicationautoscaling::Client::new(&stack.sdk);
     let resource = format!("service/{}/{}", stack.cluster, stack.service);
-    aas.register_scalable_target()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(&resource)
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .min_capacity(2)
-        .max_capacity(10)
-        .send()
-        .await
-        .expect("RegisterScalableTarget");
+    stack.register_scalable_target(2, 10).await;
     let mut last = Value::Null;
     for _ in 0..3 {
         let task = stack.stopped_service_task(ELB).await;

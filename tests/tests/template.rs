@@ -12,7 +12,6 @@ use autopilot_core::config::Env;
 use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
 use autopilot_core::offhours::{OffHours, OffHoursConfig};
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
 use integration_tests::template::{
@@ -1322,16 +1321,7 @@ async fn tour_stack(overrides: &[(&str, &str)]) -> (Emulator, DeployedStack, Sta
         .send()
         .await
         .expect("UpdateService");
-    aws_sdk_applicationautoscaling::Client::new(&stack.sdk)
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(format!("service/{CLUSTER}/{SERVICE}"))
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .min_capacity(2)
-        .max_capacity(10)
-        .send()
-        .await
-        .expect("RegisterScalableTarget");
+    stack.register_scalable_target(2, 10).await;
     (emu, deployed, stack)
 }
 
@@ -1367,14 +1357,7 @@ async fn the_deployers_role_allows_exactly_what_it_calls() {
         calls.extend(deployer.clients.calls.snapshot());
         assert_eq!(result["decisions"][0]["reason"], "deployed", "{result}");
     }
-    let deployment_id = stack
-        .describe_service()
-        .await
-        .deployments()
-        .first()
-        .and_then(|d| d.id())
-        .expect("deployment")
-        .to_string();
+    let deployment_id = stack.deployment_id().await.expect("deployment");
     stack
         .stopped_deployment_tasks(&deployment_id, 1, "Task failed ELB health checks")
         .await;

@@ -67,13 +67,9 @@ async fn main() {
         Duration::from_secs(60),
     );
     let deployment_id = stack
-        .describe_service()
+        .deployment_id()
         .await
-        .deployments()
-        .first()
-        .and_then(|d| d.id())
-        .unwrap_or("ecs-svc/unknown")
-        .to_string();
+        .unwrap_or_else(|| "ecs-svc/unknown".into());
     let mut later = rest.to_vec();
     let mut completed = sample_event("deployer/ecs-deployment-completed.json");
     completed["detail"]["deploymentId"] = json!(deployment_id);
