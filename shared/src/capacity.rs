@@ -3,14 +3,11 @@
 //! tag `autopilot:restore` before anything changes; shared by the task-watcher (crash loops) and
 //! off-hours.
 
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use serde::Serialize;
 
-use crate::aws::{ecs, Clients};
-use crate::error::{Error, Result};
-
-/// The service tag holding the capacity to restore.
-pub const RESTORE_TAG: &str = "autopilot:restore";
+use crate::aws::{autoscaling, ecs, Clients};
+use crate::error::Result;
+use crate::tags;
 
 /// Capacity to restore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -54,13 +51,6 @@ impl Restore {
     }
 }
 
-fn resource_id(cluster: &str, service: &str) -> String {
-    format!(
-        "service/{}/{service}",
-        crate::deploy::config::cluster_name(cluster)
-    )
-}
-
 /// The capacity a service has now: its desired count and its scalable target, if any.
 pub async fn current(
     clients: &Clients,
@@ -68,20 +58,16 @@ pub async fn current(
     service: &str,
     desired: i32,
 ) -> Result<Restore> {
-    let out = clients
-        .autoscaling
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(resource_id(cluster, service))
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .send()
-        .await
-        .map_err(|e| Error::aws("DescribeScalableTargets", e))?;
-    let target = out.scalable_targets().first();
+    let bounds = autoscaling::bounds(
+        &clients.autoscaling,
+        &[autoscaling::resource_id(cluster, service)],
+    )
+    .await?;
+    let target = bounds.values().next();
     Ok(Restore {
         desired,
-        min: target.map(|t| t.min_capacity()),
-        max: target.map(|t| t.max_capacity()),
+        min: target.map(|t| t.0),
+        max: target.map(|t| t.1),
     })
 }
 
@@ -102,10 +88,10 @@ pub async fn scale_to_zero(
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
-    tags.insert(RESTORE_TAG.into(), recorded.to_tag());
+    tags.insert(tags::RESTORE.into(), recorded.to_tag());
     ecs::tag_resource(&clients.ecs, service_arn, &tags).await?;
     if recorded.min.is_some() {
-        set_bounds(clients, cluster, service, 0, 0).await?;
+        autoscaling::set_bounds(&clients.autoscaling, cluster, service, 0, 0).await?;
     }
     ecs::update_desired_count(&clients.ecs, cluster, service, 0).await?;
     Ok(recorded)
@@ -119,30 +105,9 @@ pub async fn restore(
     restore: Restore,
 ) -> Result<()> {
     if let (Some(min), Some(max)) = (restore.min, restore.max) {
-        set_bounds(clients, cluster, service, min, max).await?;
+        autoscaling::set_bounds(&clients.autoscaling, cluster, service, min, max).await?;
     }
     ecs::update_desired_count(&clients.ecs, cluster, service, restore.desired).await
-}
-
-async fn set_bounds(
-    clients: &Clients,
-    cluster: &str,
-    service: &str,
-    min: i32,
-    max: i32,
-) -> Result<()> {
-    clients
-        .autoscaling
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(resource_id(cluster, service))
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .min_capacity(min)
-        .max_capacity(max)
-        .send()
-        .await
-        .map_err(|e| Error::aws("RegisterScalableTarget", e))?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -21,6 +21,26 @@ pub const DEPLOY_FREEZE: &str = "autopilot:deploy-freeze";
 /// alarm-notifier pages no one for a sleeping service.
 pub const ASLEEP_SINCE: &str = "autopilot:asleep-since";
 
+/// On a service: the capacity to restore after a scale to zero (off-hours, a crash loop),
+/// `desired=2 min=2 max=10`, written before anything changes (see `capacity::Restore`).
+pub const RESTORE: &str = "autopilot:restore";
+/// On a service: `enabled` selects it for off-hours (the default `SELECT_TAG`).
+pub const OFF_HOURS: &str = "autopilot:off-hours";
+/// On a service: an RFC 3339 time until which off-hours keeps it awake.
+pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
+/// On a service: when the last crash-loop alert went out (RFC 3339).
+pub const CRASH_LOOP_ALERTED_AT: &str = "autopilot:crash-loop-alerted-at";
+/// On a service: when a crash loop scaled it to zero.
+pub const CRASH_LOOP_STOPPED_AT: &str = "autopilot:crash-loop-stopped-at";
+/// On a standalone task: `on-interruption` or `on-failure` opts it into restarts.
+pub const RESTART: &str = "autopilot:restart";
+/// On a standalone task: how many times its lineage was restarted.
+pub const ATTEMPT: &str = "autopilot:attempt";
+/// On an alarm: `critical`, `warning` or `info`.
+pub const SEVERITY: &str = "autopilot:severity";
+/// On an alarm: a runbook URL.
+pub const RUNBOOK: &str = "autopilot:runbook";
+
 /// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
 /// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.
 pub fn is_valid_value(v: &str) -> bool {

@@ -12,26 +12,21 @@ pub mod render;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_cloudwatch::types::HistoryItemType;
 use chrono::Duration;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{ecs, Clients};
+use crate::aws::{cloudwatch, ecs, sns, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
-use crate::notify::{self, Severity};
+use crate::notify::Severity;
 pub use config::AlarmNotifierConfig;
 pub use render::{render, Context, ServiceFacts};
 
 /// The detail type the alarm-notifier takes.
 pub const CLOUDWATCH_ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
-/// Alarm tag: `critical`, `warning` or `info`.
-pub const SEVERITY_TAG: &str = "autopilot:severity";
-/// Alarm tag: a runbook URL.
-pub const RUNBOOK_TAG: &str = "autopilot:runbook";
-pub use crate::tags::ASLEEP_SINCE;
+use crate::tags::{ASLEEP_SINCE, RUNBOOK, SEVERITY};
 
 /// What the invocation returns.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -71,7 +66,7 @@ pub fn parse(event: Value) -> Result<Event<AlarmStateChange>> {
 /// The routing severity: the alarm's tag, else warning for ALARM and info for the rest.
 pub fn severity(state: Option<&AlarmStateValue>, tags: &BTreeMap<String, String>) -> Severity {
     match tags
-        .get(SEVERITY_TAG)
+        .get(SEVERITY)
         .map(|s| s.trim().to_ascii_lowercase())
         .as_deref()
     {
@@ -85,7 +80,7 @@ pub fn severity(state: Option<&AlarmStateValue>, tags: &BTreeMap<String, String>
 
 /// A runbook tag that is a plain https URL (anything else is not linked).
 pub fn runbook(tags: &BTreeMap<String, String>) -> Option<String> {
-    let url = tags.get(RUNBOOK_TAG)?.trim();
+    let url = tags.get(RUNBOOK)?.trim();
     let ok = url.starts_with("https://")
         && url.len() <= 2048
         && !url
@@ -228,7 +223,7 @@ impl AlarmNotifier {
         }
         let n = render(ev, &ctx);
         let topic = self.config.topic_for(sev).to_string();
-        notify::publish(&self.clients.sns, &topic, &n).await?;
+        sns::publish(&self.clients.sns, &topic, &n).await?;
         outcome.topic = Some(topic);
         outcome.published = true;
         Ok(outcome)
@@ -236,24 +231,12 @@ impl AlarmNotifier {
 
     /// The alarm's tags; empty (and logged) when they cannot be read.
     async fn alarm_tags(&self, arn: &str) -> BTreeMap<String, String> {
-        match self
-            .clients
-            .cloudwatch
-            .list_tags_for_resource()
-            .resource_arn(arn)
-            .send()
+        cloudwatch::alarm_tags(&self.clients.cloudwatch, arn)
             .await
-        {
-            Ok(out) => out
-                .tags()
-                .iter()
-                .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = ?Error::aws("ListTagsForResource", e), "alarm tags unreadable: default severity, no runbook");
+            .unwrap_or_else(|e| {
+                tracing::warn!(error = ?e, "alarm tags unreadable: default severity, no runbook");
                 BTreeMap::new()
-            }
-        }
+            })
     }
 
     /// State changes of the alarm inside the window ending at `changed`, this one included.
@@ -263,27 +246,16 @@ impl AlarmNotifier {
         changed: chrono::DateTime<chrono::Utc>,
         window: Duration,
     ) -> Result<usize> {
-        let to_smithy = |t: chrono::DateTime<chrono::Utc>| {
-            aws_smithy_types::DateTime::from_millis(t.timestamp_millis())
-        };
-        let out = self
-            .clients
-            .cloudwatch
-            .describe_alarm_history()
-            .alarm_name(name)
-            .history_item_type(HistoryItemType::StateUpdate)
-            .start_date(to_smithy(changed - window))
-            .end_date(to_smithy(changed + Duration::seconds(5)))
-            .max_records(100)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeAlarmHistory", e))?;
-        let items = out.alarm_history_items();
-        let includes_this = items.iter().any(|i| {
-            i.timestamp().is_some_and(|t| {
-                (t.to_millis().unwrap_or_default() - changed.timestamp_millis()).abs() <= 2_000
-            })
-        });
+        let items = cloudwatch::state_changes(
+            &self.clients.cloudwatch,
+            name,
+            changed - window,
+            changed + Duration::seconds(5),
+        )
+        .await?;
+        let includes_this = items
+            .iter()
+            .any(|t| (t.timestamp_millis() - changed.timestamp_millis()).abs() <= 2_000);
         Ok(items.len() + usize::from(!includes_this))
     }
 }

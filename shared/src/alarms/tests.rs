@@ -149,7 +149,7 @@ fn a_strange_alarm_still_says_something() {
 
 #[test]
 fn severity_comes_from_the_tag_else_the_state() {
-    let tags = |v: &str| BTreeMap::from([(SEVERITY_TAG.to_string(), v.to_string())]);
+    let tags = |v: &str| BTreeMap::from([(SEVERITY.to_string(), v.to_string())]);
     assert_eq!(
         severity(Some(&AlarmStateValue::Alarm), &BTreeMap::new()),
         Severity::Warning
@@ -170,7 +170,7 @@ fn severity_comes_from_the_tag_else_the_state() {
 
 #[test]
 fn only_plain_https_runbooks_are_linked() {
-    let tags = |v: &str| BTreeMap::from([(RUNBOOK_TAG.to_string(), v.to_string())]);
+    let tags = |v: &str| BTreeMap::from([(RUNBOOK.to_string(), v.to_string())]);
     assert_eq!(
         runbook(&tags("https://wiki.example/runbooks/web-cpu")).as_deref(),
         Some("https://wiki.example/runbooks/web-cpu")

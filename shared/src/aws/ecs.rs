@@ -4,9 +4,13 @@ use std::collections::BTreeMap;
 
 use aws_sdk_ecs::operation::list_tasks::builders::ListTasksFluentBuilder;
 use aws_sdk_ecs::types::{
-    DesiredStatus, Service, ServiceField, Tag, Task, TaskDefinition, TaskDefinitionField, TaskField,
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
+    DesiredStatus, KeyValuePair, LaunchType, NetworkConfiguration, Service, ServiceField,
+    SortOrder, Tag, Task, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus, TaskField,
+    TaskOverride,
 };
 use aws_sdk_ecs::Client;
+use serde_json::Value;
 
 use crate::error::{Error, Result};
 
@@ -247,4 +251,190 @@ pub async fn update_desired_count(
         .await
         .map_err(|e| Error::aws("UpdateService", e))?;
     Ok(())
+}
+
+/// Every service ARN of a cluster (ListServices, 100 per page).
+pub async fn list_service_arns(client: &Client, cluster: &str) -> Result<Vec<String>> {
+    client
+        .list_services()
+        .cluster(cluster)
+        .max_results(100)
+        .into_paginator()
+        .items()
+        .send()
+        .collect::<std::result::Result<Vec<String>, _>>()
+        .await
+        .map_err(|e| Error::aws("ListServices", e))
+}
+
+/// Removes tags from a resource.
+pub async fn untag_resource(client: &Client, arn: &str, keys: &[&str]) -> Result<()> {
+    client
+        .untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("UntagResource", e))?;
+    Ok(())
+}
+
+/// The ACTIVE revisions of a family, newest first (one page of 100).
+pub async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>> {
+    let listed = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTaskDefinitions", e))?;
+    Ok(listed.task_definition_arns().to_vec())
+}
+
+/// Deregisters a task definition revision.
+pub async fn deregister_task_definition(client: &Client, arn: &str) -> Result<()> {
+    client
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DeregisterTaskDefinition", e))?;
+    Ok(())
+}
+
+/// A stopped task to run again as it ran, in the task-watcher's terms.
+pub struct RunAgain<'a> {
+    pub cluster: &'a str,
+    pub task_definition: Option<&'a str>,
+    pub group: Option<&'a str>,
+    pub started_by: &'a str,
+    /// Derived from the stopped task: a duplicate event starts no second task.
+    pub client_token: String,
+    pub subnets: &'a [String],
+    pub security_groups: &'a [String],
+    pub assign_public_ip: bool,
+    pub tags: &'a BTreeMap<String, String>,
+    /// The capacity provider it ran on (wins over the launch type).
+    pub capacity_provider: Option<&'a str>,
+    pub launch_type: Option<&'a str>,
+    /// The event's `overrides`, as sent: their container overrides are passed on.
+    pub overrides: Option<&'a Value>,
+}
+
+/// Runs a task again (RunTask); returns the new task's ARN.
+pub async fn run_task(client: &Client, r: &RunAgain<'_>) -> Result<String> {
+    let mut req = client
+        .run_task()
+        .cluster(r.cluster)
+        .set_task_definition(r.task_definition.map(str::to_string))
+        .set_group(r.group.map(str::to_string))
+        .started_by(r.started_by)
+        .client_token(&r.client_token)
+        .network_configuration(
+            NetworkConfiguration::builder()
+                .awsvpc_configuration(
+                    AwsVpcConfiguration::builder()
+                        .set_subnets(Some(r.subnets.to_vec()))
+                        .set_security_groups(
+                            Some(r.security_groups.to_vec()).filter(|g| !g.is_empty()),
+                        )
+                        .assign_public_ip(if r.assign_public_ip {
+                            AssignPublicIp::Enabled
+                        } else {
+                            AssignPublicIp::Disabled
+                        })
+                        .build()
+                        .map_err(|e| Error::bad_event(format!("RESTART_NETWORK: {e}")))?,
+                )
+                .build(),
+        )
+        .set_tags(Some(tag_list(r.tags)));
+    req = match (r.capacity_provider, r.launch_type) {
+        (Some(cp), _) => req.capacity_provider_strategy(
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(cp)
+                .weight(1)
+                .build()
+                .map_err(|e| Error::bad_event(format!("detail.capacityProviderName: {e}")))?,
+        ),
+        (None, Some(lt)) => req.launch_type(LaunchType::from(lt)),
+        (None, None) => req,
+    };
+    if let Some(overrides) = container_overrides(r.overrides) {
+        req = req.overrides(
+            TaskOverride::builder()
+                .set_container_overrides(Some(overrides))
+                .build(),
+        );
+    }
+    let out = req.send().await.map_err(|e| Error::aws("RunTask", e))?;
+    if let Some(f) = out.failures().first() {
+        return Err(Error::UnexpectedResponse {
+            operation: "RunTask",
+            detail: format!(
+                "{}: {}",
+                f.reason().unwrap_or("failure"),
+                f.detail().unwrap_or_default()
+            ),
+        });
+    }
+    out.tasks()
+        .first()
+        .and_then(|t| t.task_arn())
+        .map(str::to_string)
+        .ok_or_else(|| Error::UnexpectedResponse {
+            operation: "RunTask",
+            detail: "no task in the response".into(),
+        })
+}
+
+/// The event's container overrides, as RunTask takes them (name, command, environment, cpu,
+/// memory); `None` when there are none worth passing.
+pub(crate) fn container_overrides(overrides: Option<&Value>) -> Option<Vec<ContainerOverride>> {
+    let list = overrides?.get("containerOverrides")?.as_array()?;
+    let out: Vec<ContainerOverride> = list
+        .iter()
+        .filter_map(|o| {
+            let name = o.get("name")?.as_str()?;
+            let command: Option<Vec<String>> =
+                o.get("command").and_then(Value::as_array).map(|c| {
+                    c.iter()
+                        .filter_map(|s| s.as_str().map(str::to_string))
+                        .collect()
+                });
+            let environment: Option<Vec<KeyValuePair>> =
+                o.get("environment").and_then(Value::as_array).map(|e| {
+                    e.iter()
+                        .filter_map(|kv| {
+                            Some(
+                                KeyValuePair::builder()
+                                    .name(kv.get("name")?.as_str()?)
+                                    .value(
+                                        kv.get("value").and_then(Value::as_str).unwrap_or_default(),
+                                    )
+                                    .build(),
+                            )
+                        })
+                        .collect()
+                });
+            let int = |k: &str| {
+                o.get(k)
+                    .and_then(Value::as_i64)
+                    .and_then(|n| i32::try_from(n).ok())
+            };
+            Some(
+                ContainerOverride::builder()
+                    .name(name)
+                    .set_command(command)
+                    .set_environment(environment)
+                    .set_cpu(int("cpu"))
+                    .set_memory(int("memory"))
+                    .set_memory_reservation(int("memoryReservation"))
+                    .build(),
+            )
+        })
+        .collect();
+    (!out.is_empty()).then_some(out)
 }

@@ -5,7 +5,10 @@
 //! code path here.
 
 pub mod arn;
+pub mod autoscaling;
+pub mod cloudwatch;
 pub mod ecs;
+pub mod sns;
 
 use std::sync::{Arc, Mutex};
 

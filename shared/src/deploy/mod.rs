@@ -16,11 +16,10 @@ use std::collections::BTreeMap;
 use aws_sdk_ecs::types::TaskDefinition;
 use serde_json::{json, Value};
 
-use crate::aws::{ecs, Clients};
+use crate::aws::{ecs, sns, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
-use crate::notify;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use plan::{Live, LiveService, LiveTaskDefinition, PushPlan, Reason, Step};
 
@@ -78,7 +77,7 @@ impl Deployer {
                     tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
                     let n = notices::deploy_error(&push, &targets[i], &e);
                     if let Err(pe) =
-                        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await
+                        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await
                     {
                         tracing::error!(error = ?pe, "could not publish the failure notification");
                     }
@@ -221,7 +220,7 @@ impl Deployer {
                 continue;
             }
             let n = notices::push_decision(push, &self.config.targets[i], &p.decision);
-            notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+            sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
         }
         Ok(())
     }

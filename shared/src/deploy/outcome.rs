@@ -7,11 +7,10 @@ use serde::Serialize;
 use serde_json::{json, Value};
 
 use super::{notices, prune, Deployer};
-use crate::aws::{ecs, Arn};
+use crate::aws::{ecs, sns, Arn};
 use crate::error::{Error, Result};
 use crate::events::{DeploymentEventName, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
-use crate::notify;
 use crate::tags;
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
@@ -196,7 +195,7 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
             notices::failed(&change, outcome, target, &service_arn, &stopped)
         }
     };
-    notify::publish(&d.clients.sns, &d.config.topic_arn, &notice).await?;
+    sns::publish(&d.clients.sns, &d.config.topic_arn, &notice).await?;
     result["notified"] = json!(true);
     result["notificationId"] = json!(notice.id);
     Metrics::new("deployer")

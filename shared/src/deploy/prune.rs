@@ -3,11 +3,11 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionStatus};
+use aws_sdk_ecs::types::TaskDefinition;
 use aws_sdk_ecs::Client;
 
 use crate::aws::ecs;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::tags;
 
 /// At most this many older revisions are examined per run; the next completion goes on.
@@ -50,17 +50,7 @@ pub async fn prune(
     let (Some(family), Some(live_arn)) = (live.family(), live.task_definition_arn()) else {
         return Ok(vec![]);
     };
-    let listed = client
-        .list_task_definitions()
-        .family_prefix(family)
-        .status(TaskDefinitionStatus::Active)
-        .sort(SortOrder::Desc)
-        .max_results(100)
-        .send()
-        .await
-        .map_err(|e| Error::aws("ListTaskDefinitions", e))?
-        .task_definition_arns
-        .unwrap_or_default();
+    let listed = ecs::active_revisions(client, family).await?;
     // Keep this family's revisions only, newest first (whatever order the listing came in).
     let mut same_family: Vec<(u64, String)> = listed
         .into_iter()
@@ -85,12 +75,7 @@ pub async fn prune(
     let replaced = live_tags.get(tags::REPLACES).map(String::as_str);
     let drop = choose(&revisions, live_arn, replaced, keep);
     for arn in &drop {
-        client
-            .deregister_task_definition()
-            .task_definition(arn)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DeregisterTaskDefinition", e))?;
+        ecs::deregister_task_definition(client, arn).await?;
         tracing::info!(task_definition = %arn, "deregistered an old revision");
     }
     Ok(drop)

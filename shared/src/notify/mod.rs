@@ -8,8 +8,6 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::error::{Error, Result};
-
 pub use neutralise::neutralise;
 
 /// How bad it is; picks the emoji and travels as a keyword.
@@ -158,24 +156,6 @@ impl Notification {
             format!("{}...", &collapsed[..MAX_SUBJECT - 3])
         }
     }
-}
-
-/// Publishes a notification; returns the SNS message id.
-pub async fn publish(
-    sns: &aws_sdk_sns::Client,
-    topic_arn: &str,
-    n: &Notification,
-) -> Result<String> {
-    let out = sns
-        .publish()
-        .topic_arn(topic_arn)
-        .message_structure("json")
-        .subject(n.subject())
-        .message(n.to_sns_message())
-        .send()
-        .await
-        .map_err(|e| Error::aws("Publish", e))?;
-    Ok(out.message_id.unwrap_or_default())
 }
 
 /// A Slack-style link, for links this code builds itself.

@@ -23,7 +23,7 @@ pub struct TagSelection {
 }
 
 /// The default selection tag.
-pub const DEFAULT_SELECT_TAG: (&str, &str) = ("autopilot:off-hours", "enabled");
+pub const DEFAULT_SELECT_TAG: (&str, &str) = (crate::tags::OFF_HOURS, "enabled");
 
 /// Everything off-hours reads from its environment.
 #[derive(Clone, Debug, PartialEq)]
@@ -97,8 +97,9 @@ impl OffHoursConfig {
                             return Err(Error::Config {
                                 var: "SELECT_TAG",
                                 message: format!(
-                                "must be KEY=VALUE, e.g. autopilot:off-hours=enabled; got {s:?}"
-                            ),
+                                    "must be KEY=VALUE, e.g. {}={}; got {s:?}",
+                                    DEFAULT_SELECT_TAG.0, DEFAULT_SELECT_TAG.1
+                                ),
                             })
                         }
                     },

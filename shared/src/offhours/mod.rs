@@ -11,20 +11,19 @@ pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-use aws_sdk_cloudwatch::types::AlarmType;
 use aws_sdk_ecs::types::Service;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{ecs, Clients};
-use crate::capacity::{self, Restore, RESTORE_TAG};
+use crate::aws::{autoscaling, cloudwatch, ecs, sns, Clients};
+use crate::capacity::{self, Restore};
 use crate::error::{Error, Result};
 use crate::metrics::Metrics;
 use crate::notify::{self, Notification, Severity};
+use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
 pub use config::{OffHoursConfig, ServiceRef, TagSelection};
-pub use plan::{plan, Action, Mode, Planned, ServiceState, ASLEEP_SINCE, KEEP_AWAKE_UNTIL};
+pub use plan::{plan, Action, Mode, Planned, ServiceState};
 
 /// What the invocation returns.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -77,13 +76,6 @@ fn state_of(cluster: &str, s: &Service) -> ServiceState {
         tags: ecs::tag_map(s.tags.as_deref()),
         task_definition: s.task_definition().unwrap_or_default().to_string(),
     }
-}
-
-fn resource_id(cluster: &str, service: &str) -> String {
-    format!(
-        "service/{}/{service}",
-        crate::deploy::config::cluster_name(cluster)
-    )
 }
 
 /// The off-hours function; built once per process.
@@ -141,7 +133,7 @@ impl OffHours {
             self.read_capacity(&mut planned).await;
         }
         if transitions && !self.config.dry_run {
-            let alarms = self.alarms_by_service().await;
+            let alarms = cloudwatch::alarms_by_service(&self.clients.cloudwatch).await;
             for (s, p) in planned.iter_mut() {
                 let names = alarms
                     .as_ref()
@@ -191,7 +183,7 @@ impl OffHours {
             .any(|p| matches!(p.action, Action::Sleep | Action::Wake | Action::Error))
         {
             let n = self.notice(&outcome, now);
-            notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+            sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
             outcome.notification_id = Some(n.id);
         }
         Ok(outcome)
@@ -239,25 +231,10 @@ impl OffHours {
         }
         if let Some(sel) = &self.config.selection {
             for cluster in &sel.clusters {
-                let arns = match self
-                    .clients
-                    .ecs
-                    .list_services()
-                    .cluster(cluster)
-                    .max_results(100)
-                    .into_paginator()
-                    .items()
-                    .send()
-                    .collect::<std::result::Result<Vec<String>, _>>()
-                    .await
-                {
+                let arns = match ecs::list_service_arns(&self.clients.ecs, cluster).await {
                     Ok(arns) => arns,
                     Err(e) => {
-                        failed.push(error_entry(
-                            cluster,
-                            "*",
-                            Error::aws("ListServices", e).to_string(),
-                        ));
+                        failed.push(error_entry(cluster, "*", e.to_string()));
                         continue;
                     }
                 };
@@ -286,32 +263,12 @@ impl OffHours {
         let wanted: Vec<String> = planned
             .iter()
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
-            .map(|(s, _)| resource_id(&s.cluster, &s.service))
+            .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.service))
             .collect();
-        let mut bounds: BTreeMap<String, (i32, i32)> = BTreeMap::new();
-        let mut error = None;
-        for chunk in wanted.chunks(50) {
-            match self
-                .clients
-                .autoscaling
-                .describe_scalable_targets()
-                .service_namespace(ServiceNamespace::Ecs)
-                .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-                .set_resource_ids(Some(chunk.to_vec()))
-                .send()
-                .await
-            {
-                Ok(out) => {
-                    for t in out.scalable_targets() {
-                        bounds.insert(
-                            t.resource_id().to_string(),
-                            (t.min_capacity(), t.max_capacity()),
-                        );
-                    }
-                }
-                Err(e) => error = Some(Error::aws("DescribeScalableTargets", e)),
-            }
-        }
+        let (bounds, error) = match autoscaling::bounds(&self.clients.autoscaling, &wanted).await {
+            Ok(bounds) => (bounds, None),
+            Err(e) => (BTreeMap::new(), Some(e)),
+        };
         for (s, p) in planned.iter_mut() {
             if p.action != Action::Sleep || p.resume {
                 continue;
@@ -322,44 +279,13 @@ impl OffHours {
                 p.reason = format!("auto scaling bounds unreadable, retried next tick: {e}");
                 continue;
             }
-            let b = bounds.get(&resource_id(&s.cluster, &s.service));
+            let b = bounds.get(&autoscaling::resource_id(&s.cluster, &s.service));
             p.restore = Some(Restore {
                 desired: s.desired,
                 min: b.map(|b| b.0),
                 max: b.map(|b| b.1),
             });
         }
-    }
-
-    /// Metric alarms by the (cluster, service) their dimensions name.
-    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
-        let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-        let mut pages = self
-            .clients
-            .cloudwatch
-            .describe_alarms()
-            .alarm_types(AlarmType::MetricAlarm)
-            .max_records(100)
-            .into_paginator()
-            .send();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| Error::aws("DescribeAlarms", e))?;
-            for a in page.metric_alarms() {
-                let dim = |n: &str| {
-                    a.dimensions()
-                        .iter()
-                        .find(|d| d.name() == Some(n))
-                        .and_then(|d| d.value())
-                        .map(str::to_string)
-                };
-                if let (Some(c), Some(s), Some(name)) =
-                    (dim("ClusterName"), dim("ServiceName"), a.alarm_name())
-                {
-                    out.entry((c, s)).or_default().push(name.to_string());
-                }
-            }
-        }
-        Ok(out)
     }
 
     /// Record, silence the alarms, pin auto scaling to 0..0, then zero tasks. Each step is
@@ -377,7 +303,7 @@ impl OffHours {
         })?;
         if !p.resume {
             let tags = BTreeMap::from([
-                (RESTORE_TAG.to_string(), restore.to_tag()),
+                (RESTORE.to_string(), restore.to_tag()),
                 (
                     ASLEEP_SINCE.to_string(),
                     now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
@@ -385,7 +311,7 @@ impl OffHours {
             ]);
             ecs::tag_resource(&self.clients.ecs, &s.arn, &tags).await?;
         }
-        self.alarm_actions(alarms, false).await?;
+        cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, false).await?;
         let zero = Restore {
             desired: 0,
             min: restore.min.map(|_| 0),
@@ -400,40 +326,9 @@ impl OffHours {
             operation: "plan",
             detail: "a wake without a restore record".into(),
         })?;
-        self.alarm_actions(alarms, true).await?;
+        cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, true).await?;
         capacity::restore(&self.clients, &s.cluster, &s.service, restore).await?;
-        self.clients
-            .ecs
-            .untag_resource()
-            .resource_arn(&s.arn)
-            .tag_keys(RESTORE_TAG)
-            .tag_keys(ASLEEP_SINCE)
-            .send()
-            .await
-            .map_err(|e| Error::aws("UntagResource", e))?;
-        Ok(())
-    }
-
-    async fn alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
-        for chunk in names.chunks(100) {
-            if enable {
-                self.clients
-                    .cloudwatch
-                    .enable_alarm_actions()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("EnableAlarmActions", e))?;
-            } else {
-                self.clients
-                    .cloudwatch
-                    .disable_alarm_actions()
-                    .set_alarm_names(Some(chunk.to_vec()))
-                    .send()
-                    .await
-                    .map_err(|e| Error::aws("DisableAlarmActions", e))?;
-            }
-        }
+        ecs::untag_resource(&self.clients.ecs, &s.arn, &[RESTORE, ASLEEP_SINCE]).await?;
         Ok(())
     }
 
@@ -559,7 +454,7 @@ impl OffHours {
             (now + chrono::Duration::hours(4)).format("%Y-%m-%dT%H:%M:00Z")
         )];
         if !errors.is_empty() {
-            next_steps.push("Failed services are retried on the next tick; a missing or damaged autopilot:restore is never guessed at.".into());
+            next_steps.push(format!("Failed services are retried on the next tick; a missing or damaged {RESTORE} is never guessed at."));
         }
         let severity = if errors.is_empty() {
             Severity::Info

@@ -6,11 +6,8 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use crate::capacity::{Restore, RESTORE_TAG};
-
-pub use crate::tags::ASLEEP_SINCE;
-/// Service tag: an RFC 3339 time until which the service stays awake.
-pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
+use crate::capacity::Restore;
+use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
 
 /// What the calendar wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -71,7 +68,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
         resume: false,
     };
     let asleep = s.tags.contains_key(ASLEEP_SINCE);
-    let recorded = s.tags.get(RESTORE_TAG).and_then(|t| Restore::parse(t));
+    let recorded = s.tags.get(RESTORE).and_then(|t| Restore::parse(t));
     if s.status != "ACTIVE" {
         p.action = Action::Skip;
         p.reason = format!("the service is {}, not ACTIVE", s.status);
@@ -123,8 +120,8 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
             None => {
                 p.action = Action::Error;
                 p.reason = format!(
-                    "asleep, but the tag {RESTORE_TAG} is {}: not guessed at; set the desired count (and auto scaling bounds) by hand, then remove {ASLEEP_SINCE}",
-                    match s.tags.get(RESTORE_TAG) {
+                    "asleep, but the tag {RESTORE} is {}: not guessed at; set the desired count (and auto scaling bounds) by hand, then remove {ASLEEP_SINCE}",
+                    match s.tags.get(RESTORE) {
                         Some(v) => format!("damaged ({v:?})"),
                         None => "missing".into(),
                     }

@@ -4,6 +4,7 @@ use serde::Serialize;
 
 use crate::events::{EcsTaskStateChange, StopCode};
 use crate::notify::{neutralise, Severity};
+use crate::tags;
 
 /// The cause of a stop.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -257,11 +258,11 @@ fn next_steps(cause: Cause, task: &EcsTaskStateChange) -> Vec<String> {
             "Check the task definition: the entry point and command, the image's architecture (ARM64 or X86_64) against runtimePlatform, volumes and mount points.",
             "Read the stopped task's details in the console (linked below).",
         ]),
-        Cause::SpotInterruption => s(&[
-            "Nothing to do for a service: ECS starts a replacement. Keep a FARGATE base capacity in the capacity provider strategy for critical services.",
-            "Standalone tasks restart when tagged autopilot:restart=on-interruption.",
-        ]),
-        Cause::Infrastructure => s(&["Nothing to do: ECS replaces service tasks. Standalone tasks restart when tagged autopilot:restart=on-interruption."]),
+        Cause::SpotInterruption => vec![
+            "Nothing to do for a service: ECS starts a replacement. Keep a FARGATE base capacity in the capacity provider strategy for critical services.".into(),
+            format!("Standalone tasks restart when tagged {}=on-interruption.", tags::RESTART),
+        ],
+        Cause::Infrastructure => vec![format!("Nothing to do: ECS replaces service tasks. Standalone tasks restart when tagged {}=on-interruption.", tags::RESTART)],
         Cause::Scaling | Cause::UserInitiated | Cause::Completed => vec![],
         Cause::Unknown => s(&[
             "Read the stopped task's details and the container logs (linked below).",

@@ -12,34 +12,23 @@ mod notices;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use aws_sdk_ecs::types::{
-    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, ContainerOverride,
-    KeyValuePair, LaunchType, NetworkConfiguration, Task, TaskOverride,
-};
+use aws_sdk_ecs::types::Task;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{arn, ecs, Arn, Clients};
+use crate::aws::{arn, ecs, sns, Arn, Clients};
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event, StopCode, TaskContainer};
 use crate::metrics::Metrics;
-use crate::notify::{self, Severity};
+use crate::notify::Severity;
+use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT, RESTART, RESTORE};
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 
 /// The detail type the task-watcher takes.
 pub const ECS_TASK_STATE_CHANGE: &str = "ECS Task State Change";
-
-/// Service tag: when the last crash-loop alert went out (RFC 3339).
-pub const CRASH_LOOP_ALERTED_AT: &str = "autopilot:crash-loop-alerted-at";
-/// Service tag: when a crash loop scaled the service to zero.
-pub const CRASH_LOOP_STOPPED_AT: &str = "autopilot:crash-loop-stopped-at";
-/// Task tag: `on-interruption` or `on-failure` opts a standalone task into restarts.
-pub const RESTART: &str = "autopilot:restart";
-/// Task tag: how many times this task's lineage was restarted.
-pub const ATTEMPT: &str = "autopilot:attempt";
 
 /// What the invocation returns.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -288,7 +277,7 @@ impl TaskWatcher {
                     &t.cluster_arn,
                     service,
                     &service_arn,
-                    tags.get(capacity::RESTORE_TAG).map(String::as_str),
+                    tags.get(RESTORE).map(String::as_str),
                     current,
                     &[(CRASH_LOOP_STOPPED_AT, stamp.clone())],
                 )
@@ -314,7 +303,7 @@ impl TaskWatcher {
             self.config.dry_run,
         );
         outcome.detail = n.summary.clone();
-        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
         outcome.notification_id = Some(n.id);
         Ok(outcome)
     }
@@ -382,7 +371,7 @@ impl TaskWatcher {
                     self.config.max_restarts,
                     self.config.dry_run,
                 );
-                notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+                sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
                 outcome.actions.push("alert");
                 outcome.notification_id = Some(n.id);
                 Ok(outcome)
@@ -398,71 +387,24 @@ impl TaskWatcher {
         network: &RestartNetwork,
         tags: &BTreeMap<String, String>,
     ) -> Result<String> {
-        let mut req = self
-            .clients
-            .ecs
-            .run_task()
-            .cluster(&t.cluster_arn)
-            .set_task_definition(t.task_definition_arn.clone())
-            .set_group(t.group.clone())
-            .started_by("autopilot-task-watcher")
-            .client_token(format!("restart-{}", t.task_id()))
-            .network_configuration(
-                NetworkConfiguration::builder()
-                    .awsvpc_configuration(
-                        AwsVpcConfiguration::builder()
-                            .set_subnets(Some(network.subnets.clone()))
-                            .set_security_groups(
-                                Some(network.security_groups.clone()).filter(|g| !g.is_empty()),
-                            )
-                            .assign_public_ip(if network.assign_public_ip {
-                                AssignPublicIp::Enabled
-                            } else {
-                                AssignPublicIp::Disabled
-                            })
-                            .build()
-                            .map_err(|e| Error::bad_event(format!("RESTART_NETWORK: {e}")))?,
-                    )
-                    .build(),
-            )
-            .set_tags(Some(ecs::tag_list(tags)));
-        req = match (&t.capacity_provider_name, &t.launch_type) {
-            (Some(cp), _) => req.capacity_provider_strategy(
-                CapacityProviderStrategyItem::builder()
-                    .capacity_provider(cp)
-                    .weight(1)
-                    .build()
-                    .map_err(|e| Error::bad_event(format!("detail.capacityProviderName: {e}")))?,
-            ),
-            (None, Some(lt)) => req.launch_type(LaunchType::from(lt.as_str())),
-            (None, None) => req,
-        };
-        if let Some(overrides) = container_overrides(t.overrides.as_ref()) {
-            req = req.overrides(
-                TaskOverride::builder()
-                    .set_container_overrides(Some(overrides))
-                    .build(),
-            );
-        }
-        let out = req.send().await.map_err(|e| Error::aws("RunTask", e))?;
-        if let Some(f) = out.failures().first() {
-            return Err(Error::UnexpectedResponse {
-                operation: "RunTask",
-                detail: format!(
-                    "{}: {}",
-                    f.reason().unwrap_or("failure"),
-                    f.detail().unwrap_or_default()
-                ),
-            });
-        }
-        out.tasks()
-            .first()
-            .and_then(|t| t.task_arn())
-            .map(str::to_string)
-            .ok_or_else(|| Error::UnexpectedResponse {
-                operation: "RunTask",
-                detail: "no task in the response".into(),
-            })
+        ecs::run_task(
+            &self.clients.ecs,
+            &ecs::RunAgain {
+                cluster: &t.cluster_arn,
+                task_definition: t.task_definition_arn.as_deref(),
+                group: t.group.as_deref(),
+                started_by: "autopilot-task-watcher",
+                client_token: format!("restart-{}", t.task_id()),
+                subnets: &network.subnets,
+                security_groups: &network.security_groups,
+                assign_public_ip: network.assign_public_ip,
+                tags,
+                capacity_provider: t.capacity_provider_name.as_deref(),
+                launch_type: t.launch_type.as_deref(),
+                overrides: t.overrides.as_ref(),
+            },
+        )
+        .await
     }
 
     /// Publishes the stop's alert.
@@ -482,7 +424,7 @@ impl TaskWatcher {
             n.description.push_str(&format!("\n{note}"));
             n.severity = Severity::Critical;
         }
-        notify::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
         outcome.actions.push("alert");
         outcome.notification_id = Some(n.id);
         Ok(outcome)
@@ -554,55 +496,6 @@ impl crate::runtime::Handler for TaskWatcher {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
         Self::handle(self, event)
     }
-}
-
-/// The event's container overrides, as RunTask takes them (name, command, environment, cpu,
-/// memory); `None` when there are none worth passing.
-fn container_overrides(overrides: Option<&Value>) -> Option<Vec<ContainerOverride>> {
-    let list = overrides?.get("containerOverrides")?.as_array()?;
-    let out: Vec<ContainerOverride> = list
-        .iter()
-        .filter_map(|o| {
-            let name = o.get("name")?.as_str()?;
-            let command: Option<Vec<String>> =
-                o.get("command").and_then(Value::as_array).map(|c| {
-                    c.iter()
-                        .filter_map(|s| s.as_str().map(str::to_string))
-                        .collect()
-                });
-            let environment: Option<Vec<KeyValuePair>> =
-                o.get("environment").and_then(Value::as_array).map(|e| {
-                    e.iter()
-                        .filter_map(|kv| {
-                            Some(
-                                KeyValuePair::builder()
-                                    .name(kv.get("name")?.as_str()?)
-                                    .value(
-                                        kv.get("value").and_then(Value::as_str).unwrap_or_default(),
-                                    )
-                                    .build(),
-                            )
-                        })
-                        .collect()
-                });
-            let int = |k: &str| {
-                o.get(k)
-                    .and_then(Value::as_i64)
-                    .and_then(|n| i32::try_from(n).ok())
-            };
-            Some(
-                ContainerOverride::builder()
-                    .name(name)
-                    .set_command(command)
-                    .set_environment(environment)
-                    .set_cpu(int("cpu"))
-                    .set_memory(int("memory"))
-                    .set_memory_reservation(int("memoryReservation"))
-                    .build(),
-            )
-        })
-        .collect();
-    (!out.is_empty()).then_some(out)
 }
 
 #[cfg(test)]

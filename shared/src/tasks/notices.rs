@@ -8,6 +8,7 @@ use crate::aws::arn::{ecs_service_arn, ecs_task_url};
 use crate::capacity::Restore;
 use crate::events::{EcsTaskStateChange, Event};
 use crate::notify::{link, neutralise, Notification, Severity};
+use crate::tags;
 
 fn where_(t: &EcsTaskStateChange) -> String {
     match t.service_name() {
@@ -157,13 +158,16 @@ pub(super) fn crash_loop(
     match scaled {
         Some(r) => {
             description.push_str(&format!(
-                "\nThe service was scaled to zero to stop the loop; its capacity is recorded in the tag autopilot:restore ({}).",
+                "\nThe service was scaled to zero to stop the loop; its capacity is recorded in the tag {} ({}).",
+                tags::RESTORE,
                 r.to_tag()
             ));
             next_steps.push(format!(
-                "Once fixed, set desired count {}{} by hand and remove the tags autopilot:restore and autopilot:crash-loop-stopped-at (off-hours only wakes what it put to sleep).",
+                "Once fixed, set desired count {}{} by hand and remove the tags {} and {} (off-hours only wakes what it put to sleep).",
                 r.desired,
-                r.min.zip(r.max).map(|(a, b)| format!(" and auto scaling {a}..{b}")).unwrap_or_default()
+                r.min.zip(r.max).map(|(a, b)| format!(" and auto scaling {a}..{b}")).unwrap_or_default(),
+                tags::RESTORE,
+                tags::CRASH_LOOP_STOPPED_AT
             ));
         }
         None => next_steps.push("The service keeps retrying; set CRASH_LOOP_ACTION=scale-to-zero to stop such loops automatically.".into()),

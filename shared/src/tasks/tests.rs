@@ -4,6 +4,7 @@ use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
 use serde_json::{json, Value};
 
 use super::*;
+use crate::aws::ecs::container_overrides;
 use crate::notify::Severity;
 
 macro_rules! sample {
