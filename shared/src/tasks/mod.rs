@@ -8,6 +8,7 @@
 pub mod classify;
 pub mod config;
 mod notices;
+pub mod plan;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -23,22 +24,23 @@ use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event, StopCode, TaskContainer};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
-use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT, RESTART, RESTORE};
+use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT, RESTORE};
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
+pub use plan::{Action, CrashLoop, Restart};
 
 /// The detail type the task-watcher takes.
 pub const ECS_TASK_STATE_CHANGE: &str = "ECS Task State Change";
 
-/// What the invocation returns.
+/// What the invocation returns: the stop, its cause, and what was done about it.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Outcome {
+pub struct StopReport {
     pub task: String,
     pub group: Option<String>,
     pub service: Option<String>,
     pub cause: &'static str,
     pub severity: Severity,
-    pub actions: Vec<&'static str>,
+    pub actions: Vec<Action>,
     pub detail: String,
     #[serde(skip_serializing_if = "Option::is_none", rename = "notificationId")]
     pub notification_id: Option<String>,
@@ -150,22 +152,28 @@ impl TaskWatcher {
                     usize::from(
                         o.actions
                             .iter()
-                            .any(|a| *a == "alert" || *a == "crash-loop"),
+                            .any(|a| matches!(a, Action::Alert | Action::CrashLoop)),
                     ),
                 )
-                .count("CrashLoops", usize::from(o.actions.contains(&"crash-loop")))
-                .count("Restarts", usize::from(o.actions.contains(&"restart")))
+                .count(
+                    "CrashLoops",
+                    usize::from(o.actions.contains(&Action::CrashLoop)),
+                )
+                .count(
+                    "Restarts",
+                    usize::from(o.actions.contains(&Action::Restart)),
+                )
                 .count("AwsCalls", calls.len())
                 .emit();
         }
         result.map(|o| json!(o))
     }
 
-    async fn on_event(&self, ev: &Event<EcsTaskStateChange>) -> Result<Outcome> {
+    async fn on_event(&self, ev: &Event<EcsTaskStateChange>) -> Result<StopReport> {
         let t = &ev.detail;
         let c = classify(t);
         tracing::info!(task = %t.task_arn, cause = c.cause.code(), severity = c.severity.as_str(), "classified");
-        let mut outcome = Outcome {
+        let mut outcome = StopReport {
             task: t.task_arn.clone(),
             group: t.group.clone(),
             service: t.service_name().map(str::to_string),
@@ -177,7 +185,7 @@ impl TaskWatcher {
         };
         let spot_warning = t.stop_code == Some(StopCode::TerminationNotice);
         if t.last_status != "STOPPED" && !spot_warning {
-            outcome.actions.push("ignore");
+            outcome.actions.push(Action::Ignore);
             outcome.detail = format!(
                 "the task is {}, not stopped: nothing to explain",
                 t.last_status
@@ -185,7 +193,7 @@ impl TaskWatcher {
             return Ok(outcome);
         }
         if c.cause.is_benign() {
-            outcome.actions.push("ignore");
+            outcome.actions.push(Action::Ignore);
             return Ok(outcome);
         }
         match t.service_name() {
@@ -203,8 +211,8 @@ impl TaskWatcher {
         ev: &Event<EcsTaskStateChange>,
         c: &Classification,
         service: &str,
-        mut outcome: Outcome,
-    ) -> Result<Outcome> {
+        mut outcome: StopReport,
+    ) -> Result<StopReport> {
         let t = &ev.detail;
         let cluster = t.cluster_name();
         let now = ev.time.unwrap_or_else(Utc::now);
@@ -217,38 +225,30 @@ impl TaskWatcher {
             return self.alert(ev, c, None, None, outcome).await;
         };
         let tags = ecs::tag_map(svc.tags.as_deref());
-        if let Some(at) = tags
-            .get(CRASH_LOOP_ALERTED_AT)
-            .and_then(|v| DateTime::parse_from_rfc3339(v).ok())
-        {
-            let at = at.with_timezone(&Utc);
-            if now >= at && now - at < window {
-                outcome.actions.push("ignore");
-                outcome.detail = format!(
-                    "{} Part of the crash loop alerted at {}: quiet until {}.",
-                    c.sentence,
-                    at.to_rfc3339(),
-                    (at + window).to_rfc3339()
-                );
-                return Ok(outcome);
-            }
+        let alerted = tags.get(CRASH_LOOP_ALERTED_AT).map(String::as_str);
+        if let Some((at, until)) = plan::quiet_until(alerted, window, now) {
+            outcome.actions.push(Action::Ignore);
+            outcome.detail = format!(
+                "{} Part of the crash loop alerted at {}: quiet until {}.",
+                c.sentence,
+                at.to_rfc3339(),
+                until.to_rfc3339()
+            );
+            return Ok(outcome);
         }
-        // Count this service's failing stops inside the window, this one included.
-        let stopped =
-            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100).await?;
-        // This stop counts with the event's own (richer) classification.
-        let mut counts: BTreeMap<Cause, usize> = BTreeMap::from([(c.cause, 1)]);
-        for task in stopped.iter().map(from_sdk_task) {
-            if task.task_arn == t.task_arn || task.stopped_at.is_some_and(|at| now - at > window) {
-                continue;
-            }
-            let cause = classify(&task).cause;
-            if cause.is_failure() {
-                *counts.entry(cause).or_default() += 1;
-            }
-        }
-        let total: usize = counts.values().sum();
-        if total < self.config.crash_loop_threshold as usize {
+        let stopped: Vec<EcsTaskStateChange> =
+            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100)
+                .await?
+                .iter()
+                .map(from_sdk_task)
+                .collect();
+        let plan = plan::crash_loop(t, c.cause, &stopped, svc.desired_count(), &self.config, now);
+        tracing::info!(plan = ?plan, "crash-loop plan");
+        let CrashLoop::Loop {
+            counts,
+            scale_to_zero,
+        } = plan
+        else {
             return self
                 .alert(
                     ev,
@@ -258,7 +258,7 @@ impl TaskWatcher {
                     outcome,
                 )
                 .await;
-        }
+        };
 
         let service_arn = svc.service_arn().unwrap_or_default().to_string();
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
@@ -267,9 +267,7 @@ impl TaskWatcher {
             // The alert is remembered before it is sent: a retry must not send a second one.
             let tag = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
             ecs::tag_resource(&self.clients.ecs, &service_arn, &tag).await?;
-            if self.config.crash_loop_action == CrashLoopAction::ScaleToZero
-                && svc.desired_count() > 0
-            {
+            if scale_to_zero {
                 let current =
                     capacity::current(&self.clients, cluster, service, svc.desired_count()).await?;
                 let restore = capacity::scale_to_zero(
@@ -285,12 +283,9 @@ impl TaskWatcher {
                 scaled = Some(restore);
             }
         }
-        outcome.actions.push("crash-loop");
-        if scaled.is_some()
-            || (self.config.dry_run
-                && self.config.crash_loop_action == CrashLoopAction::ScaleToZero)
-        {
-            outcome.actions.push("scale-to-zero");
+        outcome.actions.push(Action::CrashLoop);
+        if scaled.is_some() || (self.config.dry_run && scale_to_zero) {
+            outcome.actions.push(Action::ScaleToZero);
         }
         outcome.severity = Severity::Critical;
         let n = notices::crash_loop(
@@ -313,8 +308,8 @@ impl TaskWatcher {
         &self,
         ev: &Event<EcsTaskStateChange>,
         c: &Classification,
-        mut outcome: Outcome,
-    ) -> Result<Outcome> {
+        mut outcome: StopReport,
+    ) -> Result<StopReport> {
         let t = &ev.detail;
         let interrupted = matches!(c.cause, Cause::SpotInterruption | Cause::Infrastructure);
         if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
@@ -327,52 +322,32 @@ impl TaskWatcher {
         )
         .await?;
         let tags = ecs::tag_map(described.first().and_then(|d| d.tags.as_deref()));
-        let wants = match tags.get(RESTART).map(String::as_str) {
-            Some("on-interruption") => interrupted,
-            Some("on-failure") => true,
-            _ => false,
-        };
-        if !wants {
-            return self.alert(ev, c, None, None, outcome).await;
-        }
-        let attempt: u32 = tags.get(ATTEMPT).and_then(|a| a.parse().ok()).unwrap_or(0);
-        let restart = if attempt >= self.config.max_restarts {
-            Err(format!(
-                "Not restarted: it was restarted {attempt} times already (MAX_RESTARTS = {}).",
-                self.config.max_restarts
-            ))
-        } else if let Some(network) = &self.config.restart_network {
-            Ok(network)
-        } else {
-            Err("Not restarted: RESTART_NETWORK is not set, so the watcher does not know where to run it.".to_string())
-        };
-        match restart {
-            Err(why) => self.alert(ev, c, None, Some(why), outcome).await,
-            Ok(network) => {
+        match plan::restart(c.cause, &tags, &self.config) {
+            Restart::NotOptedIn => self.alert(ev, c, None, None, outcome).await,
+            Restart::Refused(why) => self.alert(ev, c, None, Some(why), outcome).await,
+            Restart::Run { attempt, network } => {
                 let mut new_tags = tags.clone();
-                new_tags.insert(ATTEMPT.into(), (attempt + 1).to_string());
+                new_tags.insert(ATTEMPT.into(), attempt.to_string());
                 let new_task = if self.config.dry_run {
                     None
                 } else {
                     Some(self.run_again(t, network, &new_tags).await?)
                 };
-                outcome.actions.push("restart");
+                outcome.actions.push(Action::Restart);
                 outcome.detail = format!(
                     "{} Restarted (attempt {} of {}).",
-                    c.sentence,
-                    attempt + 1,
-                    self.config.max_restarts
+                    c.sentence, attempt, self.config.max_restarts
                 );
                 let n = notices::restarted(
                     ev,
                     c,
                     new_task.as_deref(),
-                    attempt + 1,
+                    attempt,
                     self.config.max_restarts,
                     self.config.dry_run,
                 );
                 sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
-                outcome.actions.push("alert");
+                outcome.actions.push(Action::Alert);
                 outcome.notification_id = Some(n.id);
                 Ok(outcome)
             }
@@ -416,8 +391,8 @@ impl TaskWatcher {
         c: &Classification,
         service_arn: Option<&str>,
         note: Option<String>,
-        mut outcome: Outcome,
-    ) -> Result<Outcome> {
+        mut outcome: StopReport,
+    ) -> Result<StopReport> {
         let mut n = notices::alert(ev, c, service_arn, &self.log_links(&ev.detail).await);
         if let Some(note) = note {
             outcome.detail = format!("{} {note}", c.sentence);
@@ -425,7 +400,7 @@ impl TaskWatcher {
             n.severity = Severity::Critical;
         }
         sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
-        outcome.actions.push("alert");
+        outcome.actions.push(Action::Alert);
         outcome.notification_id = Some(n.id);
         Ok(outcome)
     }
