@@ -39,6 +39,27 @@ pub enum Error {
         operation: &'static str,
         detail: String,
     },
+
+    /// The code broke one of its own invariants (a plan carried out without what it was planned
+    /// on): a bug, not bad input and not AWS.
+    #[error("internal error: {0}")]
+    Invariant(String),
+}
+
+/// An error as a per-target result keeps it: its code and whether the next attempt may succeed.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Failure {
+    pub code: String,
+    pub retryable: bool,
+}
+
+impl From<&Error> for Failure {
+    fn from(e: &Error) -> Self {
+        Failure {
+            code: e.code().to_string(),
+            retryable: e.is_retryable(),
+        }
+    }
 }
 
 /// The result type of the core.
@@ -126,6 +147,23 @@ impl Error {
         }
     }
 
+    /// A broken invariant, with what was broken.
+    pub fn invariant(message: impl Into<String>) -> Self {
+        Error::Invariant(message.into())
+    }
+
+    /// The AWS error code (`ThrottlingException`, `AccessDeniedException`...), or the kind of
+    /// a project error (`Config`, `BadEvent`, `UnexpectedResponse`, `Invariant`).
+    pub fn code(&self) -> &str {
+        match self {
+            Error::Aws { code, .. } => code,
+            Error::Config { .. } => "Config",
+            Error::BadEvent(_) => "BadEvent",
+            Error::UnexpectedResponse { .. } => "UnexpectedResponse",
+            Error::Invariant(_) => "Invariant",
+        }
+    }
+
     /// The AWS error code, when this is an AWS error.
     pub fn aws_code(&self) -> Option<&str> {
         match self {
@@ -198,6 +236,35 @@ mod tests {
             "{}",
             d.error_message
         );
+    }
+
+    #[test]
+    fn a_failure_keeps_the_code_and_the_retryability() {
+        let throttled = Error::aws(
+            "DescribeServices",
+            service_error("ThrottlingException", 400),
+        );
+        assert_eq!(
+            Failure::from(&throttled),
+            Failure {
+                code: "ThrottlingException".into(),
+                retryable: true
+            }
+        );
+        let denied = Error::aws("UpdateService", service_error("AccessDeniedException", 400));
+        assert_eq!(
+            Failure::from(&denied),
+            Failure {
+                code: "AccessDeniedException".into(),
+                retryable: false
+            }
+        );
+        let bug = Error::invariant("a wake without a restore record");
+        assert_eq!(
+            (bug.code(), bug.error_type()),
+            ("Invariant", "NonRetryable")
+        );
+        assert!(bug.to_string().contains("a wake without a restore record"));
     }
 
     #[test]

@@ -98,6 +98,14 @@ fn tag<'a>(s: &'a aws_sdk_ecs::types::Service, k: &str) -> Option<&'a str> {
         .and_then(|t| t.value())
 }
 
+/// A service's failure in a tick's result: `{"code", "retryable"}`.
+fn error_of<'a>(out: &'a Value, service: &str) -> &'a Value {
+    out["services"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["service"] == service))
+        .map_or(&Value::Null, |s| &s["error"])
+}
+
 fn action_of<'a>(out: &'a Value, service: &str) -> &'a str {
     out["services"]
         .as_array()
@@ -247,6 +255,15 @@ async fn keep_awake_and_a_deployment_in_progress_are_skipped_and_one_failure_lea
     assert_eq!(action_of(&out, "api"), "skip");
     assert_eq!(action_of(&out, "worker"), "skip");
     assert_eq!(action_of(&out, "ghost"), "error");
+    assert_eq!(
+        error_of(&out, "ghost"),
+        &json!({"code": "ServiceNotFoundException", "retryable": false})
+    );
+    assert_eq!(
+        error_of(&out, "web"),
+        &Value::Null,
+        "no error where none happened"
+    );
     assert_eq!(action_of(&out, "untagged"), "missing", "not selected");
     assert_eq!(stack.service_named("web").await.desired_count(), 0);
     assert_eq!(stack.service_named("batch").await.desired_count(), 0);
@@ -307,6 +324,10 @@ async fn a_damaged_restore_tag_is_reported_not_guessed() {
         .await;
     let out = off.handle(tick(MORNING)).await.expect("tick");
     assert_eq!(action_of(&out, "web"), "error", "{out}");
+    assert_eq!(
+        error_of(&out, "web"),
+        &json!({"code": "RestoreTagUnreadable", "retryable": false})
+    );
     assert_eq!(
         stack.service_named("web").await.desired_count(),
         0,

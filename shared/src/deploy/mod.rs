@@ -195,9 +195,8 @@ impl Deployer {
                 tags,
                 ..
             } => {
-                let base_td = raw.get(base).ok_or_else(|| Error::UnexpectedResponse {
-                    operation: "DescribeTaskDefinition",
-                    detail: format!("{base} was planned on but not read"),
+                let base_td = raw.get(base).ok_or_else(|| {
+                    Error::invariant(format!("{base} was planned on but not read"))
                 })?;
                 let arn = ecs::register_copy(client, base_td, container, image, tags).await?;
                 ecs::update_service(client, &target.cluster, &target.service, Some(&arn), false)

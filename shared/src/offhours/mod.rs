@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::aws::{autoscaling, cloudwatch, ecs, sns, Clients};
 use crate::capacity::{self, Restore};
-use crate::error::{Error, Result};
+use crate::error::{Error, Failure, Result};
 use crate::metrics::Metrics;
 use crate::notify::{self, Notification, Severity};
 use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
@@ -156,6 +156,7 @@ impl OffHours {
                     };
                     p.reason = format!("{verb} failed, retried next tick: {e}");
                     p.action = Action::Error;
+                    p.error = Some(Failure::from(&e));
                 }
             }
             if let Err(e) = &alarms {
@@ -220,13 +221,19 @@ impl OffHours {
                                 cluster,
                                 name,
                                 "the service does not exist: check TARGETS".into(),
+                                Failure {
+                                    code: "ServiceNotFoundException".into(),
+                                    retryable: false,
+                                },
                             )),
                         }
                     }
                 }
-                Err(e) => {
-                    failed.extend(names.iter().map(|n| error_entry(cluster, n, e.to_string())))
-                }
+                Err(e) => failed.extend(
+                    names
+                        .iter()
+                        .map(|n| error_entry(cluster, n, e.to_string(), Failure::from(&e))),
+                ),
             }
         }
         if let Some(sel) = &self.config.selection {
@@ -234,7 +241,7 @@ impl OffHours {
                 let arns = match ecs::list_service_arns(&self.clients.ecs, cluster).await {
                     Ok(arns) => arns,
                     Err(e) => {
-                        failed.push(error_entry(cluster, "*", e.to_string()));
+                        failed.push(error_entry(cluster, "*", e.to_string(), Failure::from(&e)));
                         continue;
                     }
                 };
@@ -250,7 +257,9 @@ impl OffHours {
                             }
                         }
                     }
-                    Err(e) => failed.push(error_entry(cluster, "*", e.to_string())),
+                    Err(e) => {
+                        failed.push(error_entry(cluster, "*", e.to_string(), Failure::from(&e)))
+                    }
                 }
             }
         }
@@ -277,6 +286,7 @@ impl OffHours {
                 // Without the bounds the restore would be a guess: this service waits.
                 p.action = Action::Error;
                 p.reason = format!("auto scaling bounds unreadable, retried next tick: {e}");
+                p.error = Some(Failure::from(e));
                 continue;
             }
             let b = bounds.get(&autoscaling::resource_id(&s.cluster, &s.service));
@@ -297,10 +307,9 @@ impl OffHours {
         p: &Planned,
         alarms: &[String],
     ) -> Result<()> {
-        let restore = p.restore.ok_or_else(|| Error::UnexpectedResponse {
-            operation: "DescribeScalableTargets",
-            detail: "no capacity was read to record".into(),
-        })?;
+        let restore = p
+            .restore
+            .ok_or_else(|| Error::invariant("a sleep without the capacity to record"))?;
         if !p.resume {
             let tags = BTreeMap::from([
                 (RESTORE.to_string(), restore.to_tag()),
@@ -322,10 +331,9 @@ impl OffHours {
 
     /// Alarms back on, bounds and desired count back, then the sleep tags go.
     async fn wake(&self, s: &ServiceState, p: &Planned, alarms: &[String]) -> Result<()> {
-        let restore = p.restore.ok_or_else(|| Error::UnexpectedResponse {
-            operation: "plan",
-            detail: "a wake without a restore record".into(),
-        })?;
+        let restore = p
+            .restore
+            .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
         cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, true).await?;
         capacity::restore(&self.clients, &s.cluster, &s.service, restore).await?;
         ecs::untag_resource(&self.clients.ecs, &s.arn, &[RESTORE, ASLEEP_SINCE]).await?;
@@ -508,7 +516,7 @@ impl OffHours {
     }
 }
 
-fn error_entry(cluster: &str, service: &str, reason: String) -> Planned {
+fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> Planned {
     Planned {
         cluster: cluster.to_string(),
         service: service.to_string(),
@@ -516,6 +524,7 @@ fn error_entry(cluster: &str, service: &str, reason: String) -> Planned {
         reason,
         restore: None,
         resume: false,
+        error: Some(error),
     }
 }
 

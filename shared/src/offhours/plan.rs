@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::capacity::Restore;
+use crate::error::Failure;
 use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
 
 /// What the calendar wants.
@@ -55,6 +56,9 @@ pub struct Planned {
     /// Sleep only: the restore tag is already written (a tick died half-way); finish from it.
     #[serde(skip)]
     pub resume: bool,
+    /// For an `error`: its code and whether the next tick may get past it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<Failure>,
 }
 
 /// Decides one service.
@@ -66,6 +70,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
         reason: String::new(),
         restore: None,
         resume: false,
+        error: None,
     };
     let asleep = s.tags.contains_key(ASLEEP_SINCE);
     let recorded = s.tags.get(RESTORE).and_then(|t| Restore::parse(t));
@@ -126,6 +131,10 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
                         None => "missing".into(),
                     }
                 );
+                p.error = Some(Failure {
+                    code: "RestoreTagUnreadable".into(),
+                    retryable: false,
+                });
             }
         },
         Mode::Awake => p.reason = "awake".into(),
