@@ -8,11 +8,12 @@
 //! loses it.
 
 pub mod config;
+pub mod plan;
 pub mod render;
 
 use std::collections::BTreeMap;
 
-use chrono::Duration;
+use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -21,17 +22,18 @@ use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
+use crate::tags::{ASLEEP_SINCE, RUNBOOK, SEVERITY};
 pub use config::AlarmNotifierConfig;
+pub use plan::{AlarmPlan, AlarmState, ServiceRead};
 pub use render::{render, Context, ServiceFacts};
 
 /// The detail type the alarm-notifier takes.
 pub const CLOUDWATCH_ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
-use crate::tags::{ASLEEP_SINCE, RUNBOOK, SEVERITY};
 
-/// What the invocation returns.
+/// What the invocation returns: the alarm, where its message went, or why it stayed quiet.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Outcome {
+pub struct AlarmReport {
     pub alarm: String,
     pub state: String,
     pub previous_state: Option<String>,
@@ -139,94 +141,88 @@ impl AlarmNotifier {
         result.map(|o| json!(o))
     }
 
-    async fn on_event(&self, ev: &Event<AlarmStateChange>) -> Result<Outcome> {
+    /// Reads what the alarm needs (tags; its service; its history only when it may be
+    /// flapping), plans, and publishes the message the plan routes.
+    async fn on_event(&self, ev: &Event<AlarmStateChange>) -> Result<AlarmReport> {
         let a = &ev.detail;
-        let arn = render::alarm_arn(ev);
         let name = render::alarm_name(ev);
-        let tags = self.alarm_tags(&arn).await;
-        let sev = severity(a.state.value.as_ref(), &tags);
-        let mut outcome = Outcome {
-            alarm: name.clone(),
-            state: render::state_word(a.state.value.as_ref()).to_string(),
-            previous_state: a
-                .previous_state
-                .as_ref()
-                .map(|p| render::state_word(p.value.as_ref()).to_string()),
-            severity: sev,
-            topic: None,
-            published: false,
-            reason: None,
-        };
-        let mut ctx = Context {
-            severity: Some(sev),
-            runbook: runbook(&tags),
-            ..Context::default()
+        let now = Utc::now();
+        let mut state = AlarmState {
+            tags: self.alarm_tags(&render::alarm_arn(ev)).await,
+            ..AlarmState::default()
         };
         if let Some((cluster, service)) = render::ecs_service(a) {
-            match ecs::describe_services(
-                &self.clients.ecs,
-                &cluster,
-                std::slice::from_ref(&service),
-            )
-            .await
-            {
-                Ok(found) => {
-                    if let Some(s) = found.first() {
-                        let service_tags = ecs::tag_map(s.tags.as_deref());
-                        if let Some(since) = service_tags.get(ASLEEP_SINCE) {
-                            outcome.reason = Some(format!("service {cluster}/{service} is asleep since {since} (off-hours): not paged"));
-                            return Ok(outcome);
-                        }
-                        let primary = s
-                            .deployments()
-                            .iter()
-                            .find(|d| d.status() == Some("PRIMARY"));
-                        ctx.service = Some(ServiceFacts {
-                            running: s.running_count(),
-                            desired: s.desired_count(),
-                            pending: s.pending_count(),
-                            rollout: primary
-                                .and_then(|d| d.rollout_state())
-                                .map(|r| r.as_str().to_string()),
-                        });
-                    }
-                }
-                Err(e) => {
-                    tracing::warn!(error = ?e, "the service could not be read; the message says less")
-                }
-            }
+            state.service = self
+                .read_service(&cluster, &service)
+                .await
+                .map(|read| (cluster, service, read));
         }
-        let window = Duration::minutes(i64::from(self.config.flap_window_minutes));
-        let changed = render::changed_at(ev);
-        let recent_previous = a
-            .previous_state
-            .as_ref()
-            .and_then(|p| p.time())
-            .is_some_and(|p| changed - p < window);
-        if recent_previous {
-            match self.changes_in_window(&name, changed, window).await {
-                Ok(n) => match flap(n, self.config.flap_threshold) {
-                    Flap::No => {}
-                    Flap::Report(n) => ctx.flapping = Some((n, self.config.flap_window_minutes)),
-                    Flap::Quiet(n) => {
-                        outcome.reason = Some(format!(
-                            "flapping: {n} changes in {} min, already reported",
-                            self.config.flap_window_minutes
-                        ));
-                        return Ok(outcome);
-                    }
-                },
+        let service = state.service.as_ref().map(|(_, _, read)| read);
+        if plan::needs_history(ev, service, &self.config, now) {
+            let window = Duration::minutes(i64::from(self.config.flap_window_minutes));
+            match self
+                .changes_in_window(&name, render::changed_at(ev, now), window)
+                .await
+            {
+                Ok(n) => state.changes_in_window = Some(n),
                 Err(e) => {
                     tracing::warn!(error = ?e, "the alarm history could not be read; flapping is not checked")
                 }
             }
         }
-        let n = render(ev, &ctx);
-        let topic = self.config.topic_for(sev).to_string();
-        sns::publish(&self.clients.sns, &topic, &n).await?;
-        outcome.topic = Some(topic);
-        outcome.published = true;
-        Ok(outcome)
+        let plan = plan::plan(ev, &state, &self.config);
+        tracing::info!(alarm = %name, topic = ?plan.topic, reason = ?plan.reason, "alarm plan");
+        let mut report = AlarmReport {
+            alarm: name,
+            state: render::state_word(a.state.value.as_ref()).to_string(),
+            previous_state: a
+                .previous_state
+                .as_ref()
+                .map(|p| render::state_word(p.value.as_ref()).to_string()),
+            severity: plan.severity,
+            topic: None,
+            published: false,
+            reason: plan.reason.clone(),
+        };
+        if let Some(topic) = plan.topic {
+            let n = render(ev, &plan.context);
+            sns::publish(&self.clients.sns, &topic, &n).await?;
+            report.topic = Some(topic);
+            report.published = true;
+        }
+        Ok(report)
+    }
+
+    /// The service an alarm's dimensions name: asleep, or its counts and rollout; `None` when
+    /// it does not exist or cannot be read (logged: the message says less).
+    async fn read_service(&self, cluster: &str, service: &str) -> Option<ServiceRead> {
+        let found = match ecs::describe_services(&self.clients.ecs, cluster, &[service.to_string()])
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = ?e, "the service could not be read; the message says less");
+                return None;
+            }
+        };
+        let s = found.first()?;
+        if let Some(since) = ecs::tag_map(s.tags.as_deref()).get(ASLEEP_SINCE) {
+            return Some(ServiceRead::Asleep {
+                since: since.clone(),
+            });
+        }
+        let primary = s
+            .deployments()
+            .iter()
+            .find(|d| d.status() == Some("PRIMARY"));
+        Some(ServiceRead::Awake(ServiceFacts {
+            running: s.running_count(),
+            desired: s.desired_count(),
+            pending: s.pending_count(),
+            rollout: primary
+                .and_then(|d| d.rollout_state())
+                .map(|r| r.as_str().to_string()),
+        }))
     }
 
     /// The alarm's tags; empty (and logged) when they cannot be read.

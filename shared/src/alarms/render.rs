@@ -444,7 +444,8 @@ fn advice(a: &AlarmStateChange) -> Vec<String> {
     out
 }
 
-/// The alarm's state-change time, for the flap window.
-pub fn changed_at(ev: &Event<AlarmStateChange>) -> DateTime<Utc> {
-    ev.detail.state.time().or(ev.time).unwrap_or_else(Utc::now)
+/// The alarm's state-change time, for the flap window: the state's timestamp, else the event's
+/// time, else `now`.
+pub fn changed_at(ev: &Event<AlarmStateChange>, now: DateTime<Utc>) -> DateTime<Utc> {
+    ev.detail.state.time().or(ev.time).unwrap_or(now)
 }
