@@ -12,6 +12,7 @@ use aws_sdk_ecs::types::{
 use aws_sdk_ecs::Client;
 use serde_json::Value;
 
+use crate::deploy::outcome::StoppedTask;
 use crate::error::{Error, Result};
 
 /// DescribeServices takes at most this many services per call.
@@ -179,6 +180,47 @@ pub async fn stopped_tasks_started_by(
     limit: usize,
 ) -> Result<Vec<Task>> {
     stopped_tasks(client, cluster, limit, |l| l.started_by(started_by)).await
+}
+
+/// The stopped tasks a deployment started (`startedBy` = its id), summarised for the failure
+/// notice: id, stop code, stop reason, and what each container said.
+pub async fn stopped_task_summaries(
+    client: &Client,
+    cluster: &str,
+    deployment_id: &str,
+    limit: usize,
+) -> Result<Vec<StoppedTask>> {
+    let tasks = stopped_tasks_started_by(client, cluster, deployment_id, limit).await?;
+    Ok(tasks.iter().map(stopped_task).collect())
+}
+
+fn stopped_task(task: &Task) -> StoppedTask {
+    let task_id = task
+        .task_arn()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("unknown")
+        .to_string();
+    let containers = task
+        .containers()
+        .iter()
+        .filter(|c| c.exit_code.is_some() || c.reason.is_some())
+        .map(|c| {
+            let mut s = c.name().unwrap_or("container").to_string();
+            if let Some(code) = c.exit_code {
+                s.push_str(&format!(": exit code {code}"));
+            }
+            if let Some(r) = c.reason() {
+                s.push_str(&format!(" ({r})"));
+            }
+            s
+        })
+        .collect();
+    StoppedTask {
+        task_id,
+        stop_code: task.stop_code().map(|c| c.as_str().to_string()),
+        stopped_reason: task.stopped_reason().map(str::to_string),
+        containers,
+    }
 }
 
 /// Lists stopped tasks with a filter, then describes them.

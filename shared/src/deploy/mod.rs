@@ -10,6 +10,7 @@ mod notices;
 pub mod outcome;
 pub mod plan;
 mod prune;
+mod report;
 
 use std::collections::BTreeMap;
 
@@ -44,7 +45,7 @@ impl Deployer {
         let work = async {
             match parse(event)? {
                 DeployerEvent::Push(push) => self.on_push(push).await,
-                DeployerEvent::Deployment(change) => outcome::handle(self, change).await,
+                DeployerEvent::Deployment(change) => report::handle(self, change).await,
             }
         };
         self.clients.calls.around(work).await.0

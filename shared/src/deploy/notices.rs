@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::Duration;
 
 use super::config::DeployTarget;
-use super::outcome::{DeployedImage, Outcome, StoppedTask};
+use super::outcome::{DeployedImage, DeploymentOutcome, StoppedTask};
 use super::plan::{short_digest, Decision, Reason};
 use crate::aws::arn::{ecs_service_arn, ecs_service_url, ecs_task_url};
 use crate::error::Error;
@@ -228,7 +228,7 @@ pub(super) fn completed(
 /// A deployment that failed or is rolling back, with its stopped tasks' reasons.
 pub(super) fn failed(
     change: &Event<EcsDeploymentStateChange>,
-    outcome: Outcome,
+    outcome: DeploymentOutcome,
     target: &DeployTarget,
     service_arn: &str,
     stopped: &[StoppedTask],
@@ -240,7 +240,7 @@ pub(super) fn failed(
         .or_else(|| service_arn.split(':').nth(3))
         .unwrap_or("us-east-1");
     let (word, event_type) = match outcome {
-        Outcome::RollingBack => ("rolling back", "deploy-rolling-back"),
+        DeploymentOutcome::RollingBack => ("rolling back", "deploy-rolling-back"),
         _ => ("failed", "deploy-failed"),
     };
     let reason = neutralise(

@@ -1,39 +1,35 @@
-//! The outcome of a deployment: `ECS Deployment State Change` events for the configured services
-//! become a completed or failed (or rolling back) notification in the deploy's thread.
+//! The outcome of a deployment: what an `ECS Deployment State Change` event says happened, and
+//! the pure decision of what to read and report about it. The handler is in `report.rs`.
 
-use aws_sdk_ecs::types::Task;
-use chrono::{DateTime, Utc};
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
 
-use super::{notices, prune, Deployer};
-use crate::aws::{ecs, sns, Arn};
+use super::config::DeployTarget;
+use crate::aws::Arn;
 use crate::error::{Error, Result};
 use crate::events::{DeploymentEventName, EcsDeploymentStateChange, Event};
-use crate::metrics::Metrics;
 use crate::tags;
-
-/// How many stopped tasks of a failed deployment are read for their reasons.
-const MAX_STOPPED_TASKS: usize = 100;
 
 /// What the event says happened.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum Outcome {
+pub enum DeploymentOutcome {
     Completed,
     Failed,
     RollingBack,
     InProgress,
 }
 
-impl Outcome {
+impl DeploymentOutcome {
     /// From the event's name and reason.
-    pub fn of(change: &EcsDeploymentStateChange) -> Outcome {
+    pub fn of(change: &EcsDeploymentStateChange) -> DeploymentOutcome {
         match change.event_name {
-            DeploymentEventName::Completed => Outcome::Completed,
-            DeploymentEventName::Failed => Outcome::Failed,
-            _ if change.is_rollback() => Outcome::RollingBack,
-            _ => Outcome::InProgress,
+            DeploymentEventName::Completed => DeploymentOutcome::Completed,
+            DeploymentEventName::Failed => DeploymentOutcome::Failed,
+            _ if change.is_rollback() => DeploymentOutcome::RollingBack,
+            _ => DeploymentOutcome::InProgress,
         }
     }
 }
@@ -49,38 +45,6 @@ pub struct StoppedTask {
     pub containers: Vec<String>,
 }
 
-impl StoppedTask {
-    /// Summarises a described task.
-    pub fn of(task: &Task) -> StoppedTask {
-        let task_id = task
-            .task_arn()
-            .and_then(|a| a.rsplit('/').next())
-            .unwrap_or("unknown")
-            .to_string();
-        let containers = task
-            .containers()
-            .iter()
-            .filter(|c| c.exit_code.is_some() || c.reason.is_some())
-            .map(|c| {
-                let mut s = c.name().unwrap_or("container").to_string();
-                if let Some(code) = c.exit_code {
-                    s.push_str(&format!(": exit code {code}"));
-                }
-                if let Some(r) = c.reason() {
-                    s.push_str(&format!(" ({r})"));
-                }
-                s
-            })
-            .collect();
-        StoppedTask {
-            task_id,
-            stop_code: task.stop_code().map(|c| c.as_str().to_string()),
-            stopped_reason: task.stopped_reason().map(str::to_string),
-            containers,
-        }
-    }
-}
-
 /// The image a completed deployment runs, as far as the tags tell.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 pub struct DeployedImage {
@@ -90,122 +54,243 @@ pub struct DeployedImage {
     pub image: Option<String>,
 }
 
-pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>) -> Result<Value> {
-    let service_arn = change
+/// What to do about a deployment state change.
+#[derive(Clone, Debug, PartialEq)]
+pub enum OutcomePlan<'a> {
+    /// Nothing to read or say, for this reason.
+    Quiet(&'static str),
+    /// Read the service and the revision it runs, report the image and how long it took, and
+    /// prune old revisions down to `prune` when set.
+    ReportCompleted {
+        target: &'a DeployTarget,
+        prune: Option<usize>,
+    },
+    /// Read the deployment's stopped tasks and report it failed (or rolling back) with their
+    /// reasons.
+    ReportFailed { target: &'a DeployTarget },
+}
+
+/// The service a deployment event is about: `(service ARN, cluster name, service name)`.
+pub fn service_of(change: &Event<EcsDeploymentStateChange>) -> Result<(String, String, String)> {
+    let arn = change
         .resources
         .first()
-        .ok_or_else(|| Error::bad_event("resources: must hold the service's ARN"))?
-        .clone();
-    let (cluster, service) = Arn::parse(&service_arn)
+        .ok_or_else(|| Error::bad_event("resources: must hold the service's ARN"))?;
+    let (cluster, service) = Arn::parse(arn)
         .and_then(|a| a.ecs_service())
         .map(|(c, s)| (c.to_string(), s.to_string()))
         .ok_or_else(|| {
-            Error::bad_event(format!(
-                "resources[0]: {service_arn:?} is not an ECS service ARN"
-            ))
+            Error::bad_event(format!("resources[0]: {arn:?} is not an ECS service ARN"))
         })?;
-    let outcome = Outcome::of(&change.detail);
-    let deployment_id = change.detail.deployment_id.clone();
-    let mut result = json!({
-        "cluster": cluster, "service": service, "deploymentId": deployment_id,
-        "outcome": outcome, "notified": false,
-    });
-    let configured = d
-        .config
-        .targets
+    Ok((arn.clone(), cluster, service))
+}
+
+/// Decides what to report: only about configured services, nothing while in progress (the
+/// start was announced with the push), pruning only after a completed deployment outside dry
+/// run.
+pub fn plan<'a>(
+    outcome: DeploymentOutcome,
+    cluster: &str,
+    service: &str,
+    targets: &'a [DeployTarget],
+    keep_revisions: Option<u32>,
+    dry_run: bool,
+) -> OutcomePlan<'a> {
+    let Some(target) = targets
         .iter()
-        .find(|t| t.cluster_name() == cluster && t.service == service);
-    let Some(target) = configured else {
-        result["reason"] = json!("not-a-configured-service");
-        return Ok(json!({ "deployment": result }));
+        .find(|t| t.cluster_name() == cluster && t.service == service)
+    else {
+        return OutcomePlan::Quiet("not-a-configured-service");
     };
-    let notice = match outcome {
-        Outcome::InProgress => {
-            result["reason"] = json!("in-progress: the start was announced with the push");
-            return Ok(json!({ "deployment": result }));
+    match outcome {
+        DeploymentOutcome::InProgress => {
+            OutcomePlan::Quiet("in-progress: the start was announced with the push")
         }
-        Outcome::Completed => {
-            let services = ecs::describe_services(
-                &d.clients.ecs,
-                &target.cluster,
-                std::slice::from_ref(&service),
-            )
-            .await?;
-            let svc = services.first();
-            let deployment = svc.and_then(|s| {
-                s.deployments()
-                    .iter()
-                    .find(|dep| dep.id() == Some(deployment_id.as_str()))
-            });
-            // The PRIMARY deployment runs the service's task definition by definition; an older
-            // one names its own.
-            let td_arn = deployment
-                .filter(|dep| dep.status() != Some("PRIMARY"))
-                .and_then(|dep| dep.task_definition())
-                .or_else(|| svc.and_then(|s| s.task_definition()))
-                .unwrap_or_default()
-                .to_string();
-            let started = deployment
-                .and_then(|dep| dep.created_at())
-                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
-            let finished = change.detail.updated_at.or(change.time);
-            let mut image = DeployedImage {
-                task_definition: td_arn.clone(),
-                ..Default::default()
-            };
-            if !td_arn.is_empty() {
-                let (td, td_tags) = ecs::describe_task_definition(&d.clients.ecs, &td_arn).await?;
-                let service_tags = ecs::tag_map(svc.and_then(|s| s.tags.as_deref()));
-                // pin-digest writes the image on the revision, follow-tag on the service.
-                let pick = |k: &str| td_tags.get(k).or_else(|| service_tags.get(k)).cloned();
-                image.tag = pick(tags::IMAGE_TAG);
-                image.digest = pick(tags::IMAGE_DIGEST);
-                image.image = td
-                    .container_definitions()
-                    .iter()
-                    .find(|c| {
-                        target
-                            .container
-                            .as_deref()
-                            .is_none_or(|n| c.name() == Some(n))
-                    })
-                    .and_then(|c| c.image().map(str::to_string));
-                if let Some(keep) = d.config.keep_revisions.filter(|_| !d.config.dry_run) {
-                    let pruned = prune::prune(&d.clients.ecs, &td, &td_tags, keep as usize).await?;
-                    result["pruned"] = json!(pruned);
-                }
-            }
-            let duration = started
-                .zip(finished)
-                .map(|(s, f)| f - s)
-                .filter(|d| *d >= chrono::Duration::zero());
-            result["image"] = json!(image);
-            notices::completed(&change, target, &service_arn, &image, duration)
+        DeploymentOutcome::Completed => OutcomePlan::ReportCompleted {
+            target,
+            prune: keep_revisions.filter(|_| !dry_run).map(|k| k as usize),
+        },
+        DeploymentOutcome::Failed | DeploymentOutcome::RollingBack => {
+            OutcomePlan::ReportFailed { target }
         }
-        Outcome::Failed | Outcome::RollingBack => {
-            let tasks = ecs::stopped_tasks_started_by(
-                &d.clients.ecs,
-                &target.cluster,
-                &deployment_id,
-                MAX_STOPPED_TASKS,
-            )
-            .await?;
-            let stopped: Vec<StoppedTask> = tasks.iter().map(StoppedTask::of).collect();
-            result["stoppedTasks"] = json!(stopped);
-            notices::failed(&change, outcome, target, &service_arn, &stopped)
-        }
+    }
+}
+
+/// The image a revision runs: tag and digest from the revision's tags (pin-digest) or the
+/// service's (follow-tag), the image of the target's container (or the only one).
+pub fn deployed_image(
+    task_definition: &str,
+    revision_tags: &BTreeMap<String, String>,
+    service_tags: &BTreeMap<String, String>,
+    containers: &[(String, String)],
+    container: Option<&str>,
+) -> DeployedImage {
+    let pick = |k: &str| {
+        revision_tags
+            .get(k)
+            .or_else(|| service_tags.get(k))
+            .cloned()
     };
-    sns::publish(&d.clients.sns, &d.config.topic_arn, &notice).await?;
-    result["notified"] = json!(true);
-    result["notificationId"] = json!(notice.id);
-    Metrics::new("deployer")
-        .count(
-            match outcome {
-                Outcome::Completed => "DeploymentsCompleted",
-                _ => "DeploymentsFailed",
-            },
-            1,
-        )
-        .emit();
-    Ok(json!({ "deployment": result }))
+    DeployedImage {
+        task_definition: task_definition.to_string(),
+        tag: pick(tags::IMAGE_TAG),
+        digest: pick(tags::IMAGE_DIGEST),
+        image: containers
+            .iter()
+            .find(|(name, _)| container.is_none_or(|c| c == name))
+            .map(|(_, image)| image.clone()),
+    }
+}
+
+/// How long a deployment took; `None` when a time is missing or they are out of order.
+pub fn duration(
+    started: Option<DateTime<Utc>>,
+    finished: Option<DateTime<Utc>>,
+) -> Option<Duration> {
+    started
+        .zip(finished)
+        .map(|(s, f)| f - s)
+        .filter(|d| *d >= Duration::zero())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::deploy::Strategy;
+
+    fn target(cluster: &str, service: &str) -> DeployTarget {
+        DeployTarget {
+            repository: "web".into(),
+            tags: vec!["*".into()],
+            cluster: cluster.into(),
+            service: service.into(),
+            container: Some("app".into()),
+            strategy: Strategy::PinDigest,
+        }
+    }
+
+    #[test]
+    fn outcome_decision_table() {
+        use DeploymentOutcome::*;
+        let targets = [
+            target("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "web"),
+            target("prod", "api"),
+        ];
+        let completed = |prune| OutcomePlan::ReportCompleted {
+            target: &targets[0],
+            prune,
+        };
+        for (outcome, cluster, service, keep, dry, expected) in [
+            (Completed, "prod", "web", None, false, completed(None)),
+            (Completed, "prod", "web", Some(5), false, completed(Some(5))),
+            (Completed, "prod", "web", Some(5), true, completed(None)),
+            (
+                Failed,
+                "prod",
+                "web",
+                Some(5),
+                false,
+                OutcomePlan::ReportFailed {
+                    target: &targets[0],
+                },
+            ),
+            (
+                RollingBack,
+                "prod",
+                "api",
+                None,
+                false,
+                OutcomePlan::ReportFailed {
+                    target: &targets[1],
+                },
+            ),
+            (
+                InProgress,
+                "prod",
+                "web",
+                None,
+                false,
+                OutcomePlan::Quiet("in-progress: the start was announced with the push"),
+            ),
+            (
+                Completed,
+                "prod",
+                "worker",
+                None,
+                false,
+                OutcomePlan::Quiet("not-a-configured-service"),
+            ),
+            (
+                Failed,
+                "staging",
+                "web",
+                None,
+                false,
+                OutcomePlan::Quiet("not-a-configured-service"),
+            ),
+        ] {
+            assert_eq!(
+                plan(outcome, cluster, service, &targets, keep, dry),
+                expected,
+                "{outcome:?} {cluster}/{service} keep {keep:?} dry {dry}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_rollback_is_told_from_its_reason() {
+        let change = |name, reason: &str| EcsDeploymentStateChange {
+            event_type: None,
+            event_name: name,
+            deployment_id: "ecs-svc/1".into(),
+            updated_at: None,
+            reason: Some(reason.into()),
+        };
+        assert_eq!(
+            DeploymentOutcome::of(&change(
+                DeploymentEventName::InProgress,
+                "ECS deployment circuit breaker: rolling back to deploymentId ecs-svc/0."
+            )),
+            DeploymentOutcome::RollingBack
+        );
+        assert_eq!(
+            DeploymentOutcome::of(&change(
+                DeploymentEventName::InProgress,
+                "ECS deployment ecs-svc/1 in progress."
+            )),
+            DeploymentOutcome::InProgress
+        );
+    }
+
+    #[test]
+    fn the_image_comes_from_the_revision_then_the_service() {
+        let revision = BTreeMap::from([(tags::IMAGE_TAG.to_string(), "v2".to_string())]);
+        let service = BTreeMap::from([
+            (tags::IMAGE_TAG.to_string(), "latest".to_string()),
+            (tags::IMAGE_DIGEST.to_string(), "sha256:abc".to_string()),
+        ]);
+        let containers = [
+            ("sidecar".to_string(), "envoy:1".to_string()),
+            ("app".to_string(), "web@sha256:abc".to_string()),
+        ];
+        let image = deployed_image("td:7", &revision, &service, &containers, Some("app"));
+        assert_eq!(image.tag.as_deref(), Some("v2"), "the revision wins");
+        assert_eq!(
+            image.digest.as_deref(),
+            Some("sha256:abc"),
+            "else the service"
+        );
+        assert_eq!(image.image.as_deref(), Some("web@sha256:abc"));
+        let only = deployed_image("td:7", &revision, &service, &containers[..1], None);
+        assert_eq!(only.image.as_deref(), Some("envoy:1"));
+    }
+
+    #[test]
+    fn a_duration_needs_both_times_in_order() {
+        let t = |s: &str| s.parse::<DateTime<Utc>>().ok();
+        let (a, b) = (t("2026-11-16T10:00:00Z"), t("2026-11-16T10:04:30Z"));
+        assert_eq!(duration(a, b), Some(Duration::seconds(270)));
+        assert_eq!(duration(b, a), None);
+        assert_eq!(duration(a, None), None);
+    }
 }

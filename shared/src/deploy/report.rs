@@ -1,0 +1,120 @@
+//! Reports a deployment's outcome: parse, plan ([`outcome::plan`]), read what the report needs,
+//! prune, notify in the deploy's thread.
+
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+
+use super::outcome::{self, DeploymentOutcome, OutcomePlan};
+use super::{notices, prune, Deployer};
+use crate::aws::{ecs, sns};
+use crate::error::Result;
+use crate::events::{EcsDeploymentStateChange, Event};
+use crate::metrics::Metrics;
+
+/// How many stopped tasks of a failed deployment are read for their reasons.
+const MAX_STOPPED_TASKS: usize = 100;
+
+pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>) -> Result<Value> {
+    let (service_arn, cluster, service) = outcome::service_of(&change)?;
+    let happened = DeploymentOutcome::of(&change.detail);
+    let deployment_id = change.detail.deployment_id.clone();
+    let plan = outcome::plan(
+        happened,
+        &cluster,
+        &service,
+        &d.config.targets,
+        d.config.keep_revisions,
+        d.config.dry_run,
+    );
+    tracing::info!(plan = ?plan, "deployment outcome plan");
+    let mut result = json!({
+        "cluster": cluster, "service": service, "deploymentId": deployment_id,
+        "outcome": happened, "notified": false,
+    });
+    let notice = match plan {
+        OutcomePlan::Quiet(reason) => {
+            result["reason"] = json!(reason);
+            return Ok(json!({ "deployment": result }));
+        }
+        OutcomePlan::ReportCompleted { target, prune } => {
+            let services = ecs::describe_services(
+                &d.clients.ecs,
+                &target.cluster,
+                std::slice::from_ref(&service),
+            )
+            .await?;
+            let svc = services.first();
+            let deployment = svc.and_then(|s| {
+                s.deployments()
+                    .iter()
+                    .find(|dep| dep.id() == Some(deployment_id.as_str()))
+            });
+            // The PRIMARY deployment runs the service's task definition by definition; an older
+            // one names its own.
+            let td_arn = deployment
+                .filter(|dep| dep.status() != Some("PRIMARY"))
+                .and_then(|dep| dep.task_definition())
+                .or_else(|| svc.and_then(|s| s.task_definition()))
+                .unwrap_or_default()
+                .to_string();
+            let started = deployment
+                .and_then(|dep| dep.created_at())
+                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+            let mut image = outcome::DeployedImage {
+                task_definition: td_arn.clone(),
+                ..Default::default()
+            };
+            if !td_arn.is_empty() {
+                let (td, td_tags) = ecs::describe_task_definition(&d.clients.ecs, &td_arn).await?;
+                let containers: Vec<(String, String)> = td
+                    .container_definitions()
+                    .iter()
+                    .map(|c| {
+                        (
+                            c.name().unwrap_or_default().to_string(),
+                            c.image().unwrap_or_default().to_string(),
+                        )
+                    })
+                    .collect();
+                image = outcome::deployed_image(
+                    &td_arn,
+                    &td_tags,
+                    &ecs::tag_map(svc.and_then(|s| s.tags.as_deref())),
+                    &containers,
+                    target.container.as_deref(),
+                );
+                if let Some(keep) = prune {
+                    let pruned = prune::prune(&d.clients.ecs, &td, &td_tags, keep).await?;
+                    result["pruned"] = json!(pruned);
+                }
+            }
+            let took = outcome::duration(started, change.detail.updated_at.or(change.time));
+            result["image"] = json!(image);
+            notices::completed(&change, target, &service_arn, &image, took)
+        }
+        OutcomePlan::ReportFailed { target } => {
+            let stopped = ecs::stopped_task_summaries(
+                &d.clients.ecs,
+                &target.cluster,
+                &deployment_id,
+                MAX_STOPPED_TASKS,
+            )
+            .await?;
+            result["stoppedTasks"] = json!(stopped);
+            notices::failed(&change, happened, target, &service_arn, &stopped)
+        }
+    };
+    sns::publish(&d.clients.sns, &d.config.topic_arn, &notice).await?;
+    result["notified"] = json!(true);
+    result["notificationId"] = json!(notice.id);
+    Metrics::new("deployer")
+        .count(
+            match happened {
+                DeploymentOutcome::Completed => "DeploymentsCompleted",
+                _ => "DeploymentsFailed",
+            },
+            1,
+        )
+        .emit();
+    Ok(json!({ "deployment": result }))
+}
