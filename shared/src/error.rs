@@ -6,9 +6,9 @@
 
 use std::error::Error as StdError;
 
-use aws_sdk_ecs::error::ProvideErrorMetadata;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
 use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use lambda_runtime::Diagnostic;
 
 /// Everything that can go wrong in the core.

@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod notify;
 pub mod offhours;
 pub mod runtime;
+pub mod service;
 pub mod tags;
 pub mod tasks;
 pub mod telemetry;

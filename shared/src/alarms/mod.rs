@@ -206,22 +206,16 @@ impl AlarmNotifier {
             }
         };
         let s = found.first()?;
-        if let Some(since) = ecs::tag_map(s.tags.as_deref()).get(ASLEEP_SINCE) {
+        if let Some(since) = s.tags.get(ASLEEP_SINCE) {
             return Some(ServiceRead::Asleep {
                 since: since.clone(),
             });
         }
-        let primary = s
-            .deployments()
-            .iter()
-            .find(|d| d.status() == Some("PRIMARY"));
         Some(ServiceRead::Awake(ServiceFacts {
-            running: s.running_count(),
-            desired: s.desired_count(),
-            pending: s.pending_count(),
-            rollout: primary
-                .and_then(|d| d.rollout_state())
-                .map(|r| r.as_str().to_string()),
+            running: s.running,
+            desired: s.desired,
+            pending: s.pending,
+            rollout: s.primary().and_then(|d| d.rollout_state.clone()),
         }))
     }
 

@@ -10,10 +10,13 @@ use aws_sdk_ecs::types::{
     TaskOverride,
 };
 use aws_sdk_ecs::Client;
+use chrono::DateTime;
 use serde_json::Value;
 
 use crate::deploy::outcome::StoppedTask;
 use crate::error::{Error, Result};
+use crate::events::{EcsTaskStateChange, StopCode, TaskContainer};
+use crate::service::{DeploymentSnapshot, ServiceSnapshot};
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -40,13 +43,13 @@ pub fn tag_list(tags: &BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// Describes services of one cluster with their tags, 10 per call. Services that do not exist
-/// are absent from the result.
+/// Describes services of one cluster with their tags, 10 per call, as snapshots. Services that
+/// do not exist are absent from the result.
 pub async fn describe_services(
     client: &Client,
     cluster: &str,
     names: &[String],
-) -> Result<Vec<Service>> {
+) -> Result<Vec<ServiceSnapshot>> {
     let mut found = Vec::with_capacity(names.len());
     for chunk in names.chunks(DESCRIBE_SERVICES_BATCH) {
         let out = client
@@ -57,16 +60,119 @@ pub async fn describe_services(
             .send()
             .await
             .map_err(|e| Error::aws("DescribeServices", e))?;
-        found.extend(out.services.unwrap_or_default());
+        found.extend(out.services().iter().map(|s| snapshot(cluster, s)));
     }
     Ok(found)
+}
+
+/// A described service as the project's one service model.
+fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
+    let arn = s.service_arn().unwrap_or_default().to_string();
+    // The long ARN names the cluster: arn:...:service/<cluster>/<service>.
+    let cluster = crate::aws::Arn::parse(&arn)
+        .and_then(|a| a.ecs_service().map(|(c, _)| c.to_string()))
+        .unwrap_or_else(|| crate::deploy::config::cluster_name(cluster).to_string());
+    ServiceSnapshot {
+        cluster,
+        name: s.service_name().unwrap_or_default().to_string(),
+        arn,
+        status: s.status().unwrap_or_default().to_string(),
+        controller: s
+            .deployment_controller()
+            .map(|c| c.r#type().as_str().to_string()),
+        desired: s.desired_count(),
+        running: s.running_count(),
+        pending: s.pending_count(),
+        task_definition: s.task_definition().unwrap_or_default().to_string(),
+        deployments: s
+            .deployments()
+            .iter()
+            .map(|d| DeploymentSnapshot {
+                id: d.id().unwrap_or_default().to_string(),
+                status: d.status().unwrap_or_default().to_string(),
+                task_definition: d.task_definition().unwrap_or_default().to_string(),
+                rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                created_at: d
+                    .created_at()
+                    .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+            })
+            .collect(),
+        tags: tag_map(s.tags.as_deref()),
+    }
+}
+
+/// A task-definition revision as DescribeTaskDefinition returned it. Kept whole, because the
+/// deployer registers copies identical in every field; the rest of the core reads it through
+/// these accessors.
+#[derive(Clone, Debug)]
+pub struct Revision(TaskDefinition);
+
+/// Where a container logs, from its `awslogs` log configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsLogs {
+    pub container: String,
+    pub group: String,
+    /// Empty when the configuration names none.
+    pub region: String,
+    pub prefix: Option<String>,
+}
+
+impl Revision {
+    pub fn arn(&self) -> &str {
+        self.0.task_definition_arn().unwrap_or_default()
+    }
+
+    pub fn family(&self) -> &str {
+        self.0.family().unwrap_or_default()
+    }
+
+    /// `(container name, image)` in definition order.
+    pub fn containers(&self) -> Vec<(String, String)> {
+        self.0
+            .container_definitions()
+            .iter()
+            .map(|c| {
+                (
+                    c.name().unwrap_or_default().to_string(),
+                    c.image().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Task-level CPU units and memory MiB, when set.
+    pub fn size(&self) -> (Option<f64>, Option<f64>) {
+        let num = |v: Option<&str>| v.and_then(|v| v.parse::<f64>().ok());
+        (num(self.0.cpu()), num(self.0.memory()))
+    }
+
+    /// The containers that log with `awslogs`, and where.
+    pub fn awslogs(&self) -> Vec<AwsLogs> {
+        self.0
+            .container_definitions()
+            .iter()
+            .filter_map(|c| {
+                let log = c.log_configuration()?;
+                if log.log_driver().as_str() != "awslogs" {
+                    return None;
+                }
+                let o = log.options()?;
+                Some(AwsLogs {
+                    container: c.name()?.to_string(),
+                    group: o.get("awslogs-group")?.clone(),
+                    region: o.get("awslogs-region").cloned().unwrap_or_default(),
+                    prefix: o.get("awslogs-stream-prefix").cloned(),
+                })
+            })
+            .collect()
+    }
 }
 
 /// Describes a task definition with its tags.
 pub async fn describe_task_definition(
     client: &Client,
     task_definition: &str,
-) -> Result<(TaskDefinition, BTreeMap<String, String>)> {
+) -> Result<(Revision, BTreeMap<String, String>)> {
     let out = client
         .describe_task_definition()
         .task_definition(task_definition)
@@ -81,18 +187,19 @@ pub async fn describe_task_definition(
             operation: "DescribeTaskDefinition",
             detail: format!("no taskDefinition for {task_definition}"),
         })?;
-    Ok((td, tags))
+    Ok((Revision(td), tags))
 }
 
 /// Registers a copy of `base`, identical in every field RegisterTaskDefinition accepts, with
 /// `container`'s image replaced and `tags` as the revision's tags. Returns the new ARN.
 pub async fn register_copy(
     client: &Client,
-    base: &TaskDefinition,
+    base: &Revision,
     container: &str,
     image: &str,
     tags: &BTreeMap<String, String>,
 ) -> Result<String> {
+    let base = &base.0;
     let containers = base
         .container_definitions()
         .iter()
@@ -261,20 +368,68 @@ pub async fn describe_tasks(client: &Client, cluster: &str, arns: &[String]) -> 
     Ok(tasks)
 }
 
-/// The stopped tasks of a service, described with their tags, at most `limit` (newest first as
-/// ECS lists them). Tasks of other groups are dropped, whatever the listing returned.
+/// The stopped tasks of a service, at most `limit` (newest first as ECS lists them), in the
+/// shape of the task state change event, so one classifier serves both. Tasks of other groups
+/// are dropped, whatever the listing returned.
 pub async fn stopped_tasks_of_service(
     client: &Client,
     cluster: &str,
     service: &str,
     limit: usize,
-) -> Result<Vec<Task>> {
+) -> Result<Vec<EcsTaskStateChange>> {
     let tasks = stopped_tasks(client, cluster, limit, |l| l.service_name(service)).await?;
     let group = format!("service:{service}");
     Ok(tasks
-        .into_iter()
+        .iter()
         .filter(|t| t.group() == Some(group.as_str()))
+        .map(task_state)
         .collect())
+}
+
+/// A task's tags (DescribeTasks with tags); empty when the task is not found.
+pub async fn task_tags(
+    client: &Client,
+    cluster: &str,
+    task_arn: &str,
+) -> Result<BTreeMap<String, String>> {
+    let described = describe_tasks(client, cluster, &[task_arn.to_string()]).await?;
+    Ok(tag_map(described.first().and_then(|d| d.tags.as_deref())))
+}
+
+/// A described task, in the shape of the event, so one classifier serves both.
+fn task_state(task: &Task) -> EcsTaskStateChange {
+    EcsTaskStateChange {
+        task_arn: task.task_arn().unwrap_or_default().to_string(),
+        cluster_arn: task.cluster_arn().unwrap_or_default().to_string(),
+        task_definition_arn: task.task_definition_arn().map(str::to_string),
+        group: task.group().map(str::to_string),
+        started_by: task.started_by().map(str::to_string),
+        last_status: task.last_status().unwrap_or_default().to_string(),
+        desired_status: task.desired_status().map(str::to_string),
+        stop_code: task.stop_code().map(|c| StopCode::from(c.as_str())),
+        stopped_reason: task.stopped_reason().map(str::to_string),
+        launch_type: task.launch_type().map(|l| l.as_str().to_string()),
+        capacity_provider_name: task.capacity_provider_name().map(str::to_string),
+        cpu: task.cpu().map(str::to_string),
+        memory: task.memory().map(str::to_string),
+        containers: task
+            .containers()
+            .iter()
+            .map(|c| TaskContainer {
+                name: c.name().unwrap_or_default().to_string(),
+                image: c.image().map(str::to_string),
+                image_digest: c.image_digest().map(str::to_string),
+                last_status: c.last_status().map(str::to_string),
+                exit_code: c.exit_code().map(i64::from),
+                reason: c.reason().map(str::to_string),
+            })
+            .collect(),
+        overrides: None,
+        stopped_at: task
+            .stopped_at()
+            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
+        version: Some(task.version()),
+    }
 }
 
 /// Sets a service's desired count.

@@ -14,7 +14,6 @@ mod report;
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::TaskDefinition;
 use serde_json::{json, Value};
 
 use crate::aws::{ecs, sns, Clients};
@@ -22,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
-use plan::{Live, LiveService, LiveTaskDefinition, PushPlan, Reason, Step};
+use plan::{Live, LiveTaskDefinition, PushPlan, Reason, Step};
 
 /// The detail types the deployer takes.
 pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
@@ -110,7 +109,7 @@ impl Deployer {
     async fn read_state(
         &self,
         needed: &[usize],
-    ) -> Result<(BTreeMap<usize, Live>, BTreeMap<String, TaskDefinition>)> {
+    ) -> Result<(BTreeMap<usize, Live>, BTreeMap<String, ecs::Revision>)> {
         let targets = &self.config.targets;
         let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
         for &i in needed {
@@ -122,24 +121,17 @@ impl Deployer {
         let mut services = BTreeMap::new();
         for (cluster, names) in by_cluster {
             for s in ecs::describe_services(&self.clients.ecs, cluster, &names).await? {
-                if let Some(name) = s.service_name.clone() {
-                    services.insert((cluster.to_string(), name), s);
-                }
+                services.insert((cluster.to_string(), s.name.clone()), s);
             }
         }
         let mut live = BTreeMap::new();
-        let mut raw: BTreeMap<String, TaskDefinition> = BTreeMap::new();
+        let mut raw: BTreeMap<String, ecs::Revision> = BTreeMap::new();
         let mut td_tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         for &i in needed {
             let t = &targets[i];
             let service = services
                 .get(&(t.cluster.clone(), t.service.clone()))
-                .map(|s| LiveService {
-                    arn: s.service_arn.clone().unwrap_or_default(),
-                    status: s.status.clone().unwrap_or_default(),
-                    task_definition: s.task_definition.clone().unwrap_or_default(),
-                    tags: ecs::tag_map(s.tags.as_deref()),
-                });
+                .cloned();
             let mut task_definition = None;
             if let Some(s) = service
                 .as_ref()
@@ -155,16 +147,7 @@ impl Deployer {
                     }
                     task_definition = raw.get(&s.task_definition).map(|td| LiveTaskDefinition {
                         arn: s.task_definition.clone(),
-                        containers: td
-                            .container_definitions()
-                            .iter()
-                            .map(|c| {
-                                (
-                                    c.name().unwrap_or_default().to_string(),
-                                    c.image().unwrap_or_default().to_string(),
-                                )
-                            })
-                            .collect(),
+                        containers: td.containers(),
                         tags: td_tags.get(&s.task_definition).cloned().unwrap_or_default(),
                     });
                 }
@@ -185,7 +168,7 @@ impl Deployer {
         &self,
         target: &DeployTarget,
         step: &Step,
-        raw: &BTreeMap<String, TaskDefinition>,
+        raw: &BTreeMap<String, ecs::Revision>,
     ) -> Result<Option<String>> {
         let client = &self.clients.ecs;
         match step {

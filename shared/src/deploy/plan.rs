@@ -1,5 +1,6 @@
 //! Deciding what a push means for each configured service. Pure: no I/O.
 
+use crate::service::ServiceSnapshot;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
@@ -61,15 +62,6 @@ pub struct Decision {
     pub dry_run: bool,
 }
 
-/// What the service runs now, as far as the deployer needs to know.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct LiveService {
-    pub arn: String,
-    pub status: String,
-    pub task_definition: String,
-    pub tags: BTreeMap<String, String>,
-}
-
 /// The service's live task definition, summarised.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct LiveTaskDefinition {
@@ -82,7 +74,7 @@ pub struct LiveTaskDefinition {
 /// The state of one target's service: `service` is `None` when DescribeServices did not find it.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Live {
-    pub service: Option<LiveService>,
+    pub service: Option<ServiceSnapshot>,
     pub task_definition: Option<LiveTaskDefinition>,
 }
 

@@ -50,7 +50,7 @@ fn target(strategy: Strategy) -> DeployTarget {
 
 fn live(image: &str, td_tags: &[(&str, &str)], svc_tags: &[(&str, &str)]) -> Live {
     Live {
-        service: Some(LiveService {
+        service: Some(ServiceSnapshot {
             arn: SVC.into(),
             status: "ACTIVE".into(),
             task_definition: TD.into(),
@@ -58,6 +58,7 @@ fn live(image: &str, td_tags: &[(&str, &str)], svc_tags: &[(&str, &str)]) -> Liv
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
+            ..ServiceSnapshot::default()
         }),
         task_definition: Some(LiveTaskDefinition {
             arn: TD.into(),

@@ -3,10 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::TaskDefinition;
-use aws_sdk_ecs::Client;
-
-use crate::aws::ecs;
+use crate::aws::{ecs, Clients};
 use crate::error::Result;
 use crate::tags;
 
@@ -42,14 +39,16 @@ pub fn choose(
 
 /// Deregisters what [`choose`] picks; returns the ARNs deregistered.
 pub async fn prune(
-    client: &Client,
-    live: &TaskDefinition,
+    clients: &Clients,
+    live: &ecs::Revision,
     live_tags: &BTreeMap<String, String>,
     keep: usize,
 ) -> Result<Vec<String>> {
-    let (Some(family), Some(live_arn)) = (live.family(), live.task_definition_arn()) else {
+    let (family, live_arn) = (live.family(), live.arn());
+    if family.is_empty() || live_arn.is_empty() {
         return Ok(vec![]);
-    };
+    }
+    let client = &clients.ecs;
     let listed = ecs::active_revisions(client, family).await?;
     // Keep this family's revisions only, newest first (whatever order the listing came in).
     let mut same_family: Vec<(u64, String)> = listed

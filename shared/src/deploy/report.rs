@@ -1,7 +1,6 @@
 //! Reports a deployment's outcome: parse, plan ([`outcome::plan`]), read what the report needs,
 //! prune, notify in the deploy's thread.
 
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
 use super::outcome::{self, DeploymentOutcome, OutcomePlan};
@@ -44,47 +43,30 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
             )
             .await?;
             let svc = services.first();
-            let deployment = svc.and_then(|s| {
-                s.deployments()
-                    .iter()
-                    .find(|dep| dep.id() == Some(deployment_id.as_str()))
-            });
+            let deployment = svc.and_then(|s| s.deployment(&deployment_id));
             // The PRIMARY deployment runs the service's task definition by definition; an older
             // one names its own.
             let td_arn = deployment
-                .filter(|dep| dep.status() != Some("PRIMARY"))
-                .and_then(|dep| dep.task_definition())
-                .or_else(|| svc.and_then(|s| s.task_definition()))
-                .unwrap_or_default()
-                .to_string();
-            let started = deployment
-                .and_then(|dep| dep.created_at())
-                .and_then(|t| DateTime::<Utc>::from_timestamp(t.secs(), t.subsec_nanos()));
+                .filter(|dep| dep.status != "PRIMARY")
+                .map(|dep| dep.task_definition.clone())
+                .or_else(|| svc.map(|s| s.task_definition.clone()))
+                .unwrap_or_default();
+            let started = deployment.and_then(|dep| dep.created_at);
             let mut image = outcome::DeployedImage {
                 task_definition: td_arn.clone(),
                 ..Default::default()
             };
             if !td_arn.is_empty() {
                 let (td, td_tags) = ecs::describe_task_definition(&d.clients.ecs, &td_arn).await?;
-                let containers: Vec<(String, String)> = td
-                    .container_definitions()
-                    .iter()
-                    .map(|c| {
-                        (
-                            c.name().unwrap_or_default().to_string(),
-                            c.image().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect();
                 image = outcome::deployed_image(
                     &td_arn,
                     &td_tags,
-                    &ecs::tag_map(svc.and_then(|s| s.tags.as_deref())),
-                    &containers,
+                    &svc.map(|s| s.tags.clone()).unwrap_or_default(),
+                    &td.containers(),
                     target.container.as_deref(),
                 );
                 if let Some(keep) = prune {
-                    let pruned = prune::prune(&d.clients.ecs, &td, &td_tags, keep).await?;
+                    let pruned = prune::prune(&d.clients, &td, &td_tags, keep).await?;
                     result["pruned"] = json!(pruned);
                 }
             }

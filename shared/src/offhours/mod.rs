@@ -11,7 +11,7 @@ pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use aws_sdk_ecs::types::Service;
+use crate::service::ServiceSnapshot;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -23,7 +23,7 @@ use crate::metrics::Metrics;
 use crate::notify::{self, Notification, Severity};
 use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
 pub use config::{OffHoursConfig, ServiceRef, TagSelection};
-pub use plan::{plan, Action, Mode, Planned, ServiceState};
+pub use plan::{plan, Action, Mode, Planned};
 
 /// What the invocation returns.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -56,28 +56,6 @@ pub fn tick_time(event: &Value) -> Result<DateTime<Utc>> {
 }
 
 /// Whether no deployment is replacing another: one deployment, and not rolling out.
-fn steady(s: &Service) -> bool {
-    let deployments = s.deployments();
-    deployments.len() <= 1
-        && deployments.iter().all(|d| {
-            d.rollout_state()
-                .is_none_or(|r| r.as_str() != "IN_PROGRESS")
-        })
-}
-
-fn state_of(cluster: &str, s: &Service) -> ServiceState {
-    ServiceState {
-        cluster: cluster.to_string(),
-        service: s.service_name().unwrap_or_default().to_string(),
-        arn: s.service_arn().unwrap_or_default().to_string(),
-        status: s.status().unwrap_or_default().to_string(),
-        desired: s.desired_count(),
-        steady: steady(s),
-        tags: ecs::tag_map(s.tags.as_deref()),
-        task_definition: s.task_definition().unwrap_or_default().to_string(),
-    }
-}
-
 /// The off-hours function; built once per process.
 pub struct OffHours {
     pub clients: Clients,
@@ -117,7 +95,7 @@ impl OffHours {
             Mode::Asleep
         };
         let (states, mut failed) = self.discover().await;
-        let mut planned: Vec<(ServiceState, Planned)> = states
+        let mut planned: Vec<(ServiceSnapshot, Planned)> = states
             .into_iter()
             .map(|s| {
                 let p = plan(mode, now, &s);
@@ -138,7 +116,7 @@ impl OffHours {
                 let names = alarms
                     .as_ref()
                     .ok()
-                    .and_then(|m| m.get(&(s.cluster.clone(), s.service.clone())))
+                    .and_then(|m| m.get(&(s.cluster.clone(), s.name.clone())))
                     .cloned()
                     .unwrap_or_default();
                 let done = match p.action {
@@ -192,7 +170,7 @@ impl OffHours {
 
     /// The selected services, with one DescribeServices per 10 (and, for tag selection, one
     /// ListServices per 100). Services that cannot be read are returned as errors.
-    async fn discover(&self) -> (Vec<ServiceState>, Vec<Planned>) {
+    async fn discover(&self) -> (Vec<ServiceSnapshot>, Vec<Planned>) {
         let mut failed = vec![];
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for t in &self.config.targets {
@@ -201,21 +179,14 @@ impl OffHours {
                 .or_default()
                 .push(t.service.clone());
         }
-        let mut states: Vec<ServiceState> = vec![];
+        let mut states: Vec<ServiceSnapshot> = vec![];
         let mut seen = BTreeSet::new();
         for (cluster, names) in &by_cluster {
             match ecs::describe_services(&self.clients.ecs, cluster, names).await {
                 Ok(found) => {
                     for name in names {
-                        match found
-                            .iter()
-                            .find(|s| s.service_name() == Some(name.as_str()))
-                        {
-                            Some(s)
-                                if seen.insert(s.service_arn().unwrap_or_default().to_string()) =>
-                            {
-                                states.push(state_of(cluster, s))
-                            }
+                        match found.iter().find(|s| &s.name == name) {
+                            Some(s) if seen.insert(s.arn.clone()) => states.push(s.clone()),
                             Some(_) => {}
                             None => failed.push(error_entry(
                                 cluster,
@@ -249,11 +220,10 @@ impl OffHours {
                 match ecs::describe_services(&self.clients.ecs, cluster, &fresh).await {
                     Ok(found) => {
                         for s in found {
-                            let tags = ecs::tag_map(s.tags.as_deref());
-                            if tags.get(&sel.key) == Some(&sel.value)
-                                && seen.insert(s.service_arn().unwrap_or_default().to_string())
+                            if s.tags.get(&sel.key) == Some(&sel.value)
+                                && seen.insert(s.arn.clone())
                             {
-                                states.push(state_of(cluster, &s));
+                                states.push(s);
                             }
                         }
                     }
@@ -268,11 +238,11 @@ impl OffHours {
 
     /// The auto scaling bounds of the services about to sleep (not those resuming: their record
     /// is the truth), 50 per DescribeScalableTargets.
-    async fn read_capacity(&self, planned: &mut [(ServiceState, Planned)]) {
+    async fn read_capacity(&self, planned: &mut [(ServiceSnapshot, Planned)]) {
         let wanted: Vec<String> = planned
             .iter()
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
-            .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.service))
+            .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.name))
             .collect();
         let (bounds, error) = match autoscaling::bounds(&self.clients.autoscaling, &wanted).await {
             Ok(bounds) => (bounds, None),
@@ -289,7 +259,7 @@ impl OffHours {
                 p.error = Some(Failure::from(e));
                 continue;
             }
-            let b = bounds.get(&autoscaling::resource_id(&s.cluster, &s.service));
+            let b = bounds.get(&autoscaling::resource_id(&s.cluster, &s.name));
             p.restore = Some(Restore {
                 desired: s.desired,
                 min: b.map(|b| b.0),
@@ -303,7 +273,7 @@ impl OffHours {
     async fn sleep(
         &self,
         now: DateTime<Utc>,
-        s: &ServiceState,
+        s: &ServiceSnapshot,
         p: &Planned,
         alarms: &[String],
     ) -> Result<()> {
@@ -326,16 +296,16 @@ impl OffHours {
             min: restore.min.map(|_| 0),
             max: restore.max.map(|_| 0),
         };
-        capacity::restore(&self.clients, &s.cluster, &s.service, zero).await
+        capacity::restore(&self.clients, &s.cluster, &s.name, zero).await
     }
 
     /// Alarms back on, bounds and desired count back, then the sleep tags go.
-    async fn wake(&self, s: &ServiceState, p: &Planned, alarms: &[String]) -> Result<()> {
+    async fn wake(&self, s: &ServiceSnapshot, p: &Planned, alarms: &[String]) -> Result<()> {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
         cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, true).await?;
-        capacity::restore(&self.clients, &s.cluster, &s.service, restore).await?;
+        capacity::restore(&self.clients, &s.cluster, &s.name, restore).await?;
         ecs::untag_resource(&self.clients.ecs, &s.arn, &[RESTORE, ASLEEP_SINCE]).await?;
         Ok(())
     }
@@ -346,7 +316,7 @@ impl OffHours {
     async fn estimate_savings(
         &self,
         now: DateTime<Utc>,
-        planned: &[(ServiceState, Planned)],
+        planned: &[(ServiceSnapshot, Planned)],
     ) -> f64 {
         let hours = self
             .config
@@ -370,13 +340,10 @@ impl OffHours {
                 )
                 .await
                 {
-                    Ok((td, _)) => (
-                        td.cpu().and_then(|c| c.parse::<f64>().ok()).unwrap_or(0.0) / 1024.0,
-                        td.memory()
-                            .and_then(|m| m.parse::<f64>().ok())
-                            .unwrap_or(0.0)
-                            / 1024.0,
-                    ),
+                    Ok((td, _)) => {
+                        let (cpu, memory) = td.size();
+                        (cpu.unwrap_or(0.0) / 1024.0, memory.unwrap_or(0.0) / 1024.0)
+                    }
                     Err(e) => {
                         tracing::warn!(error = ?e, "task size unknown: no saving counted for it");
                         (0.0, 0.0)

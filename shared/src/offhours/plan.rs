@@ -1,7 +1,7 @@
 //! What each service needs this tick. Pure: the calendar's mode, the time and the service's
 //! state (its tags hold everything off-hours remembers).
 
-use std::collections::BTreeMap;
+use crate::service::ServiceSnapshot;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,20 +29,6 @@ pub enum Action {
     Error,
 }
 
-/// A service as off-hours sees it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServiceState {
-    pub cluster: String,
-    pub service: String,
-    pub arn: String,
-    pub status: String,
-    pub desired: i32,
-    /// No deployment is replacing another.
-    pub steady: bool,
-    pub tags: BTreeMap<String, String>,
-    pub task_definition: String,
-}
-
 /// The decision for one service.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Planned {
@@ -62,10 +48,10 @@ pub struct Planned {
 }
 
 /// Decides one service.
-pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
+pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
     let mut p = Planned {
         cluster: s.cluster.clone(),
-        service: s.service.clone(),
+        service: s.name.clone(),
         action: Action::None,
         reason: String::new(),
         restore: None,
@@ -106,7 +92,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
                     }
                 }
             }
-            if !s.steady {
+            if !s.steady() {
                 p.action = Action::Skip;
                 p.reason = "a deployment is in progress: it sleeps on a later tick".into();
             } else if s.desired == 0 {
@@ -146,19 +132,19 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceState) -> Planned {
 mod tests {
     use super::*;
 
-    fn state(desired: i32, tags: &[(&str, &str)]) -> ServiceState {
-        ServiceState {
+    fn state(desired: i32, tags: &[(&str, &str)]) -> ServiceSnapshot {
+        ServiceSnapshot {
             cluster: "dev".into(),
-            service: "web".into(),
+            name: "web".into(),
             arn: "arn:aws:ecs:us-east-1:1:service/dev/web".into(),
             status: "ACTIVE".into(),
             desired,
-            steady: true,
             tags: tags
                 .iter()
                 .map(|(k, v)| (k.to_string(), v.to_string()))
                 .collect(),
             task_definition: "td".into(),
+            ..ServiceSnapshot::default()
         }
     }
 
@@ -172,7 +158,7 @@ mod tests {
     fn the_decision_table() {
         let restore = ("autopilot:restore", "desired=2 min=2 max=10");
         let asleep = (ASLEEP_SINCE, "2026-11-16T19:00:00Z");
-        let cases: Vec<(Mode, ServiceState, Action, bool)> = vec![
+        let cases: Vec<(Mode, ServiceSnapshot, Action, bool)> = vec![
             (Mode::Asleep, state(2, &[]), Action::Sleep, false),
             (
                 Mode::Asleep,
@@ -232,7 +218,11 @@ mod tests {
             );
         }
         let mut busy = state(2, &[]);
-        busy.steady = false;
+        busy.deployments = vec![crate::service::DeploymentSnapshot {
+            status: "PRIMARY".into(),
+            rollout_state: Some("IN_PROGRESS".into()),
+            ..Default::default()
+        }];
         assert_eq!(plan(Mode::Asleep, now(), &busy).action, Action::Skip);
         let p = plan(Mode::Awake, now(), &state(0, &[restore, asleep]));
         assert_eq!(

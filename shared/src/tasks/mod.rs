@@ -13,15 +13,14 @@ pub mod plan;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
-use aws_sdk_ecs::types::Task;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
 use crate::aws::{arn, ecs, sns, Arn, Clients};
 use crate::capacity;
 use crate::error::{Error, Result};
-use crate::events::{self, EcsTaskStateChange, Event, StopCode, TaskContainer};
+use crate::events::{self, EcsTaskStateChange, Event, StopCode};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
 use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT, RESTORE};
@@ -46,21 +45,12 @@ pub struct StopReport {
     pub notification_id: Option<String>,
 }
 
-/// Where a container logs (awslogs), per task-definition revision.
-#[derive(Clone, Debug, PartialEq)]
-struct LogTarget {
-    container: String,
-    group: String,
-    region: String,
-    prefix: Option<String>,
-}
-
 /// The task-watcher, with its clients and configuration; built once per process.
 pub struct TaskWatcher {
     pub clients: Clients,
     pub config: TaskWatcherConfig,
     /// awslogs configuration per task-definition ARN, read once for the life of the process.
-    log_targets: Mutex<HashMap<String, Vec<LogTarget>>>,
+    log_targets: Mutex<HashMap<String, Vec<ecs::AwsLogs>>>,
 }
 
 /// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
@@ -90,42 +80,6 @@ pub fn parse(event: Value) -> Result<Event<EcsTaskStateChange>> {
         )));
     }
     Ok(ev)
-}
-
-/// A described task, in the shape of the event, so one classifier serves both.
-pub fn from_sdk_task(task: &Task) -> EcsTaskStateChange {
-    EcsTaskStateChange {
-        task_arn: task.task_arn().unwrap_or_default().to_string(),
-        cluster_arn: task.cluster_arn().unwrap_or_default().to_string(),
-        task_definition_arn: task.task_definition_arn().map(str::to_string),
-        group: task.group().map(str::to_string),
-        started_by: task.started_by().map(str::to_string),
-        last_status: task.last_status().unwrap_or_default().to_string(),
-        desired_status: task.desired_status().map(str::to_string),
-        stop_code: task.stop_code().map(|c| StopCode::from(c.as_str())),
-        stopped_reason: task.stopped_reason().map(str::to_string),
-        launch_type: task.launch_type().map(|l| l.as_str().to_string()),
-        capacity_provider_name: task.capacity_provider_name().map(str::to_string),
-        cpu: task.cpu().map(str::to_string),
-        memory: task.memory().map(str::to_string),
-        containers: task
-            .containers()
-            .iter()
-            .map(|c| TaskContainer {
-                name: c.name().unwrap_or_default().to_string(),
-                image: c.image().map(str::to_string),
-                image_digest: c.image_digest().map(str::to_string),
-                last_status: c.last_status().map(str::to_string),
-                exit_code: c.exit_code().map(i64::from),
-                reason: c.reason().map(str::to_string),
-            })
-            .collect(),
-        overrides: None,
-        stopped_at: task
-            .stopped_at()
-            .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
-        version: Some(task.version()),
-    }
 }
 
 impl TaskWatcher {
@@ -224,7 +178,7 @@ impl TaskWatcher {
         let Some(svc) = svc else {
             return self.alert(ev, c, None, None, outcome).await;
         };
-        let tags = ecs::tag_map(svc.tags.as_deref());
+        let tags = &svc.tags;
         let alerted = tags.get(CRASH_LOOP_ALERTED_AT).map(String::as_str);
         if let Some((at, until)) = plan::quiet_until(alerted, window, now) {
             outcome.actions.push(Action::Ignore);
@@ -236,31 +190,19 @@ impl TaskWatcher {
             );
             return Ok(outcome);
         }
-        let stopped: Vec<EcsTaskStateChange> =
-            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100)
-                .await?
-                .iter()
-                .map(from_sdk_task)
-                .collect();
-        let plan = plan::crash_loop(t, c.cause, &stopped, svc.desired_count(), &self.config, now);
+        let stopped =
+            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100).await?;
+        let plan = plan::crash_loop(t, c.cause, &stopped, svc.desired, &self.config, now);
         tracing::info!(plan = ?plan, "crash-loop plan");
         let CrashLoop::Loop {
             counts,
             scale_to_zero,
         } = plan
         else {
-            return self
-                .alert(
-                    ev,
-                    c,
-                    Some(svc.service_arn().unwrap_or_default()),
-                    None,
-                    outcome,
-                )
-                .await;
+            return self.alert(ev, c, Some(&svc.arn), None, outcome).await;
         };
 
-        let service_arn = svc.service_arn().unwrap_or_default().to_string();
+        let service_arn = svc.arn.clone();
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let mut scaled = None;
         if !self.config.dry_run {
@@ -269,7 +211,7 @@ impl TaskWatcher {
             ecs::tag_resource(&self.clients.ecs, &service_arn, &tag).await?;
             if scale_to_zero {
                 let current =
-                    capacity::current(&self.clients, cluster, service, svc.desired_count()).await?;
+                    capacity::current(&self.clients, cluster, service, svc.desired).await?;
                 let restore = capacity::scale_to_zero(
                     &self.clients,
                     &t.cluster_arn,
@@ -315,13 +257,7 @@ impl TaskWatcher {
         if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
             return self.alert(ev, c, None, None, outcome).await;
         }
-        let described = ecs::describe_tasks(
-            &self.clients.ecs,
-            &t.cluster_arn,
-            std::slice::from_ref(&t.task_arn),
-        )
-        .await?;
-        let tags = ecs::tag_map(described.first().and_then(|d| d.tags.as_deref()));
+        let tags = ecs::task_tags(&self.clients.ecs, &t.cluster_arn, &t.task_arn).await?;
         match plan::restart(c.cause, &tags, &self.config) {
             Restart::NotOptedIn => self.alert(ev, c, None, None, outcome).await,
             Restart::Refused(why) => self.alert(ev, c, None, Some(why), outcome).await,
@@ -420,23 +356,7 @@ impl TaskWatcher {
             Some(targets) => targets,
             None => match ecs::describe_task_definition(&self.clients.ecs, td).await {
                 Ok((def, _)) => {
-                    let targets: Vec<LogTarget> = def
-                        .container_definitions()
-                        .iter()
-                        .filter_map(|c| {
-                            let log = c.log_configuration()?;
-                            if log.log_driver().as_str() != "awslogs" {
-                                return None;
-                            }
-                            let o = log.options()?;
-                            Some(LogTarget {
-                                container: c.name()?.to_string(),
-                                group: o.get("awslogs-group")?.clone(),
-                                region: o.get("awslogs-region").cloned().unwrap_or_default(),
-                                prefix: o.get("awslogs-stream-prefix").cloned(),
-                            })
-                        })
-                        .collect();
+                    let targets = def.awslogs();
                     if let Ok(mut m) = self.log_targets.lock() {
                         m.insert(td.to_string(), targets.clone());
                     }

@@ -1,0 +1,101 @@
+//! One ECS service as every job sees it: built in one place (the ECS adapter's
+//! `describe_services`), read by the deployer, the task-watcher, the alarm-notifier and off-hours.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+
+/// A service and its deployments, with its tags.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ServiceSnapshot {
+    /// The cluster's name (from the service's ARN).
+    pub cluster: String,
+    pub name: String,
+    pub arn: String,
+    /// ACTIVE, DRAINING or INACTIVE.
+    pub status: String,
+    /// The deployment controller (ECS, CODE_DEPLOY, EXTERNAL), when ECS says.
+    pub controller: Option<String>,
+    pub desired: i32,
+    pub running: i32,
+    pub pending: i32,
+    /// The task definition the service runs (its PRIMARY deployment's).
+    pub task_definition: String,
+    pub deployments: Vec<DeploymentSnapshot>,
+    pub tags: BTreeMap<String, String>,
+}
+
+/// One of a service's deployments.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct DeploymentSnapshot {
+    pub id: String,
+    /// PRIMARY, ACTIVE or INACTIVE.
+    pub status: String,
+    pub task_definition: String,
+    /// IN_PROGRESS, COMPLETED or FAILED.
+    pub rollout_state: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+impl ServiceSnapshot {
+    /// The PRIMARY deployment: the one rolling out or done.
+    pub fn primary(&self) -> Option<&DeploymentSnapshot> {
+        self.deployments.iter().find(|d| d.status == "PRIMARY")
+    }
+
+    /// A deployment by id.
+    pub fn deployment(&self, id: &str) -> Option<&DeploymentSnapshot> {
+        self.deployments.iter().find(|d| d.id == id)
+    }
+
+    /// No deployment is replacing another, and none is rolling out.
+    pub fn steady(&self) -> bool {
+        self.deployments.len() <= 1
+            && self
+                .deployments
+                .iter()
+                .all(|d| d.rollout_state.as_deref() != Some("IN_PROGRESS"))
+    }
+
+    /// Whether it carries a tag.
+    pub fn has_tag(&self, key: &str) -> bool {
+        self.tags.contains_key(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn deployment(id: &str, status: &str, rollout: Option<&str>) -> DeploymentSnapshot {
+        DeploymentSnapshot {
+            id: id.into(),
+            status: status.into(),
+            task_definition: format!("td:{id}"),
+            rollout_state: rollout.map(str::to_string),
+            created_at: None,
+        }
+    }
+
+    #[test]
+    fn steady_means_one_deployment_not_rolling_out() {
+        let with = |deployments| ServiceSnapshot {
+            deployments,
+            ..ServiceSnapshot::default()
+        };
+        assert!(with(vec![]).steady());
+        assert!(with(vec![deployment("1", "PRIMARY", Some("COMPLETED"))]).steady());
+        assert!(with(vec![deployment("1", "PRIMARY", None)]).steady());
+        assert!(!with(vec![deployment("1", "PRIMARY", Some("IN_PROGRESS"))]).steady());
+        let replacing = with(vec![
+            deployment("2", "PRIMARY", Some("IN_PROGRESS")),
+            deployment("1", "ACTIVE", Some("COMPLETED")),
+        ]);
+        assert!(!replacing.steady());
+        assert_eq!(replacing.primary().map(|d| d.id.as_str()), Some("2"));
+        assert_eq!(
+            replacing.deployment("1").map(|d| d.status.as_str()),
+            Some("ACTIVE")
+        );
+    }
+}
