@@ -22,10 +22,11 @@ use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
-use crate::tags::{ASLEEP_SINCE, RUNBOOK, SEVERITY};
+use crate::service::ServiceSnapshot;
+use crate::tags::{RUNBOOK, SEVERITY};
 pub use config::AlarmNotifierConfig;
-pub use plan::{AlarmPlan, AlarmState, ServiceRead};
-pub use render::{render, Context, ServiceFacts};
+pub use plan::{AlarmPlan, AlarmState};
+pub use render::{render, Context};
 
 /// The detail type the alarm-notifier takes.
 pub const CLOUDWATCH_ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";
@@ -152,12 +153,9 @@ impl AlarmNotifier {
             ..AlarmState::default()
         };
         if let Some((cluster, service)) = render::ecs_service(a) {
-            state.service = self
-                .read_service(&cluster, &service)
-                .await
-                .map(|read| (cluster, service, read));
+            state.service = self.read_service(&cluster, &service).await;
         }
-        let service = state.service.as_ref().map(|(_, _, read)| read);
+        let service = state.service.as_ref();
         if plan::needs_history(ev, service, &self.config, now) {
             let window = Duration::minutes(i64::from(self.config.flap_window_minutes));
             match self
@@ -193,30 +191,16 @@ impl AlarmNotifier {
         Ok(report)
     }
 
-    /// The service an alarm's dimensions name: asleep, or its counts and rollout; `None` when
-    /// it does not exist or cannot be read (logged: the message says less).
-    async fn read_service(&self, cluster: &str, service: &str) -> Option<ServiceRead> {
-        let found = match ecs::describe_services(&self.clients.ecs, cluster, &[service.to_string()])
-            .await
-        {
-            Ok(found) => found,
+    /// The service an alarm's dimensions name; `None` when it does not exist or cannot be read
+    /// (logged: the message says less).
+    async fn read_service(&self, cluster: &str, service: &str) -> Option<ServiceSnapshot> {
+        match ecs::describe_services(&self.clients.ecs, cluster, &[service.to_string()]).await {
+            Ok(found) => found.into_iter().next(),
             Err(e) => {
                 tracing::warn!(error = ?e, "the service could not be read; the message says less");
-                return None;
+                None
             }
-        };
-        let s = found.first()?;
-        if let Some(since) = s.tags.get(ASLEEP_SINCE) {
-            return Some(ServiceRead::Asleep {
-                since: since.clone(),
-            });
         }
-        Some(ServiceRead::Awake(ServiceFacts {
-            running: s.running,
-            desired: s.desired,
-            pending: s.pending,
-            rollout: s.primary().and_then(|d| d.rollout_state.clone()),
-        }))
     }
 
     /// The alarm's tags; empty (and logged) when they cannot be read.

@@ -6,20 +6,12 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 
 use super::config::AlarmNotifierConfig;
-use super::render::{changed_at, Context, ServiceFacts};
+use super::render::{changed_at, Context};
 use super::{flap, runbook, severity, Flap};
 use crate::events::{AlarmStateChange, Event};
 use crate::notify::Severity;
-
-/// The ECS service an alarm's dimensions name, as it was read.
-#[derive(Clone, Debug, PartialEq)]
-pub enum ServiceRead {
-    /// off-hours put it to sleep (`autopilot:asleep-since`): its alarms page no one.
-    Asleep {
-        since: String,
-    },
-    Awake(ServiceFacts),
-}
+use crate::service::ServiceSnapshot;
+use crate::tags::ASLEEP_SINCE;
 
 /// What was read about an alarm beyond its event. Each read is optional: a failed read
 /// degrades the message, it never loses it.
@@ -27,8 +19,8 @@ pub enum ServiceRead {
 pub struct AlarmState {
     /// The alarm's tags (`autopilot:severity`, `autopilot:runbook`).
     pub tags: BTreeMap<String, String>,
-    /// `(cluster, service, what was read)`, when the dimensions name a service and it exists.
-    pub service: Option<(String, String, ServiceRead)>,
+    /// The service the dimensions name, when there is one and it could be read.
+    pub service: Option<ServiceSnapshot>,
     /// The state changes inside the flap window, this one included, when they were read.
     pub changes_in_window: Option<usize>,
 }
@@ -48,11 +40,11 @@ pub struct AlarmPlan {
 /// flap window (else it cannot be flapping), and not for a sleeping service (it stays quiet).
 pub fn needs_history(
     ev: &Event<AlarmStateChange>,
-    service: Option<&ServiceRead>,
+    service: Option<&ServiceSnapshot>,
     config: &AlarmNotifierConfig,
     now: DateTime<Utc>,
 ) -> bool {
-    if matches!(service, Some(ServiceRead::Asleep { .. })) {
+    if service.is_some_and(|s| s.has_tag(ASLEEP_SINCE)) {
         return false;
     }
     let window = Duration::minutes(i64::from(config.flap_window_minutes));
@@ -82,15 +74,15 @@ pub fn plan(
             ..Context::default()
         },
     };
-    match &state.service {
-        Some((cluster, service, ServiceRead::Asleep { since })) => {
+    if let Some(s) = &state.service {
+        if let Some(since) = s.tags.get(ASLEEP_SINCE) {
             p.reason = Some(format!(
-                "service {cluster}/{service} is asleep since {since} (off-hours): not paged"
+                "service {}/{} is asleep since {since} (off-hours): not paged",
+                s.cluster, s.name
             ));
             return p;
         }
-        Some((_, _, ServiceRead::Awake(facts))) => p.context.service = Some(facts.clone()),
-        None => {}
+        p.context.service = Some(s.clone());
     }
     match state
         .changes_in_window
@@ -139,12 +131,18 @@ mod tests {
         parse(e).expect("parsed")
     }
 
-    fn facts() -> ServiceFacts {
-        ServiceFacts {
+    fn service(tags: &[(&str, &str)]) -> ServiceSnapshot {
+        ServiceSnapshot {
+            cluster: "prod".into(),
+            name: "web".into(),
             running: 1,
             desired: 2,
             pending: 1,
-            rollout: Some("COMPLETED".into()),
+            tags: tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..ServiceSnapshot::default()
         }
     }
 
@@ -152,7 +150,7 @@ mod tests {
     type Row<'a> = (
         &'a Event<AlarmStateChange>,
         BTreeMap<String, String>,
-        Option<(String, String, ServiceRead)>,
+        Option<ServiceSnapshot>,
         Option<usize>,
         Severity,
         Option<&'a str>,
@@ -172,18 +170,8 @@ mod tests {
             "2026-11-15T10:00:00.000+0000",
         );
         let tagged = |sev: &str| BTreeMap::from([(tags::SEVERITY.to_string(), sev.to_string())]);
-        let awake = Some((
-            "prod".to_string(),
-            "web".to_string(),
-            ServiceRead::Awake(facts()),
-        ));
-        let asleep = Some((
-            "prod".to_string(),
-            "web".to_string(),
-            ServiceRead::Asleep {
-                since: "2026-11-15T19:00:00Z".into(),
-            },
-        ));
+        let awake = Some(service(&[]));
+        let asleep = Some(service(&[(tags::ASLEEP_SINCE, "2026-11-15T19:00:00Z")]));
         let cases: Vec<Row> = vec![
             (
                 &ev,
@@ -310,7 +298,7 @@ mod tests {
                 tags::RUNBOOK.to_string(),
                 "https://wiki.example/cpu".to_string(),
             )]),
-            service: Some(("prod".into(), "web".into(), ServiceRead::Awake(facts()))),
+            service: Some(service(&[])),
             changes_in_window: Some(5),
         };
         let p = plan(&ev, &state, &config());
@@ -318,7 +306,7 @@ mod tests {
             p.context.runbook.as_deref(),
             Some("https://wiki.example/cpu")
         );
-        assert_eq!(p.context.service, Some(facts()));
+        assert_eq!(p.context.service, Some(service(&[])));
         assert_eq!(
             p.context.flapping,
             Some((5, 30)),
@@ -339,16 +327,9 @@ mod tests {
             "2026-11-16T10:00:00.000+0000",
             "2026-11-16T09:15:00.000+0000",
         );
-        let asleep = ServiceRead::Asleep {
-            since: "2026-11-15T19:00:00Z".into(),
-        };
+        let asleep = service(&[(tags::ASLEEP_SINCE, "2026-11-15T19:00:00Z")]);
         assert!(needs_history(&recent, None, &config(), now));
-        assert!(needs_history(
-            &recent,
-            Some(&ServiceRead::Awake(facts())),
-            &config(),
-            now
-        ));
+        assert!(needs_history(&recent, Some(&service(&[])), &config(), now));
         assert!(!needs_history(&old, None, &config(), now));
         assert!(!needs_history(&recent, Some(&asleep), &config(), now));
     }

@@ -9,6 +9,7 @@ use serde_json::Value;
 use crate::aws::arn::{console_host, ecs_service_url};
 use crate::events::{AlarmStateChange, AlarmStateValue, Event, MetricStat};
 use crate::notify::{link, neutralise, Notification, Severity};
+use crate::service::ServiceSnapshot;
 
 /// What the handler learnt beyond the event.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -18,19 +19,9 @@ pub struct Context {
     /// `autopilot:runbook`, when it is a plain https URL.
     pub runbook: Option<String>,
     /// The ECS service the alarm is about, when its dimensions name one and it was read.
-    pub service: Option<ServiceFacts>,
+    pub service: Option<ServiceSnapshot>,
     /// The number of state changes in the flap window, when this message reports flapping.
     pub flapping: Option<(usize, u32)>,
-}
-
-/// An ECS service's state, from one DescribeServices call.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServiceFacts {
-    pub running: i32,
-    pub desired: i32,
-    pub pending: i32,
-    /// The PRIMARY deployment's rollout state and reason.
-    pub rollout: Option<String>,
 }
 
 /// The state as a word.
@@ -124,8 +115,8 @@ pub fn render(ev: &Event<AlarmStateChange>, ctx: &Context) -> Notification {
             } else {
                 String::new()
             },
-            f.rollout
-                .as_deref()
+            f.primary()
+                .and_then(|d| d.rollout_state.as_deref())
                 .map(|r| format!("; current deployment {}", neutralise(r)))
                 .unwrap_or_default()
         ));

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::aws::CallLog;
+use crate::service::{DeploymentSnapshot, ServiceSnapshot};
 
 macro_rules! sample {
     ($name:literal) => {
@@ -44,11 +45,16 @@ fn default_context(ev: &Event<AlarmStateChange>) -> Context {
     Context {
         severity: Some(severity(ev.detail.state.value.as_ref(), &BTreeMap::new())),
         runbook: None,
-        service: render::ecs_service(&ev.detail).map(|_| ServiceFacts {
+        service: render::ecs_service(&ev.detail).map(|_| ServiceSnapshot {
             running: 1,
             desired: 2,
             pending: 1,
-            rollout: Some("IN_PROGRESS".into()),
+            deployments: vec![DeploymentSnapshot {
+                status: "PRIMARY".into(),
+                rollout_state: Some("IN_PROGRESS".into()),
+                ..DeploymentSnapshot::default()
+            }],
+            ..ServiceSnapshot::default()
         }),
         flapping: None,
     }
