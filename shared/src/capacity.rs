@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use crate::aws::{autoscaling, ecs, Clients};
 use crate::error::Result;
+use crate::service::ServiceSnapshot;
 use crate::tags;
 
 /// Capacity to restore.
@@ -52,62 +53,64 @@ impl Restore {
 }
 
 /// The capacity a service has now: its desired count and its scalable target, if any.
-pub async fn current(
-    clients: &Clients,
-    cluster: &str,
-    service: &str,
-    desired: i32,
-) -> Result<Restore> {
+pub async fn current(clients: &Clients, service: &ServiceSnapshot) -> Result<Restore> {
     let bounds = autoscaling::bounds(
         &clients.autoscaling,
-        &[autoscaling::resource_id(cluster, service)],
+        &[autoscaling::resource_id(&service.cluster, &service.name)],
     )
     .await?;
     let target = bounds.values().next();
     Ok(Restore {
-        desired,
+        desired: service.desired,
         min: target.map(|t| t.0),
         max: target.map(|t| t.1),
     })
 }
 
-/// Records `restore` (unless a readable record is already there: that one is the truth) with
-/// `extra` tags, then sets the scalable target to 0..0 (so target tracking cannot bring tasks
-/// back) and the desired count to 0. Returns the capacity that will be restored.
-pub async fn scale_to_zero(
+/// Records the capacity to restore in the service's `autopilot:restore` tag, with `extra`
+/// tags, before anything changes; a readable record already there is the truth and is kept.
+/// Returns the capacity recorded.
+pub async fn record(
     clients: &Clients,
-    cluster: &str,
-    service: &str,
-    service_arn: &str,
-    existing_tag: Option<&str>,
+    service: &ServiceSnapshot,
     restore: Restore,
     extra: &[(&str, String)],
 ) -> Result<Restore> {
-    let recorded = existing_tag.and_then(Restore::parse).unwrap_or(restore);
+    let recorded = service
+        .tags
+        .get(tags::RESTORE)
+        .and_then(|t| Restore::parse(t))
+        .unwrap_or(restore);
     let mut tags: std::collections::BTreeMap<String, String> = extra
         .iter()
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     tags.insert(tags::RESTORE.into(), recorded.to_tag());
-    ecs::tag_resource(&clients.ecs, service_arn, &tags).await?;
-    if recorded.min.is_some() {
-        autoscaling::set_bounds(&clients.autoscaling, cluster, service, 0, 0).await?;
-    }
-    ecs::update_desired_count(&clients.ecs, cluster, service, 0).await?;
+    ecs::tag_resource(&clients.ecs, &service.arn, &tags).await?;
     Ok(recorded)
 }
 
-/// Puts the scalable target's bounds back, then the desired count.
-pub async fn restore(
+/// Scales a service whose capacity is recorded to zero: the scalable target to 0..0 when it
+/// has one (so target tracking cannot bring tasks back), then the desired count to 0.
+pub async fn to_zero(
     clients: &Clients,
-    cluster: &str,
-    service: &str,
-    restore: Restore,
+    service: &ServiceSnapshot,
+    recorded: Restore,
 ) -> Result<()> {
-    if let (Some(min), Some(max)) = (restore.min, restore.max) {
-        autoscaling::set_bounds(&clients.autoscaling, cluster, service, min, max).await?;
+    if recorded.min.is_some() {
+        autoscaling::set_bounds(&clients.autoscaling, &service.cluster, &service.name, 0, 0)
+            .await?;
     }
-    ecs::update_desired_count(&clients.ecs, cluster, service, restore.desired).await
+    ecs::update_desired_count(&clients.ecs, &service.cluster, &service.name, 0).await
+}
+
+/// Puts the scalable target's bounds back, then the desired count.
+pub async fn restore(clients: &Clients, service: &ServiceSnapshot, restore: Restore) -> Result<()> {
+    let (cluster, name) = (&service.cluster, &service.name);
+    if let (Some(min), Some(max)) = (restore.min, restore.max) {
+        autoscaling::set_bounds(&clients.autoscaling, cluster, name, min, max).await?;
+    }
+    ecs::update_desired_count(&clients.ecs, cluster, name, restore.desired).await
 }
 
 #[cfg(test)]

@@ -280,23 +280,13 @@ impl OffHours {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a sleep without the capacity to record"))?;
+        // Resuming, the record is on the service already (and the plan read it).
         if !p.resume {
-            let tags = BTreeMap::from([
-                (RESTORE.to_string(), restore.to_tag()),
-                (
-                    ASLEEP_SINCE.to_string(),
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-                ),
-            ]);
-            ecs::tag_resource(&self.clients.ecs, &s.arn, &tags).await?;
+            let since = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+            capacity::record(&self.clients, s, restore, &[(ASLEEP_SINCE, since)]).await?;
         }
         cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, false).await?;
-        let zero = Restore {
-            desired: 0,
-            min: restore.min.map(|_| 0),
-            max: restore.max.map(|_| 0),
-        };
-        capacity::restore(&self.clients, &s.cluster, &s.name, zero).await
+        capacity::to_zero(&self.clients, s, restore).await
     }
 
     /// Alarms back on, bounds and desired count back, then the sleep tags go.
@@ -305,7 +295,7 @@ impl OffHours {
             .restore
             .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
         cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, true).await?;
-        capacity::restore(&self.clients, &s.cluster, &s.name, restore).await?;
+        capacity::restore(&self.clients, s, restore).await?;
         ecs::untag_resource(&self.clients.ecs, &s.arn, &[RESTORE, ASLEEP_SINCE]).await?;
         Ok(())
     }

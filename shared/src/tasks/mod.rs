@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event, StopCode};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
-use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT, RESTORE};
+use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 pub use plan::{Action, CrashLoop, Restart};
@@ -168,7 +168,6 @@ impl TaskWatcher {
         mut outcome: StopReport,
     ) -> Result<StopReport> {
         let t = &ev.detail;
-        let cluster = t.cluster_name();
         let now = ev.time.unwrap_or_else(Utc::now);
         let window = Duration::minutes(i64::from(self.config.crash_loop_window_minutes));
         let svc = ecs::describe_services(&self.clients.ecs, &t.cluster_arn, &[service.to_string()])
@@ -210,19 +209,16 @@ impl TaskWatcher {
             let tag = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
             ecs::tag_resource(&self.clients.ecs, &service_arn, &tag).await?;
             if scale_to_zero {
-                let current =
-                    capacity::current(&self.clients, cluster, service, svc.desired).await?;
-                let restore = capacity::scale_to_zero(
+                let current = capacity::current(&self.clients, &svc).await?;
+                let recorded = capacity::record(
                     &self.clients,
-                    &t.cluster_arn,
-                    service,
-                    &service_arn,
-                    tags.get(RESTORE).map(String::as_str),
+                    &svc,
                     current,
                     &[(CRASH_LOOP_STOPPED_AT, stamp.clone())],
                 )
                 .await?;
-                scaled = Some(restore);
+                capacity::to_zero(&self.clients, &svc, recorded).await?;
+                scaled = Some(recorded);
             }
         }
         outcome.actions.push(Action::CrashLoop);
