@@ -57,7 +57,7 @@ pub(super) fn push_decision(
     let cluster = target.cluster_name();
     let service = &target.service;
     let service_arn = ecs_service_arn(&push.region, &push.account, cluster, service);
-    let dry = if decision.dry_run { " [dry run]" } else { "" };
+    let dry = crate::notify::dry_mark(decision.dry_run);
     let console = link(
         &ecs_service_url(&push.region, cluster, service),
         "the service's deployments",

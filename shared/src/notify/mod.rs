@@ -158,6 +158,15 @@ impl Notification {
     }
 }
 
+/// What a dry run adds to a title, so every function marks one the same way.
+pub fn dry_mark(dry_run: bool) -> &'static str {
+    if dry_run {
+        " [dry run]"
+    } else {
+        ""
+    }
+}
+
 /// A Slack-style link, for links this code builds itself.
 pub fn link(url: &str, text: &str) -> String {
     format!("<{url}|{text}>")

@@ -7,6 +7,7 @@
 
 pub mod calendar;
 pub mod config;
+mod notices;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -20,14 +21,13 @@ use crate::aws::{autoscaling, cloudwatch, ecs, sns, Clients};
 use crate::capacity::{self, Restore};
 use crate::error::{Error, Failure, Result};
 use crate::metrics::Metrics;
-use crate::notify::{self, Notification, Severity};
-use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
+use crate::tags::{ASLEEP_SINCE, RESTORE};
 pub use config::{OffHoursConfig, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
 
-/// What the invocation returns.
+/// What the invocation returns: the tick's mode and what it did to each service.
 #[derive(Clone, Debug, PartialEq, Serialize)]
-pub struct Outcome {
+pub struct TickReport {
     pub mode: Mode,
     pub now: String,
     pub services: Vec<Planned>,
@@ -88,7 +88,7 @@ impl OffHours {
         result.map(|o| json!(o))
     }
 
-    async fn tick(&self, now: DateTime<Utc>) -> Result<Outcome> {
+    async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
         let mode = if self.config.calendar.is_awake(now) {
             Mode::Awake
         } else {
@@ -149,7 +149,7 @@ impl OffHours {
             };
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
-        let mut outcome = Outcome {
+        let mut outcome = TickReport {
             mode,
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             services,
@@ -161,7 +161,7 @@ impl OffHours {
             .iter()
             .any(|p| matches!(p.action, Action::Sleep | Action::Wake | Action::Error))
         {
-            let n = self.notice(&outcome, now);
+            let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
             sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
             outcome.notification_id = Some(n.id);
         }
@@ -347,129 +347,6 @@ impl OffHours {
                 * (vcpu * self.config.price_vcpu_hour + gb * self.config.price_gb_hour);
         }
         (total * 100.0).round() / 100.0
-    }
-
-    fn notice(&self, o: &Outcome, now: DateTime<Utc>) -> Notification {
-        let list =
-            |a: Action| -> Vec<&Planned> { o.services.iter().filter(|p| p.action == a).collect() };
-        let name = |p: &Planned| {
-            format!(
-                "{}/{}",
-                crate::deploy::config::cluster_name(&p.cluster),
-                p.service
-            )
-        };
-        let (slept, woke, skipped, errors) = (
-            list(Action::Sleep),
-            list(Action::Wake),
-            list(Action::Skip),
-            list(Action::Error),
-        );
-        let mut description = String::new();
-        if !slept.is_empty() {
-            description.push_str(&format!(
-                "Asleep now: {}.",
-                slept
-                    .iter()
-                    .map(|p| format!("{} ({} tasks)", name(p), p.restore.map_or(0, |r| r.desired)))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-            if let Some(s) = o.estimated_savings {
-                let next = self
-                    .config
-                    .calendar
-                    .next_start(now)
-                    .map(|t| format!(" until {}", t.format("%a %Y-%m-%d %H:%M UTC")))
-                    .unwrap_or_default();
-                description.push_str(&format!(
-                    "\nEstimated saving{next}: about ${s:.2} of Fargate compute."
-                ));
-            }
-        }
-        if !woke.is_empty() {
-            description.push_str(&format!(
-                "\nAwake again: {}.",
-                woke.iter()
-                    .map(|p| format!(
-                        "{} ({})",
-                        name(p),
-                        p.restore.map(|r| r.to_tag()).unwrap_or_default()
-                    ))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
-        }
-        for p in &skipped {
-            description.push_str(&format!(
-                "\nSkipped {}: {}.",
-                name(p),
-                notify::neutralise(&p.reason)
-            ));
-        }
-        for p in &errors {
-            description.push_str(&format!(
-                "\nNeeds a look, {}: {}.",
-                name(p),
-                notify::neutralise(&p.reason)
-            ));
-        }
-        let mut next_steps = vec![format!(
-            "To keep a service awake tonight, tag it {KEEP_AWAKE_UNTIL}=<RFC 3339 time>, e.g. {}.",
-            (now + chrono::Duration::hours(4)).format("%Y-%m-%dT%H:%M:00Z")
-        )];
-        if !errors.is_empty() {
-            next_steps.push(format!("Failed services are retried on the next tick; a missing or damaged {RESTORE} is never guessed at."));
-        }
-        let severity = if errors.is_empty() {
-            Severity::Info
-        } else {
-            Severity::Warning
-        };
-        let services = |n: usize| {
-            if n == 1 {
-                "1 service".to_string()
-            } else {
-                format!("{n} services")
-            }
-        };
-        let title = match (slept.len(), woke.len(), errors.len()) {
-            (s, 0, 0) => format!("Off-hours: {} asleep", services(s)),
-            (0, w, 0) => format!("Off-hours: {} awake", services(w)),
-            (s, w, e) => format!(
-                "Off-hours: {s} asleep, {w} awake, {} to look at",
-                services(e)
-            ),
-        };
-        Notification {
-            id: format!(
-                "off-hours:{}:{}",
-                serde_json::to_value(o.mode)
-                    .ok()
-                    .and_then(|v| v.as_str().map(str::to_string))
-                    .unwrap_or_default(),
-                o.now
-            ),
-            severity,
-            summary: title.clone(),
-            title,
-            description: description.trim_start().to_string(),
-            next_steps,
-            keywords: vec!["off-hours".into()],
-            thread_id: format!(
-                "off-hours:{}",
-                now.with_timezone(&self.config.calendar.tz)
-                    .format("%Y-%m-%d")
-            ),
-            event_type: "off-hours".into(),
-            related_resources: vec![],
-            additional_context: BTreeMap::from([
-                ("asleep".to_string(), slept.len().to_string()),
-                ("awake".to_string(), woke.len().to_string()),
-                ("skipped".to_string(), skipped.len().to_string()),
-                ("errors".to_string(), errors.len().to_string()),
-            ]),
-        }
     }
 }
 

@@ -141,7 +141,7 @@ pub(super) fn crash_loop(
         .iter()
         .map(|(c, n)| format!("{n}× {}", c.code()))
         .collect();
-    let dry = if dry_run { " [dry run]" } else { "" };
+    let dry = crate::notify::dry_mark(dry_run);
     let summary = format!(
         "{}: crash loop, {total} failing stops in {window_minutes} min ({})",
         where_(t),
@@ -201,7 +201,7 @@ pub(super) fn restarted(
 ) -> Notification {
     let t = &ev.detail;
     let mut n = alert(ev, c, None, &[]);
-    let dry = if dry_run { " [dry run]" } else { "" };
+    let dry = crate::notify::dry_mark(dry_run);
     n.title = format!(
         "{}: task {} restarted after {}{dry}",
         where_(t),
