@@ -1,0 +1,177 @@
+//! Task-definition revisions: read whole, copied, listed and deregistered.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::Client;
+
+use crate::error::{Error, Result};
+
+use super::{tag_list, tag_map};
+
+/// A task-definition revision as DescribeTaskDefinition returned it. Kept whole, because the
+/// deployer registers copies identical in every field; the rest of the core reads it through
+/// these accessors.
+#[derive(Clone, Debug)]
+pub struct Revision(TaskDefinition);
+
+/// Where a container logs, from its `awslogs` log configuration.
+#[derive(Clone, Debug, PartialEq)]
+pub struct AwsLogs {
+    pub container: String,
+    pub group: String,
+    /// Empty when the configuration names none.
+    pub region: String,
+    pub prefix: Option<String>,
+}
+
+impl Revision {
+    pub fn arn(&self) -> &str {
+        self.0.task_definition_arn().unwrap_or_default()
+    }
+
+    pub fn family(&self) -> &str {
+        self.0.family().unwrap_or_default()
+    }
+
+    /// `(container name, image)` in definition order.
+    pub fn containers(&self) -> Vec<(String, String)> {
+        self.0
+            .container_definitions()
+            .iter()
+            .map(|c| {
+                (
+                    c.name().unwrap_or_default().to_string(),
+                    c.image().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// Task-level CPU units and memory MiB, when set.
+    pub fn size(&self) -> (Option<f64>, Option<f64>) {
+        let num = |v: Option<&str>| v.and_then(|v| v.parse::<f64>().ok());
+        (num(self.0.cpu()), num(self.0.memory()))
+    }
+
+    /// The containers that log with `awslogs`, and where.
+    pub fn awslogs(&self) -> Vec<AwsLogs> {
+        self.0
+            .container_definitions()
+            .iter()
+            .filter_map(|c| {
+                let log = c.log_configuration()?;
+                if log.log_driver().as_str() != "awslogs" {
+                    return None;
+                }
+                let o = log.options()?;
+                Some(AwsLogs {
+                    container: c.name()?.to_string(),
+                    group: o.get("awslogs-group")?.clone(),
+                    region: o.get("awslogs-region").cloned().unwrap_or_default(),
+                    prefix: o.get("awslogs-stream-prefix").cloned(),
+                })
+            })
+            .collect()
+    }
+}
+
+/// Describes a task definition with its tags.
+pub async fn describe_task_definition(
+    client: &Client,
+    task_definition: &str,
+) -> Result<(Revision, BTreeMap<String, String>)> {
+    let out = client
+        .describe_task_definition()
+        .task_definition(task_definition)
+        .include(TaskDefinitionField::Tags)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DescribeTaskDefinition", e))?;
+    let tags = tag_map(out.tags.as_deref());
+    let td = out
+        .task_definition
+        .ok_or_else(|| Error::UnexpectedResponse {
+            operation: "DescribeTaskDefinition",
+            detail: format!("no taskDefinition for {task_definition}"),
+        })?;
+    Ok((Revision(td), tags))
+}
+
+/// Registers a copy of `base`, identical in every field RegisterTaskDefinition accepts, with
+/// `container`'s image replaced and `tags` as the revision's tags. Returns the new ARN.
+pub async fn register_copy(
+    client: &Client,
+    base: &Revision,
+    container: &str,
+    image: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<String> {
+    let base = &base.0;
+    let containers = base
+        .container_definitions()
+        .iter()
+        .map(|c| {
+            if c.name() == Some(container) {
+                let mut c = c.clone();
+                c.image = Some(image.to_string());
+                c
+            } else {
+                c.clone()
+            }
+        })
+        .collect::<Vec<_>>();
+    let out = client
+        .register_task_definition()
+        .set_family(base.family.clone())
+        .set_task_role_arn(base.task_role_arn.clone())
+        .set_execution_role_arn(base.execution_role_arn.clone())
+        .set_network_mode(base.network_mode.clone())
+        .set_container_definitions(Some(containers))
+        .set_volumes(base.volumes.clone())
+        .set_placement_constraints(base.placement_constraints.clone())
+        .set_requires_compatibilities(base.requires_compatibilities.clone())
+        .set_cpu(base.cpu.clone())
+        .set_memory(base.memory.clone())
+        .set_pid_mode(base.pid_mode.clone())
+        .set_ipc_mode(base.ipc_mode.clone())
+        .set_proxy_configuration(base.proxy_configuration.clone())
+        .set_ephemeral_storage(base.ephemeral_storage.clone())
+        .set_runtime_platform(base.runtime_platform.clone())
+        .set_enable_fault_injection(base.enable_fault_injection)
+        .set_tags(Some(tag_list(tags)).filter(|t| !t.is_empty()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("RegisterTaskDefinition", e))?;
+    out.task_definition
+        .and_then(|td| td.task_definition_arn)
+        .ok_or_else(|| Error::UnexpectedResponse {
+            operation: "RegisterTaskDefinition",
+            detail: "no taskDefinitionArn in the response".into(),
+        })
+}
+
+/// The ACTIVE revisions of a family, newest first (one page of 100).
+pub async fn active_revisions(client: &Client, family: &str) -> Result<Vec<String>> {
+    let listed = client
+        .list_task_definitions()
+        .family_prefix(family)
+        .status(TaskDefinitionStatus::Active)
+        .sort(SortOrder::Desc)
+        .max_results(100)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTaskDefinitions", e))?;
+    Ok(listed.task_definition_arns().to_vec())
+}
+
+/// Deregisters a task definition revision.
+pub async fn deregister_task_definition(client: &Client, arn: &str) -> Result<()> {
+    client
+        .deregister_task_definition()
+        .task_definition(arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("DeregisterTaskDefinition", e))?;
+    Ok(())
+}
