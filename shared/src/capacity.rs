@@ -5,8 +5,9 @@
 
 use serde::Serialize;
 
-use crate::aws::{autoscaling, ecs, Clients};
+use crate::aws::autoscaling;
 use crate::error::Result;
+use crate::ports::Capacity;
 use crate::service::ServiceSnapshot;
 use crate::tags;
 
@@ -53,12 +54,10 @@ impl Restore {
 }
 
 /// The capacity a service has now: its desired count and its scalable target, if any.
-pub async fn current(clients: &Clients, service: &ServiceSnapshot) -> Result<Restore> {
-    let bounds = autoscaling::bounds(
-        &clients.autoscaling,
-        &[autoscaling::resource_id(&service.cluster, &service.name)],
-    )
-    .await?;
+pub async fn current(aws: &impl Capacity, service: &ServiceSnapshot) -> Result<Restore> {
+    let bounds = aws
+        .scalable_bounds(&[autoscaling::resource_id(&service.cluster, &service.name)])
+        .await?;
     let target = bounds.values().next();
     Ok(Restore {
         desired: service.desired,
@@ -71,7 +70,7 @@ pub async fn current(clients: &Clients, service: &ServiceSnapshot) -> Result<Res
 /// tags, before anything changes; a readable record already there is the truth and is kept.
 /// Returns the capacity recorded.
 pub async fn record(
-    clients: &Clients,
+    aws: &impl Capacity,
     service: &ServiceSnapshot,
     restore: Restore,
     extra: &[(&str, String)],
@@ -86,31 +85,35 @@ pub async fn record(
         .map(|(k, v)| (k.to_string(), v.clone()))
         .collect();
     tags.insert(tags::RESTORE.into(), recorded.to_tag());
-    ecs::tag_resource(&clients.ecs, &service.arn, &tags).await?;
+    aws.tag_service(&service.arn, &tags).await?;
     Ok(recorded)
 }
 
 /// Scales a service whose capacity is recorded to zero: the scalable target to 0..0 when it
 /// has one (so target tracking cannot bring tasks back), then the desired count to 0.
 pub async fn to_zero(
-    clients: &Clients,
+    aws: &impl Capacity,
     service: &ServiceSnapshot,
     recorded: Restore,
 ) -> Result<()> {
     if recorded.min.is_some() {
-        autoscaling::set_bounds(&clients.autoscaling, &service.cluster, &service.name, 0, 0)
+        aws.set_bounds(&service.cluster, &service.name, 0, 0)
             .await?;
     }
-    ecs::update_desired_count(&clients.ecs, &service.cluster, &service.name, 0).await
+    aws.set_desired(&service.cluster, &service.name, 0).await
 }
 
 /// Puts the scalable target's bounds back, then the desired count.
-pub async fn restore(clients: &Clients, service: &ServiceSnapshot, restore: Restore) -> Result<()> {
+pub async fn restore(
+    aws: &impl Capacity,
+    service: &ServiceSnapshot,
+    restore: Restore,
+) -> Result<()> {
     let (cluster, name) = (&service.cluster, &service.name);
     if let (Some(min), Some(max)) = (restore.min, restore.max) {
-        autoscaling::set_bounds(&clients.autoscaling, cluster, name, min, max).await?;
+        aws.set_bounds(cluster, name, min, max).await?;
     }
-    ecs::update_desired_count(&clients.ecs, cluster, name, restore.desired).await
+    aws.set_desired(cluster, name, restore.desired).await
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod events;
 pub mod metrics;
 pub mod notify;
 pub mod offhours;
+pub mod ports;
 pub mod runtime;
 pub mod service;
 pub mod tags;

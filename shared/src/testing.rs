@@ -32,3 +32,185 @@ pub fn any_json(
         ]
     })
 }
+
+/// AWS in memory: every port of the core, over plain data, recording each call by the name the
+/// SDK would give it (`ECS.DescribeServices`...), so a whole flow runs in a unit test and its
+/// calls can be asserted as against the emulator.
+#[derive(Default)]
+pub struct FakeAws {
+    pub calls: crate::aws::CallLog,
+    pub state: std::sync::Mutex<FakeState>,
+}
+
+/// What [`FakeAws`] holds.
+#[derive(Debug, Default)]
+pub struct FakeState {
+    pub services: Vec<crate::service::ServiceSnapshot>,
+    /// Recently stopped tasks, by service name.
+    pub stops: std::collections::BTreeMap<String, Vec<crate::events::EcsTaskStateChange>>,
+    /// Tags by task ARN.
+    pub task_tags: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Scalable target bounds by resource id.
+    pub bounds: std::collections::BTreeMap<String, (i32, i32)>,
+    pub awslogs: std::collections::BTreeMap<String, Vec<crate::aws::ecs::AwsLogs>>,
+    /// (topic, notification) in publishing order.
+    pub published: Vec<(String, crate::notify::Notification)>,
+    /// Client tokens of the tasks run again.
+    pub runs: Vec<String>,
+}
+
+impl FakeAws {
+    fn call(&self, name: &str) {
+        self.calls.record(name.to_string());
+    }
+
+    /// Reads or changes the state.
+    pub fn with<T>(&self, f: impl FnOnce(&mut FakeState) -> T) -> T {
+        match self.state.lock() {
+            Ok(mut s) => f(&mut s),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        }
+    }
+
+    /// A service by name.
+    pub fn service(&self, name: &str) -> Option<crate::service::ServiceSnapshot> {
+        self.with(|s| s.services.iter().find(|x| x.name == name).cloned())
+    }
+
+    /// The notifications published so far.
+    pub fn published(&self) -> Vec<crate::notify::Notification> {
+        self.with(|s| s.published.iter().map(|(_, n)| n.clone()).collect())
+    }
+}
+
+mod fake_ports {
+    use std::collections::BTreeMap;
+
+    use super::FakeAws;
+    use crate::aws::ecs::{AwsLogs, RunAgain};
+    use crate::aws::{autoscaling, CallLog};
+    use crate::error::Result;
+    use crate::events::EcsTaskStateChange;
+    use crate::notify::Notification;
+    use crate::ports::{Calls, Capacity, Publish, ReadServices, TaskPorts};
+    use crate::service::ServiceSnapshot;
+
+    impl Calls for FakeAws {
+        fn calls(&self) -> &CallLog {
+            &self.calls
+        }
+    }
+
+    impl Publish for FakeAws {
+        async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String> {
+            self.call("SNS.Publish");
+            self.with(|s| {
+                s.published.push((topic_arn.to_string(), n.clone()));
+                Ok(format!("message-{}", s.published.len()))
+            })
+        }
+    }
+
+    impl ReadServices for FakeAws {
+        async fn services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceSnapshot>> {
+            self.call("ECS.DescribeServices");
+            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            Ok(self.with(|s| {
+                s.services
+                    .iter()
+                    .filter(|x| x.cluster == cluster && names.contains(&x.name))
+                    .cloned()
+                    .collect()
+            }))
+        }
+    }
+
+    impl Capacity for FakeAws {
+        async fn scalable_bounds(
+            &self,
+            resource_ids: &[String],
+        ) -> Result<BTreeMap<String, (i32, i32)>> {
+            self.call("Application Auto Scaling.DescribeScalableTargets");
+            Ok(self.with(|s| {
+                s.bounds
+                    .iter()
+                    .filter(|(id, _)| resource_ids.contains(id))
+                    .map(|(id, b)| (id.clone(), *b))
+                    .collect()
+            }))
+        }
+
+        async fn set_bounds(&self, cluster: &str, service: &str, min: i32, max: i32) -> Result<()> {
+            self.call("Application Auto Scaling.RegisterScalableTarget");
+            let id = autoscaling::resource_id(cluster, service);
+            self.with(|s| s.bounds.insert(id, (min, max)));
+            Ok(())
+        }
+
+        async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
+            self.call("ECS.UpdateService");
+            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            self.with(|s| {
+                for x in s.services.iter_mut() {
+                    if x.cluster == cluster && x.name == service {
+                        x.desired = desired;
+                    }
+                }
+            });
+            Ok(())
+        }
+
+        async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+            self.call("ECS.TagResource");
+            self.with(|s| {
+                for x in s.services.iter_mut().filter(|x| x.arn == arn) {
+                    x.tags.extend(tags.clone());
+                }
+            });
+            Ok(())
+        }
+    }
+
+    impl TaskPorts for FakeAws {
+        async fn recent_stops(
+            &self,
+            _cluster: &str,
+            service: &str,
+            limit: usize,
+        ) -> Result<Vec<EcsTaskStateChange>> {
+            self.call("ECS.ListTasks");
+            self.call("ECS.DescribeTasks");
+            Ok(self.with(|s| {
+                s.stops
+                    .get(service)
+                    .map(|v| v.iter().take(limit).cloned().collect())
+                    .unwrap_or_default()
+            }))
+        }
+
+        async fn task_tags(
+            &self,
+            _cluster: &str,
+            task_arn: &str,
+        ) -> Result<BTreeMap<String, String>> {
+            self.call("ECS.DescribeTasks");
+            Ok(self.with(|s| s.task_tags.get(task_arn).cloned().unwrap_or_default()))
+        }
+
+        async fn awslogs(&self, task_definition: &str) -> Result<Vec<AwsLogs>> {
+            self.call("ECS.DescribeTaskDefinition");
+            Ok(self.with(|s| s.awslogs.get(task_definition).cloned().unwrap_or_default()))
+        }
+
+        async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
+            self.call("ECS.RunTask");
+            let token = r.client_token.clone();
+            Ok(self.with(|s| {
+                if !s.runs.contains(&token) {
+                    s.runs.push(token.clone());
+                }
+                format!("arn:aws:ecs:us-east-1:123456789012:task/restarted/{token}")
+            }))
+        }
+    }
+}

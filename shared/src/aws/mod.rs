@@ -8,6 +8,7 @@ pub mod arn;
 pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
+mod ports;
 pub mod sns;
 
 use std::sync::{Arc, Mutex};
@@ -63,7 +64,8 @@ impl CallLog {
         (result, calls)
     }
 
-    fn record(&self, call: String) {
+    /// Adds a call to the record (the SDK interceptor does; so do in-memory ports in tests).
+    pub fn record(&self, call: String) {
         match self.0.lock() {
             Ok(mut calls) => calls.push(call),
             Err(poisoned) => poisoned.into_inner().push(call),

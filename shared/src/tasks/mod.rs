@@ -17,12 +17,13 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{arn, ecs, sns, Arn, Clients};
+use crate::aws::{arn, ecs, Arn, Clients};
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event, StopCode};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
+use crate::ports::TaskPorts;
 use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
@@ -46,8 +47,9 @@ pub struct StopReport {
 }
 
 /// The task-watcher, with its clients and configuration; built once per process.
-pub struct TaskWatcher {
-    pub clients: Clients,
+pub struct TaskWatcher<P = Clients> {
+    /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
+    pub clients: P,
     pub config: TaskWatcherConfig,
     /// awslogs configuration per task-definition ARN, read once for the life of the process.
     log_targets: Mutex<HashMap<String, Vec<ecs::AwsLogs>>>,
@@ -82,8 +84,8 @@ pub fn parse(event: Value) -> Result<Event<EcsTaskStateChange>> {
     Ok(ev)
 }
 
-impl TaskWatcher {
-    pub fn new(clients: Clients, config: TaskWatcherConfig) -> Self {
+impl<P: TaskPorts> TaskWatcher<P> {
+    pub fn new(clients: P, config: TaskWatcherConfig) -> Self {
         TaskWatcher {
             clients,
             config,
@@ -95,7 +97,7 @@ impl TaskWatcher {
     pub async fn handle(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
-            .calls
+            .calls()
             .around(async { self.on_event(&parse(event)?).await })
             .await;
         if let Ok(o) = &result {
@@ -170,7 +172,9 @@ impl TaskWatcher {
         let t = &ev.detail;
         let now = ev.time.unwrap_or_else(Utc::now);
         let window = Duration::minutes(i64::from(self.config.crash_loop_window_minutes));
-        let svc = ecs::describe_services(&self.clients.ecs, &t.cluster_arn, &[service.to_string()])
+        let svc = self
+            .clients
+            .services(&t.cluster_arn, &[service.to_string()])
             .await?
             .into_iter()
             .next();
@@ -189,8 +193,10 @@ impl TaskWatcher {
             );
             return Ok(outcome);
         }
-        let stopped =
-            ecs::stopped_tasks_of_service(&self.clients.ecs, &t.cluster_arn, service, 100).await?;
+        let stopped = self
+            .clients
+            .recent_stops(&t.cluster_arn, service, 100)
+            .await?;
         let plan = plan::crash_loop(t, c.cause, &stopped, svc.desired, &self.config, now);
         tracing::info!(plan = ?plan, "crash-loop plan");
         let CrashLoop::Loop {
@@ -207,7 +213,7 @@ impl TaskWatcher {
         if !self.config.dry_run {
             // The alert is remembered before it is sent: a retry must not send a second one.
             let tag = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
-            ecs::tag_resource(&self.clients.ecs, &service_arn, &tag).await?;
+            self.clients.tag_service(&service_arn, &tag).await?;
             if scale_to_zero {
                 let current = capacity::current(&self.clients, &svc).await?;
                 let recorded = capacity::record(
@@ -236,7 +242,7 @@ impl TaskWatcher {
             self.config.dry_run,
         );
         outcome.detail = n.summary.clone();
-        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        self.clients.publish(&self.config.topic_arn, &n).await?;
         outcome.notification_id = Some(n.id);
         Ok(outcome)
     }
@@ -253,7 +259,7 @@ impl TaskWatcher {
         if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
             return self.alert(ev, c, None, None, outcome).await;
         }
-        let tags = ecs::task_tags(&self.clients.ecs, &t.cluster_arn, &t.task_arn).await?;
+        let tags = self.clients.task_tags(&t.cluster_arn, &t.task_arn).await?;
         match plan::restart(c.cause, &tags, &self.config) {
             Restart::NotOptedIn => self.alert(ev, c, None, None, outcome).await,
             Restart::Refused(why) => self.alert(ev, c, None, Some(why), outcome).await,
@@ -278,7 +284,7 @@ impl TaskWatcher {
                     self.config.max_restarts,
                     self.config.dry_run,
                 );
-                sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+                self.clients.publish(&self.config.topic_arn, &n).await?;
                 outcome.actions.push(Action::Alert);
                 outcome.notification_id = Some(n.id);
                 Ok(outcome)
@@ -294,9 +300,8 @@ impl TaskWatcher {
         network: &RestartNetwork,
         tags: &BTreeMap<String, String>,
     ) -> Result<String> {
-        ecs::run_task(
-            &self.clients.ecs,
-            &ecs::RunAgain {
+        self.clients
+            .run_again(&ecs::RunAgain {
                 cluster: &t.cluster_arn,
                 task_definition: t.task_definition_arn.as_deref(),
                 group: t.group.as_deref(),
@@ -309,12 +314,10 @@ impl TaskWatcher {
                 capacity_provider: t.capacity_provider_name.as_deref(),
                 launch_type: t.launch_type.as_deref(),
                 overrides: t.overrides.as_ref(),
-            },
-        )
-        .await
+            })
+            .await
     }
 
-    /// Publishes the stop's alert.
     /// Publishes the stop's alert; a `note` (why nothing more was done) is added to it and
     /// makes it critical.
     async fn alert(
@@ -331,7 +334,7 @@ impl TaskWatcher {
             n.description.push_str(&format!("\n{note}"));
             n.severity = Severity::Critical;
         }
-        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+        self.clients.publish(&self.config.topic_arn, &n).await?;
         outcome.actions.push(Action::Alert);
         outcome.notification_id = Some(n.id);
         Ok(outcome)
@@ -350,9 +353,8 @@ impl TaskWatcher {
             .and_then(|m| m.get(td).cloned());
         let targets = match cached {
             Some(targets) => targets,
-            None => match ecs::describe_task_definition(&self.clients.ecs, td).await {
-                Ok((def, _)) => {
-                    let targets = def.awslogs();
+            None => match self.clients.awslogs(td).await {
+                Ok(targets) => {
                     if let Ok(mut m) = self.log_targets.lock() {
                         m.insert(td.to_string(), targets.clone());
                     }
@@ -383,7 +385,7 @@ impl TaskWatcher {
     }
 }
 
-impl crate::runtime::Handler for TaskWatcher {
+impl<P: TaskPorts> crate::runtime::Handler for TaskWatcher<P> {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
         Self::handle(self, event)
     }
@@ -392,3 +394,7 @@ impl crate::runtime::Handler for TaskWatcher {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod flow_tests;

@@ -1,0 +1,74 @@
+//! The ports of the core, implemented with the AWS SDK through this folder's adapters.
+
+use std::collections::BTreeMap;
+
+use super::ecs::{AwsLogs, RunAgain};
+use super::{autoscaling, ecs, sns, CallLog, Clients};
+use crate::error::Result;
+use crate::events::EcsTaskStateChange;
+use crate::notify::Notification;
+use crate::ports::{Calls, Capacity, Publish, ReadServices, TaskPorts};
+use crate::service::ServiceSnapshot;
+
+impl Calls for Clients {
+    fn calls(&self) -> &CallLog {
+        &self.calls
+    }
+}
+
+impl Publish for Clients {
+    async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String> {
+        sns::publish(&self.sns, topic_arn, n).await
+    }
+}
+
+impl ReadServices for Clients {
+    async fn services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceSnapshot>> {
+        ecs::describe_services(&self.ecs, cluster, names).await
+    }
+}
+
+impl Capacity for Clients {
+    async fn scalable_bounds(
+        &self,
+        resource_ids: &[String],
+    ) -> Result<BTreeMap<String, (i32, i32)>> {
+        autoscaling::bounds(&self.autoscaling, resource_ids).await
+    }
+
+    async fn set_bounds(&self, cluster: &str, service: &str, min: i32, max: i32) -> Result<()> {
+        autoscaling::set_bounds(&self.autoscaling, cluster, service, min, max).await
+    }
+
+    async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
+        ecs::update_desired_count(&self.ecs, cluster, service, desired).await
+    }
+
+    async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        ecs::tag_resource(&self.ecs, arn, tags).await
+    }
+}
+
+impl TaskPorts for Clients {
+    async fn recent_stops(
+        &self,
+        cluster: &str,
+        service: &str,
+        limit: usize,
+    ) -> Result<Vec<EcsTaskStateChange>> {
+        ecs::stopped_tasks_of_service(&self.ecs, cluster, service, limit).await
+    }
+
+    async fn task_tags(&self, cluster: &str, task_arn: &str) -> Result<BTreeMap<String, String>> {
+        ecs::task_tags(&self.ecs, cluster, task_arn).await
+    }
+
+    async fn awslogs(&self, task_definition: &str) -> Result<Vec<AwsLogs>> {
+        let (revision, _) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
+        Ok(revision.awslogs())
+    }
+
+    async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
+        ecs::run_task(&self.ecs, r).await
+    }
+}

@@ -1,0 +1,91 @@
+//! Ports: what the jobs need from AWS, in their own terms, taking and returning project types.
+//! The adapters in `aws/` implement them for [`Clients`](crate::aws::Clients); the core's tests
+//! implement them in memory (`testing::FakeAws`), so a whole flow runs without the emulator.
+//!
+//! Every method returns a `Send` future: the Lambda runtime drives handlers on a multi-threaded
+//! executor.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+
+use crate::aws::ecs::{AwsLogs, RunAgain};
+use crate::aws::CallLog;
+use crate::error::Result;
+use crate::events::EcsTaskStateChange;
+use crate::notify::Notification;
+use crate::service::ServiceSnapshot;
+
+/// The record of the AWS calls an invocation made (logged and counted per invocation).
+pub trait Calls: Send + Sync {
+    fn calls(&self) -> &CallLog;
+}
+
+/// Publish a chat notification.
+pub trait Publish: Send + Sync {
+    /// Returns the message id.
+    fn publish(
+        &self,
+        topic_arn: &str,
+        n: &Notification,
+    ) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// Read services, with their tags and deployments.
+pub trait ReadServices: Send + Sync {
+    /// The services of one cluster (name or ARN) among `names`; missing ones are absent.
+    fn services(
+        &self,
+        cluster: &str,
+        names: &[String],
+    ) -> impl Future<Output = Result<Vec<ServiceSnapshot>>> + Send;
+}
+
+/// Set a service's capacity: the one way both the task-watcher and off-hours scale.
+pub trait Capacity: Send + Sync {
+    /// The (min, max) of the services' scalable targets, by resource id
+    /// (`service/<cluster>/<service>`); services without a target are absent.
+    fn scalable_bounds(
+        &self,
+        resource_ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, (i32, i32)>>> + Send;
+    fn set_bounds(
+        &self,
+        cluster: &str,
+        service: &str,
+        min: i32,
+        max: i32,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Adds (or overwrites) tags on a service.
+    fn tag_service(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+/// What the task-watcher needs beyond reading services, scaling and publishing.
+pub trait TaskPorts: Calls + Publish + ReadServices + Capacity {
+    /// A service's recently stopped tasks (ECS keeps them about an hour), at most `limit`.
+    fn recent_stops(
+        &self,
+        cluster: &str,
+        service: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<EcsTaskStateChange>>> + Send;
+    /// A task's tags (empty when the task is gone).
+    fn task_tags(
+        &self,
+        cluster: &str,
+        task_arn: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+    /// Where a revision's containers log.
+    fn awslogs(&self, task_definition: &str) -> impl Future<Output = Result<Vec<AwsLogs>>> + Send;
+    /// Runs a stopped task again; returns the new task's ARN.
+    fn run_again(&self, r: &RunAgain<'_>) -> impl Future<Output = Result<String>> + Send;
+}

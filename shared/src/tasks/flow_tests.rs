@@ -1,0 +1,225 @@
+//! The task-watcher's whole flow over in-memory AWS (`testing::FakeAws`): parse, read, plan,
+//! apply, notify, in milliseconds. The emulator tests cover the adapters and the same paths
+//! over the wire.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::service::ServiceSnapshot;
+use crate::tags;
+use crate::testing::FakeAws;
+
+const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";
+
+fn config(action: CrashLoopAction) -> TaskWatcherConfig {
+    TaskWatcherConfig {
+        topic_arn: TOPIC.into(),
+        crash_loop_threshold: 3,
+        crash_loop_window_minutes: 15,
+        crash_loop_action: action,
+        max_restarts: 3,
+        restart_network: Some(RestartNetwork {
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        }),
+        dry_run: false,
+    }
+}
+
+/// AWS with service `web` of cluster `autopilot-demo` at 2 tasks, auto scaling 2..10.
+fn aws(service_tags: &[(&str, &str)]) -> FakeAws {
+    let aws = FakeAws::default();
+    aws.with(|s| {
+        s.services.push(ServiceSnapshot {
+            cluster: "autopilot-demo".into(),
+            name: "web".into(),
+            arn: SERVICE_ARN.into(),
+            status: "ACTIVE".into(),
+            desired: 2,
+            running: 2,
+            task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3".into(),
+            tags: service_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..ServiceSnapshot::default()
+        });
+        s.bounds
+            .insert("service/autopilot-demo/web".into(), (2, 10));
+    });
+    aws
+}
+
+fn sample(name: &str) -> Value {
+    let text = match name {
+        "elb-health-check" => include_str!("../../../events/task-watcher/elb-health-check.json"),
+        "scaling" => include_str!("../../../events/task-watcher/scaling.json"),
+        "spot-interruption" => include_str!("../../../events/task-watcher/spot-interruption.json"),
+        other => panic!("no sample {other}"),
+    };
+    serde_json::from_str(text).expect("sample JSON")
+}
+
+/// The sample's stop as ECS would list it a few minutes earlier, under another task id.
+fn earlier_stop(id: &str, minutes: i64) -> EcsTaskStateChange {
+    let mut e = sample("elb-health-check");
+    let at = chrono::DateTime::parse_from_rfc3339("2026-11-16T10:20:30Z").expect("time")
+        - chrono::Duration::minutes(minutes);
+    e["detail"]["taskArn"] = json!(format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/{id}"
+    ));
+    e["detail"]["stoppedAt"] = json!(at.to_rfc3339());
+    parse(e).expect("parsed").detail
+}
+
+fn crash_looping(aws: &FakeAws) {
+    aws.with(|s| {
+        s.stops.insert(
+            "web".into(),
+            vec![earlier_stop("a1", 2), earlier_stop("a2", 6)],
+        );
+    });
+}
+
+#[tokio::test]
+async fn a_crash_loop_is_remembered_scaled_to_zero_and_alerted_once() {
+    let aws = aws(&[]);
+    crash_looping(&aws);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(
+        result["actions"],
+        json!(["crash-loop", "scale-to-zero"]),
+        "{result}"
+    );
+
+    let aws = &watcher.clients;
+    let web = aws.service("web").expect("web");
+    assert_eq!(web.desired, 0);
+    assert_eq!(aws.with(|s| s.bounds["service/autopilot-demo/web"]), (0, 0));
+    assert_eq!(
+        web.tags.get(tags::RESTORE).map(String::as_str),
+        Some("desired=2 min=2 max=10")
+    );
+    assert_eq!(
+        web.tags
+            .get(tags::CRASH_LOOP_ALERTED_AT)
+            .map(String::as_str),
+        Some("2026-11-16T10:20:30Z")
+    );
+    let published = aws.published();
+    assert_eq!(published.len(), 1);
+    assert!(
+        published[0].title.contains("Crash loop"),
+        "{}",
+        published[0].title
+    );
+    // The alert is remembered, and the capacity recorded, before anything is scaled.
+    let calls = aws.calls.snapshot();
+    let first = |c: &str| calls.iter().position(|x| x == c).unwrap_or(usize::MAX);
+    assert!(
+        first("ECS.TagResource") < first("Application Auto Scaling.RegisterScalableTarget"),
+        "{calls:?}"
+    );
+    assert!(
+        first("Application Auto Scaling.RegisterScalableTarget") < first("ECS.UpdateService"),
+        "{calls:?}"
+    );
+}
+
+#[tokio::test]
+async fn inside_the_quiet_window_a_loop_stays_quiet_without_reading_the_stops() {
+    let aws = aws(&[(tags::CRASH_LOOP_ALERTED_AT, "2026-11-16T10:10:00Z")]);
+    crash_looping(&aws);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(result["actions"], json!(["ignore"]), "{result}");
+    assert!(watcher.clients.published().is_empty());
+    assert_eq!(watcher.clients.calls.snapshot(), ["ECS.DescribeServices"]);
+    assert_eq!(watcher.clients.service("web").map(|s| s.desired), Some(2));
+}
+
+#[tokio::test]
+async fn below_the_threshold_the_stop_is_alerted_alone() {
+    let aws = aws(&[]);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(result["actions"], json!(["alert"]), "{result}");
+    assert_eq!(watcher.clients.published().len(), 1);
+    assert_eq!(watcher.clients.service("web").map(|s| s.desired), Some(2));
+}
+
+#[tokio::test]
+async fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
+    let aws = aws(&[]);
+    crash_looping(&aws);
+    let mut cfg = config(CrashLoopAction::ScaleToZero);
+    cfg.dry_run = true;
+    let watcher = TaskWatcher::new(aws, cfg);
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(
+        result["actions"],
+        json!(["crash-loop", "scale-to-zero"]),
+        "{result}"
+    );
+    let calls = watcher.clients.calls.snapshot();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c == "ECS.TagResource" || c == "ECS.UpdateService"),
+        "{calls:?}"
+    );
+    let published = watcher.clients.published();
+    assert!(
+        published[0].title.ends_with("[dry run]"),
+        "{}",
+        published[0].title
+    );
+}
+
+#[tokio::test]
+async fn an_opted_in_interrupted_task_runs_again_once_per_stop() {
+    let aws = aws(&[]);
+    let event = sample("spot-interruption");
+    let task = event["detail"]["taskArn"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    aws.with(|s| {
+        s.task_tags.insert(
+            task.clone(),
+            BTreeMap::from([(tags::RESTART.to_string(), "on-interruption".to_string())]),
+        );
+    });
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::Alert));
+    let first = watcher.handle(event.clone()).await.expect("handled");
+    assert_eq!(first["actions"], json!(["restart", "alert"]), "{first}");
+    let again = watcher.handle(event).await.expect("handled twice");
+    assert_eq!(again["actions"], json!(["restart", "alert"]), "{again}");
+    // The client token comes from the stopped task: the duplicate starts no second task.
+    assert_eq!(watcher.clients.with(|s| s.runs.len()), 1);
+}
+
+#[tokio::test]
+async fn a_benign_stop_costs_no_call() {
+    let watcher = TaskWatcher::new(aws(&[]), config(CrashLoopAction::ScaleToZero));
+    let result = watcher.handle(sample("scaling")).await.expect("handled");
+    assert_eq!(result["actions"], json!(["ignore"]), "{result}");
+    assert!(watcher.clients.calls.snapshot().is_empty());
+}
