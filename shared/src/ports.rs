@@ -89,3 +89,26 @@ pub trait TaskPorts: Calls + Publish + ReadServices + Capacity {
     /// Runs a stopped task again; returns the new task's ARN.
     fn run_again(&self, r: &RunAgain<'_>) -> impl Future<Output = Result<String>> + Send;
 }
+
+/// What off-hours needs beyond reading services, scaling and publishing.
+pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity {
+    /// Every service ARN of a cluster (for tag selection).
+    fn service_arns(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    /// Removes tags from a service.
+    fn untag_service(&self, arn: &str, keys: &[&str]) -> impl Future<Output = Result<()>> + Send;
+    /// Metric alarms by the (cluster, service) their dimensions name.
+    fn alarms_by_service(
+        &self,
+    ) -> impl Future<Output = Result<BTreeMap<(String, String), Vec<String>>>> + Send;
+    /// Turns alarms' actions on or off.
+    fn set_alarm_actions(
+        &self,
+        names: &[String],
+        enable: bool,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// A revision's task-level CPU units and memory MiB, for the savings estimate.
+    fn task_size(
+        &self,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<(Option<f64>, Option<f64>)>> + Send;
+}

@@ -57,6 +57,10 @@ pub struct FakeState {
     pub published: Vec<(String, crate::notify::Notification)>,
     /// Client tokens of the tasks run again.
     pub runs: Vec<String>,
+    /// Metric alarms: name -> (cluster, service, actions enabled).
+    pub alarms: std::collections::BTreeMap<String, (String, String, bool)>,
+    /// Task-level (CPU units, memory MiB) by task definition.
+    pub sizes: std::collections::BTreeMap<String, (f64, f64)>,
 }
 
 impl FakeAws {
@@ -92,7 +96,7 @@ mod fake_ports {
     use crate::error::Result;
     use crate::events::EcsTaskStateChange;
     use crate::notify::Notification;
-    use crate::ports::{Calls, Capacity, Publish, ReadServices, TaskPorts};
+    use crate::ports::{Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
     use crate::service::ServiceSnapshot;
 
     impl Calls for FakeAws {
@@ -210,6 +214,71 @@ mod fake_ports {
                     s.runs.push(token.clone());
                 }
                 format!("arn:aws:ecs:us-east-1:123456789012:task/restarted/{token}")
+            }))
+        }
+    }
+
+    impl OffHoursPorts for FakeAws {
+        async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
+            self.call("ECS.ListServices");
+            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            Ok(self.with(|s| {
+                s.services
+                    .iter()
+                    .filter(|x| x.cluster == cluster)
+                    .map(|x| x.arn.clone())
+                    .collect()
+            }))
+        }
+
+        async fn untag_service(&self, arn: &str, keys: &[&str]) -> Result<()> {
+            self.call("ECS.UntagResource");
+            self.with(|s| {
+                for x in s.services.iter_mut().filter(|x| x.arn == arn) {
+                    x.tags.retain(|k, _| !keys.contains(&k.as_str()));
+                }
+            });
+            Ok(())
+        }
+
+        async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
+            self.call("CloudWatch.DescribeAlarms");
+            Ok(self.with(|s| {
+                let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+                for (name, (cluster, service, _)) in &s.alarms {
+                    out.entry((cluster.clone(), service.clone()))
+                        .or_default()
+                        .push(name.clone());
+                }
+                out
+            }))
+        }
+
+        async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
+            if names.is_empty() {
+                return Ok(());
+            }
+            self.call(if enable {
+                "CloudWatch.EnableAlarmActions"
+            } else {
+                "CloudWatch.DisableAlarmActions"
+            });
+            self.with(|s| {
+                for n in names {
+                    if let Some(a) = s.alarms.get_mut(n) {
+                        a.2 = enable;
+                    }
+                }
+            });
+            Ok(())
+        }
+
+        async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
+            self.call("ECS.DescribeTaskDefinition");
+            Ok(self.with(|s| {
+                s.sizes
+                    .get(task_definition)
+                    .map_or((None, None), |(c, m)| (Some(*c), Some(*m)))
             }))
         }
     }

@@ -3,11 +3,11 @@
 use std::collections::BTreeMap;
 
 use super::ecs::{AwsLogs, RunAgain};
-use super::{autoscaling, ecs, sns, CallLog, Clients};
+use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
 use crate::error::Result;
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
-use crate::ports::{Calls, Capacity, Publish, ReadServices, TaskPorts};
+use crate::ports::{Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
 use crate::service::ServiceSnapshot;
 
 impl Calls for Clients {
@@ -70,5 +70,28 @@ impl TaskPorts for Clients {
 
     async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
         ecs::run_task(&self.ecs, r).await
+    }
+}
+
+impl OffHoursPorts for Clients {
+    async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
+        ecs::list_service_arns(&self.ecs, cluster).await
+    }
+
+    async fn untag_service(&self, arn: &str, keys: &[&str]) -> Result<()> {
+        ecs::untag_resource(&self.ecs, arn, keys).await
+    }
+
+    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
+        cloudwatch::alarms_by_service(&self.cloudwatch).await
+    }
+
+    async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
+        cloudwatch::set_alarm_actions(&self.cloudwatch, names, enable).await
+    }
+
+    async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
+        let (revision, _) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
+        Ok(revision.size())
     }
 }

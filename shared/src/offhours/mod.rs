@@ -17,10 +17,11 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{autoscaling, cloudwatch, ecs, sns, Clients};
+use crate::aws::{autoscaling, Clients};
 use crate::capacity::{self, Restore};
 use crate::error::{Error, Failure, Result};
 use crate::metrics::Metrics;
+use crate::ports::OffHoursPorts;
 use crate::tags::{ASLEEP_SINCE, RESTORE};
 pub use config::{OffHoursConfig, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
@@ -57,13 +58,14 @@ pub fn tick_time(event: &Value) -> Result<DateTime<Utc>> {
 
 /// Whether no deployment is replacing another: one deployment, and not rolling out.
 /// The off-hours function; built once per process.
-pub struct OffHours {
-    pub clients: Clients,
+pub struct OffHours<P = Clients> {
+    /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
+    pub clients: P,
     pub config: OffHoursConfig,
 }
 
-impl OffHours {
-    pub fn new(clients: Clients, config: OffHoursConfig) -> Self {
+impl<P: OffHoursPorts> OffHours<P> {
+    pub fn new(clients: P, config: OffHoursConfig) -> Self {
         OffHours { clients, config }
     }
 
@@ -71,7 +73,7 @@ impl OffHours {
     pub async fn handle(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
-            .calls
+            .calls()
             .around(async { self.tick(tick_time(&event)?).await })
             .await;
         if let Ok(o) = &result {
@@ -111,7 +113,7 @@ impl OffHours {
             self.read_capacity(&mut planned).await;
         }
         if transitions && !self.config.dry_run {
-            let alarms = cloudwatch::alarms_by_service(&self.clients.cloudwatch).await;
+            let alarms = self.clients.alarms_by_service().await;
             for (s, p) in planned.iter_mut() {
                 let names = alarms
                     .as_ref()
@@ -162,7 +164,7 @@ impl OffHours {
             .any(|p| matches!(p.action, Action::Sleep | Action::Wake | Action::Error))
         {
             let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
-            sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+            self.clients.publish(&self.config.topic_arn, &n).await?;
             outcome.notification_id = Some(n.id);
         }
         Ok(outcome)
@@ -182,7 +184,7 @@ impl OffHours {
         let mut states: Vec<ServiceSnapshot> = vec![];
         let mut seen = BTreeSet::new();
         for (cluster, names) in &by_cluster {
-            match ecs::describe_services(&self.clients.ecs, cluster, names).await {
+            match self.clients.services(cluster, names).await {
                 Ok(found) => {
                     for name in names {
                         match found.iter().find(|s| &s.name == name) {
@@ -209,7 +211,7 @@ impl OffHours {
         }
         if let Some(sel) = &self.config.selection {
             for cluster in &sel.clusters {
-                let arns = match ecs::list_service_arns(&self.clients.ecs, cluster).await {
+                let arns = match self.clients.service_arns(cluster).await {
                     Ok(arns) => arns,
                     Err(e) => {
                         failed.push(error_entry(cluster, "*", e.to_string(), Failure::from(&e)));
@@ -217,7 +219,7 @@ impl OffHours {
                     }
                 };
                 let fresh: Vec<String> = arns.into_iter().filter(|a| !seen.contains(a)).collect();
-                match ecs::describe_services(&self.clients.ecs, cluster, &fresh).await {
+                match self.clients.services(cluster, &fresh).await {
                     Ok(found) => {
                         for s in found {
                             if s.tags.get(&sel.key) == Some(&sel.value)
@@ -244,7 +246,7 @@ impl OffHours {
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
             .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.name))
             .collect();
-        let (bounds, error) = match autoscaling::bounds(&self.clients.autoscaling, &wanted).await {
+        let (bounds, error) = match self.clients.scalable_bounds(&wanted).await {
             Ok(bounds) => (bounds, None),
             Err(e) => (BTreeMap::new(), Some(e)),
         };
@@ -285,7 +287,7 @@ impl OffHours {
             let since = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             capacity::record(&self.clients, s, restore, &[(ASLEEP_SINCE, since)]).await?;
         }
-        cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, false).await?;
+        self.clients.set_alarm_actions(alarms, false).await?;
         capacity::to_zero(&self.clients, s, restore).await
     }
 
@@ -294,9 +296,11 @@ impl OffHours {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
-        cloudwatch::set_alarm_actions(&self.clients.cloudwatch, alarms, true).await?;
+        self.clients.set_alarm_actions(alarms, true).await?;
         capacity::restore(&self.clients, s, restore).await?;
-        ecs::untag_resource(&self.clients.ecs, &s.arn, &[RESTORE, ASLEEP_SINCE]).await?;
+        self.clients
+            .untag_service(&s.arn, &[RESTORE, ASLEEP_SINCE])
+            .await?;
         Ok(())
     }
 
@@ -324,14 +328,8 @@ impl OffHours {
                 continue;
             }
             if !sizes.contains_key(&s.task_definition) {
-                let size = match ecs::describe_task_definition(
-                    &self.clients.ecs,
-                    &s.task_definition,
-                )
-                .await
-                {
-                    Ok((td, _)) => {
-                        let (cpu, memory) = td.size();
+                let size = match self.clients.task_size(&s.task_definition).await {
+                    Ok((cpu, memory)) => {
                         (cpu.unwrap_or(0.0) / 1024.0, memory.unwrap_or(0.0) / 1024.0)
                     }
                     Err(e) => {
@@ -362,8 +360,12 @@ fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> 
     }
 }
 
-impl crate::runtime::Handler for OffHours {
+impl<P: OffHoursPorts> crate::runtime::Handler for OffHours<P> {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
         Self::handle(self, event)
     }
 }
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod flow_tests;

@@ -1,0 +1,200 @@
+//! off-hours' whole flow over in-memory AWS (`testing::FakeAws`): a night, the same night
+//! again, the morning, a service kept awake, a tick that died half-way.
+
+use serde_json::{json, Value};
+
+use super::*;
+use crate::offhours::calendar::{parse_windows, Calendar};
+use crate::service::ServiceSnapshot;
+use crate::tags;
+use crate::testing::FakeAws;
+
+const NIGHT: &str = "2026-11-16T22:00:00Z"; // Monday 22:00 UTC
+const MORNING: &str = "2026-11-17T08:00:00Z"; // Tuesday 08:00 UTC
+const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
+const MUTATING: &[&str] = &[
+    "ECS.TagResource",
+    "ECS.UntagResource",
+    "ECS.UpdateService",
+    "Application Auto Scaling.RegisterScalableTarget",
+    "CloudWatch.DisableAlarmActions",
+    "CloudWatch.EnableAlarmActions",
+    "SNS.Publish",
+];
+
+fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
+    OffHours::new(
+        aws,
+        OffHoursConfig {
+            calendar: Calendar {
+                windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
+                tz: chrono_tz::UTC,
+                holidays: vec![],
+            },
+            targets: vec![ServiceRef {
+                cluster: "dev".into(),
+                service: "web".into(),
+            }],
+            selection: None,
+            topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
+            dry_run: false,
+            price_vcpu_hour: 0.04048,
+            price_gb_hour: 0.004445,
+        },
+    )
+}
+
+/// Service `web` of cluster `dev`: 2 tasks of 0.5 vCPU / 1 GB, auto scaling 2..10, a CPU alarm.
+fn aws(desired: i32, service_tags: &[(&str, &str)]) -> FakeAws {
+    let aws = FakeAws::default();
+    aws.with(|s| {
+        s.services.push(ServiceSnapshot {
+            cluster: "dev".into(),
+            name: "web".into(),
+            arn: "arn:aws:ecs:us-east-1:123456789012:service/dev/web".into(),
+            status: "ACTIVE".into(),
+            desired,
+            task_definition: TD.into(),
+            tags: service_tags
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            ..ServiceSnapshot::default()
+        });
+        s.bounds.insert("service/dev/web".into(), (2, 10));
+        s.alarms.insert(
+            "dev-web-cpu-high".into(),
+            ("dev".into(), "web".into(), true),
+        );
+        s.sizes.insert(TD.into(), (512.0, 1024.0));
+    });
+    aws
+}
+
+fn tick(time: &str) -> Value {
+    json!({"version": "0", "id": "tick", "detail-type": "Scheduled Event", "source": "aws.events",
+           "account": "123456789012", "time": time, "region": "us-east-1",
+           "resources": ["arn:aws:events:us-east-1:123456789012:rule/off-hours"], "detail": {}})
+}
+
+fn mutating(aws: &FakeAws) -> Vec<String> {
+    aws.calls
+        .snapshot()
+        .into_iter()
+        .filter(|c| MUTATING.contains(&c.as_str()))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_night_and_a_morning_put_the_service_back_exactly_as_it_was() {
+    let off = off_hours(aws(2, &[]));
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let aws = &off.clients;
+    let web = aws.service("web").expect("web");
+    assert_eq!(web.desired, 0);
+    assert_eq!(
+        web.tags.get(tags::RESTORE).map(String::as_str),
+        Some("desired=2 min=2 max=10")
+    );
+    assert_eq!(
+        web.tags.get(tags::ASLEEP_SINCE).map(String::as_str),
+        Some(NIGHT)
+    );
+    assert_eq!(aws.with(|s| s.bounds["service/dev/web"]), (0, 0));
+    assert!(
+        !aws.with(|s| s.alarms["dev-web-cpu-high"].2),
+        "alarms muted at night"
+    );
+    // The record is written before anything changes.
+    assert_eq!(
+        mutating(aws).first().map(String::as_str),
+        Some("ECS.TagResource")
+    );
+    // 2 tasks x 0.5 vCPU and 1 GB x 9 hours until 07:00.
+    assert_eq!(night["estimatedSavings"], json!(0.44), "{night}");
+
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    let web = aws.service("web").expect("web");
+    assert_eq!(web.desired, 2);
+    assert!(!web.tags.contains_key(tags::RESTORE) && !web.tags.contains_key(tags::ASLEEP_SINCE));
+    assert_eq!(aws.with(|s| s.bounds["service/dev/web"]), (2, 10));
+    assert!(
+        aws.with(|s| s.alarms["dev-web-cpu-high"].2),
+        "alarms back on"
+    );
+    assert_eq!(aws.published().len(), 2, "one notification per transition");
+}
+
+#[tokio::test]
+async fn the_same_night_again_changes_nothing() {
+    let off = off_hours(aws(2, &[]));
+    off.handle(tick(NIGHT)).await.expect("night");
+    let again = off
+        .handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("again");
+    assert_eq!(again["services"][0]["action"], "none", "{again}");
+    assert!(
+        mutating(&off.clients).is_empty(),
+        "{:?}",
+        off.clients.calls.snapshot()
+    );
+    assert!(again.get("notificationId").is_none());
+}
+
+#[tokio::test]
+async fn a_service_kept_awake_is_skipped_and_said_so() {
+    let off = off_hours(aws(2, &[(tags::KEEP_AWAKE_UNTIL, "2026-11-17T02:00:00Z")]));
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "skip", "{night}");
+    assert_eq!(off.clients.service("web").map(|s| s.desired), Some(2));
+    assert!(mutating(&off.clients).is_empty());
+}
+
+#[tokio::test]
+async fn a_tick_that_died_half_way_is_finished_from_its_record() {
+    // The record and the sleep stamp are there, the service still runs: the last tick died
+    // after tagging. The next one finishes without rewriting the record.
+    let off = off_hours(aws(
+        2,
+        &[
+            (tags::RESTORE, "desired=3 min=3 max=12"),
+            (tags::ASLEEP_SINCE, "2026-11-16T21:45:00Z"),
+        ],
+    ));
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let web = off.clients.service("web").expect("web");
+    assert_eq!(web.desired, 0);
+    assert_eq!(
+        web.tags.get(tags::RESTORE).map(String::as_str),
+        Some("desired=3 min=3 max=12")
+    );
+    assert_eq!(
+        web.tags.get(tags::ASLEEP_SINCE).map(String::as_str),
+        Some("2026-11-16T21:45:00Z")
+    );
+    assert!(!off
+        .clients
+        .calls
+        .snapshot()
+        .iter()
+        .any(|c| c == "ECS.TagResource"));
+}
+
+#[tokio::test]
+async fn a_dry_run_night_changes_nothing_and_says_so() {
+    let mut off = off_hours(aws(2, &[]));
+    off.config.dry_run = true;
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    assert_eq!(mutating(&off.clients), ["SNS.Publish"]);
+    let published = off.clients.published();
+    assert!(
+        published[0].title.ends_with("[dry run]"),
+        "{}",
+        published[0].title
+    );
+}
