@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+use chrono::{DateTime, Utc};
+
 use crate::aws::ecs::{AwsLogs, RunAgain};
 use crate::aws::CallLog;
 use crate::error::Result;
@@ -111,4 +113,20 @@ pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity {
         &self,
         task_definition: &str,
     ) -> impl Future<Output = Result<(Option<f64>, Option<f64>)>> + Send;
+}
+
+/// What the alarm-notifier needs beyond reading services and publishing.
+pub trait AlarmPorts: Calls + Publish + ReadServices {
+    /// An alarm's tags (`autopilot:severity`, `autopilot:runbook`).
+    fn alarm_tags(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+    /// The times of an alarm's state changes between `from` and `to`.
+    fn state_changes(
+        &self,
+        name: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> impl Future<Output = Result<Vec<DateTime<Utc>>>> + Send;
 }

@@ -61,6 +61,10 @@ pub struct FakeState {
     pub alarms: std::collections::BTreeMap<String, (String, String, bool)>,
     /// Task-level (CPU units, memory MiB) by task definition.
     pub sizes: std::collections::BTreeMap<String, (f64, f64)>,
+    /// Alarm tags by alarm ARN.
+    pub alarm_tags: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// State-change times by alarm name.
+    pub history: std::collections::BTreeMap<String, Vec<chrono::DateTime<chrono::Utc>>>,
 }
 
 impl FakeAws {
@@ -96,7 +100,9 @@ mod fake_ports {
     use crate::error::Result;
     use crate::events::EcsTaskStateChange;
     use crate::notify::Notification;
-    use crate::ports::{Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
+    use crate::ports::{
+        AlarmPorts, Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts,
+    };
     use crate::service::ServiceSnapshot;
 
     impl Calls for FakeAws {
@@ -279,6 +285,33 @@ mod fake_ports {
                 s.sizes
                     .get(task_definition)
                     .map_or((None, None), |(c, m)| (Some(*c), Some(*m)))
+            }))
+        }
+    }
+
+    impl AlarmPorts for FakeAws {
+        async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+            self.call("CloudWatch.ListTagsForResource");
+            Ok(self.with(|s| s.alarm_tags.get(arn).cloned().unwrap_or_default()))
+        }
+
+        async fn state_changes(
+            &self,
+            name: &str,
+            from: chrono::DateTime<chrono::Utc>,
+            to: chrono::DateTime<chrono::Utc>,
+        ) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
+            self.call("CloudWatch.DescribeAlarmHistory");
+            Ok(self.with(|s| {
+                s.history
+                    .get(name)
+                    .map(|v| {
+                        v.iter()
+                            .filter(|t| **t >= from && **t <= to)
+                            .copied()
+                            .collect()
+                    })
+                    .unwrap_or_default()
             }))
         }
     }

@@ -17,11 +17,12 @@ use chrono::{Duration, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::{cloudwatch, ecs, sns, Clients};
+use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
+use crate::ports::AlarmPorts;
 use crate::service::ServiceSnapshot;
 use crate::tags::{RUNBOOK, SEVERITY};
 pub use config::AlarmNotifierConfig;
@@ -114,13 +115,14 @@ pub fn flap(changes: usize, threshold: u32) -> Flap {
 }
 
 /// The alarm-notifier; built once per process.
-pub struct AlarmNotifier {
-    pub clients: Clients,
+pub struct AlarmNotifier<P = Clients> {
+    /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
+    pub clients: P,
     pub config: AlarmNotifierConfig,
 }
 
-impl AlarmNotifier {
-    pub fn new(clients: Clients, config: AlarmNotifierConfig) -> Self {
+impl<P: AlarmPorts> AlarmNotifier<P> {
+    pub fn new(clients: P, config: AlarmNotifierConfig) -> Self {
         AlarmNotifier { clients, config }
     }
 
@@ -128,7 +130,7 @@ impl AlarmNotifier {
     pub async fn handle(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
-            .calls
+            .calls()
             .around(async { self.on_event(&parse(event)?).await })
             .await;
         if let Ok(o) = &result {
@@ -184,7 +186,7 @@ impl AlarmNotifier {
         };
         if let Some(topic) = plan.topic {
             let n = render(ev, &plan.context);
-            sns::publish(&self.clients.sns, &topic, &n).await?;
+            self.clients.publish(&topic, &n).await?;
             report.topic = Some(topic);
             report.published = true;
         }
@@ -194,7 +196,7 @@ impl AlarmNotifier {
     /// The service an alarm's dimensions name; `None` when it does not exist or cannot be read
     /// (logged: the message says less).
     async fn read_service(&self, cluster: &str, service: &str) -> Option<ServiceSnapshot> {
-        match ecs::describe_services(&self.clients.ecs, cluster, &[service.to_string()]).await {
+        match self.clients.services(cluster, &[service.to_string()]).await {
             Ok(found) => found.into_iter().next(),
             Err(e) => {
                 tracing::warn!(error = ?e, "the service could not be read; the message says less");
@@ -205,12 +207,10 @@ impl AlarmNotifier {
 
     /// The alarm's tags; empty (and logged) when they cannot be read.
     async fn alarm_tags(&self, arn: &str) -> BTreeMap<String, String> {
-        cloudwatch::alarm_tags(&self.clients.cloudwatch, arn)
-            .await
-            .unwrap_or_else(|e| {
-                tracing::warn!(error = ?e, "alarm tags unreadable: default severity, no runbook");
-                BTreeMap::new()
-            })
+        self.clients.alarm_tags(arn).await.unwrap_or_else(|e| {
+            tracing::warn!(error = ?e, "alarm tags unreadable: default severity, no runbook");
+            BTreeMap::new()
+        })
     }
 
     /// State changes of the alarm inside the window ending at `changed`, this one included.
@@ -220,13 +220,10 @@ impl AlarmNotifier {
         changed: chrono::DateTime<chrono::Utc>,
         window: Duration,
     ) -> Result<usize> {
-        let items = cloudwatch::state_changes(
-            &self.clients.cloudwatch,
-            name,
-            changed - window,
-            changed + Duration::seconds(5),
-        )
-        .await?;
+        let items = self
+            .clients
+            .state_changes(name, changed - window, changed + Duration::seconds(5))
+            .await?;
         let includes_this = items
             .iter()
             .any(|t| (t.timestamp_millis() - changed.timestamp_millis()).abs() <= 2_000);
@@ -234,7 +231,7 @@ impl AlarmNotifier {
     }
 }
 
-impl crate::runtime::Handler for AlarmNotifier {
+impl<P: AlarmPorts> crate::runtime::Handler for AlarmNotifier<P> {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
         Self::handle(self, event)
     }
@@ -243,3 +240,7 @@ impl crate::runtime::Handler for AlarmNotifier {
 #[cfg(test)]
 #[path = "tests.rs"]
 mod tests;
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod flow_tests;

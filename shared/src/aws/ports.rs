@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
+
 use super::ecs::{AwsLogs, RunAgain};
 use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
 use crate::error::Result;
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
-use crate::ports::{Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
+use crate::ports::{AlarmPorts, Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
 use crate::service::ServiceSnapshot;
 
 impl Calls for Clients {
@@ -93,5 +95,20 @@ impl OffHoursPorts for Clients {
     async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
         let (revision, _) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
         Ok(revision.size())
+    }
+}
+
+impl AlarmPorts for Clients {
+    async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        cloudwatch::alarm_tags(&self.cloudwatch, arn).await
+    }
+
+    async fn state_changes(
+        &self,
+        name: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<DateTime<Utc>>> {
+        cloudwatch::state_changes(&self.cloudwatch, name, from, to).await
     }
 }
