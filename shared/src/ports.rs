@@ -10,8 +10,9 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::aws::ecs::{AwsLogs, RunAgain};
+use crate::aws::ecs::{AwsLogs, Revision, RunAgain};
 use crate::aws::CallLog;
+use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
@@ -129,4 +130,39 @@ pub trait AlarmPorts: Calls + Publish + ReadServices {
         from: DateTime<Utc>,
         to: DateTime<Utc>,
     ) -> impl Future<Output = Result<Vec<DateTime<Utc>>>> + Send;
+}
+
+/// What the deployer needs beyond reading services, tagging them and publishing.
+pub trait DeployPorts: Calls + Publish + ReadServices + Capacity {
+    /// A task-definition revision, with its tags.
+    fn revision(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<(Revision, BTreeMap<String, String>)>> + Send;
+    /// Registers a copy of `base` with `container`'s image replaced and `tags`; returns its ARN.
+    fn register_copy(
+        &self,
+        base: &Revision,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<String>> + Send;
+    /// Points a service at a revision, or forces a new deployment of the one it has.
+    fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        force_new_deployment: bool,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// The stopped tasks of a deployment, summarised for the failure notice.
+    fn deployment_stops(
+        &self,
+        cluster: &str,
+        deployment_id: &str,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<StoppedTask>>> + Send;
+    /// The ACTIVE revisions of a family, newest first.
+    fn active_revisions(&self, family: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
+    fn deregister(&self, arn: &str) -> impl Future<Output = Result<()>> + Send;
 }

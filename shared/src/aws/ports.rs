@@ -4,12 +4,15 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::ecs::{AwsLogs, RunAgain};
+use super::ecs::{AwsLogs, Revision, RunAgain};
 use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
+use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
-use crate::ports::{AlarmPorts, Calls, Capacity, OffHoursPorts, Publish, ReadServices, TaskPorts};
+use crate::ports::{
+    AlarmPorts, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices, TaskPorts,
+};
 use crate::service::ServiceSnapshot;
 
 impl Calls for Clients {
@@ -110,5 +113,55 @@ impl AlarmPorts for Clients {
         to: DateTime<Utc>,
     ) -> Result<Vec<DateTime<Utc>>> {
         cloudwatch::state_changes(&self.cloudwatch, name, from, to).await
+    }
+}
+
+impl DeployPorts for Clients {
+    async fn revision(&self, arn: &str) -> Result<(Revision, BTreeMap<String, String>)> {
+        ecs::describe_task_definition(&self.ecs, arn).await
+    }
+
+    async fn register_copy(
+        &self,
+        base: &Revision,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        ecs::register_copy(&self.ecs, base, container, image, tags).await
+    }
+
+    async fn update_service(
+        &self,
+        cluster: &str,
+        service: &str,
+        task_definition: Option<&str>,
+        force_new_deployment: bool,
+    ) -> Result<()> {
+        ecs::update_service(
+            &self.ecs,
+            cluster,
+            service,
+            task_definition,
+            force_new_deployment,
+        )
+        .await
+    }
+
+    async fn deployment_stops(
+        &self,
+        cluster: &str,
+        deployment_id: &str,
+        limit: usize,
+    ) -> Result<Vec<StoppedTask>> {
+        ecs::stopped_task_summaries(&self.ecs, cluster, deployment_id, limit).await
+    }
+
+    async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {
+        ecs::active_revisions(&self.ecs, family).await
+    }
+
+    async fn deregister(&self, arn: &str) -> Result<()> {
+        ecs::deregister_task_definition(&self.ecs, arn).await
     }
 }

@@ -16,10 +16,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
-use crate::aws::{ecs, sns, Clients};
+use crate::aws::{ecs, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
+use crate::ports::DeployPorts;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use plan::{Live, LiveTaskDefinition, PushPlan, Reason, Step};
 
@@ -28,13 +29,14 @@ pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
 pub const ECS_DEPLOYMENT_STATE_CHANGE: &str = "ECS Deployment State Change";
 
 /// The deployer, with its clients and configuration; built once per process.
-pub struct Deployer {
-    pub clients: Clients,
+pub struct Deployer<P = Clients> {
+    /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
+    pub clients: P,
     pub config: DeployerConfig,
 }
 
-impl Deployer {
-    pub fn new(clients: Clients, config: DeployerConfig) -> Self {
+impl<P: DeployPorts> Deployer<P> {
+    pub fn new(clients: P, config: DeployerConfig) -> Self {
         Deployer { clients, config }
     }
 
@@ -47,7 +49,7 @@ impl Deployer {
                 DeployerEvent::Deployment(change) => report::handle(self, change).await,
             }
         };
-        self.clients.calls.around(work).await.0
+        self.clients.calls().around(work).await.0
     }
 
     async fn on_push(&self, push: Event<EcrImageAction>) -> Result<Value> {
@@ -76,9 +78,7 @@ impl Deployer {
                 Err(e) => {
                     tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
                     let n = notices::deploy_error(&push, &targets[i], &e);
-                    if let Err(pe) =
-                        sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await
-                    {
+                    if let Err(pe) = self.clients.publish(&self.config.topic_arn, &n).await {
                         tracing::error!(error = ?pe, "could not publish the failure notification");
                     }
                     first_error.get_or_insert(e);
@@ -99,7 +99,7 @@ impl Deployer {
         Metrics::new("deployer")
             .count("Deploys", count(Reason::Deployed))
             .count("Skips", plan.planned.len() - count(Reason::Deployed))
-            .count("AwsCalls", self.clients.calls.snapshot().len())
+            .count("AwsCalls", self.clients.calls().snapshot().len())
             .emit();
         Ok(json!({ "decisions": plan.planned.iter().map(|p| &p.decision).collect::<Vec<_>>() }))
     }
@@ -120,7 +120,7 @@ impl Deployer {
         }
         let mut services = BTreeMap::new();
         for (cluster, names) in by_cluster {
-            for s in ecs::describe_services(&self.clients.ecs, cluster, &names).await? {
+            for s in self.clients.services(cluster, &names).await? {
                 services.insert((cluster.to_string(), s.name.clone()), s);
             }
         }
@@ -139,9 +139,7 @@ impl Deployer {
             {
                 if t.strategy == Strategy::PinDigest {
                     if !raw.contains_key(&s.task_definition) {
-                        let (td, tags) =
-                            ecs::describe_task_definition(&self.clients.ecs, &s.task_definition)
-                                .await?;
+                        let (td, tags) = self.clients.revision(&s.task_definition).await?;
                         raw.insert(s.task_definition.clone(), td);
                         td_tags.insert(s.task_definition.clone(), tags);
                     }
@@ -170,7 +168,7 @@ impl Deployer {
         step: &Step,
         raw: &BTreeMap<String, ecs::Revision>,
     ) -> Result<Option<String>> {
-        let client = &self.clients.ecs;
+        let aws = &self.clients;
         match step {
             Step::PinDigest {
                 base,
@@ -182,15 +180,16 @@ impl Deployer {
                 let base_td = raw.get(base).ok_or_else(|| {
                     Error::invariant(format!("{base} was planned on but not read"))
                 })?;
-                let arn = ecs::register_copy(client, base_td, container, image, tags).await?;
-                ecs::update_service(client, &target.cluster, &target.service, Some(&arn), false)
+                let arn = aws.register_copy(base_td, container, image, tags).await?;
+                aws.update_service(&target.cluster, &target.service, Some(&arn), false)
                     .await?;
                 Ok(Some(arn))
             }
             Step::FollowTag { service_arn, tags } => {
                 // The tags go first: they are what makes a repeated event a no-op.
-                ecs::tag_resource(client, service_arn, tags).await?;
-                ecs::update_service(client, &target.cluster, &target.service, None, true).await?;
+                aws.tag_service(service_arn, tags).await?;
+                aws.update_service(&target.cluster, &target.service, None, true)
+                    .await?;
                 Ok(None)
             }
         }
@@ -203,13 +202,13 @@ impl Deployer {
                 continue;
             }
             let n = notices::push_decision(push, &self.config.targets[i], &p.decision);
-            sns::publish(&self.clients.sns, &self.config.topic_arn, &n).await?;
+            self.clients.publish(&self.config.topic_arn, &n).await?;
         }
         Ok(())
     }
 }
 
-impl crate::runtime::Handler for Deployer {
+impl<P: DeployPorts> crate::runtime::Handler for Deployer<P> {
     fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
         Self::handle(self, event)
     }
@@ -272,6 +271,10 @@ fn validate_push(push: &Event<EcrImageAction>) -> Result<()> {
 #[cfg(test)]
 #[path = "adapter_tests.rs"]
 mod adapter_tests;
+
+#[cfg(test)]
+#[path = "flow_tests.rs"]
+mod flow_tests;
 
 #[cfg(test)]
 mod parse_props {

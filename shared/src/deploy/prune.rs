@@ -3,8 +3,9 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::{ecs, Clients};
+use crate::aws::ecs::Revision;
 use crate::error::Result;
+use crate::ports::DeployPorts;
 use crate::tags;
 
 /// At most this many older revisions are examined per run; the next completion goes on.
@@ -39,8 +40,8 @@ pub fn choose(
 
 /// Deregisters what [`choose`] picks; returns the ARNs deregistered.
 pub async fn prune(
-    clients: &Clients,
-    live: &ecs::Revision,
+    aws: &impl DeployPorts,
+    live: &Revision,
     live_tags: &BTreeMap<String, String>,
     keep: usize,
 ) -> Result<Vec<String>> {
@@ -48,8 +49,7 @@ pub async fn prune(
     if family.is_empty() || live_arn.is_empty() {
         return Ok(vec![]);
     }
-    let client = &clients.ecs;
-    let listed = ecs::active_revisions(client, family).await?;
+    let listed = aws.active_revisions(family).await?;
     // Keep this family's revisions only, newest first (whatever order the listing came in).
     let mut same_family: Vec<(u64, String)> = listed
         .into_iter()
@@ -66,7 +66,7 @@ pub async fn prune(
         let ours = if arn == live_arn {
             live_tags.contains_key(tags::REGISTERED_BY)
         } else {
-            let (_, t) = ecs::describe_task_definition(client, arn).await?;
+            let (_, t) = aws.revision(arn).await?;
             t.contains_key(tags::REGISTERED_BY)
         };
         revisions.push((arn.clone(), ours));
@@ -74,7 +74,7 @@ pub async fn prune(
     let replaced = live_tags.get(tags::REPLACES).map(String::as_str);
     let drop = choose(&revisions, live_arn, replaced, keep);
     for arn in &drop {
-        ecs::deregister_task_definition(client, arn).await?;
+        aws.deregister(arn).await?;
         tracing::info!(task_definition = %arn, "deregistered an old revision");
     }
     Ok(drop)

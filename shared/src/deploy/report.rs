@@ -5,15 +5,18 @@ use serde_json::{json, Value};
 
 use super::outcome::{self, DeploymentOutcome, OutcomePlan};
 use super::{notices, prune, Deployer};
-use crate::aws::{ecs, sns};
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
+use crate::ports::DeployPorts;
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
 const MAX_STOPPED_TASKS: usize = 100;
 
-pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>) -> Result<Value> {
+pub(super) async fn handle<P: DeployPorts>(
+    d: &Deployer<P>,
+    change: Event<EcsDeploymentStateChange>,
+) -> Result<Value> {
     let (service_arn, cluster, service) = outcome::service_of(&change)?;
     let happened = DeploymentOutcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
@@ -36,12 +39,10 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
             return Ok(json!({ "deployment": result }));
         }
         OutcomePlan::ReportCompleted { target, prune } => {
-            let services = ecs::describe_services(
-                &d.clients.ecs,
-                &target.cluster,
-                std::slice::from_ref(&service),
-            )
-            .await?;
+            let services = d
+                .clients
+                .services(&target.cluster, std::slice::from_ref(&service))
+                .await?;
             let svc = services.first();
             let deployment = svc.and_then(|s| s.deployment(&deployment_id));
             // The PRIMARY deployment runs the service's task definition by definition; an older
@@ -57,7 +58,7 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
                 ..Default::default()
             };
             if !td_arn.is_empty() {
-                let (td, td_tags) = ecs::describe_task_definition(&d.clients.ecs, &td_arn).await?;
+                let (td, td_tags) = d.clients.revision(&td_arn).await?;
                 image = outcome::deployed_image(
                     &td_arn,
                     &td_tags,
@@ -75,18 +76,15 @@ pub(super) async fn handle(d: &Deployer, change: Event<EcsDeploymentStateChange>
             notices::completed(&change, target, &service_arn, &image, took)
         }
         OutcomePlan::ReportFailed { target } => {
-            let stopped = ecs::stopped_task_summaries(
-                &d.clients.ecs,
-                &target.cluster,
-                &deployment_id,
-                MAX_STOPPED_TASKS,
-            )
-            .await?;
+            let stopped = d
+                .clients
+                .deployment_stops(&target.cluster, &deployment_id, MAX_STOPPED_TASKS)
+                .await?;
             result["stoppedTasks"] = json!(stopped);
             notices::failed(&change, happened, target, &service_arn, &stopped)
         }
     };
-    sns::publish(&d.clients.sns, &d.config.topic_arn, &notice).await?;
+    d.clients.publish(&d.config.topic_arn, &notice).await?;
     result["notified"] = json!(true);
     result["notificationId"] = json!(notice.id);
     Metrics::new("deployer")

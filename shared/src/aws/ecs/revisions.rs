@@ -76,6 +76,27 @@ impl Revision {
     }
 }
 
+#[cfg(test)]
+impl Revision {
+    /// A revision as tests build it with the SDK's builders.
+    pub(crate) fn from_sdk(td: TaskDefinition) -> Self {
+        Revision(td)
+    }
+
+    /// What registering a copy gives: the same revision under `arn`, `container`'s image
+    /// replaced.
+    pub(crate) fn copy_as(&self, arn: &str, container: &str, image: &str) -> Self {
+        let mut td = self.0.clone();
+        td.task_definition_arn = Some(arn.to_string());
+        for c in td.container_definitions.iter_mut().flatten() {
+            if c.name.as_deref() == Some(container) {
+                c.image = Some(image.to_string());
+            }
+        }
+        Revision(td)
+    }
+}
+
 /// Describes a task definition with its tags.
 pub async fn describe_task_definition(
     client: &Client,
