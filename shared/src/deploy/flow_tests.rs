@@ -227,3 +227,32 @@ async fn a_completed_deployment_prunes_only_what_the_deployer_registered() {
     );
     assert_eq!(d.clients.with(|s| s.revisions.len()), 3);
 }
+
+#[tokio::test]
+async fn the_deploy_thread_reads_as_its_snapshots() {
+    let d = deployer(Strategy::PinDigest, None);
+    d.handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    d.clients.with(|s| {
+        s.deployment_stops.insert(
+            "ecs-svc/1".into(),
+            vec![StoppedTask {
+                task_id: "0a1b".into(),
+                stop_code: Some("TaskFailedToStart".into()),
+                stopped_reason: Some(
+                    "CannotPullContainerError: pull image manifest has been retried 5 time(s)"
+                        .into(),
+                ),
+                containers: vec![],
+            }],
+        );
+    });
+    d.handle(deployment("failed")).await.expect("failed");
+    d.handle(deployment("completed")).await.expect("completed");
+    let published = d.clients.published();
+    assert_eq!(published.len(), 3);
+    for (name, n) in ["start", "failed", "completed"].iter().zip(&published) {
+        insta::assert_snapshot!(format!("deploy-{name}.email"), n.to_text());
+    }
+}

@@ -198,3 +198,15 @@ async fn a_dry_run_night_changes_nothing_and_says_so() {
         published[0].title
     );
 }
+
+#[tokio::test]
+async fn the_night_and_morning_read_as_their_snapshots() {
+    let off = off_hours(aws(2, &[]));
+    off.handle(tick(NIGHT)).await.expect("night");
+    off.handle(tick(MORNING)).await.expect("morning");
+    let published = off.clients.published();
+    assert_eq!(published.len(), 2);
+    for (name, n) in ["asleep", "awake"].iter().zip(&published) {
+        insta::assert_snapshot!(format!("off-hours-{name}.email"), n.to_text());
+    }
+}

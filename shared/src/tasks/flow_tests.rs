@@ -223,3 +223,31 @@ async fn a_benign_stop_costs_no_call() {
     assert_eq!(result["actions"], json!(["ignore"]), "{result}");
     assert!(watcher.clients.calls.snapshot().is_empty());
 }
+
+#[tokio::test]
+async fn the_task_watchers_messages_read_as_their_snapshots() {
+    let aws = aws(&[]);
+    crash_looping(&aws);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("crash loop");
+    let event = sample("spot-interruption");
+    let task = event["detail"]["taskArn"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    watcher.clients.with(|s| {
+        s.task_tags.insert(
+            task,
+            BTreeMap::from([(tags::RESTART.to_string(), "on-interruption".to_string())]),
+        );
+    });
+    watcher.handle(event).await.expect("restart");
+    let published = watcher.clients.published();
+    assert_eq!(published.len(), 2);
+    for (name, n) in ["crash-loop", "restarted"].iter().zip(&published) {
+        insta::assert_snapshot!(format!("tasks-{name}.email"), n.to_text());
+    }
+}
