@@ -7,6 +7,7 @@
 //! previous state began inside the flap window). A failed read degrades the message; it never
 //! loses it.
 
+pub mod condition;
 pub mod config;
 pub mod plan;
 pub mod render;

@@ -6,6 +6,7 @@
 //! apply unless `DRY_RUN`, notify, return the decisions.
 
 pub mod config;
+pub mod model;
 mod notices;
 pub mod outcome;
 pub mod plan;
