@@ -176,31 +176,26 @@ pub fn render(ev: &Event<AlarmStateChange>, ctx: &Context) -> Notification {
     if let Some((c, _)) = &service {
         keywords.insert(0, neutralise(c));
     }
-    Notification {
-        id: format!(
-            "alarm:{arn}:{word}:{}{}",
-            a.state.timestamp.as_deref().unwrap_or_default(),
-            if ctx.flapping.is_some() {
-                ":flapping"
-            } else {
-                ""
-            }
-        ),
-        severity: display,
-        summary: title.clone(),
-        title,
-        description,
-        next_steps,
-        keywords,
-        thread_id: arn.clone(),
-        event_type: if ctx.flapping.is_some() {
+    let id = format!(
+        "alarm:{arn}:{word}:{}{}",
+        a.state.timestamp.as_deref().unwrap_or_default(),
+        if ctx.flapping.is_some() {
+            ":flapping"
+        } else {
+            ""
+        }
+    );
+    Notification::new(id, display, title, arn.clone())
+        .describe(description)
+        .event_type(if ctx.flapping.is_some() {
             "alarm-flapping".into()
         } else {
             format!("alarm-{}", word.to_ascii_lowercase())
-        },
-        related_resources: vec![arn],
-        additional_context: context,
-    }
+        })
+        .next_steps(next_steps)
+        .keywords(keywords)
+        .resources([arn])
+        .facts(context)
 }
 
 /// The console page of an alarm.

@@ -1,8 +1,6 @@
 //! The deployer's chat notifications. All of one service share its ARN as thread id, so the
 //! start, the outcome and any failure of a deploy read as one thread.
 
-use std::collections::BTreeMap;
-
 use chrono::Duration;
 
 use super::config::DeployTarget;
@@ -23,26 +21,19 @@ fn base(
     event_type: &str,
     target: &DeployTarget,
 ) -> Notification {
-    Notification {
-        id,
-        severity,
-        summary: title.clone(),
-        title,
-        description,
-        next_steps: vec![],
-        keywords: vec![
+    Notification::new(id, severity, title, service_arn.clone())
+        .describe(description)
+        .event_type(event_type)
+        .keywords([
             target.cluster_name().to_string(),
             target.service.clone(),
             "deploy".into(),
-        ],
-        related_resources: vec![service_arn.clone()],
-        thread_id: service_arn,
-        event_type: event_type.into(),
-        additional_context: BTreeMap::from([
+        ])
+        .resources([service_arn])
+        .facts([
             ("cluster".to_string(), target.cluster_name().to_string()),
             ("service".to_string(), target.service.clone()),
-        ]),
-    }
+        ])
 }
 
 /// A push decision that chat must hear of: a deploy, or a skip that needs a person.
@@ -57,7 +48,6 @@ pub(super) fn push_decision(
     let cluster = target.cluster_name();
     let service = &target.service;
     let service_arn = ecs_service_arn(&push.region, &push.account, cluster, service);
-    let dry = crate::notify::dry_mark(decision.dry_run);
     let console = link(
         &ecs_service_url(&push.region, cluster, service),
         "the service's deployments",
@@ -65,7 +55,7 @@ pub(super) fn push_decision(
     let (severity, title, next_steps) = match decision.reason {
         Reason::Deployed => (
             Severity::Info,
-            format!("Deploying {}:{tag} to {cluster}/{service}{dry}", d.repository_name),
+            format!("Deploying {}:{tag} to {cluster}/{service}", d.repository_name),
             vec![
                 format!("Follow the rollout in {console}; the outcome follows in this thread."),
                 format!("To hold deploys back, tag the service {}=true.", tags::DEPLOY_FREEZE),
@@ -73,7 +63,7 @@ pub(super) fn push_decision(
         ),
         Reason::DeployFreeze => (
             Severity::Warning,
-            format!("Deploy of {}:{tag} to {cluster}/{service} held back: deploy freeze{dry}", d.repository_name),
+            format!("Deploy of {}:{tag} to {cluster}/{service} held back: deploy freeze", d.repository_name),
             vec![format!(
                 "Remove the tag {} from the service (or set it to false), then push the tag again.",
                 tags::DEPLOY_FREEZE
@@ -81,7 +71,7 @@ pub(super) fn push_decision(
         ),
         _ => (
             Severity::Critical,
-            format!("Cannot deploy {}:{tag} to {cluster}/{service}{dry}", d.repository_name),
+            format!("Cannot deploy {}:{tag} to {cluster}/{service}", d.repository_name),
             vec![
                 "Check the entry in the deployer's DEPLOY_TARGETS: cluster, service and container must name what exists.".into(),
                 format!("Look at {console}."),
@@ -110,7 +100,7 @@ pub(super) fn push_decision(
         },
         target,
     );
-    n.next_steps = next_steps;
+    n = n.next_steps(next_steps).dry_run(decision.dry_run);
     n.additional_context
         .insert("repository".into(), d.repository_name.clone());
     n.additional_context.insert("tag".into(), tag);

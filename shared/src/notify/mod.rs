@@ -68,7 +68,94 @@ const MAX_DESCRIPTION: usize = 3500;
 const MAX_NEXT_STEPS: usize = 8;
 const MAX_SUBJECT: usize = 100;
 
+/// Building one: every function starts from [`Notification::new`] and adds what it knows, so
+/// ids, threads, facts and the dry-run mark read the same way everywhere.
 impl Notification {
+    /// A notification with its stable id (a duplicate delivery renders the same one), its
+    /// severity, its title (also its summary) and the thread it belongs to.
+    pub fn new(
+        id: impl Into<String>,
+        severity: Severity,
+        title: impl Into<String>,
+        thread_id: impl Into<String>,
+    ) -> Self {
+        let title = title.into();
+        Notification {
+            id: id.into(),
+            severity,
+            summary: title.clone(),
+            title,
+            description: String::new(),
+            next_steps: vec![],
+            keywords: vec![],
+            thread_id: thread_id.into(),
+            event_type: String::new(),
+            related_resources: vec![],
+            additional_context: BTreeMap::new(),
+        }
+    }
+
+    /// The body of the message.
+    pub fn describe(mut self, description: impl Into<String>) -> Self {
+        self.description = description.into();
+        self
+    }
+
+    /// A summary other than the title (the email subject and Chatbot's summary).
+    pub fn summary(mut self, summary: impl Into<String>) -> Self {
+        self.summary = summary.into();
+        self
+    }
+
+    /// A new title, which is also the summary.
+    pub fn retitle(mut self, title: impl Into<String>) -> Self {
+        self.title = title.into();
+        self.summary = self.title.clone();
+        self
+    }
+
+    /// What kind of event this is (`deploy-started`, `task-stopped`...).
+    pub fn event_type(mut self, event_type: impl Into<String>) -> Self {
+        self.event_type = event_type.into();
+        self
+    }
+
+    /// What to do, in order.
+    pub fn next_steps(mut self, steps: impl IntoIterator<Item = String>) -> Self {
+        self.next_steps.extend(steps);
+        self
+    }
+
+    /// Words a channel can filter on.
+    pub fn keywords(mut self, keywords: impl IntoIterator<Item = String>) -> Self {
+        self.keywords.extend(keywords);
+        self
+    }
+
+    /// The ARNs the message is about.
+    pub fn resources(mut self, arns: impl IntoIterator<Item = String>) -> Self {
+        self.related_resources.extend(arns);
+        self
+    }
+
+    /// Facts shown as key and value.
+    pub fn facts(mut self, facts: impl IntoIterator<Item = (String, String)>) -> Self {
+        self.additional_context.extend(facts);
+        self
+    }
+
+    /// Marks a dry run the one way every function does: the title (and the summary, when it is
+    /// the title) end with `[dry run]`.
+    pub fn dry_run(mut self, dry_run: bool) -> Self {
+        if dry_run {
+            if self.summary == self.title {
+                self.summary.push_str(dry_mark(true));
+            }
+            self.title.push_str(dry_mark(true));
+        }
+        self
+    }
+
     /// The AWS Chatbot custom-notification JSON.
     pub fn to_chatbot(&self) -> serde_json::Value {
         let additional: serde_json::Map<String, serde_json::Value> = self
@@ -226,6 +313,31 @@ mod tests {
             related_resources: vec!["arn:aws:ecs:us-east-1:1:service/prod/web".into()],
             additional_context: [("tag".to_string(), "v1".to_string())].into(),
         }
+    }
+
+    #[test]
+    fn the_builder_marks_a_dry_run_on_the_title_and_a_summary_that_is_the_title() {
+        let n = Notification::new("id-1", Severity::Info, "Deploying web", "thread-1")
+            .describe("rolls out")
+            .facts([("service".to_string(), "web".to_string())])
+            .dry_run(true);
+        assert_eq!(
+            (n.title.as_str(), n.summary.as_str()),
+            ("Deploying web [dry run]", "Deploying web [dry run]")
+        );
+        let n = Notification::new("id-2", Severity::Critical, "Crash loop in web", "thread-1")
+            .summary("web: crash loop")
+            .dry_run(true);
+        assert_eq!(
+            (n.title.as_str(), n.summary.as_str()),
+            ("Crash loop in web [dry run]", "web: crash loop")
+        );
+        assert_eq!(
+            Notification::new("id", Severity::Info, "t", "th")
+                .dry_run(false)
+                .title,
+            "t"
+        );
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! off-hours' chat notification: one per transition (not per tick), saying which services went
 //! to sleep or woke, which were skipped and why, which failed, and what the night saves. Pure.
 
-use std::collections::BTreeMap;
-
 use chrono::{DateTime, Utc};
 
 use super::calendar::Calendar;
@@ -106,7 +104,6 @@ pub fn transition(
             services(e)
         ),
     };
-    let title = format!("{title}{}", notify::dry_mark(dry_run));
     let description = if dry_run {
         format!(
             "Dry run (DRY_RUN=true): nothing was changed; this is what a tick would do.\n{}",
@@ -115,34 +112,30 @@ pub fn transition(
     } else {
         description.trim_start().to_string()
     };
-    Notification {
-        id: format!(
-            "off-hours:{}:{}",
-            serde_json::to_value(o.mode)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .unwrap_or_default(),
-            o.now
-        ),
+    let mode = serde_json::to_value(o.mode)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default();
+    Notification::new(
+        format!("off-hours:{mode}:{}", o.now),
         severity,
-        summary: title.clone(),
         title,
-        description,
-        next_steps,
-        keywords: vec!["off-hours".into()],
-        thread_id: format!(
+        format!(
             "off-hours:{}",
             now.with_timezone(&calendar.tz).format("%Y-%m-%d")
         ),
-        event_type: "off-hours".into(),
-        related_resources: vec![],
-        additional_context: BTreeMap::from([
-            ("asleep".to_string(), slept.len().to_string()),
-            ("awake".to_string(), woke.len().to_string()),
-            ("skipped".to_string(), skipped.len().to_string()),
-            ("errors".to_string(), errors.len().to_string()),
-        ]),
-    }
+    )
+    .describe(description)
+    .event_type("off-hours")
+    .next_steps(next_steps)
+    .keywords(["off-hours".to_string()])
+    .facts([
+        ("asleep".to_string(), slept.len().to_string()),
+        ("awake".to_string(), woke.len().to_string()),
+        ("skipped".to_string(), skipped.len().to_string()),
+        ("errors".to_string(), errors.len().to_string()),
+    ])
+    .dry_run(dry_run)
 }
 
 #[cfg(test)]

@@ -99,30 +99,30 @@ pub(super) fn alert(
     if let Some(g) = &t.group {
         context.insert("group".into(), neutralise(g));
     }
-    Notification {
-        id: format!(
+    Notification::new(
+        format!(
             "task-stop:{}:{}",
             t.task_arn,
             t.last_status.to_ascii_lowercase()
         ),
-        severity: c.severity,
-        summary: title.clone(),
+        c.severity,
         title,
-        description,
-        next_steps: c.next_steps.clone(),
-        keywords: vec![
-            t.cluster_name().to_string(),
-            c.cause.code().to_string(),
-            "task-stopped".into(),
-        ],
-        thread_id: thread(ev, service_arn),
-        event_type: "task-stopped".into(),
-        related_resources: [Some(t.task_arn.clone()), t.task_definition_arn.clone()]
+        thread(ev, service_arn),
+    )
+    .describe(description)
+    .event_type("task-stopped")
+    .next_steps(c.next_steps.clone())
+    .keywords([
+        t.cluster_name().to_string(),
+        c.cause.code().to_string(),
+        "task-stopped".into(),
+    ])
+    .resources(
+        [Some(t.task_arn.clone()), t.task_definition_arn.clone()]
             .into_iter()
-            .flatten()
-            .collect(),
-        additional_context: context,
-    }
+            .flatten(),
+    )
+    .facts(context)
 }
 
 /// One alert for a crash loop, with the causes counted.
@@ -141,7 +141,6 @@ pub(super) fn crash_loop(
         .iter()
         .map(|(c, n)| format!("{n}× {}", c.code()))
         .collect();
-    let dry = crate::notify::dry_mark(dry_run);
     let summary = format!(
         "{}: crash loop, {total} failing stops in {window_minutes} min ({})",
         where_(t),
@@ -172,22 +171,24 @@ pub(super) fn crash_loop(
         }
         None => next_steps.push("The service keeps retrying; set CRASH_LOOP_ACTION=scale-to-zero to stop such loops automatically.".into()),
     }
-    Notification {
-        id: format!("crash-loop:{service_arn}:{stamp}"),
-        severity: Severity::Critical,
-        title: format!("Crash loop in {}{dry}", where_(t)),
-        summary,
-        description,
-        next_steps,
-        keywords: vec![t.cluster_name().to_string(), "crash-loop".into()],
-        thread_id: service_arn.to_string(),
-        event_type: "crash-loop".into(),
-        related_resources: vec![service_arn.to_string(), t.task_arn.clone()],
-        additional_context: counts
+    Notification::new(
+        format!("crash-loop:{service_arn}:{stamp}"),
+        Severity::Critical,
+        format!("Crash loop in {}", where_(t)),
+        service_arn,
+    )
+    .summary(summary)
+    .describe(description)
+    .event_type("crash-loop")
+    .next_steps(next_steps)
+    .keywords([t.cluster_name().to_string(), "crash-loop".into()])
+    .resources([service_arn.to_string(), t.task_arn.clone()])
+    .facts(
+        counts
             .iter()
-            .map(|(c, n)| (c.code().to_string(), n.to_string()))
-            .collect(),
-    }
+            .map(|(c, n)| (c.code().to_string(), n.to_string())),
+    )
+    .dry_run(dry_run)
 }
 
 /// A standalone task that was run again.
@@ -200,17 +201,16 @@ pub(super) fn restarted(
     dry_run: bool,
 ) -> Notification {
     let t = &ev.detail;
-    let mut n = alert(ev, c, None, &[]);
-    let dry = crate::notify::dry_mark(dry_run);
-    n.title = format!(
-        "{}: task {} restarted after {}{dry}",
-        where_(t),
-        short_id(t.task_id()),
-        c.cause.code()
-    );
-    n.summary = n.title.clone();
+    let mut n = alert(ev, c, None, &[])
+        .retitle(format!(
+            "{}: task {} restarted after {}",
+            where_(t),
+            short_id(t.task_id()),
+            c.cause.code()
+        ))
+        .event_type("task-restarted")
+        .dry_run(dry_run);
     n.severity = Severity::Warning;
-    n.event_type = "task-restarted".into();
     n.description.push_str(&format!(
         "\nRun again (attempt {attempt} of {max}){}.",
         new_task
