@@ -57,6 +57,10 @@ pub struct FakeState {
     pub published: Vec<(String, crate::notify::Notification)>,
     /// Client tokens of the tasks run again.
     pub runs: Vec<String>,
+    /// The tags each RunTask asked for.
+    pub run_tags: Vec<std::collections::BTreeMap<String, String>>,
+    /// When set, RunTask fails with this AWS error code (HTTP 400).
+    pub run_fails_with: Option<&'static str>,
     /// Metric alarms: name -> (cluster, service, actions enabled).
     pub alarms: std::collections::BTreeMap<String, (String, String, bool)>,
     /// Task-level (CPU units, memory MiB) by task definition.
@@ -100,6 +104,27 @@ impl FakeAws {
     pub fn published(&self) -> Vec<crate::notify::Notification> {
         self.with(|s| s.published.iter().map(|(_, n)| n.clone()).collect())
     }
+}
+
+/// An AWS error as the SDK reports a service error: `code`, HTTP 400.
+pub fn aws_error(operation: &'static str, code: &str) -> crate::error::Error {
+    use aws_sdk_ecs::operation::run_task::RunTaskError;
+    use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+    use aws_smithy_runtime_api::client::result::SdkError;
+    use aws_smithy_types::error::ErrorMetadata;
+    let meta = ErrorMetadata::builder()
+        .code(code)
+        .message("as AWS says it")
+        .build();
+    let raw = HttpResponse::new(
+        400.try_into()
+            .unwrap_or_else(|_| unreachable!("400 is a status")),
+        aws_smithy_types::body::SdkBody::empty(),
+    );
+    crate::error::Error::aws(
+        operation,
+        SdkError::service_error(RunTaskError::generic(meta), raw),
+    )
 }
 
 mod fake_ports {
@@ -227,6 +252,10 @@ mod fake_ports {
 
         async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
             self.call("ECS.RunTask");
+            self.with(|s| s.run_tags.push(r.tags.clone()));
+            if let Some(code) = self.with(|s| s.run_fails_with) {
+                return Err(super::aws_error("RunTask", code));
+            }
             let token = r.client_token.clone();
             Ok(self.with(|s| {
                 if !s.runs.contains(&token) {

@@ -25,6 +25,9 @@ pub struct RestartNetwork {
     pub assign_public_ip: bool,
 }
 
+/// The longest crash-loop window: about as long as ECS lists stopped tasks.
+pub const MAX_CRASH_LOOP_WINDOW_MINUTES: u32 = 60;
+
 /// Everything the task-watcher reads from its environment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct TaskWatcherConfig {
@@ -76,12 +79,21 @@ impl TaskWatcherConfig {
                 });
             }
         }
+        // ECS lists a stopped task for about an hour (ListTasks): a longer window would
+        // undercount the stops it is meant to see.
+        let window = env.u32_in("CRASH_LOOP_WINDOW_MINUTES", 1, u32::MAX)?;
+        if let Some(w) = window.filter(|w| *w > MAX_CRASH_LOOP_WINDOW_MINUTES) {
+            return Err(Error::Config {
+                var: "CRASH_LOOP_WINDOW_MINUTES",
+                message: format!(
+                    "must be at most {MAX_CRASH_LOOP_WINDOW_MINUTES}: ECS lists stopped tasks for about an hour, so a longer window undercounts; got {w}"
+                ),
+            });
+        }
         Ok(TaskWatcherConfig {
             topic_arn: env.topic_arn("NOTIFY_TOPIC_ARN")?,
             crash_loop_threshold: env.u32_in("CRASH_LOOP_THRESHOLD", 2, 100)?.unwrap_or(3),
-            crash_loop_window_minutes: env
-                .u32_in("CRASH_LOOP_WINDOW_MINUTES", 1, 1440)?
-                .unwrap_or(15),
+            crash_loop_window_minutes: window.unwrap_or(15),
             crash_loop_action,
             max_restarts: env.u32_in("MAX_RESTARTS", 0, 100)?.unwrap_or(3),
             restart_network,
@@ -117,6 +129,9 @@ mod tests {
             ("CRASH_LOOP_ACTION", "panic", "scale-to-zero"),
             ("CRASH_LOOP_THRESHOLD", "1", "from 2 to 100"),
             ("CRASH_LOOP_WINDOW_MINUTES", "x", "whole number"),
+            ("CRASH_LOOP_WINDOW_MINUTES", "0", "whole number"),
+            ("CRASH_LOOP_WINDOW_MINUTES", "61", "at most 60"),
+            ("CRASH_LOOP_WINDOW_MINUTES", "1440", "about an hour"),
             ("MAX_RESTARTS", "-2", "whole number"),
             ("RESTART_NETWORK", r#"{"subnets": []}"#, "subnet ids"),
             (

@@ -251,3 +251,77 @@ async fn the_task_watchers_messages_read_as_their_snapshots() {
         insta::assert_snapshot!(format!("tasks-{name}.email"), n.to_text());
     }
 }
+
+/// The spot-interruption sample's task, opted in, carrying ECS's managed tags as a task launched
+/// with managed tags does.
+fn opted_in_with_managed_tags(aws: &FakeAws) -> Value {
+    let event = sample("spot-interruption");
+    let task = event["detail"]["taskArn"]
+        .as_str()
+        .expect("task")
+        .to_string();
+    aws.with(|s| {
+        s.task_tags.insert(
+            task,
+            BTreeMap::from([
+                (tags::RESTART.to_string(), "on-interruption".to_string()),
+                (
+                    "aws:ecs:clusterName".to_string(),
+                    "autopilot-demo".to_string(),
+                ),
+                ("team".to_string(), "data".to_string()),
+            ]),
+        );
+    });
+    event
+}
+
+#[tokio::test]
+async fn a_restart_carries_the_tasks_tags_but_not_those_aws_reserves() {
+    let aws = aws(&[]);
+    let event = opted_in_with_managed_tags(&aws);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::Alert));
+    watcher.handle(event).await.expect("handled");
+    let asked = watcher.clients.with(|s| s.run_tags.clone());
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        asked[0].keys().map(String::as_str).collect::<Vec<_>>(),
+        ["autopilot:attempt", "autopilot:restart", "team"]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_restart_is_alerted_with_why_and_never_hides_the_stop() {
+    let aws = aws(&[]);
+    let event = opted_in_with_managed_tags(&aws);
+    aws.with(|s| s.run_fails_with = Some("InvalidParameterException"));
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::Alert));
+    let result = watcher
+        .handle(event.clone())
+        .await
+        .expect("alerted, not failed");
+    assert_eq!(result["actions"], json!(["alert"]), "{result}");
+    let alert = &watcher.clients.published()[0];
+    assert!(
+        alert.description.contains("The restart failed"),
+        "{}",
+        alert.description
+    );
+    assert!(
+        alert.description.contains("InvalidParameterException"),
+        "{}",
+        alert.description
+    );
+
+    // Throttled: the stop is alerted, and the invocation fails retryable so Lambda tries again.
+    watcher
+        .clients
+        .with(|s| s.run_fails_with = Some("ThrottlingException"));
+    let e = watcher.handle(event).await.expect_err("retryable");
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(
+        watcher.clients.published().len(),
+        2,
+        "the stop was alerted all the same"
+    );
+}

@@ -24,7 +24,7 @@ use crate::events::{self, EcsTaskStateChange, Event, StopCode};
 use crate::metrics::Metrics;
 use crate::notify::Severity;
 use crate::ports::TaskPorts;
-use crate::tags::{ATTEMPT, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
+use crate::tags::{CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 pub use plan::{Action, CrashLoop, Restart};
@@ -264,12 +264,23 @@ impl<P: TaskPorts> TaskWatcher<P> {
             Restart::NotOptedIn => self.alert(ev, c, None, None, outcome).await,
             Restart::Refused(why) => self.alert(ev, c, None, Some(why), outcome).await,
             Restart::Run { attempt, network } => {
-                let mut new_tags = tags.clone();
-                new_tags.insert(ATTEMPT.into(), attempt.to_string());
+                let new_tags = plan::restart_tags(&tags, attempt);
                 let new_task = if self.config.dry_run {
                     None
                 } else {
-                    Some(self.run_again(t, network, &new_tags).await?)
+                    match self.run_again(t, network, &new_tags).await {
+                        Ok(arn) => Some(arn),
+                        // The stop is alerted whatever happened to the restart, with why it
+                        // failed; a retryable failure still fails the invocation afterwards, so
+                        // Lambda tries again (the client token keeps it to one task).
+                        Err(e) => {
+                            let why = format!(
+                                "The restart failed: {e}. Check the task-watcher's RESTART_NETWORK, the task definition and the watcher's ecs:RunTask and iam:PassRole permissions."
+                            );
+                            let report = self.alert(ev, c, None, Some(why), outcome).await?;
+                            return if e.is_retryable() { Err(e) } else { Ok(report) };
+                        }
+                    }
                 };
                 outcome.actions.push(Action::Restart);
                 outcome.detail = format!(

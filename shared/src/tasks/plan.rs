@@ -133,6 +133,22 @@ pub fn restart<'a>(
     }
 }
 
+/// The tags a restarted task runs with: the stopped task's, with the attempt counted, without
+/// the keys AWS reserves (`aws:` in any case, such as ECS's managed `aws:ecs:clusterName`),
+/// which RunTask refuses.
+pub fn restart_tags(
+    task_tags: &BTreeMap<String, String>,
+    attempt: u32,
+) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = task_tags
+        .iter()
+        .filter(|(k, _)| !k.to_ascii_lowercase().starts_with("aws:"))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    tags.insert(tags::ATTEMPT.into(), attempt.to_string());
+    tags
+}
+
 #[cfg(test)]
 #[path = "plan_tests.rs"]
 mod tests;

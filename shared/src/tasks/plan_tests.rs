@@ -320,3 +320,20 @@ fn restart_decision_table() {
     };
     assert!(why.contains("RESTART_NETWORK"), "{why}");
 }
+
+#[test]
+fn a_restart_drops_the_keys_aws_reserves_and_counts_the_attempt() {
+    let stopped = BTreeMap::from([
+        ("aws:ecs:clusterName".to_string(), "prod".to_string()),
+        ("AWS:ecs:serviceName".to_string(), "web".to_string()),
+        ("team".to_string(), "payments".to_string()),
+        (tags::RESTART.to_string(), "on-failure".to_string()),
+        (tags::ATTEMPT.to_string(), "1".to_string()),
+    ]);
+    let tags = restart_tags(&stopped, 2);
+    assert_eq!(
+        tags.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["autopilot:attempt", "autopilot:restart", "team"]
+    );
+    assert_eq!(tags[tags::ATTEMPT], "2");
+}
