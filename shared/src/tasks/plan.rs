@@ -134,19 +134,24 @@ pub fn restart<'a>(
 }
 
 /// The tags a restarted task runs with: the stopped task's, with the attempt counted, without
-/// the keys AWS reserves (`aws:` in any case, such as ECS's managed `aws:ecs:clusterName`),
-/// which RunTask refuses.
+/// the ones AWS reserves (a key or a value starting with `aws:` in any case, such as ECS's
+/// managed `aws:ecs:clusterName`), which RunTask refuses.
 pub fn restart_tags(
     task_tags: &BTreeMap<String, String>,
     attempt: u32,
 ) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = task_tags
         .iter()
-        .filter(|(k, _)| !k.to_ascii_lowercase().starts_with("aws:"))
+        .filter(|(k, v)| !reserved(k) && !reserved(v))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     tags.insert(tags::ATTEMPT.into(), attempt.to_string());
     tags
+}
+
+/// Whether AWS reserves a tag key or value: it starts with `aws:` in any case.
+fn reserved(s: &str) -> bool {
+    s.get(..4).is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
 }
 
 #[cfg(test)]

@@ -327,6 +327,7 @@ fn a_restart_drops_the_keys_aws_reserves_and_counts_the_attempt() {
         ("aws:ecs:clusterName".to_string(), "prod".to_string()),
         ("AWS:ecs:serviceName".to_string(), "web".to_string()),
         ("team".to_string(), "payments".to_string()),
+        ("origin".to_string(), "Aws:cloudformation".to_string()),
         (tags::RESTART.to_string(), "on-failure".to_string()),
         (tags::ATTEMPT.to_string(), "1".to_string()),
     ]);
