@@ -162,7 +162,7 @@ mod fake_ports {
     impl ReadServices for FakeAws {
         async fn services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceSnapshot>> {
             self.call("ECS.DescribeServices");
-            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
             Ok(self.with(|s| {
                 s.services
                     .iter()
@@ -197,7 +197,7 @@ mod fake_ports {
 
         async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
             self.call("ECS.UpdateService");
-            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
             self.with(|s| {
                 for x in s.services.iter_mut() {
                     if x.cluster == cluster && x.name == service {
@@ -269,7 +269,7 @@ mod fake_ports {
     impl OffHoursPorts for FakeAws {
         async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
             self.call("ECS.ListServices");
-            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
             Ok(self.with(|s| {
                 s.services
                     .iter()
@@ -402,7 +402,7 @@ mod fake_ports {
             _force_new_deployment: bool,
         ) -> Result<()> {
             self.call("ECS.UpdateService");
-            let cluster = crate::deploy::config::cluster_name(cluster).to_string();
+            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
             self.with(|s| {
                 for x in s.services.iter_mut() {
                     if x.cluster == cluster && x.name == service {

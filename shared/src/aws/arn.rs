@@ -113,6 +113,11 @@ pub fn dns_suffix(region: &str) -> &'static str {
     }
 }
 
+/// A cluster's name, whether it is given as a name or an ARN (`arn:...:cluster/NAME`).
+pub fn cluster_name(cluster: &str) -> &str {
+    cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

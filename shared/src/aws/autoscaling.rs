@@ -14,7 +14,7 @@ pub const DESCRIBE_TARGETS_BATCH: usize = 50;
 pub fn resource_id(cluster: &str, service: &str) -> String {
     format!(
         "service/{}/{service}",
-        crate::deploy::config::cluster_name(cluster)
+        crate::aws::arn::cluster_name(cluster)
     )
 }
 

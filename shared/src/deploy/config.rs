@@ -58,10 +58,7 @@ impl DeployTarget {
     }
 }
 
-/// `arn:...:cluster/NAME` or `NAME` to `NAME`.
-pub fn cluster_name(cluster: &str) -> &str {
-    cluster.rsplit_once(":cluster/").map_or(cluster, |(_, n)| n)
-}
+pub use crate::aws::arn::cluster_name;
 
 /// Everything the deployer reads from its environment.
 #[derive(Clone, Debug, PartialEq)]

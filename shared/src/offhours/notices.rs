@@ -20,7 +20,7 @@ pub fn transition(
     let name = |p: &Planned| {
         format!(
             "{}/{}",
-            crate::deploy::config::cluster_name(&p.cluster),
+            crate::aws::arn::cluster_name(&p.cluster),
             p.service
         )
     };

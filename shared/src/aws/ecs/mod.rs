@@ -70,7 +70,7 @@ fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
     // The long ARN names the cluster: arn:...:service/<cluster>/<service>.
     let cluster = crate::aws::Arn::parse(&arn)
         .and_then(|a| a.ecs_service().map(|(c, _)| c.to_string()))
-        .unwrap_or_else(|| crate::deploy::config::cluster_name(cluster).to_string());
+        .unwrap_or_else(|| crate::aws::arn::cluster_name(cluster).to_string());
     ServiceSnapshot {
         cluster,
         name: s.service_name().unwrap_or_default().to_string(),
