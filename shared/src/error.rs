@@ -198,17 +198,7 @@ impl From<Error> for Diagnostic {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ecs::operation::describe_services::DescribeServicesError;
-    use aws_smithy_types::error::ErrorMetadata;
-
-    fn service_error(code: &str, status: u16) -> SdkError<DescribeServicesError, HttpResponse> {
-        let meta = ErrorMetadata::builder().code(code).message("boom").build();
-        let raw = HttpResponse::new(
-            status.try_into().expect("valid status"),
-            aws_smithy_types::body::SdkBody::empty(),
-        );
-        SdkError::service_error(DescribeServicesError::generic(meta), raw)
-    }
+    use crate::testing::service_error;
 
     #[test]
     fn throttling_is_retryable_access_denied_is_not() {

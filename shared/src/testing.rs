@@ -106,8 +106,19 @@ impl FakeAws {
     }
 }
 
-/// An AWS error as the SDK reports a service error: `code`, HTTP 400.
+/// An AWS error as the SDK reports a service error of `operation`: `code`, HTTP 400.
 pub fn aws_error(operation: &'static str, code: &str) -> crate::error::Error {
+    crate::error::Error::aws(operation, service_error(code, 400))
+}
+
+/// A service error with `code` and HTTP `status`, exactly as the SDK hands it over.
+pub fn service_error(
+    code: &str,
+    status: u16,
+) -> aws_smithy_runtime_api::client::result::SdkError<
+    aws_sdk_ecs::operation::run_task::RunTaskError,
+    aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+> {
     use aws_sdk_ecs::operation::run_task::RunTaskError;
     use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
     use aws_smithy_runtime_api::client::result::SdkError;
@@ -117,14 +128,12 @@ pub fn aws_error(operation: &'static str, code: &str) -> crate::error::Error {
         .message("as AWS says it")
         .build();
     let raw = HttpResponse::new(
-        400.try_into()
-            .unwrap_or_else(|_| unreachable!("400 is a status")),
+        status
+            .try_into()
+            .unwrap_or_else(|_| panic!("{status} is not an HTTP status")),
         aws_smithy_types::body::SdkBody::empty(),
     );
-    crate::error::Error::aws(
-        operation,
-        SdkError::service_error(RunTaskError::generic(meta), raw),
-    )
+    SdkError::service_error(RunTaskError::generic(meta), raw)
 }
 
 mod fake_ports {
