@@ -11,6 +11,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::process::Command;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
@@ -56,13 +57,16 @@ pub fn tool(venv: &str, name: &str) -> PathBuf {
     path
 }
 
-/// The template translated into plain CloudFormation JSON by the SAM translator.
+/// The template translated into plain CloudFormation JSON by the SAM translator; translated
+/// once per test process (it runs a Python process), a copy for each caller.
 pub fn translate() -> Value {
-    let out = std::env::temp_dir().join(format!(
-        "autopilot-translated-{}-{:?}.json",
-        std::process::id(),
-        std::thread::current().id()
-    ));
+    static TRANSLATED: OnceLock<Value> = OnceLock::new();
+    TRANSLATED.get_or_init(run_translator).clone()
+}
+
+fn run_translator() -> Value {
+    let out =
+        std::env::temp_dir().join(format!("autopilot-translated-{}.json", std::process::id()));
     let result = Command::new(tool(".venv-sam", "python"))
         .arg(crate::workspace_root().join("tools/translate.py"))
         .arg(template_path())
