@@ -10,7 +10,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
-use crate::aws::ecs::{AwsLogs, Revision, RunAgain};
+use crate::aws::ecs::{Revision, RevisionFacts, RunAgain};
 use crate::aws::CallLog;
 use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
@@ -87,8 +87,11 @@ pub trait TaskPorts: Calls + Publish + ReadServices + Capacity {
         cluster: &str,
         task_arn: &str,
     ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
-    /// Where a revision's containers log.
-    fn awslogs(&self, task_definition: &str) -> impl Future<Output = Result<Vec<AwsLogs>>> + Send;
+    /// Where a revision's containers log, and its tags.
+    fn revision_facts(
+        &self,
+        task_definition: &str,
+    ) -> impl Future<Output = Result<RevisionFacts>> + Send;
     /// Runs a stopped task again; returns the new task's ARN.
     fn run_again(&self, r: &RunAgain<'_>) -> impl Future<Output = Result<String>> + Send;
 }

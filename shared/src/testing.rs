@@ -53,6 +53,11 @@ pub struct FakeState {
     /// Scalable target bounds by resource id.
     pub bounds: std::collections::BTreeMap<String, (i32, i32)>,
     pub awslogs: std::collections::BTreeMap<String, Vec<crate::aws::ecs::AwsLogs>>,
+    /// Task-definition tags as the task-watcher reads them, by task-definition ARN.
+    pub definition_tags:
+        std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// The `startedBy` each RunTask asked for.
+    pub run_started_by: Vec<String>,
     /// (topic, notification) in publishing order.
     pub published: Vec<(String, crate::notify::Notification)>,
     /// Client tokens of the tasks run again.
@@ -141,7 +146,7 @@ mod fake_ports {
 
     use super::FakeAws;
     use crate::aws::ecs::Revision;
-    use crate::aws::ecs::{AwsLogs, RunAgain};
+    use crate::aws::ecs::{RevisionFacts, RunAgain};
     use crate::aws::{autoscaling, CallLog};
     use crate::deploy::outcome::StoppedTask;
     use crate::error::Result;
@@ -254,14 +259,24 @@ mod fake_ports {
             Ok(self.with(|s| s.task_tags.get(task_arn).cloned().unwrap_or_default()))
         }
 
-        async fn awslogs(&self, task_definition: &str) -> Result<Vec<AwsLogs>> {
+        async fn revision_facts(&self, task_definition: &str) -> Result<RevisionFacts> {
             self.call("ECS.DescribeTaskDefinition");
-            Ok(self.with(|s| s.awslogs.get(task_definition).cloned().unwrap_or_default()))
+            Ok(self.with(|s| RevisionFacts {
+                logs: s.awslogs.get(task_definition).cloned().unwrap_or_default(),
+                tags: s
+                    .definition_tags
+                    .get(task_definition)
+                    .cloned()
+                    .unwrap_or_default(),
+            }))
         }
 
         async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
             self.call("ECS.RunTask");
-            self.with(|s| s.run_tags.push(r.tags.clone()));
+            self.with(|s| {
+                s.run_tags.push(r.tags.clone());
+                s.run_started_by.push(r.started_by.to_string());
+            });
             if let Some(code) = self.with(|s| s.run_fails_with) {
                 return Err(super::aws_error("RunTask", code));
             }

@@ -216,7 +216,7 @@ async fn an_interrupted_opted_in_task_runs_again_and_one_at_the_limit_does_not()
         .ecs
         .list_tasks()
         .cluster(&stack.cluster)
-        .started_by("autopilot-task-watcher")
+        .started_by("autopilot-task-watcher/1")
         .send()
         .await
         .expect("ListTasks")

@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
-use super::ecs::{AwsLogs, Revision, RunAgain};
+use super::ecs::{Revision, RevisionFacts, RunAgain};
 use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
 use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
@@ -68,9 +68,12 @@ impl TaskPorts for Clients {
         ecs::task_tags(&self.ecs, cluster, task_arn).await
     }
 
-    async fn awslogs(&self, task_definition: &str) -> Result<Vec<AwsLogs>> {
-        let (revision, _) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
-        Ok(revision.awslogs())
+    async fn revision_facts(&self, task_definition: &str) -> Result<RevisionFacts> {
+        let (revision, tags) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
+        Ok(RevisionFacts {
+            logs: revision.awslogs(),
+            tags,
+        })
     }
 
     async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {

@@ -325,3 +325,55 @@ async fn a_failed_restart_is_alerted_with_why_and_never_hides_the_stop() {
         "the stop was alerted all the same"
     );
 }
+
+#[tokio::test]
+async fn the_task_definitions_opt_in_restarts_a_task_whose_tags_are_gone() {
+    // The stopped task reports no tags; its task definition carries the opt-in.
+    let aws = aws(&[]);
+    let event = sample("spot-interruption");
+    let td = event["detail"]["taskDefinitionArn"]
+        .as_str()
+        .expect("task definition")
+        .to_string();
+    aws.with(|s| {
+        s.definition_tags.insert(
+            td,
+            BTreeMap::from([(tags::RESTART.to_string(), "on-interruption".to_string())]),
+        );
+    });
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::Alert));
+    let result = watcher.handle(event.clone()).await.expect("handled");
+    assert_eq!(result["actions"], json!(["restart", "alert"]), "{result}");
+    assert_eq!(
+        watcher.clients.with(|s| s.run_started_by.clone()),
+        ["autopilot-task-watcher/1"],
+        "the attempt is in startedBy, which the next stop's event reports whatever its tags"
+    );
+
+    // The restarted task stops too, its tags gone: its startedBy still counts it.
+    let mut second = event.clone();
+    second["detail"]["taskArn"] = json!(format!(
+        "{}-again",
+        event["detail"]["taskArn"].as_str().expect("task")
+    ));
+    second["detail"]["startedBy"] = json!("autopilot-task-watcher/3");
+    let result = watcher.handle(second).await.expect("handled");
+    assert_eq!(result["actions"], json!(["alert"]), "{result}");
+    assert!(
+        result["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("MAX_RESTARTS = 3")),
+        "{result}"
+    );
+    // The second stop did not read the revision again: its tags and log configuration are
+    // remembered for the life of the process.
+    assert!(
+        !watcher
+            .clients
+            .calls
+            .snapshot()
+            .contains(&"ECS.DescribeTaskDefinition".to_string()),
+        "{:?}",
+        watcher.clients.calls.snapshot()
+    );
+}

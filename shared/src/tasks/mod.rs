@@ -51,8 +51,8 @@ pub struct TaskWatcher<P = Clients> {
     /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
     pub clients: P,
     pub config: TaskWatcherConfig,
-    /// awslogs configuration per task-definition ARN, read once for the life of the process.
-    log_targets: Mutex<HashMap<String, Vec<ecs::AwsLogs>>>,
+    /// Log configuration and tags per task-definition ARN, read once for the life of the process.
+    revisions: Mutex<HashMap<String, ecs::RevisionFacts>>,
 }
 
 /// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
@@ -89,7 +89,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
         TaskWatcher {
             clients,
             config,
-            log_targets: Mutex::new(HashMap::new()),
+            revisions: Mutex::new(HashMap::new()),
         }
     }
 
@@ -260,15 +260,38 @@ impl<P: TaskPorts> TaskWatcher<P> {
             return self.alert(ev, c, None, None, outcome).await;
         }
         let tags = self.clients.task_tags(&t.cluster_arn, &t.task_arn).await?;
-        match plan::restart(c.cause, &tags, &self.config) {
-            Restart::NotOptedIn => self.alert(ev, c, None, None, outcome).await,
+        // The revision's tags are the opt-in of every task it runs; unreadable, the task's own
+        // tags decide alone, and the alert says what was not checked.
+        let (definition_tags, unread) = match t.task_definition_arn.as_deref() {
+            Some(td) => match self.revision(td).await {
+                Ok(facts) => (facts.tags, None),
+                Err(e) => {
+                    tracing::warn!(error = ?e, task_definition = td, "the task definition's tags could not be read");
+                    (
+                        BTreeMap::new(),
+                        Some(format!(
+                            "Its task definition could not be read ({e}), so its {} tag was not checked.",
+                            crate::tags::RESTART
+                        )),
+                    )
+                }
+            },
+            None => (BTreeMap::new(), None),
+        };
+        let opt_in = plan::RestartOptIn {
+            task_tags: &tags,
+            definition_tags: &definition_tags,
+            started_by: t.started_by.as_deref(),
+        };
+        match plan::restart(c.cause, opt_in, &self.config) {
+            Restart::NotOptedIn => self.alert(ev, c, None, unread, outcome).await,
             Restart::Refused(why) => self.alert(ev, c, None, Some(why), outcome).await,
             Restart::Run { attempt, network } => {
                 let new_tags = plan::restart_tags(&tags, attempt);
                 let new_task = if self.config.dry_run {
                     None
                 } else {
-                    match self.run_again(t, network, &new_tags).await {
+                    match self.run_again(t, attempt, network, &new_tags).await {
                         Ok(arn) => Some(arn),
                         // The stop is alerted whatever happened to the restart, with why it
                         // failed; a retryable failure still fails the invocation afterwards, so
@@ -308,6 +331,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
     async fn run_again(
         &self,
         t: &EcsTaskStateChange,
+        attempt: u32,
         network: &RestartNetwork,
         tags: &BTreeMap<String, String>,
     ) -> Result<String> {
@@ -316,7 +340,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
                 cluster: &t.cluster_arn,
                 task_definition: t.task_definition_arn.as_deref(),
                 group: t.group.as_deref(),
-                started_by: "autopilot-task-watcher",
+                started_by: &plan::started_by(attempt),
                 client_token: format!("restart-{}", t.task_id()),
                 subnets: &network.subnets,
                 security_groups: &network.security_groups,
@@ -351,31 +375,32 @@ impl<P: TaskPorts> TaskWatcher<P> {
         Ok(outcome)
     }
 
+    /// A revision's log configuration and tags, read once per revision for the life of the
+    /// process (a revision never changes); a failed read is not remembered.
+    async fn revision(&self, td: &str) -> Result<ecs::RevisionFacts> {
+        let cached = self.revisions.lock().ok().and_then(|m| m.get(td).cloned());
+        if let Some(facts) = cached {
+            return Ok(facts);
+        }
+        let facts = self.clients.revision_facts(td).await?;
+        if let Ok(mut m) = self.revisions.lock() {
+            m.insert(td.to_string(), facts.clone());
+        }
+        Ok(facts)
+    }
+
     /// Console links to each container's log stream; a failure to read the task definition
     /// costs the links, not the alert.
     async fn log_links(&self, t: &EcsTaskStateChange) -> Vec<(String, String)> {
         let Some(td) = t.task_definition_arn.as_deref() else {
             return vec![];
         };
-        let cached = self
-            .log_targets
-            .lock()
-            .ok()
-            .and_then(|m| m.get(td).cloned());
-        let targets = match cached {
-            Some(targets) => targets,
-            None => match self.clients.awslogs(td).await {
-                Ok(targets) => {
-                    if let Ok(mut m) = self.log_targets.lock() {
-                        m.insert(td.to_string(), targets.clone());
-                    }
-                    targets
-                }
-                Err(e) => {
-                    tracing::warn!(error = ?e, task_definition = td, "no log links: the task definition could not be read");
-                    vec![]
-                }
-            },
+        let targets = match self.revision(td).await {
+            Ok(facts) => facts.logs,
+            Err(e) => {
+                tracing::warn!(error = ?e, task_definition = td, "no log links: the task definition could not be read");
+                vec![]
+            }
         };
         targets
             .iter()

@@ -94,16 +94,53 @@ pub enum Restart<'a> {
     },
 }
 
-/// Decides a restart from the stop's cause and the task's tags: `on-interruption` restarts after
+/// Who started a task the task-watcher restarted: `autopilot-task-watcher/<attempt>`. ECS keeps
+/// `startedBy` in the task's own record and in its state-change events, so the attempt count
+/// survives even when the stopped task no longer reports its tags. (ListTasks filters `startedBy`
+/// by exact value: each attempt is one value.)
+pub const STARTED_BY: &str = "autopilot-task-watcher";
+
+/// The `startedBy` of a restart's `attempt` (at most 36 characters, as RunTask allows).
+pub fn started_by(attempt: u32) -> String {
+    format!("{STARTED_BY}/{attempt}")
+}
+
+/// The attempt a task's `startedBy` records, when the task-watcher started it.
+fn started_by_attempt(started_by: Option<&str>) -> Option<u32> {
+    started_by?
+        .strip_prefix(STARTED_BY)?
+        .strip_prefix('/')?
+        .parse()
+        .ok()
+}
+
+/// What a stopped standalone task says about restarting it.
+#[derive(Clone, Copy, Debug)]
+pub struct RestartOptIn<'a> {
+    /// The task's own tags (empty when DescribeTasks no longer reports them).
+    pub task_tags: &'a BTreeMap<String, String>,
+    /// Its task definition's tags: the opt-in for every task of the revision.
+    pub definition_tags: &'a BTreeMap<String, String>,
+    /// Its `startedBy`, as the event reports it.
+    pub started_by: Option<&'a str>,
+}
+
+/// Decides a restart from the stop's cause and the opt-in: `on-interruption` restarts after
 /// a Spot interruption or an infrastructure stop, `on-failure` also after a failure; never past
-/// `MAX_RESTARTS`, never without `RESTART_NETWORK`.
+/// `MAX_RESTARTS`, never without `RESTART_NETWORK`. The task's own `autopilot:restart` wins over
+/// its task definition's (a run can opt out of its revision's default with `off`); the attempt
+/// count is the larger of the task's `autopilot:attempt` and the one its `startedBy` records.
 pub fn restart<'a>(
     cause: Cause,
-    task_tags: &BTreeMap<String, String>,
+    opt_in: RestartOptIn<'_>,
     config: &'a TaskWatcherConfig,
 ) -> Restart<'a> {
     let interrupted = matches!(cause, Cause::SpotInterruption | Cause::Infrastructure);
-    let wants = match task_tags.get(tags::RESTART).map(String::as_str) {
+    let asked = opt_in
+        .task_tags
+        .get(tags::RESTART)
+        .or_else(|| opt_in.definition_tags.get(tags::RESTART));
+    let wants = match asked.map(String::as_str) {
         Some("on-interruption") => interrupted,
         Some("on-failure") => interrupted || cause.is_failure(),
         _ => false,
@@ -111,10 +148,12 @@ pub fn restart<'a>(
     if !wants {
         return Restart::NotOptedIn;
     }
-    let attempt: u32 = task_tags
+    let attempt: u32 = opt_in
+        .task_tags
         .get(tags::ATTEMPT)
         .and_then(|a| a.parse().ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+        .max(started_by_attempt(opt_in.started_by).unwrap_or(0));
     if attempt >= config.max_restarts {
         return Restart::Refused(format!(
             "Not restarted: it was restarted {attempt} times already (MAX_RESTARTS = {}).",

@@ -228,6 +228,98 @@ fn the_crash_loop_counts_each_cause_this_stop_with_its_own() {
     );
 }
 
+const NONE: &BTreeMap<String, String> = &BTreeMap::new();
+
+/// The opt-in of a task whose task definition has no tags and that nobody restarted yet.
+fn only_task(task_tags: &BTreeMap<String, String>) -> RestartOptIn<'_> {
+    RestartOptIn {
+        task_tags,
+        definition_tags: NONE,
+        started_by: None,
+    }
+}
+
+#[test]
+fn the_task_definitions_opt_in_counts_and_the_tasks_own_wins() {
+    let cfg = config(3, CrashLoopAction::Alert, false);
+    let restart_tag = |v: &str| BTreeMap::from([(tags::RESTART.to_string(), v.to_string())]);
+    let run = |attempt| Restart::Run {
+        attempt,
+        network: cfg.restart_network.as_ref().expect("network"),
+    };
+    let on_failure = restart_tag("on-failure");
+    let on_interruption = restart_tag("on-interruption");
+    let off = restart_tag("off");
+    for (task_tags, definition_tags, started_by, cause, expected) in [
+        // The stopped task reports no tags: the revision's opt-in holds.
+        (NONE, &on_failure, None, Cause::OutOfMemory, run(1)),
+        // The task's own tag wins, both ways.
+        (
+            &on_interruption,
+            &on_failure,
+            None,
+            Cause::OutOfMemory,
+            Restart::NotOptedIn,
+        ),
+        (
+            &off,
+            &on_failure,
+            None,
+            Cause::SpotInterruption,
+            Restart::NotOptedIn,
+        ),
+        (&on_failure, &off, None, Cause::OutOfMemory, run(1)),
+        // The attempt survives in startedBy when the tags do not.
+        (
+            NONE,
+            &on_failure,
+            Some("autopilot-task-watcher/2"),
+            Cause::OutOfMemory,
+            run(3),
+        ),
+        // A service's deployment id or a person's value is no attempt count.
+        (
+            NONE,
+            &on_failure,
+            Some("ecs-svc/1234567890"),
+            Cause::OutOfMemory,
+            run(1),
+        ),
+        (
+            NONE,
+            &on_failure,
+            Some("autopilot-task-watcher/x"),
+            Cause::OutOfMemory,
+            run(1),
+        ),
+    ] {
+        let opt_in = RestartOptIn {
+            task_tags,
+            definition_tags,
+            started_by,
+        };
+        assert_eq!(
+            restart(cause, opt_in, &cfg),
+            expected,
+            "{opt_in:?} {cause:?}"
+        );
+    }
+    let at_limit = RestartOptIn {
+        task_tags: NONE,
+        definition_tags: &on_failure,
+        started_by: Some("autopilot-task-watcher/3"),
+    };
+    assert!(
+        matches!(restart(Cause::OutOfMemory, at_limit, &cfg), Restart::Refused(ref why) if why.contains("3 times")),
+        "the startedBy attempt counts toward MAX_RESTARTS"
+    );
+    assert_eq!(started_by(3), "autopilot-task-watcher/3");
+    assert!(
+        started_by(100).len() <= 36,
+        "RunTask takes 36 characters of startedBy"
+    );
+}
+
 #[test]
 fn restart_decision_table() {
     let cfg = config(3, CrashLoopAction::Alert, false);
@@ -298,14 +390,14 @@ fn restart_decision_table() {
         ),
     ] {
         assert_eq!(
-            restart(cause, &task_tags, config,),
+            restart(cause, only_task(&task_tags), config),
             expected,
             "{cause:?} {task_tags:?}"
         );
     }
     let Restart::Refused(why) = restart(
         Cause::SpotInterruption,
-        &tagged("on-interruption", Some("3")),
+        only_task(&tagged("on-interruption", Some("3"))),
         &cfg,
     ) else {
         panic!("refused at the limit")
@@ -313,7 +405,7 @@ fn restart_decision_table() {
     assert!(why.contains("MAX_RESTARTS = 3"), "{why}");
     let Restart::Refused(why) = restart(
         Cause::SpotInterruption,
-        &tagged("on-interruption", None),
+        only_task(&tagged("on-interruption", None)),
         &no_network,
     ) else {
         panic!("refused without a network")

@@ -25,6 +25,14 @@ pub struct AwsLogs {
     pub prefix: Option<String>,
 }
 
+/// What the task-watcher reads of a revision, once for the life of its process: where its
+/// containers log, and its tags (the `autopilot:restart` opt-in of every task it runs).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RevisionFacts {
+    pub logs: Vec<AwsLogs>,
+    pub tags: BTreeMap<String, String>,
+}
+
 impl Revision {
     pub fn arn(&self) -> &str {
         self.0.task_definition_arn().unwrap_or_default()
