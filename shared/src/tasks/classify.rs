@@ -16,6 +16,7 @@ pub enum Cause {
     ContainerHealthCheck,
     ImagePull,
     Secrets,
+    Logging,
     Network,
     TaskFailedToStart,
     SpotInterruption,
@@ -36,6 +37,7 @@ impl Cause {
             Cause::ContainerHealthCheck => "container-health-check",
             Cause::ImagePull => "image-pull",
             Cause::Secrets => "secrets",
+            Cause::Logging => "logging",
             Cause::Network => "network",
             Cause::TaskFailedToStart => "task-failed-to-start",
             Cause::SpotInterruption => "spot-interruption",
@@ -83,6 +85,17 @@ pub struct Classification {
 const APP_PORT: u16 = 3000;
 const HEALTH_PATH: &str = "/api/health";
 
+/// Whether a (lower-cased) stop reason says the log driver could not start: the awslogs driver
+/// validates its group and creates the task's stream before the container starts, and reports
+/// `failed to validate logger args` (Fargate's ResourceInitializationError) or `failed to
+/// initialize logging driver` (the EC2 agent's CannotStartContainerError) when it cannot.
+fn is_logging(lower: &str) -> bool {
+    lower.contains("failed to validate logger args")
+        || lower.contains("failed to initialize logging driver")
+        || (lower.contains("resourceinitializationerror")
+            && (lower.contains("log group") || lower.contains("log stream")))
+}
+
 /// Classifies a stop (or the Spot warning of a running task).
 pub fn classify(task: &EcsTaskStateChange) -> Classification {
     let reason = task.stopped_reason.as_deref().unwrap_or("");
@@ -117,6 +130,8 @@ pub fn classify(task: &EcsTaskStateChange) -> Classification {
         Cause::OutOfMemory
     } else if any_says("cannotpullcontainer") {
         Cause::ImagePull
+    } else if is_logging(&lower) {
+        Cause::Logging
     } else if lower.contains("resourceinitializationerror")
         && ["secret", "ssm", "parameter", "registry auth", "asm"]
             .iter()
@@ -191,6 +206,7 @@ pub fn classify(task: &EcsTaskStateChange) -> Classification {
         Cause::ContainerHealthCheck => "The container's own health check kept failing, so ECS replaced the task.".into(),
         Cause::ImagePull => format!("The image could not be pulled: {r}"),
         Cause::Secrets => format!("The task could not fetch its secrets or registry credentials: {r}"),
+        Cause::Logging => format!("The task could not start its log driver, so its containers never started: {r}"),
         Cause::Network => format!("The task could not get its network interface: {r}"),
         Cause::TaskFailedToStart => format!("The task failed to start: {r}"),
         Cause::SpotInterruption if task.last_status != "STOPPED" => {
@@ -249,6 +265,11 @@ fn next_steps(cause: Cause, task: &EcsTaskStateChange) -> Vec<String> {
             "The task execution role needs secretsmanager:GetSecretValue (and kms:Decrypt for a customer key) on the secret, or ssm:GetParameters for parameters.",
             "Check the secret exists, is not scheduled for deletion, and that a JSON key in valueFrom (arn:...:secret:name:key::) exists.",
             "Tasks in private subnets need a NAT gateway or the secretsmanager / ssm VPC endpoints.",
+        ]),
+        Cause::Logging => s(&[
+            "Create the log group the task definition names (awslogs-group, in awslogs-region), or set awslogs-create-group to true and give the task execution role logs:CreateLogGroup.",
+            "The task execution role needs logs:CreateLogStream and logs:PutLogEvents on the group (AmazonECSTaskExecutionRolePolicy has them); a KMS-encrypted group also needs the key policy to allow CloudWatch Logs.",
+            "Tasks in private subnets need a NAT gateway or the logs VPC endpoint to reach CloudWatch Logs.",
         ]),
         Cause::Network => s(&[
             "Check the subnets' free IP addresses: every Fargate task takes one.",

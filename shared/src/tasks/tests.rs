@@ -73,6 +73,7 @@ const SAMPLES: &[((&str, &str), Cause, Severity)] = &[
     ),
     (sample!("completed.json"), Cause::Completed, Severity::Info),
     (sample!("unknown.json"), Cause::Unknown, Severity::Warning),
+    (sample!("logging.json"), Cause::Logging, Severity::Critical),
 ];
 
 fn event(raw: &str) -> Event<EcsTaskStateChange> {
@@ -160,6 +161,37 @@ fn the_sentences_say_what_a_person_needs() {
         "{}",
         unknown.sentence
     );
+}
+
+#[test]
+fn every_way_the_log_driver_fails_is_a_logging_cause() {
+    let mut t = event(SAMPLES[15].0 .1).detail;
+    for reason in [
+        // Fargate, the group missing (the older and the newer SDK's wording).
+        "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist. : exit status 1",
+        "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log stream: operation error CloudWatch Logs: CreateLogStream, https response error StatusCode: 400, RequestID: 0c1d, ResourceNotFoundException: The specified log group does not exist.",
+        // Fargate, no route to CloudWatch Logs: still the log driver, not the ENI.
+        "ResourceInitializationError: failed to validate logger args: The task cannot find the Amazon CloudWatch log group defined in the task definition. There is a connection issue between the task and Amazon CloudWatch. Check your network configuration. : signal: killed",
+        // The execution role may not create the group.
+        "ResourceInitializationError: failed to validate logger args: create stream has been retried 1 times: failed to create Cloudwatch log group: AccessDeniedException: User: arn:aws:sts::123456789012:assumed-role/exec/1 is not authorized to perform: logs:CreateLogGroup",
+        // The EC2 agent's wording.
+        "CannotStartContainerError: Error response from daemon: failed to initialize logging driver: failed to create Cloudwatch log stream: ResourceNotFoundException: The specified log group does not exist.",
+    ] {
+        t.stopped_reason = Some(reason.into());
+        let c = classify(&t);
+        assert_eq!(c.cause, Cause::Logging, "{reason}");
+        assert!(
+            c.next_steps.iter().any(|s| s.contains("logs:CreateLogStream")),
+            "{:?}",
+            c.next_steps
+        );
+    }
+    // An ENI failure that happens to mention networking is still a network cause.
+    t.stopped_reason = Some(
+        "ResourceInitializationError: unable to create new container: failed to allocate ENI"
+            .into(),
+    );
+    assert_eq!(classify(&t).cause, Cause::Network);
 }
 
 #[test]
@@ -272,7 +304,7 @@ proptest! {
 
     /// A sample with one detail field replaced by anything parses and classifies, or errors.
     #[test]
-    fn mutated_samples_do_not_panic(which in 0usize..15, field in prop_oneof![
+    fn mutated_samples_do_not_panic(which in 0usize..SAMPLES.len(), field in prop_oneof![
         Just("taskArn"), Just("clusterArn"), Just("containers"), Just("stopCode"), Just("stoppedReason"),
         Just("lastStatus"), Just("group"), Just("overrides"), Just("stoppedAt"), Just("memory")],
         replacement in crate::testing::any_json(KEYS, STRINGS)) {
