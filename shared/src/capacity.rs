@@ -3,6 +3,8 @@
 //! tag `autopilot:restore` before anything changes; shared by the task-watcher (crash loops) and
 //! off-hours.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 
 use crate::aws::autoscaling;
@@ -66,25 +68,36 @@ pub async fn current(aws: &impl Capacity, service: &ServiceSnapshot) -> Result<R
     })
 }
 
+/// What recording `restore` on a service writes: the capacity kept (a readable
+/// `autopilot:restore` already there is the truth and is kept) and the tags, `extra` included.
+/// Pure: a dry run says it without writing it.
+pub fn record_plan(
+    service: &ServiceSnapshot,
+    restore: Restore,
+    extra: &[(&str, String)],
+) -> (Restore, BTreeMap<String, String>) {
+    let recorded = service
+        .tags
+        .get(tags::RESTORE)
+        .and_then(|t| Restore::parse(t))
+        .unwrap_or(restore);
+    let mut tags: BTreeMap<String, String> = extra
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.clone()))
+        .collect();
+    tags.insert(tags::RESTORE.into(), recorded.to_tag());
+    (recorded, tags)
+}
+
 /// Records the capacity to restore in the service's `autopilot:restore` tag, with `extra`
-/// tags, before anything changes; a readable record already there is the truth and is kept.
-/// Returns the capacity recorded.
+/// tags, before anything changes (see [`record_plan`]). Returns the capacity recorded.
 pub async fn record(
     aws: &impl Capacity,
     service: &ServiceSnapshot,
     restore: Restore,
     extra: &[(&str, String)],
 ) -> Result<Restore> {
-    let recorded = service
-        .tags
-        .get(tags::RESTORE)
-        .and_then(|t| Restore::parse(t))
-        .unwrap_or(restore);
-    let mut tags: std::collections::BTreeMap<String, String> = extra
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.clone()))
-        .collect();
-    tags.insert(tags::RESTORE.into(), recorded.to_tag());
+    let (recorded, tags) = record_plan(service, restore, extra);
     aws.tag_service(&service.arn, &tags).await?;
     Ok(recorded)
 }

@@ -114,6 +114,11 @@ async fn a_crash_loop_is_remembered_scaled_to_zero_and_alerted_once() {
             .map(String::as_str),
         Some("2026-11-16T10:20:30Z")
     );
+    // The result lists what was tagged, in one TagResource: the alert and the capacity are
+    // remembered together or not at all.
+    assert_eq!(result["tagged"], json!(web.tags), "{result}");
+    let calls = aws.calls.snapshot();
+    assert_eq!(calls.iter().filter(|c| *c == "ECS.TagResource").count(), 1);
     let published = aws.published();
     assert_eq!(published.len(), 1);
     assert!(
@@ -191,6 +196,36 @@ async fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
         "{}",
         published[0].title
     );
+    // The result says what would have been tagged.
+    assert_eq!(
+        result["tagged"],
+        json!({
+            "autopilot:crash-loop-alerted-at": "2026-11-16T10:20:30Z",
+            "autopilot:crash-loop-stopped-at": "2026-11-16T10:20:30Z",
+            "autopilot:restore": "desired=2 min=2 max=10",
+        }),
+        "{result}"
+    );
+
+    // The loop goes on: the next stop, two minutes later, finds this one listed and stays
+    // quiet, as the real run would inside its window.
+    let mut next = sample("elb-health-check");
+    next["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/b1");
+    next["time"] = json!("2026-11-16T10:22:30Z");
+    next["detail"]["stoppedAt"] = json!("2026-11-16T10:22:30Z");
+    watcher.clients.with(|s| {
+        let first = parse(sample("elb-health-check")).expect("parsed").detail;
+        s.stops.entry("web".into()).or_default().insert(0, first);
+    });
+    let quiet = watcher.handle(next).await.expect("handled");
+    assert_eq!(quiet["actions"], json!(["ignore"]), "{quiet}");
+    assert!(
+        quiet["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("would have alerted at 2026-11-16T10:20:30")),
+        "{quiet}"
+    );
+    assert_eq!(watcher.clients.published().len(), 1, "said once");
 }
 
 #[tokio::test]

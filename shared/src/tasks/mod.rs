@@ -42,6 +42,9 @@ pub struct StopReport {
     pub severity: Severity,
     pub actions: Vec<Action>,
     pub detail: String,
+    /// The service tags written (in dry run: the ones that would have been).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub tagged: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none", rename = "notificationId")]
     pub notification_id: Option<String>,
 }
@@ -137,6 +140,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
             severity: c.severity,
             actions: vec![],
             detail: c.sentence.clone(),
+            tagged: BTreeMap::new(),
             notification_id: None,
         };
         let spot_warning = t.stop_code == Some(StopCode::TerminationNotice);
@@ -206,29 +210,42 @@ impl<P: TaskPorts> TaskWatcher<P> {
         else {
             return self.alert(ev, c, Some(&svc.arn), None, outcome).await;
         };
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        if self.config.dry_run {
+            // Nothing remembers a dry run's alert: replay the real decision over the stops, so
+            // the loop is said once per window, as it would be.
+            let replayed = plan::replayed_alert(t, c.cause, &stopped, &self.config, now);
+            if let Some(at) = replayed.filter(|r| !r.by_this_stop).map(|r| r.at) {
+                outcome.actions.push(Action::Ignore);
+                outcome.detail = format!(
+                    "{} Part of the crash loop a dry run would have alerted at {}: quiet until {} (dry run: nothing was tagged).",
+                    c.sentence,
+                    at.to_rfc3339(),
+                    (at + window).to_rfc3339()
+                );
+                return Ok(outcome);
+            }
+        }
 
         let service_arn = svc.arn.clone();
-        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // The alert is remembered before it is sent: a retry must not send a second one.
+        let mut tagged = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
         let mut scaled = None;
+        if scale_to_zero {
+            let current = capacity::current(&self.clients, &svc).await?;
+            let extra = [(CRASH_LOOP_STOPPED_AT, stamp.clone())];
+            let (recorded, restore_tags) = capacity::record_plan(&svc, current, &extra);
+            tagged.extend(restore_tags);
+            scaled = Some(recorded);
+        }
         if !self.config.dry_run {
-            // The alert is remembered before it is sent: a retry must not send a second one.
-            let tag = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
-            self.clients.tag_service(&service_arn, &tag).await?;
-            if scale_to_zero {
-                let current = capacity::current(&self.clients, &svc).await?;
-                let recorded = capacity::record(
-                    &self.clients,
-                    &svc,
-                    current,
-                    &[(CRASH_LOOP_STOPPED_AT, stamp.clone())],
-                )
-                .await?;
+            self.clients.tag_service(&service_arn, &tagged).await?;
+            if let Some(recorded) = scaled {
                 capacity::to_zero(&self.clients, &svc, recorded).await?;
-                scaled = Some(recorded);
             }
         }
         outcome.actions.push(Action::CrashLoop);
-        if scaled.is_some() || (self.config.dry_run && scale_to_zero) {
+        if scaled.is_some() {
             outcome.actions.push(Action::ScaleToZero);
         }
         outcome.severity = Severity::Critical;
@@ -242,6 +259,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
             self.config.dry_run,
         );
         outcome.detail = n.summary.clone();
+        outcome.tagged = tagged;
         self.clients.publish(&self.config.topic_arn, &n).await?;
         outcome.notification_id = Some(n.id);
         Ok(outcome)

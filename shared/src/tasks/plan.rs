@@ -41,8 +41,7 @@ pub enum CrashLoop {
     /// Fewer failing stops than the threshold in the window: alert this stop alone.
     Alert,
     /// A crash loop: the failing stops counted by cause; remember it, alert once, and scale
-    /// the service to zero when that is the configured action and it runs tasks (in dry run,
-    /// whenever it is the configured action: nothing is read or changed).
+    /// the service to zero when that is the configured action and it runs tasks.
     Loop {
         counts: BTreeMap<Cause, usize>,
         scale_to_zero: bool,
@@ -76,8 +75,55 @@ pub fn crash_loop(
     let scale = config.crash_loop_action == CrashLoopAction::ScaleToZero;
     CrashLoop::Loop {
         counts,
-        scale_to_zero: scale && (config.dry_run || desired > 0),
+        scale_to_zero: scale && desired > 0,
     }
+}
+
+/// When the crash-loop alert would have gone out, had this not been a dry run: a dry run writes
+/// no `autopilot:crash-loop-alerted-at`, so it replays the real decision over the service's
+/// failing stops that ECS still lists, in time order (this one, at `now`, last): a stop that
+/// brings the count in the window to the threshold alerts, and the stops inside the following
+/// window stay quiet. Deterministic over the same list, so concurrent invocations agree on which
+/// stop speaks, and a dry run says a loop once per window as the real run would.
+pub fn replayed_alert(
+    this: &EcsTaskStateChange,
+    this_cause: Cause,
+    stopped: &[EcsTaskStateChange],
+    config: &TaskWatcherConfig,
+    now: DateTime<Utc>,
+) -> Option<ReplayedAlert> {
+    let window = Duration::minutes(i64::from(config.crash_loop_window_minutes));
+    let mut times: Vec<DateTime<Utc>> = stopped
+        .iter()
+        .filter(|t| t.task_arn != this.task_arn && classify(t).cause.is_failure())
+        .map(|t| t.stopped_at.unwrap_or(now).min(now))
+        .collect();
+    times.sort();
+    if this_cause.is_failure() {
+        times.push(now);
+    }
+    let mut alerted: Option<ReplayedAlert> = None;
+    for (i, &t) in times.iter().enumerate() {
+        if alerted.is_some_and(|a| t - a.at < window) {
+            continue;
+        }
+        let in_window = times[..=i].iter().filter(|&&s| t - s <= window).count();
+        if in_window >= config.crash_loop_threshold as usize {
+            alerted = Some(ReplayedAlert {
+                at: t,
+                by_this_stop: this_cause.is_failure() && i + 1 == times.len(),
+            });
+        }
+    }
+    alerted
+}
+
+/// The last crash-loop alert a replay finds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ReplayedAlert {
+    pub at: DateTime<Utc>,
+    /// This stop is the one that alerts.
+    pub by_this_stop: bool,
 }
 
 /// Whether a stopped standalone task runs again.

@@ -137,13 +137,21 @@ fn crash_loop_decision_table() {
             0,
             Some(false),
         ),
-        // Dry run says what it would do without reading the capacity.
+        // A dry run decides on the same capacity: at zero, it would not scale either.
         (
             vec![failed("a", 2), failed("b", 5)],
             3,
             Z,
             true,
             0,
+            Some(false),
+        ),
+        (
+            vec![failed("a", 2), failed("b", 5)],
+            3,
+            Z,
+            true,
+            2,
             Some(true),
         ),
         // Outside the window, benign stops, and this stop listed again do not count.
@@ -429,4 +437,49 @@ fn a_restart_drops_the_keys_aws_reserves_and_counts_the_attempt() {
         ["autopilot:attempt", "autopilot:restart", "team"]
     );
     assert_eq!(tags[tags::ATTEMPT], "2");
+}
+
+#[test]
+fn a_dry_run_replays_the_alert_once_per_window() {
+    let cfg = config(3, CrashLoopAction::Alert, true);
+    let replay = |this: &EcsTaskStateChange, stopped: &[EcsTaskStateChange], minutes_ago: i64| {
+        let at = now() - Duration::minutes(minutes_ago);
+        replayed_alert(this, Cause::EssentialContainerExited, stopped, &cfg, at)
+    };
+    let at = |minutes_ago: i64| now() - Duration::minutes(minutes_ago);
+    // Stops every 2 minutes, window 15, threshold 3: the third stop (at -10) alerts.
+    let history: Vec<EcsTaskStateChange> = [14, 12, 10, 8, 6, 4, 2]
+        .iter()
+        .map(|m| failed(&format!("t{m}"), *m))
+        .collect();
+    // The stop that brings the count to the threshold speaks...
+    let third = replay(&failed("t10", 10), &history[..2], 10).expect("a loop");
+    assert_eq!((third.at, third.by_this_stop), (at(10), true));
+    // ...and the ones after it, inside its window, stay quiet, whatever order they are read in.
+    let mut later = history[..6].to_vec();
+    later.reverse();
+    let quiet = replay(&failed("t2", 2), &later, 2).expect("a loop");
+    assert_eq!((quiet.at, quiet.by_this_stop), (at(10), false));
+    // Below the threshold nothing was alerted.
+    assert_eq!(replay(&failed("t12", 12), &history[..1], 12), None);
+    // A window after the alert, a stop that still makes a loop alerts again.
+    let cfg5 = TaskWatcherConfig {
+        crash_loop_window_minutes: 5,
+        ..cfg.clone()
+    };
+    let again = replayed_alert(
+        &failed("t2", 2),
+        Cause::EssentialContainerExited,
+        &history[..6],
+        &cfg5,
+        at(2),
+    )
+    .expect("a loop");
+    // t10 alerts (t14, t12, t10 are within 5 minutes), t8..t6 are quiet, t4 is 6 minutes on
+    // and alerts again (t8, t6, t4), and t2 is inside that window.
+    assert_eq!((again.at, again.by_this_stop), (at(4), false));
+    // A benign stop never speaks for the loop.
+    let benign = replayed_alert(&scaled_in("s", 0), Cause::Scaling, &history, &cfg, now())
+        .expect("the history was a loop");
+    assert!(!benign.by_this_stop);
 }
