@@ -34,6 +34,9 @@ pub struct DeploymentSnapshot {
     pub task_definition: String,
     /// IN_PROGRESS, COMPLETED or FAILED.
     pub rollout_state: Option<String>,
+    /// Why: a circuit-breaker rollback says `ECS deployment circuit breaker: rolling back to
+    /// deploymentId <id>` while it runs.
+    pub rollout_state_reason: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
 
@@ -73,6 +76,7 @@ mod tests {
             status: status.into(),
             task_definition: format!("td:{id}"),
             rollout_state: rollout.map(str::to_string),
+            rollout_state_reason: None,
             created_at: None,
         }
     }

@@ -14,6 +14,10 @@ pub const EVENT_ID: &str = "autopilot:event-id";
 pub const REPLACES: &str = "autopilot:replaces";
 /// On a revision the deployer registered: who registered it (pruning only touches these).
 pub const REGISTERED_BY: &str = "autopilot:registered-by";
+/// On a service: the circuit-breaker rollback the deployer learnt of, `<rollback deployment id>
+/// <failed deployment id>` (`-` when unknown), so the rollback's completion is told from a deploy
+/// whatever order the events arrive in.
+pub const ROLLBACK: &str = "autopilot:rollback";
 /// On a service: `true` holds every deploy back.
 pub const DEPLOY_FREEZE: &str = "autopilot:deploy-freeze";
 

@@ -256,3 +256,194 @@ async fn the_deploy_thread_reads_as_its_snapshots() {
         insta::assert_snapshot!(format!("deploy-{name}.email"), n.to_text());
     }
 }
+
+#[tokio::test]
+async fn a_codedeploy_service_is_told_and_nothing_is_registered_or_updated() {
+    for strategy in [Strategy::PinDigest, Strategy::FollowTag] {
+        let d = deployer(strategy, None);
+        d.clients
+            .with(|s| s.services[0].controller = Some("CODE_DEPLOY".into()));
+        let result = d
+            .handle(push("v2.0.0", DIGEST, "2026-11-16T02:00:00Z"))
+            .await
+            .expect("decided");
+        assert_eq!(
+            result["decisions"][0]["reason"], "unsupported-deployment-controller",
+            "{result}"
+        );
+        let calls = d.clients.calls.snapshot();
+        for write in [
+            "ECS.RegisterTaskDefinition",
+            "ECS.UpdateService",
+            "ECS.TagResource",
+        ] {
+            assert!(!calls.iter().any(|c| c == write), "{strategy:?}: {calls:?}");
+        }
+        let told = &d.clients.published()[0];
+        assert!(told.title.starts_with("Cannot deploy"), "{}", told.title);
+        assert!(
+            told.description.contains("CODE_DEPLOY"),
+            "{}",
+            told.description
+        );
+    }
+}
+
+const GOOD: &str = "ecs-svc/1000";
+const BAD: &str = "ecs-svc/2000";
+const ROLLBACK: &str = "ecs-svc/3000";
+const TD_BAD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:4";
+
+/// A deployment event of the circuit-breaker story, shaped as ECS sends it.
+fn breaker_event(which: &str) -> Value {
+    let (sample, id, reason) = match which {
+        "failed" => (
+            include_str!("../../../events/deployer/ecs-deployment-failed.json"),
+            BAD,
+            "ECS deployment circuit breaker: task failed to start.".to_string(),
+        ),
+        "rollback" => (
+            include_str!("../../../events/deployer/ecs-deployment-rollback.json"),
+            ROLLBACK,
+            format!("ECS deployment circuit breaker: rolling back to deploymentId {GOOD}."),
+        ),
+        _ => (
+            include_str!("../../../events/deployer/ecs-deployment-completed.json"),
+            ROLLBACK,
+            format!("ECS deployment {ROLLBACK} completed."),
+        ),
+    };
+    let mut e: Value = serde_json::from_str(sample).expect("sample");
+    e["resources"] = json!([SERVICE_ARN]);
+    e["detail"]["deploymentId"] = json!(id);
+    e["detail"]["reason"] = json!(reason);
+    e
+}
+
+fn rollout(id: &str, status: &str, td: &str, state: &str, reason: &str) -> DeploymentSnapshot {
+    DeploymentSnapshot {
+        id: id.into(),
+        status: status.into(),
+        task_definition: td.into(),
+        rollout_state: Some(state.into()),
+        rollout_state_reason: Some(reason.into()),
+        created_at: None,
+    }
+}
+
+/// The service as DescribeServices shows it while the rollback runs: the rollback is the new
+/// PRIMARY deployment (of the last good revision), the failed one is ACTIVE and FAILED.
+fn rolling_back(s: &mut crate::testing::FakeState) {
+    s.services[0].task_definition = TD.into();
+    s.services[0].deployments = vec![
+        rollout(
+            ROLLBACK,
+            "PRIMARY",
+            TD,
+            "IN_PROGRESS",
+            &format!("ECS deployment circuit breaker: rolling back to deploymentId {GOOD}."),
+        ),
+        rollout(
+            BAD,
+            "ACTIVE",
+            TD_BAD,
+            "FAILED",
+            "ECS deployment circuit breaker: tasks failed to start.",
+        ),
+    ];
+}
+
+/// ...and once it completed: the failed deployment is gone, the rollback's reason says only
+/// that it completed.
+fn rolled_back(s: &mut crate::testing::FakeState) {
+    s.services[0].deployments = vec![rollout(
+        ROLLBACK,
+        "PRIMARY",
+        TD,
+        "COMPLETED",
+        &format!("ECS deployment {ROLLBACK} completed."),
+    )];
+}
+
+#[tokio::test]
+async fn a_circuit_breaker_rollback_is_told_from_a_deploy_whatever_order_its_events_arrive_in() {
+    for order in [
+        ["failed", "rollback", "completed"],
+        ["rollback", "failed", "completed"],
+        ["failed", "completed", "rollback"],
+    ] {
+        let d = deployer(Strategy::PinDigest, Some(1));
+        d.clients.with(|s| {
+            rolling_back(s);
+            s.deployment_stops.insert(
+                BAD.into(),
+                vec![StoppedTask {
+                    task_id: "0bad".into(),
+                    stop_code: Some("EssentialContainerExited".into()),
+                    stopped_reason: Some("Essential container in task exited".into()),
+                    containers: vec!["app: exit code 1 (Error: Cannot find module 'next')".into()],
+                }],
+            );
+            s.deployment_stops.insert(
+                ROLLBACK.into(),
+                vec![StoppedTask {
+                    task_id: "0roll".into(),
+                    stop_code: Some("ServiceSchedulerInitiated".into()),
+                    stopped_reason: Some("a task of the rollback itself".into()),
+                    containers: vec![],
+                }],
+            );
+        });
+        for which in order {
+            if which == "completed" {
+                d.clients.with(rolled_back);
+            }
+            d.handle(breaker_event(which)).await.expect(which);
+        }
+        let published = d.clients.published();
+        let ids: Vec<&str> = published.iter().map(|n| n.id.as_str()).collect();
+        let failed_id = format!("deployment:{BAD}:failed");
+        // Whichever of the failure and the rollback's start comes first, both say the same
+        // failure under one id: Chatbot shows it once.
+        assert_eq!(
+            ids.iter().filter(|id| **id == failed_id).count(),
+            published.len() - 1,
+            "{order:?}: {ids:?}"
+        );
+        let failure = &published[0];
+        assert!(
+            failure.description.contains("Cannot find module")
+                && !failure.description.contains("0roll"),
+            "{order:?}: the failed deployment's stopped tasks, not the rollback's: {}",
+            failure.description
+        );
+        assert!(
+            failure.title.ends_with("failed, rolling back"),
+            "{}",
+            failure.title
+        );
+        // The end is a rollback, never "Deployed".
+        let end = published
+            .iter()
+            .find(|n| n.id == format!("deployment:{ROLLBACK}:rolled-back"))
+            .unwrap_or_else(|| panic!("{order:?}: no rolled-back notice in {ids:?}"));
+        assert_eq!(end.title, "Rolled back prod/web to web:3", "{order:?}");
+        assert!(
+            !published.iter().any(|n| n.title.starts_with("Deployed")),
+            "{order:?}"
+        );
+        assert!(
+            published.iter().all(|n| n.thread_id == SERVICE_ARN),
+            "in the deploy's thread"
+        );
+        // A rollback prunes nothing: the failed revision stays to be looked at.
+        assert!(
+            !d.clients
+                .calls
+                .snapshot()
+                .iter()
+                .any(|c| c == "ECS.DeregisterTaskDefinition"),
+            "{order:?}"
+        );
+    }
+}

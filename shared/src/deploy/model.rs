@@ -28,6 +28,8 @@ pub enum Reason {
     DeployFreeze,
     ServiceNotFound,
     ContainerNotFound,
+    UnsupportedDeploymentController,
+    ShortServiceArn,
     Deployed,
 }
 
@@ -40,6 +42,8 @@ impl Reason {
             Reason::Deployed
                 | Reason::ServiceNotFound
                 | Reason::ContainerNotFound
+                | Reason::UnsupportedDeploymentController
+                | Reason::ShortServiceArn
                 | Reason::DeployFreeze
         )
     }

@@ -4,11 +4,11 @@
 use chrono::Duration;
 
 use super::config::DeployTarget;
-use super::outcome::{DeployedImage, DeploymentOutcome, StoppedTask};
+use super::outcome::{DeployedImage, Rollback, StoppedTask};
 use super::plan::{short_digest, Decision, Reason};
 use crate::aws::arn::{ecs_service_arn, ecs_service_url, ecs_task_url};
 use crate::error::Error;
-use crate::events::{EcrImageAction, EcsDeploymentStateChange, Event};
+use crate::events::{DeploymentEventName, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::notify::{link, neutralise, Notification, Severity};
 use crate::tags;
 
@@ -68,6 +68,22 @@ pub(super) fn push_decision(
                 "Remove the tag {} from the service (or set it to false), then push the tag again.",
                 tags::DEPLOY_FREEZE
             )],
+        ),
+        Reason::UnsupportedDeploymentController => (
+            Severity::Critical,
+            format!("Cannot deploy {}:{tag} to {cluster}/{service}", d.repository_name),
+            vec![
+                "The service is deployed by CodeDeploy or an external controller, which UpdateService cannot drive: deploy it with its own controller, or recreate it with the ECS (rolling) deployment controller.".into(),
+                "Until then, remove its entry from the deployer's DEPLOY_TARGETS.".into(),
+            ],
+        ),
+        Reason::ShortServiceArn => (
+            Severity::Critical,
+            format!("Cannot deploy {}:{tag} to {cluster}/{service}", d.repository_name),
+            vec![
+                "Migrate the service to the long ARN format (ECS console: the service's Migrate action, after aws ecs put-account-setting --name serviceLongArnFormat --value enabled); the migration cannot be undone.".into(),
+                "Or set \"strategy\": \"pin-digest\" in its DEPLOY_TARGETS entry: pinning tags only the revisions it registers.".into(),
+            ],
         ),
         _ => (
             Severity::Critical,
@@ -162,24 +178,20 @@ pub(super) fn deploy_error(
     n
 }
 
-/// A deployment that completed.
-pub(super) fn completed(
-    change: &Event<EcsDeploymentStateChange>,
-    target: &DeployTarget,
-    service_arn: &str,
-    image: &DeployedImage,
-    duration: Option<Duration>,
-) -> Notification {
-    let cluster = target.cluster_name();
-    let service = &target.service;
-    let what = match (&image.tag, &image.digest) {
+/// What an image is, for a message: `tag` (`digest`), or the image reference.
+fn image_words(image: &DeployedImage) -> String {
+    match (&image.tag, &image.digest) {
         (Some(t), Some(dg)) => format!("`{}` (`{}`)", neutralise(t), short_digest(dg)),
         _ => format!(
             "`{}`",
             neutralise(image.image.as_deref().unwrap_or("its image"))
         ),
-    };
-    let took = duration
+    }
+}
+
+/// ` in 4m 30s`, or nothing when the duration is unknown.
+fn took_words(duration: Option<Duration>) -> String {
+    duration
         .map(|d| {
             format!(
                 " in {}m {:02}s",
@@ -187,20 +199,16 @@ pub(super) fn completed(
                 d.num_seconds().rem_euclid(60)
             )
         })
-        .unwrap_or_default();
-    let mut n = base(
-        format!("deployment:{}:completed", change.detail.deployment_id),
-        Severity::Success,
-        format!("Deployed {cluster}/{service}"),
-        format!(
-            "Deployment {} completed{took}: {cluster}/{service} runs {what}, task definition {}.",
-            change.detail.deployment_id,
-            image.task_definition.rsplit('/').next().unwrap_or_default()
-        ),
-        service_arn.to_string(),
-        "deploy-completed",
-        target,
-    );
+        .unwrap_or_default()
+}
+
+/// The revision part of a task-definition ARN: `family:7`.
+fn revision_name(task_definition: &str) -> &str {
+    task_definition.rsplit('/').next().unwrap_or_default()
+}
+
+/// The image and duration facts a completed deployment or rollback adds.
+fn image_facts(n: &mut Notification, image: &DeployedImage, duration: Option<Duration>) {
     if let Some(t) = &image.tag {
         n.additional_context.insert("tag".into(), neutralise(t));
     }
@@ -212,15 +220,90 @@ pub(super) fn completed(
             .insert("durationSeconds".into(), d.num_seconds().to_string());
     }
     n.related_resources.push(image.task_definition.clone());
+}
+
+/// A deployment that completed.
+pub(super) fn completed(
+    change: &Event<EcsDeploymentStateChange>,
+    target: &DeployTarget,
+    service_arn: &str,
+    image: &DeployedImage,
+    duration: Option<Duration>,
+) -> Notification {
+    let cluster = target.cluster_name();
+    let service = &target.service;
+    let mut n = base(
+        format!("deployment:{}:completed", change.detail.deployment_id),
+        Severity::Success,
+        format!("Deployed {cluster}/{service}"),
+        format!(
+            "Deployment {} completed{}: {cluster}/{service} runs {}, task definition {}.",
+            change.detail.deployment_id,
+            took_words(duration),
+            image_words(image),
+            revision_name(&image.task_definition)
+        ),
+        service_arn.to_string(),
+        "deploy-completed",
+        target,
+    );
+    image_facts(&mut n, image, duration);
     n
 }
 
-/// A deployment that failed or is rolling back, with its stopped tasks' reasons.
-pub(super) fn failed(
-    change: &Event<EcsDeploymentStateChange>,
-    outcome: DeploymentOutcome,
+/// A circuit-breaker rollback that completed: the service runs the last good revision again.
+pub(super) fn rolled_back(
     target: &DeployTarget,
     service_arn: &str,
+    image: &DeployedImage,
+    rollback: &Rollback,
+    duration: Option<Duration>,
+) -> Notification {
+    let cluster = target.cluster_name();
+    let service = &target.service;
+    let revision = revision_name(&image.task_definition);
+    let failed = rollback
+        .failed
+        .as_deref()
+        .map(|f| format!("deployment {f} failed, and "))
+        .unwrap_or_default();
+    let mut n = base(
+        format!("deployment:{}:rolled-back", rollback.deployment),
+        Severity::Warning,
+        format!("Rolled back {cluster}/{service} to {revision}"),
+        format!(
+            "The circuit breaker rolled the service back: {failed}rollback {} completed{}. {cluster}/{service} runs {} again, task definition {revision}.",
+            rollback.deployment,
+            took_words(duration),
+            image_words(image),
+        ),
+        service_arn.to_string(),
+        "deploy-rolled-back",
+        target,
+    );
+    n.next_steps = vec![
+        "The failure notice above in this thread lists the failed deployment's stopped tasks and their reasons.".into(),
+        "Fix the image or the task definition and push a new tag: the service keeps running the last good revision until then.".into(),
+    ];
+    if let Some(f) = &rollback.failed {
+        n.additional_context
+            .insert("failedDeploymentId".into(), f.clone());
+    }
+    n.additional_context
+        .insert("deploymentId".into(), rollback.deployment.clone());
+    image_facts(&mut n, image, duration);
+    n
+}
+
+/// A deployment that failed (and is being rolled back, when `rollback` is set), with the stopped
+/// tasks' reasons of the deployment that failed. Its id is the failed deployment's, whichever
+/// event told it (the failure, or the rollback's start): Chatbot shows it once.
+pub(super) fn failed(
+    change: &Event<EcsDeploymentStateChange>,
+    target: &DeployTarget,
+    service_arn: &str,
+    failed: Option<&str>,
+    rollback: Option<&Rollback>,
     stopped: &[StoppedTask],
 ) -> Notification {
     let cluster = target.cluster_name();
@@ -229,17 +312,19 @@ pub(super) fn failed(
         .filter(|r| !r.is_empty())
         .or_else(|| service_arn.split(':').nth(3))
         .unwrap_or("us-east-1");
-    let (word, event_type) = match outcome {
-        DeploymentOutcome::RollingBack => ("rolling back", "deploy-rolling-back"),
-        _ => ("failed", "deploy-failed"),
-    };
-    let reason = neutralise(
-        change
-            .detail
-            .reason
-            .as_deref()
-            .unwrap_or("ECS gave no reason"),
-    );
+    // The failure's own event gives its reason; the rollback's start only says it rolls back.
+    let reason = (change.detail.event_name == DeploymentEventName::Failed)
+        .then(|| {
+            neutralise(
+                change
+                    .detail
+                    .reason
+                    .as_deref()
+                    .unwrap_or("ECS gave no reason"),
+            )
+        })
+        .map(|r| format!(": {r}"))
+        .unwrap_or_default();
     // The same reason from many tasks is said once, with a count.
     let mut reasons: Vec<(String, usize, String)> = Vec::new();
     for t in stopped {
@@ -252,27 +337,49 @@ pub(super) fn failed(
             None => reasons.push((line, 1, t.task_id.clone())),
         }
     }
-    let mut description = format!(
-        "Deployment {} of {cluster}/{service} {word}: {reason}",
-        change.detail.deployment_id
-    );
-    if reasons.is_empty() {
-        description.push_str("\nNo stopped tasks were found for this deployment.");
-    } else {
-        description.push_str(&format!("\nStopped tasks ({}):", stopped.len()));
-        for (line, count, task_id) in &reasons {
-            let task = link(&ecs_task_url(region, cluster, task_id), task_id);
-            description.push_str(&format!("\n• {count}× {line} (e.g. {task})"));
+    let which = failed.unwrap_or("(the failed one is no longer listed)");
+    let mut description = format!("Deployment {which} of {cluster}/{service} failed{reason}");
+    if let Some(r) = rollback {
+        description.push_str(&format!(
+            "\nThe circuit breaker is rolling back (deployment {}{}).",
+            r.deployment,
+            r.to.as_deref()
+                .map(|to| format!(" to {to}"))
+                .unwrap_or_default()
+        ));
+    }
+    if failed.is_some() {
+        if reasons.is_empty() {
+            description.push_str("\nNo stopped tasks were found for this deployment.");
+        } else {
+            description.push_str(&format!("\nStopped tasks ({}):", stopped.len()));
+            for (line, count, task_id) in &reasons {
+                let task = link(&ecs_task_url(region, cluster, task_id), task_id);
+                description.push_str(&format!("\n• {count}× {line} (e.g. {task})"));
+            }
         }
     }
-    let mut n = base(
-        format!(
-            "deployment:{}:{}",
-            change.detail.deployment_id,
-            event_type.trim_start_matches("deploy-")
+    let (id, event_type, title) = match (failed, rollback) {
+        (Some(f), Some(_)) => (
+            format!("deployment:{f}:failed"),
+            "deploy-rolling-back",
+            format!("Deployment of {cluster}/{service} failed, rolling back"),
         ),
+        (Some(f), None) => (
+            format!("deployment:{f}:failed"),
+            "deploy-failed",
+            format!("Deployment of {cluster}/{service} failed"),
+        ),
+        (None, _) => (
+            format!("deployment:{}:rolling-back", change.detail.deployment_id),
+            "deploy-rolling-back",
+            format!("Deployment of {cluster}/{service} failed, rolling back"),
+        ),
+    };
+    let mut n = base(
+        id,
         Severity::Critical,
-        format!("Deployment of {cluster}/{service} {word}"),
+        title,
         description,
         service_arn.to_string(),
         event_type,
@@ -283,8 +390,14 @@ pub(super) fn failed(
         "Read the stopped tasks' logs: a crash at start, a wrong port or health-check path, or missing secrets are the usual causes.".into(),
         "Fix the image or the task definition and push a new tag; the circuit breaker keeps the last good revision running.".into(),
     ];
-    n.additional_context
-        .insert("deploymentId".into(), change.detail.deployment_id.clone());
+    n.additional_context.insert(
+        "deploymentId".into(),
+        failed.unwrap_or(&change.detail.deployment_id).to_string(),
+    );
+    if let Some(r) = rollback {
+        n.additional_context
+            .insert("rollbackDeploymentId".into(), r.deployment.clone());
+    }
     n.additional_context
         .insert("stoppedTasks".into(), stopped.len().to_string());
     n

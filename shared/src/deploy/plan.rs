@@ -143,6 +143,34 @@ fn decide(
             None,
         );
     }
+    // UpdateService cannot change the task definition of a service that CodeDeploy or an
+    // external controller deploys (nor force a new deployment of it).
+    if let Some(controller) = service.controller.as_deref().filter(|c| *c != "ECS") {
+        return (
+            Reason::UnsupportedDeploymentController,
+            format!(
+                "service {name} is deployed by the {controller} deployment controller, and UpdateService cannot change its task definition ({}): remove it from DEPLOY_TARGETS",
+                if controller == "CODE_DEPLOY" {
+                    "start a CodeDeploy deployment instead"
+                } else {
+                    "create a task set instead"
+                }
+            ),
+            None,
+        );
+    }
+    // Follow-tag records the image on the service's tags; a service with an old short ARN
+    // (service/<name>, no cluster) cannot be tagged.
+    if target.strategy == Strategy::FollowTag && !service_arn_is_long(&service.arn) {
+        return (
+            Reason::ShortServiceArn,
+            format!(
+                "service {name} has an old short ARN ({}), which cannot be tagged, and follow-tag records the image in the service's tags: migrate the service to the long ARN format (see \"Migrate an Amazon ECS short service ARN to a long ARN\" in the ECS guide), or use pin-digest",
+                service.arn
+            ),
+            None,
+        );
+    }
     let td = live.and_then(|l| l.task_definition.as_ref());
 
     // What the service runs, and when that image was pushed.
@@ -265,6 +293,12 @@ fn decide(
         ),
         Some(step),
     )
+}
+
+/// Whether a service ARN has the long format (`service/<cluster>/<service>`), the only one ECS
+/// can tag.
+pub fn service_arn_is_long(arn: &str) -> bool {
+    crate::aws::Arn::parse(arn).is_some_and(|a| a.ecs_service().is_some())
 }
 
 /// The tags that say which image a revision or service runs.

@@ -278,6 +278,58 @@ fn a_missing_or_inactive_service_is_reported() {
 }
 
 #[test]
+fn a_service_another_controller_deploys_is_skipped_for_either_strategy() {
+    for controller in ["CODE_DEPLOY", "EXTERNAL"] {
+        for strategy in [Strategy::PinDigest, Strategy::FollowTag] {
+            let mut l = live("r/web:v1", &[], &[]);
+            l.service.as_mut().unwrap().controller = Some(controller.into());
+            let p = decide_one(&push("v2"), target(strategy), Some(l));
+            assert_eq!(
+                (p.decision.action, p.decision.reason),
+                (Action::Skip, Reason::UnsupportedDeploymentController),
+                "{controller} {strategy:?}"
+            );
+            assert!(p.step.is_none(), "nothing registered, nothing updated");
+            assert!(
+                p.decision.detail.contains(controller),
+                "{}",
+                p.decision.detail
+            );
+        }
+    }
+    assert!(Reason::UnsupportedDeploymentController.is_notified());
+    // ECS's own controller (or none said) deploys.
+    for controller in [Some("ECS"), None] {
+        let mut l = live("r/web:v1", &[], &[]);
+        l.service.as_mut().unwrap().controller = controller.map(str::to_string);
+        let p = decide_one(&push("v2"), target(Strategy::PinDigest), Some(l));
+        assert_eq!(p.decision.reason, Reason::Deployed, "{controller:?}");
+    }
+}
+
+#[test]
+fn a_short_arn_service_cannot_follow_a_tag_but_can_be_pinned() {
+    let short = |strategy| {
+        let mut l = live("r/web:v1", &[], &[]);
+        l.service.as_mut().unwrap().arn = "arn:aws:ecs:us-east-1:123456789012:service/web".into();
+        decide_one(&push("v2"), target(strategy), Some(l))
+    };
+    let p = short(Strategy::FollowTag);
+    assert_eq!(p.decision.reason, Reason::ShortServiceArn);
+    assert!(p.step.is_none());
+    assert!(
+        p.decision
+            .detail
+            .contains("migrate the service to the long ARN format"),
+        "{}",
+        p.decision.detail
+    );
+    assert!(Reason::ShortServiceArn.is_notified());
+    // Pinning a digest tags only the revision it registers.
+    assert_eq!(short(Strategy::PinDigest).decision.reason, Reason::Deployed);
+}
+
+#[test]
 fn the_container_must_be_named_when_there_are_several() {
     let mut l = live("r/web:v1", &[], &[]);
     l.task_definition

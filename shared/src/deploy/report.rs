@@ -1,14 +1,18 @@
 //! Reports a deployment's outcome: parse, plan ([`outcome::plan`]), read what the report needs,
 //! prune, notify in the deploy's thread.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
-use super::outcome::{self, DeploymentOutcome, OutcomePlan};
+use super::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
+use super::plan::service_arn_is_long;
 use super::{notices, prune, Deployer};
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 use crate::ports::DeployPorts;
+use crate::tags;
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
 const MAX_STOPPED_TASKS: usize = 100;
@@ -22,7 +26,7 @@ pub(super) async fn handle<P: DeployPorts>(
     let deployment_id = change.detail.deployment_id.clone();
     let plan = outcome::plan(
         happened,
-        &cluster,
+        cluster.as_deref(),
         &service,
         &d.config.targets,
         d.config.keep_revisions,
@@ -33,17 +37,34 @@ pub(super) async fn handle<P: DeployPorts>(
         "cluster": cluster, "service": service, "deploymentId": deployment_id,
         "outcome": happened, "notified": false,
     });
-    let notice = match plan {
+    let (target, prune) = match plan {
         OutcomePlan::Quiet(reason) => {
             result["reason"] = json!(reason);
             return Ok(json!({ "deployment": result }));
         }
-        OutcomePlan::ReportCompleted { target, prune } => {
-            let services = d
-                .clients
-                .services(&target.cluster, std::slice::from_ref(&service))
-                .await?;
-            let svc = services.first();
+        OutcomePlan::Report { target, prune } => (target, prune),
+    };
+    result["cluster"] = json!(target.cluster_name());
+    let services = d
+        .clients
+        .services(&target.cluster, std::slice::from_ref(&service))
+        .await?;
+    let svc = services.first();
+    let resolution = outcome::resolve(&change.detail, svc);
+    tracing::info!(resolution = ?resolution, "deployment resolved");
+    result["resolution"] = json!(resolution);
+    // Remember a rollback on the service before saying anything, so that its completion is told
+    // from a deploy whichever event comes next (a short ARN cannot be tagged: then only the
+    // listed deployments tell).
+    if let Some(value) = svc.and_then(|s| outcome::to_remember(&resolution, s)) {
+        let arn = svc.map(|s| s.arn.as_str()).unwrap_or_default();
+        if !d.config.dry_run && service_arn_is_long(arn) {
+            let tag = BTreeMap::from([(tags::ROLLBACK.to_string(), value)]);
+            d.clients.tag_service(arn, &tag).await?;
+        }
+    }
+    let notice = match &resolution {
+        Resolution::Completed | Resolution::RolledBack(_) => {
             let deployment = svc.and_then(|s| s.deployment(&deployment_id));
             // The PRIMARY deployment runs the service's task definition by definition; an older
             // one names its own.
@@ -66,22 +87,41 @@ pub(super) async fn handle<P: DeployPorts>(
                     &td.containers(),
                     target.container.as_deref(),
                 );
-                if let Some(keep) = prune {
+                // Pruning follows a deploy, never a rollback: the failed revision stays to
+                // be looked at.
+                if let Some(keep) = prune.filter(|_| resolution == Resolution::Completed) {
                     let pruned = prune::prune(&d.clients, &td, &td_tags, keep).await?;
                     result["pruned"] = json!(pruned);
                 }
             }
             let took = outcome::duration(started, change.detail.updated_at.or(change.time));
             result["image"] = json!(image);
-            notices::completed(&change, target, &service_arn, &image, took)
+            match &resolution {
+                Resolution::RolledBack(r) => {
+                    notices::rolled_back(target, &service_arn, &image, r, took)
+                }
+                _ => notices::completed(&change, target, &service_arn, &image, took),
+            }
         }
-        OutcomePlan::ReportFailed { target } => {
-            let stopped = d
-                .clients
-                .deployment_stops(&target.cluster, &deployment_id, MAX_STOPPED_TASKS)
-                .await?;
+        Resolution::Failed { failed, rollback } => {
+            // The stopped tasks of the deployment that failed, never of the rollback.
+            let stopped = match failed {
+                Some(failed) => {
+                    d.clients
+                        .deployment_stops(&target.cluster, failed, MAX_STOPPED_TASKS)
+                        .await?
+                }
+                None => vec![],
+            };
             result["stoppedTasks"] = json!(stopped);
-            notices::failed(&change, happened, target, &service_arn, &stopped)
+            notices::failed(
+                &change,
+                target,
+                &service_arn,
+                failed.as_deref(),
+                rollback.as_ref(),
+                &stopped,
+            )
         }
     };
     d.clients.publish(&d.config.topic_arn, &notice).await?;
@@ -89,9 +129,10 @@ pub(super) async fn handle<P: DeployPorts>(
     result["notificationId"] = json!(notice.id);
     Metrics::new("deployer")
         .count(
-            match happened {
-                DeploymentOutcome::Completed => "DeploymentsCompleted",
-                _ => "DeploymentsFailed",
+            match resolution {
+                Resolution::Completed => "DeploymentsCompleted",
+                Resolution::RolledBack(_) => "DeploymentsRolledBack",
+                Resolution::Failed { .. } => "DeploymentsFailed",
             },
             1,
         )

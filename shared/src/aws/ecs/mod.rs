@@ -91,6 +91,7 @@ fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
                 status: d.status().unwrap_or_default().to_string(),
                 task_definition: d.task_definition().unwrap_or_default().to_string(),
                 rollout_state: d.rollout_state().map(|r| r.as_str().to_string()),
+                rollout_state_reason: d.rollout_state_reason().map(str::to_string),
                 created_at: d
                     .created_at()
                     .and_then(|t| DateTime::from_timestamp(t.secs(), t.subsec_nanos())),
