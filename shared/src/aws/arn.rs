@@ -36,6 +36,12 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// Whether a service ARN has the long format (`service/<cluster>/<service>`), the only one ECS
+/// can tag; services created before 2021 may still have `service/<service>`.
+pub fn is_long_service_arn(arn: &str) -> bool {
+    Arn::parse(arn).is_some_and(|a| a.ecs_service().is_some())
+}
+
 /// Whether a string is an SNS topic ARN.
 pub fn is_topic_arn(s: &str) -> bool {
     Arn::parse(s).is_some_and(|a| a.service == "sns")

@@ -161,7 +161,8 @@ fn decide(
     }
     // Follow-tag records the image on the service's tags; a service with an old short ARN
     // (service/<name>, no cluster) cannot be tagged.
-    if target.strategy == Strategy::FollowTag && !service_arn_is_long(&service.arn) {
+    if target.strategy == Strategy::FollowTag && !crate::aws::arn::is_long_service_arn(&service.arn)
+    {
         return (
             Reason::ShortServiceArn,
             format!(
@@ -293,12 +294,6 @@ fn decide(
         ),
         Some(step),
     )
-}
-
-/// Whether a service ARN has the long format (`service/<cluster>/<service>`), the only one ECS
-/// can tag.
-pub fn service_arn_is_long(arn: &str) -> bool {
-    crate::aws::Arn::parse(arn).is_some_and(|a| a.ecs_service().is_some())
 }
 
 /// The tags that say which image a revision or service runs.

@@ -6,8 +6,8 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
-use super::plan::service_arn_is_long;
 use super::{notices, prune, Deployer};
+use crate::aws::arn::is_long_service_arn;
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
@@ -58,7 +58,7 @@ pub(super) async fn handle<P: DeployPorts>(
     // listed deployments tell).
     if let Some(value) = svc.and_then(|s| outcome::to_remember(&resolution, s)) {
         let arn = svc.map(|s| s.arn.as_str()).unwrap_or_default();
-        if !d.config.dry_run && service_arn_is_long(arn) {
+        if !d.config.dry_run && is_long_service_arn(arn) {
             let tag = BTreeMap::from([(tags::ROLLBACK.to_string(), value)]);
             d.clients.tag_service(arn, &tag).await?;
         }

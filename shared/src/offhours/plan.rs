@@ -125,6 +125,19 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
         },
         Mode::Awake => p.reason = "awake".into(),
     }
+    // Sleeping records the capacity to restore in the service's tags, which a service with an
+    // old short ARN cannot carry: say so rather than fail on TagResource.
+    if p.action == Action::Sleep && !crate::aws::arn::is_long_service_arn(&s.arn) {
+        p.action = Action::Error;
+        p.reason = format!(
+            "the service has an old short ARN ({}), which cannot be tagged, and off-hours records the capacity to restore in its tags: migrate the service to the long ARN format",
+            s.arn
+        );
+        p.error = Some(Failure {
+            code: "ShortServiceArn".into(),
+            retryable: false,
+        });
+    }
     p
 }
 
@@ -233,5 +246,22 @@ mod tests {
                 max: Some(10)
             })
         );
+    }
+
+    #[test]
+    fn a_short_arn_service_is_not_put_to_sleep_and_says_why() {
+        let mut s = state(2, &[]);
+        s.arn = "arn:aws:ecs:us-east-1:1:service/web".into();
+        let p = plan(Mode::Asleep, now(), &s);
+        assert_eq!(p.action, Action::Error);
+        assert!(
+            p.reason
+                .contains("migrate the service to the long ARN format"),
+            "{}",
+            p.reason
+        );
+        assert_eq!(p.error.map(|e| e.code), Some("ShortServiceArn".to_string()));
+        // Awake, nothing is written: nothing to say.
+        assert_eq!(plan(Mode::Awake, now(), &s).action, Action::None);
     }
 }

@@ -222,7 +222,8 @@ async fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
     assert!(
         quiet["detail"]
             .as_str()
-            .is_some_and(|d| d.contains("would have alerted at 2026-11-16T10:20:30")),
+            .is_some_and(|d| d.contains("alerted at 2026-11-16T10:20:30")
+                && d.contains("nothing was tagged")),
         "{quiet}"
     );
     assert_eq!(watcher.clients.published().len(), 1, "said once");
@@ -411,4 +412,46 @@ async fn the_task_definitions_opt_in_restarts_a_task_whose_tags_are_gone() {
         "{:?}",
         watcher.clients.calls.snapshot()
     );
+}
+
+#[tokio::test]
+async fn a_short_arn_service_in_a_crash_loop_is_told_to_migrate_and_never_tagged_or_scaled() {
+    let aws = aws(&[]);
+    crash_looping(&aws);
+    aws.with(|s| s.services[0].arn = "arn:aws:ecs:us-east-1:123456789012:service/web".into());
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled, not an AWS error");
+    assert_eq!(result["actions"], json!(["crash-loop"]), "{result}");
+    let calls = watcher.clients.calls.snapshot();
+    assert!(
+        !calls
+            .iter()
+            .any(|c| c == "ECS.TagResource" || c == "ECS.UpdateService"),
+        "{calls:?}"
+    );
+    assert_eq!(watcher.clients.service("web").map(|s| s.desired), Some(2));
+    let alert = &watcher.clients.published()[0];
+    assert!(
+        alert
+            .next_steps
+            .iter()
+            .any(|s| s.contains("Migrate the service to the long ARN format")),
+        "{:?}",
+        alert.next_steps
+    );
+
+    // The next stop of the loop finds this one listed and stays quiet, as after a tagged alert.
+    let mut next = sample("elb-health-check");
+    next["detail"]["taskArn"] = json!("arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/b2");
+    next["time"] = json!("2026-11-16T10:22:30Z");
+    watcher.clients.with(|s| {
+        let first = parse(sample("elb-health-check")).expect("parsed").detail;
+        s.stops.entry("web".into()).or_default().insert(0, first);
+    });
+    let quiet = watcher.handle(next).await.expect("handled");
+    assert_eq!(quiet["actions"], json!(["ignore"]), "{quiet}");
+    assert_eq!(watcher.clients.published().len(), 1);
 }

@@ -211,14 +211,18 @@ impl<P: TaskPorts> TaskWatcher<P> {
             return self.alert(ev, c, Some(&svc.arn), None, outcome).await;
         };
         let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-        if self.config.dry_run {
-            // Nothing remembers a dry run's alert: replay the real decision over the stops, so
-            // the loop is said once per window, as it would be.
+        // A service with an old short ARN cannot be tagged: nothing can remember its alert nor
+        // record its capacity, so it is decided as a dry run is, and never scaled.
+        let taggable = crate::aws::arn::is_long_service_arn(&svc.arn);
+        let scale_to_zero = scale_to_zero && taggable;
+        if self.config.dry_run || !taggable {
+            // Nothing remembers the alert: replay the real decision over the stops, so the
+            // loop is said once per window, as it would be.
             let replayed = plan::replayed_alert(t, c.cause, &stopped, &self.config, now);
             if let Some(at) = replayed.filter(|r| !r.by_this_stop).map(|r| r.at) {
                 outcome.actions.push(Action::Ignore);
                 outcome.detail = format!(
-                    "{} Part of the crash loop a dry run would have alerted at {}: quiet until {} (dry run: nothing was tagged).",
+                    "{} Part of the crash loop alerted at {} (replayed from the listed stops: nothing was tagged): quiet until {}.",
                     c.sentence,
                     at.to_rfc3339(),
                     (at + window).to_rfc3339()
@@ -238,7 +242,9 @@ impl<P: TaskPorts> TaskWatcher<P> {
             tagged.extend(restore_tags);
             scaled = Some(recorded);
         }
-        if !self.config.dry_run {
+        if !taggable {
+            tagged.clear();
+        } else if !self.config.dry_run {
             self.clients.tag_service(&service_arn, &tagged).await?;
             if let Some(recorded) = scaled {
                 capacity::to_zero(&self.clients, &svc, recorded).await?;

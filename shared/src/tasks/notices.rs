@@ -155,6 +155,11 @@ pub(super) fn crash_loop(
         "If the last deploy started this, push the previous tag to roll back.".to_string(),
     ];
     match scaled {
+        Some(r) if dry_run => description.push_str(&format!(
+            "\nDry run: the service would be scaled to zero to stop the loop, its capacity recorded in the tag {} ({}).",
+            tags::RESTORE,
+            r.to_tag()
+        )),
         Some(r) => {
             description.push_str(&format!(
                 "\nThe service was scaled to zero to stop the loop; its capacity is recorded in the tag {} ({}).",
@@ -170,6 +175,12 @@ pub(super) fn crash_loop(
             ));
         }
         None => next_steps.push("The service keeps retrying; set CRASH_LOOP_ACTION=scale-to-zero to stop such loops automatically.".into()),
+    }
+    if !crate::aws::arn::is_long_service_arn(service_arn) {
+        description.push_str(
+            "\nThe service has an old short ARN, which ECS cannot tag: the watcher can neither remember this alert nor record the capacity to restore, so it did not scale the service (it works out from the listed stops when to speak again).",
+        );
+        next_steps.push("Migrate the service to the long ARN format (ECS guide: \"Migrate an Amazon ECS short service ARN to a long ARN\"); it cannot be undone.".into());
     }
     Notification::new(
         format!("crash-loop:{service_arn}:{stamp}"),
