@@ -66,22 +66,15 @@ pub fn condition(a: &AlarmStateChange) -> String {
         .and_then(|m| m.metric.name.as_deref())
         .filter(|n| n.ends_with("Utilization") && a.expression().is_none())
         .map_or("", |_| " %");
-    let value = data["recentDatapoints"]
-        .as_array()
-        .and_then(|d| d.first())
-        .and_then(Value::as_f64);
+    // `recentDatapoints` is in time order, oldest first: the latest is the last.
+    let value = latest(&data["recentDatapoints"]);
     let count = datapoints(reason)
         .map(|(n, m)| format!(" for {n} of {m} datapoints"))
         .unwrap_or_default();
     if a.expression()
         .is_some_and(|e| is_anomaly(e.expression.as_deref()))
     {
-        let band = |k: &str| {
-            data[k]
-                .as_array()
-                .and_then(|d| d.first())
-                .and_then(Value::as_f64)
-        };
+        let band = |k: &str| latest(&data[k]);
         let range = band("recentLowerThresholds")
             .zip(band("recentUpperThresholds"))
             .map(|(l, u)| format!(" [{} to {}]", num(l), num(u)))
@@ -108,6 +101,11 @@ pub fn condition(a: &AlarmStateChange) -> String {
             }
         ),
     }
+}
+
+/// The latest of a `reasonData` series (CloudWatch lists them oldest first).
+fn latest(series: &Value) -> Option<f64> {
+    series.as_array()?.last()?.as_f64()
 }
 
 fn is_anomaly(expression: Option<&str>) -> bool {
@@ -147,10 +145,12 @@ fn datapoints(reason: &str) -> Option<(u32, u32)> {
     Some((n, m))
 }
 
-/// The comparison CloudWatch's reason states, in plain words.
+/// The comparison CloudWatch's reason states, in plain words: `[...] was greater than the
+/// threshold` for one datapoint, `[...] were greater than the threshold` for several.
 fn comparison(reason: &str) -> Option<String> {
-    let start = reason.find("] was ")? + "] was ".len();
-    let rest = &reason[start..];
+    let rest = ["] was ", "] were "]
+        .iter()
+        .find_map(|verb| reason.find(verb).map(|i| &reason[i + verb.len()..]))?;
     let end = rest.find(" the threshold")?;
     let phrase = &rest[..end];
     let (not, phrase) = match phrase.strip_prefix("not ") {

@@ -46,7 +46,20 @@ pub struct AlarmReport {
     pub reason: Option<String>,
 }
 
-/// Parses an event. The envelope must be right; the detail is read leniently.
+/// Parses an invocation's payload: an EventBridge alarm state change, or an SNS event whose
+/// records carry CloudWatch alarm notifications (see `events::sns_alarm`). Either way each alarm
+/// becomes the same [`AlarmStateChange`]. Nothing is published for a payload that is not an
+/// alarm: the error names the field.
+pub fn parse_all(event: Value) -> Result<Vec<Event<AlarmStateChange>>> {
+    if events::is_sns_event(&event) {
+        return events::sns_alarm_events(&event);
+    }
+    parse(event).map(|e| vec![e])
+}
+
+/// Parses an EventBridge event. The envelope must be right, the detail must be an alarm (an
+/// `alarmName` string and a `state` object); the rest of the detail is read leniently, unknown
+/// values (a new state, a new alarm type) tolerated.
 pub fn parse(event: Value) -> Result<Event<AlarmStateChange>> {
     let envelope = events::envelope(event)?;
     if envelope.detail_type != CLOUDWATCH_ALARM_STATE_CHANGE {
@@ -54,6 +67,16 @@ pub fn parse(event: Value) -> Result<Event<AlarmStateChange>> {
             "detail-type: {:?} is not an event the alarm-notifier takes ({CLOUDWATCH_ALARM_STATE_CHANGE:?})",
             envelope.detail_type
         )));
+    }
+    if !envelope.detail["alarmName"].is_string() {
+        return Err(Error::bad_event(
+            "detail.alarmName: missing or not a string: not a CloudWatch alarm state change",
+        ));
+    }
+    if !envelope.detail["state"].is_object() {
+        return Err(Error::bad_event(
+            "detail.state: missing or not an object: not a CloudWatch alarm state change",
+        ));
     }
     let detail = AlarmStateChange::lenient(&envelope.detail);
     Ok(Event {
@@ -127,22 +150,35 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
         AlarmNotifier { clients, config }
     }
 
-    /// Handles one `CloudWatch Alarm State Change` event.
+    /// Handles one `CloudWatch Alarm State Change` event, or an SNS event of alarm
+    /// notifications (one report per record; a single record returns its report alone).
     pub async fn handle(&self, event: Value) -> Result<Value> {
         let (result, calls) = self
             .clients
             .calls()
-            .around(async { self.on_event(&parse(event)?).await })
+            .around(async {
+                let mut reports = vec![];
+                for ev in parse_all(event)? {
+                    reports.push(self.on_event(&ev).await?);
+                }
+                Ok(reports)
+            })
             .await;
-        if let Ok(o) = &result {
-            tracing::info!(alarm = %o.alarm, state = %o.state, published = o.published, reason = ?o.reason, "alarm handled");
+        if let Ok(reports) = &result {
+            for o in reports {
+                tracing::info!(alarm = %o.alarm, state = %o.state, published = o.published, reason = ?o.reason, "alarm handled");
+            }
+            let published = reports.iter().filter(|o| o.published).count();
             Metrics::new("alarm-notifier")
-                .count("AlarmsPublished", usize::from(o.published))
-                .count("AlarmsSuppressed", usize::from(!o.published))
+                .count("AlarmsPublished", published)
+                .count("AlarmsSuppressed", reports.len() - published)
                 .count("AwsCalls", calls.len())
                 .emit();
         }
-        result.map(|o| json!(o))
+        result.map(|mut reports| match reports.len() {
+            1 => json!(reports.remove(0)),
+            _ => json!({ "records": reports }),
+        })
     }
 
     /// Reads what the alarm needs (tags; its service; its history only when it may be

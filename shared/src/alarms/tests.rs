@@ -36,6 +36,10 @@ const SAMPLES: &[(&str, &str)] = &[
     sample!("insufficient-data.json"),
 ];
 
+/// Alarm notifications delivered through SNS, as Lambda hands them over.
+const SNS_SAMPLES: &[(&str, &str)] =
+    &[sample!("sns-cpu-alarm.json"), sample!("sns-composite.json")];
+
 fn event(raw: &str) -> Event<AlarmStateChange> {
     parse(serde_json::from_str(raw).expect("JSON")).expect("parses")
 }
@@ -142,14 +146,111 @@ fn outside_text_reaches_chat_neutralised() {
 
 #[test]
 fn a_strange_alarm_still_says_something() {
+    // Unknown values (a new state, metrics of a shape not seen) are tolerated.
     for detail in [
-        json!({}),
-        json!({"state": 3}),
         json!({"alarmName": "x", "configuration": {"metrics": "nope"}, "state": {"value": "SNOOZED", "reason": "who knows"}}),
+        json!({"alarmName": "x", "state": {}}),
     ] {
         let ev = parse(json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": detail})).expect("lenient");
         let n = render(&ev, &Context::default());
         assert!(!n.title.is_empty() && !n.description.is_empty());
+    }
+}
+
+#[test]
+fn what_is_not_an_alarm_is_an_error_naming_the_field() {
+    for (detail, field) in [
+        (json!({}), "detail.alarmName"),
+        (json!({"alarmName": 7, "state": {}}), "detail.alarmName"),
+        (json!({"alarmName": "x"}), "detail.state"),
+        (json!({"alarmName": "x", "state": 3}), "detail.state"),
+        (json!({"alarmName": "x", "state": "ALARM"}), "detail.state"),
+    ] {
+        let e = parse(json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": detail}))
+            .expect_err("not an alarm");
+        assert!(!e.is_retryable());
+        assert!(e.to_string().contains(field), "{field}: {e}");
+    }
+}
+
+#[tokio::test]
+async fn nothing_is_published_for_what_is_not_an_alarm() {
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let n = notifier(&[], &[&publish]);
+    let e = n
+        .handle(json!({"detail-type": "CloudWatch Alarm State Change", "source": "aws.cloudwatch", "detail": {}}))
+        .await
+        .expect_err("not an alarm");
+    assert!(e.to_string().contains("detail.alarmName"), "{e}");
+    let mut text: Value = serde_json::from_str(SNS_SAMPLES[0].1).expect("JSON");
+    text["Records"][0]["Sns"]["Message"] = json!("Hello\r\nworld!");
+    text["Records"][0]["Sns"]["Subject"] = json!("Greetings");
+    let e = n.handle(text).await.expect_err("not an alarm");
+    assert!(!e.is_retryable());
+    assert!(
+        e.to_string().contains("Records[0].Sns.Message")
+            && e.to_string()
+                .contains("arn:aws:sns:us-east-1:123456789012:ops-alarms")
+            && e.to_string().contains("plain text"),
+        "{e}"
+    );
+    let mut other: Value = serde_json::from_str(SNS_SAMPLES[0].1).expect("JSON");
+    other["Records"][0]["Sns"]["Message"] =
+        json!(r#"{"version":"0","detail-type":"EC2 Instance State-change Notification"}"#);
+    let e = n.handle(other).await.expect_err("not an alarm");
+    assert!(e.to_string().contains("no AlarmName"), "{e}");
+    assert_eq!(publish.num_calls(), 0, "nothing reached the channel");
+}
+
+#[test]
+fn an_alarm_through_sns_reads_as_the_same_alarm_through_eventbridge() {
+    let by_sns = parse_all(serde_json::from_str(SNS_SAMPLES[0].1).expect("JSON"))
+        .expect("an SNS alarm")
+        .remove(0);
+    let by_eventbridge = event(SAMPLES[0].1);
+    assert_eq!(
+        by_sns.region, "us-east-1",
+        "from the ARN, not the display name"
+    );
+    assert_eq!(by_sns.account, "123456789012");
+    let (a, b) = (
+        render(&by_sns, &default_context(&by_sns)),
+        render(&by_eventbridge, &default_context(&by_eventbridge)),
+    );
+    assert_eq!(
+        a.id, b.id,
+        "one state change, one id: Chatbot shows it once"
+    );
+    assert_eq!(a.thread_id, b.thread_id, "the same thread");
+    assert_eq!(a.title, b.title);
+    assert_eq!(
+        render::condition(&by_sns.detail),
+        render::condition(&by_eventbridge.detail),
+        "the datapoints and threshold come from the reason and the trigger"
+    );
+    assert_eq!(
+        render::ecs_service(&by_sns.detail),
+        Some(("autopilot-demo".into(), "web".into()))
+    );
+
+    let composite = parse_all(serde_json::from_str(SNS_SAMPLES[1].1).expect("JSON"))
+        .expect("an SNS composite alarm")
+        .remove(0);
+    let c = render::condition(&composite.detail);
+    assert!(
+        c.contains("in ALARM now: autopilot-demo-web-cpu-high"),
+        "{c}"
+    );
+    for (name, raw) in SNS_SAMPLES {
+        let ev = parse_all(serde_json::from_str(raw).expect("JSON"))
+            .expect("parses")
+            .remove(0);
+        let n = render(&ev, &default_context(&ev));
+        insta::assert_snapshot!(
+            format!("{}.email", name.trim_end_matches(".json")),
+            n.to_text()
+        );
     }
 }
 
@@ -265,6 +366,45 @@ async fn a_flapping_alarm_is_reported_once() {
         "{out}"
     );
     assert_eq!(publish.num_calls(), 1, "no second message");
+}
+
+#[tokio::test]
+async fn a_flapping_composite_alarm_is_reported_once_too() {
+    let tags = mock!(aws_sdk_cloudwatch::Client::list_tags_for_resource)
+        .then_output(|| ListTagsForResourceOutput::builder().build());
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    // DescribeAlarmHistory answers a composite alarm's history only when asked for it by type.
+    let composite_history = mock!(aws_sdk_cloudwatch::Client::describe_alarm_history)
+        .match_requests(|r| {
+            r.alarm_types()
+                .contains(&aws_sdk_cloudwatch::types::AlarmType::CompositeAlarm)
+        })
+        .then_output(|| {
+            DescribeAlarmHistoryOutput::builder()
+                .set_alarm_history_items(Some(
+                    (0..5)
+                        .map(|i| {
+                            AlarmHistoryItem::builder()
+                                .timestamp(aws_smithy_types::DateTime::from_millis(
+                                    1_794_837_940_989 - 60_000 * i as i64,
+                                ))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        });
+    let n = notifier(&[&tags, &composite_history], &[&publish]);
+    let mut raw: Value = serde_json::from_str(SAMPLES[4].1).expect("JSON");
+    raw["detail"]["previousState"]["timestamp"] = json!("2026-11-16T14:04:40.000+0000");
+    let out = n.handle(raw).await.expect("handled");
+    assert_eq!(
+        composite_history.num_calls(),
+        1,
+        "the history asked for composite alarms"
+    );
+    assert_eq!(out["published"], true, "{out}");
 }
 
 #[tokio::test]

@@ -40,6 +40,10 @@ pub async fn state_changes(
         .describe_alarm_history()
         .alarm_name(name)
         .history_item_type(HistoryItemType::StateUpdate)
+        // Without AlarmTypes only metric alarms' history comes back: a composite alarm would
+        // never count as flapping.
+        .alarm_types(AlarmType::CompositeAlarm)
+        .alarm_types(AlarmType::MetricAlarm)
         .start_date(to_smithy(from))
         .end_date(to_smithy(to))
         .max_records(100)
