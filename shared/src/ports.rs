@@ -10,6 +10,7 @@ use std::future::Future;
 
 use chrono::{DateTime, Utc};
 
+use crate::aws::cloudwatch::ServiceAlarm;
 use crate::aws::ecs::{Revision, RevisionFacts, RunAgain};
 use crate::aws::CallLog;
 use crate::deploy::outcome::StoppedTask;
@@ -96,16 +97,33 @@ pub trait TaskPorts: Calls + Publish + ReadServices + Capacity {
     fn run_again(&self, r: &RunAgain<'_>) -> impl Future<Output = Result<String>> + Send;
 }
 
+/// Read an alarm's tags (the alarm-notifier's severity and runbook; off-hours' mute mark).
+pub trait AlarmTags: Send + Sync {
+    fn alarm_tags(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+}
+
 /// What off-hours needs beyond reading services, scaling and publishing.
-pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity {
+pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity + AlarmTags {
     /// Every service ARN of a cluster (for tag selection).
     fn service_arns(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Removes tags from a service.
     fn untag_service(&self, arn: &str, keys: &[&str]) -> impl Future<Output = Result<()>> + Send;
-    /// Metric alarms by the (cluster, service) their dimensions name.
+    /// Metric alarms by the (cluster name, service) their dimensions, or their metric math's,
+    /// name.
     fn alarms_by_service(
         &self,
-    ) -> impl Future<Output = Result<BTreeMap<(String, String), Vec<String>>>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<(String, String), Vec<ServiceAlarm>>>> + Send;
+    /// Adds tags to an alarm.
+    fn tag_alarm(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    /// Removes tags from an alarm.
+    fn untag_alarm(&self, arn: &str, keys: &[&str]) -> impl Future<Output = Result<()>> + Send;
     /// Turns alarms' actions on or off.
     fn set_alarm_actions(
         &self,
@@ -119,13 +137,9 @@ pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity {
     ) -> impl Future<Output = Result<(Option<f64>, Option<f64>)>> + Send;
 }
 
-/// What the alarm-notifier needs beyond reading services and publishing.
-pub trait AlarmPorts: Calls + Publish + ReadServices {
-    /// An alarm's tags (`autopilot:severity`, `autopilot:runbook`).
-    fn alarm_tags(
-        &self,
-        arn: &str,
-    ) -> impl Future<Output = Result<BTreeMap<String, String>>> + Send;
+/// What the alarm-notifier needs beyond reading services and publishing; it reads an alarm's
+/// tags (`autopilot:severity`, `autopilot:runbook`).
+pub trait AlarmPorts: Calls + Publish + ReadServices + AlarmTags {
     /// The times of an alarm's state changes between `from` and `to`.
     fn state_changes(
         &self,

@@ -28,6 +28,9 @@ pub const ASLEEP_SINCE: &str = "autopilot:asleep-since";
 /// On a service: the capacity to restore after a scale to zero (off-hours, a crash loop),
 /// `desired=2 min=2 max=10`, written before anything changes (see `capacity::Restore`).
 pub const RESTORE: &str = "autopilot:restore";
+/// On an alarm: `off-hours` when off-hours turned its actions off for the night; on waking, only
+/// the alarms carrying it are turned back on (never one a person had turned off).
+pub const MUTED_BY: &str = "autopilot:muted-by";
 /// On a service: `enabled` selects it for off-hours (the default `SELECT_TAG`).
 pub const OFF_HOURS: &str = "autopilot:off-hours";
 /// On a service: an RFC 3339 time until which off-hours keeps it awake.

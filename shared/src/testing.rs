@@ -141,10 +141,16 @@ pub fn service_error(
     SdkError::service_error(RunTaskError::generic(meta), raw)
 }
 
+/// The ARN of a fake alarm, by name (`FakeState::alarms` holds names).
+pub fn alarm_arn(name: &str) -> String {
+    format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}")
+}
+
 mod fake_ports {
     use std::collections::BTreeMap;
 
     use super::FakeAws;
+    use crate::aws::cloudwatch::ServiceAlarm;
     use crate::aws::ecs::Revision;
     use crate::aws::ecs::{RevisionFacts, RunAgain};
     use crate::aws::{autoscaling, CallLog};
@@ -153,7 +159,8 @@ mod fake_ports {
     use crate::events::EcsTaskStateChange;
     use crate::notify::Notification;
     use crate::ports::{
-        AlarmPorts, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices, TaskPorts,
+        AlarmPorts, AlarmTags, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices,
+        TaskPorts,
     };
     use crate::service::ServiceSnapshot;
 
@@ -313,17 +320,42 @@ mod fake_ports {
             Ok(())
         }
 
-        async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
+        async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<ServiceAlarm>>> {
             self.call("CloudWatch.DescribeAlarms");
             Ok(self.with(|s| {
-                let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
-                for (name, (cluster, service, _)) in &s.alarms {
+                let mut out: BTreeMap<(String, String), Vec<ServiceAlarm>> = BTreeMap::new();
+                for (name, (cluster, service, enabled)) in &s.alarms {
                     out.entry((cluster.clone(), service.clone()))
                         .or_default()
-                        .push(name.clone());
+                        .push(ServiceAlarm {
+                            name: name.clone(),
+                            arn: super::alarm_arn(name),
+                            actions_enabled: *enabled,
+                        });
                 }
                 out
             }))
+        }
+
+        async fn tag_alarm(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+            self.call("CloudWatch.TagResource");
+            self.with(|s| {
+                s.alarm_tags
+                    .entry(arn.to_string())
+                    .or_default()
+                    .extend(tags.clone())
+            });
+            Ok(())
+        }
+
+        async fn untag_alarm(&self, arn: &str, keys: &[&str]) -> Result<()> {
+            self.call("CloudWatch.UntagResource");
+            self.with(|s| {
+                if let Some(t) = s.alarm_tags.get_mut(arn) {
+                    t.retain(|k, _| !keys.contains(&k.as_str()));
+                }
+            });
+            Ok(())
         }
 
         async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
@@ -355,12 +387,14 @@ mod fake_ports {
         }
     }
 
-    impl AlarmPorts for FakeAws {
+    impl AlarmTags for FakeAws {
         async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
             self.call("CloudWatch.ListTagsForResource");
             Ok(self.with(|s| s.alarm_tags.get(arn).cloned().unwrap_or_default()))
         }
+    }
 
+    impl AlarmPorts for FakeAws {
         async fn state_changes(
             &self,
             name: &str,

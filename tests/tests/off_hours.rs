@@ -16,6 +16,8 @@ const MUTATING: &[&str] = &[
     "Application Auto Scaling.RegisterScalableTarget",
     "CloudWatch.DisableAlarmActions",
     "CloudWatch.EnableAlarmActions",
+    "CloudWatch.TagResource",
+    "CloudWatch.UntagResource",
     "SNS.Publish",
 ];
 

@@ -62,9 +62,40 @@ pub async fn state_changes(
         .collect())
 }
 
-/// Metric alarms by the (cluster, service) their dimensions name.
-pub async fn alarms_by_service(client: &Client) -> Result<BTreeMap<(String, String), Vec<String>>> {
-    let mut out: BTreeMap<(String, String), Vec<String>> = BTreeMap::new();
+/// A metric alarm on a service, as off-hours reads it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceAlarm {
+    pub name: String,
+    pub arn: String,
+    /// Whether its actions are on now.
+    pub actions_enabled: bool,
+}
+
+/// The (`ClusterName`, `ServiceName`) a metric alarm's dimensions name: its own dimensions, or
+/// those of a metric of its metric math (which carries them in `Metrics[]`).
+fn service_of(a: &aws_sdk_cloudwatch::types::MetricAlarm) -> Option<(String, String)> {
+    let pick = |dims: &[aws_sdk_cloudwatch::types::Dimension]| {
+        let dim = |n: &str| {
+            dims.iter()
+                .find(|d| d.name() == Some(n))
+                .and_then(|d| d.value())
+                .map(str::to_string)
+        };
+        dim("ClusterName").zip(dim("ServiceName"))
+    };
+    pick(a.dimensions()).or_else(|| {
+        a.metrics()
+            .iter()
+            .filter_map(|q| q.metric_stat()?.metric())
+            .find_map(|m| pick(m.dimensions()))
+    })
+}
+
+/// Metric alarms by the (cluster, service) their dimensions (or their metric math's) name.
+pub async fn alarms_by_service(
+    client: &Client,
+) -> Result<BTreeMap<(String, String), Vec<ServiceAlarm>>> {
+    let mut out: BTreeMap<(String, String), Vec<ServiceAlarm>> = BTreeMap::new();
     let mut pages = client
         .describe_alarms()
         .alarm_types(AlarmType::MetricAlarm)
@@ -74,21 +105,51 @@ pub async fn alarms_by_service(client: &Client) -> Result<BTreeMap<(String, Stri
     while let Some(page) = pages.next().await {
         let page = page.map_err(|e| Error::aws("DescribeAlarms", e))?;
         for a in page.metric_alarms() {
-            let dim = |n: &str| {
-                a.dimensions()
-                    .iter()
-                    .find(|d| d.name() == Some(n))
-                    .and_then(|d| d.value())
-                    .map(str::to_string)
-            };
-            if let (Some(c), Some(s), Some(name)) =
-                (dim("ClusterName"), dim("ServiceName"), a.alarm_name())
+            if let (Some(key), Some(name), Some(arn)) =
+                (service_of(a), a.alarm_name(), a.alarm_arn())
             {
-                out.entry((c, s)).or_default().push(name.to_string());
+                out.entry(key).or_default().push(ServiceAlarm {
+                    name: name.to_string(),
+                    arn: arn.to_string(),
+                    actions_enabled: a.actions_enabled().unwrap_or(true),
+                });
             }
         }
     }
     Ok(out)
+}
+
+/// Adds tags to an alarm.
+pub async fn tag_alarm(client: &Client, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+    client
+        .tag_resource()
+        .resource_arn(arn)
+        .set_tags(Some(
+            tags.iter()
+                .map(|(k, v)| {
+                    aws_sdk_cloudwatch::types::Tag::builder()
+                        .key(k)
+                        .value(v)
+                        .build()
+                })
+                .collect(),
+        ))
+        .send()
+        .await
+        .map_err(|e| Error::aws("TagResource", e))?;
+    Ok(())
+}
+
+/// Removes tags from an alarm.
+pub async fn untag_alarm(client: &Client, arn: &str, keys: &[&str]) -> Result<()> {
+    client
+        .untag_resource()
+        .resource_arn(arn)
+        .set_tag_keys(Some(keys.iter().map(|k| k.to_string()).collect()))
+        .send()
+        .await
+        .map_err(|e| Error::aws("UntagResource", e))?;
+    Ok(())
 }
 
 /// Turns the alarms' actions on or off, 100 per call.
@@ -111,4 +172,90 @@ pub async fn set_alarm_actions(client: &Client, names: &[String], enable: bool) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricAlarm, MetricDataQuery, MetricStat};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    fn dims(cluster: &str, service: &str) -> Vec<Dimension> {
+        vec![
+            Dimension::builder()
+                .name("ClusterName")
+                .value(cluster)
+                .build(),
+            Dimension::builder()
+                .name("ServiceName")
+                .value(service)
+                .build(),
+        ]
+    }
+
+    #[tokio::test]
+    async fn metric_math_alarms_are_found_by_the_dimensions_of_their_metrics() {
+        // DescribeAlarms as AWS answers it: a plain metric alarm with its dimensions at the top,
+        // a metric-math alarm with none there and its metrics' dimensions in Metrics[].
+        let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(|| {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("dev-web-cpu-high")
+                        .alarm_arn(
+                            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu-high",
+                        )
+                        .actions_enabled(true)
+                        .set_dimensions(Some(dims("dev", "web")))
+                        .build(),
+                )
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("dev-web-5xx-rate")
+                        .alarm_arn(
+                            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-5xx-rate",
+                        )
+                        .actions_enabled(false)
+                        .metrics(
+                            MetricDataQuery::builder()
+                                .id("e1")
+                                .expression("100 * m1 / m2")
+                                .return_data(true)
+                                .build(),
+                        )
+                        .metrics(
+                            MetricDataQuery::builder()
+                                .id("m1")
+                                .metric_stat(
+                                    MetricStat::builder()
+                                        .metric(
+                                            Metric::builder()
+                                                .namespace("ECS/ContainerInsights")
+                                                .metric_name("RunningTaskCount")
+                                                .set_dimensions(Some(dims("dev", "web")))
+                                                .build(),
+                                        )
+                                        .period(60)
+                                        .stat("Sum")
+                                        .build(),
+                                )
+                                .return_data(false)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&rule]);
+        let found = alarms_by_service(&client).await.expect("alarms");
+        let web = &found[&("dev".to_string(), "web".to_string())];
+        assert_eq!(
+            web.iter()
+                .map(|a| (a.name.as_str(), a.actions_enabled))
+                .collect::<Vec<_>>(),
+            [("dev-web-cpu-high", true), ("dev-web-5xx-rate", false)]
+        );
+    }
 }

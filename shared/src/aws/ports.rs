@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 
+use super::cloudwatch::ServiceAlarm;
 use super::ecs::{Revision, RevisionFacts, RunAgain};
 use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
 use crate::deploy::outcome::StoppedTask;
@@ -11,7 +12,8 @@ use crate::error::Result;
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
 use crate::ports::{
-    AlarmPorts, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices, TaskPorts,
+    AlarmPorts, AlarmTags, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices,
+    TaskPorts,
 };
 use crate::service::ServiceSnapshot;
 
@@ -90,8 +92,16 @@ impl OffHoursPorts for Clients {
         ecs::untag_resource(&self.ecs, arn, keys).await
     }
 
-    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<String>>> {
+    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<ServiceAlarm>>> {
         cloudwatch::alarms_by_service(&self.cloudwatch).await
+    }
+
+    async fn tag_alarm(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        cloudwatch::tag_alarm(&self.cloudwatch, arn, tags).await
+    }
+
+    async fn untag_alarm(&self, arn: &str, keys: &[&str]) -> Result<()> {
+        cloudwatch::untag_alarm(&self.cloudwatch, arn, keys).await
     }
 
     async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
@@ -104,11 +114,13 @@ impl OffHoursPorts for Clients {
     }
 }
 
-impl AlarmPorts for Clients {
+impl AlarmTags for Clients {
     async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
         cloudwatch::alarm_tags(&self.cloudwatch, arn).await
     }
+}
 
+impl AlarmPorts for Clients {
     async fn state_changes(
         &self,
         name: &str,

@@ -1,6 +1,8 @@
 //! off-hours' whole flow over in-memory AWS (`testing::FakeAws`): a night, the same night
 //! again, the morning, a service kept awake, a tick that died half-way.
 
+use std::collections::BTreeMap;
+
 use serde_json::{json, Value};
 
 use super::*;
@@ -19,6 +21,8 @@ const MUTATING: &[&str] = &[
     "Application Auto Scaling.RegisterScalableTarget",
     "CloudWatch.DisableAlarmActions",
     "CloudWatch.EnableAlarmActions",
+    "CloudWatch.TagResource",
+    "CloudWatch.UntagResource",
     "SNS.Publish",
 ];
 
@@ -209,4 +213,79 @@ async fn the_night_and_morning_read_as_their_snapshots() {
     for (name, n) in ["asleep", "awake"].iter().zip(&published) {
         insta::assert_snapshot!(format!("off-hours-{name}.email"), n.to_text());
     }
+}
+
+#[tokio::test]
+async fn an_alarm_a_person_turned_off_stays_off_after_the_night() {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        s.alarms.insert(
+            "dev-web-latency".into(),
+            ("dev".into(), "web".into(), false),
+        );
+    });
+    let off = off_hours(aws);
+    off.handle(tick(NIGHT)).await.expect("night");
+    let mark = |name: &str| {
+        off.clients.with(|s| {
+            s.alarm_tags
+                .get(&crate::testing::alarm_arn(name))
+                .and_then(|t| t.get(tags::MUTED_BY).cloned())
+        })
+    };
+    assert_eq!(mark("dev-web-cpu-high").as_deref(), Some("off-hours"));
+    assert_eq!(mark("dev-web-latency"), None, "not off-hours' to mute");
+    // The mark is written before the alarm is muted.
+    let calls = off.clients.calls.snapshot();
+    let at = |c: &str| calls.iter().position(|x| x == c).unwrap_or(usize::MAX);
+    assert!(
+        at("CloudWatch.TagResource") < at("CloudWatch.DisableAlarmActions"),
+        "{calls:?}"
+    );
+
+    off.handle(tick(MORNING)).await.expect("morning");
+    let enabled = |name: &str| off.clients.with(|s| s.alarms[name].2);
+    assert!(
+        enabled("dev-web-cpu-high"),
+        "off-hours' own alarm is back on"
+    );
+    assert!(
+        !enabled("dev-web-latency"),
+        "the alarm a person turned off stays off"
+    );
+    assert_eq!(
+        mark("dev-web-cpu-high"),
+        None,
+        "the mark goes with the wake"
+    );
+}
+
+#[tokio::test]
+async fn a_stale_mark_on_an_alarm_a_person_turned_off_is_cleared_at_dusk() {
+    // A wake died after turning the alarm on and before removing its mark; by day a person
+    // turned it off. The next night must not adopt it, the next morning must not turn it on.
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        s.alarms.get_mut("dev-web-cpu-high").expect("alarm").2 = false;
+        s.alarm_tags.insert(
+            crate::testing::alarm_arn("dev-web-cpu-high"),
+            BTreeMap::from([(tags::MUTED_BY.to_string(), "off-hours".to_string())]),
+        );
+    });
+    let off = off_hours(aws);
+    off.handle(tick(NIGHT)).await.expect("night");
+    off.handle(tick(MORNING)).await.expect("morning");
+    assert!(!off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+}
+
+#[tokio::test]
+async fn a_cluster_given_by_arn_still_finds_the_services_alarms() {
+    let mut off = off_hours(aws(2, &[]));
+    off.config.targets[0].cluster = "arn:aws:ecs:us-east-1:123456789012:cluster/dev".into();
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    assert!(
+        !off.clients.with(|s| s.alarms["dev-web-cpu-high"].2),
+        "the alarm's ClusterName dimension is the cluster's name"
+    );
 }

@@ -17,12 +17,13 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::aws::cloudwatch::ServiceAlarm;
 use crate::aws::{autoscaling, Clients};
 use crate::capacity::{self, Restore};
 use crate::error::{Error, Failure, Result};
 use crate::metrics::Metrics;
 use crate::ports::OffHoursPorts;
-use crate::tags::{ASLEEP_SINCE, RESTORE};
+use crate::tags::{ASLEEP_SINCE, MUTED_BY, RESTORE};
 pub use config::{OffHoursConfig, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
 
@@ -277,26 +278,51 @@ impl<P: OffHoursPorts> OffHours<P> {
         now: DateTime<Utc>,
         s: &ServiceSnapshot,
         p: &Planned,
-        alarms: &[String],
+        alarms: &[ServiceAlarm],
     ) -> Result<()> {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a sleep without the capacity to record"))?;
         // Resuming, the record is on the service already (and the plan read it).
         if !p.resume {
+            // An awake service's alarm that is off was turned off by a person: a mark left by a
+            // wake that died before removing it must not make the next wake turn it on.
+            for a in alarms.iter().filter(|a| !a.actions_enabled) {
+                self.clients.untag_alarm(&a.arn, &[MUTED_BY]).await?;
+            }
             let since = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
             capacity::record(&self.clients, s, restore, &[(ASLEEP_SINCE, since)]).await?;
         }
-        self.clients.set_alarm_actions(alarms, false).await?;
+        // Only the alarms that are on are muted, each marked first: an alarm a person turned
+        // off stays theirs, and a tick that dies here leaves nothing muted unmarked.
+        let on: Vec<&ServiceAlarm> = alarms.iter().filter(|a| a.actions_enabled).collect();
+        let mark = BTreeMap::from([(MUTED_BY.to_string(), "off-hours".to_string())]);
+        for a in &on {
+            self.clients.tag_alarm(&a.arn, &mark).await?;
+        }
+        let names: Vec<String> = on.iter().map(|a| a.name.clone()).collect();
+        self.clients.set_alarm_actions(&names, false).await?;
         capacity::to_zero(&self.clients, s, restore).await
     }
 
-    /// Alarms back on, bounds and desired count back, then the sleep tags go.
-    async fn wake(&self, s: &ServiceSnapshot, p: &Planned, alarms: &[String]) -> Result<()> {
+    /// Alarms back on (only those off-hours muted), bounds and desired count back, then the
+    /// sleep tags go.
+    async fn wake(&self, s: &ServiceSnapshot, p: &Planned, alarms: &[ServiceAlarm]) -> Result<()> {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
-        self.clients.set_alarm_actions(alarms, true).await?;
+        let mut muted = vec![];
+        for a in alarms.iter().filter(|a| !a.actions_enabled) {
+            let tags = self.clients.alarm_tags(&a.arn).await?;
+            if tags.get(MUTED_BY).map(String::as_str) == Some("off-hours") {
+                muted.push(a);
+            }
+        }
+        let names: Vec<String> = muted.iter().map(|a| a.name.clone()).collect();
+        self.clients.set_alarm_actions(&names, true).await?;
+        for a in &muted {
+            self.clients.untag_alarm(&a.arn, &[MUTED_BY]).await?;
+        }
         capacity::restore(&self.clients, s, restore).await?;
         self.clients
             .untag_service(&s.arn, &[RESTORE, ASLEEP_SINCE])
