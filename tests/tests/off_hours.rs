@@ -49,6 +49,7 @@ async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
         dry_run: false,
         price_vcpu_hour: 0.04048,
         price_gb_hour: 0.004445,
+        tick_minutes: 15,
     };
     (emu, stack, OffHours::new(clients, config))
 }
@@ -324,7 +325,11 @@ async fn a_damaged_restore_tag_is_reported_not_guessed() {
             ("autopilot:asleep-since", "2026-11-16T19:00:00Z"),
         ])
         .await;
-    let out = off.handle(tick(MORNING)).await.expect("tick");
+    // The first tick of the morning: a failure that needs a person is said once per boundary.
+    let out = off
+        .handle(tick("2026-11-17T07:00:00Z"))
+        .await
+        .expect("tick");
     assert_eq!(action_of(&out, "web"), "error", "{out}");
     assert_eq!(
         error_of(&out, "web"),

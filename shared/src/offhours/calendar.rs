@@ -169,6 +169,12 @@ impl Calendar {
         })
     }
 
+    /// Whether `now` is the first tick after a boundary (the calendar turned awake or asleep
+    /// within the last `tick`): the tick that announces what needs saying once per boundary.
+    pub fn first_tick_after_boundary(&self, now: DateTime<Utc>, tick: Duration) -> bool {
+        self.is_awake(now) != self.is_awake(now - tick)
+    }
+
     /// The next moment the calendar turns awake after `now` (within two weeks).
     pub fn next_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
         let local_date = now.with_timezone(&self.tz).date_naive();
@@ -337,5 +343,29 @@ mod tests {
         assert!(parse_holidays("2026-12-24,24.12.2026")
             .unwrap_err()
             .contains("24.12.2026"));
+    }
+
+    #[test]
+    fn the_first_tick_after_a_boundary_is_told_from_the_others() {
+        let c = Calendar {
+            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
+            tz: chrono_tz::Europe::Berlin,
+            holidays: vec![],
+        };
+        let quarter = Duration::minutes(15);
+        let at = |s: &str| s.parse::<DateTime<Utc>>().expect("time");
+        // 19:00 in Berlin is 18:00 UTC in November.
+        assert!(c.first_tick_after_boundary(at("2026-11-16T18:00:00Z"), quarter));
+        assert!(
+            c.first_tick_after_boundary(at("2026-11-16T18:10:00Z"), quarter),
+            "a late tick"
+        );
+        assert!(!c.first_tick_after_boundary(at("2026-11-16T18:15:00Z"), quarter));
+        assert!(!c.first_tick_after_boundary(at("2026-11-16T21:00:00Z"), quarter));
+        assert!(
+            c.first_tick_after_boundary(at("2026-11-17T06:00:00Z"), quarter),
+            "07:00 local"
+        );
+        assert!(!c.first_tick_after_boundary(at("2026-11-17T05:45:00Z"), quarter));
     }
 }

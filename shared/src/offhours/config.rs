@@ -35,6 +35,9 @@ pub struct OffHoursConfig {
     pub dry_run: bool,
     pub price_vcpu_hour: f64,
     pub price_gb_hour: f64,
+    /// Minutes between ticks (the schedule's period): a tick less than this after a calendar
+    /// boundary is the first after it, the one that announces what only needs saying once.
+    pub tick_minutes: u32,
 }
 
 impl OffHoursConfig {
@@ -129,6 +132,7 @@ impl OffHoursConfig {
             dry_run: env.bool_or("DRY_RUN", false)?,
             price_vcpu_hour: env.f64_in("PRICE_VCPU_HOUR", 0.0, 100.0, 0.04048)?,
             price_gb_hour: env.f64_in("PRICE_GB_HOUR", 0.0, 100.0, 0.004445)?,
+            tick_minutes: env.u32_in("TICK_MINUTES", 1, 60)?.unwrap_or(15),
         })
     }
 }
@@ -169,6 +173,7 @@ mod tests {
             ("HOLIDAYS", "tomorrow", "tomorrow"),
             ("SELECT_TAG", "enabled", "CLUSTERS"),
             ("PRICE_VCPU_HOUR", "cheap", "number"),
+            ("TICK_MINUTES", "90", "60"),
             ("TARGETS", r#"[{"cluster": "dev"}]"#, "service"),
         ] {
             let mut pairs = vec![("ON_HOURS", "Mon-Fri 07:00-19:00")];

@@ -44,6 +44,7 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
             dry_run: false,
             price_vcpu_hour: 0.04048,
             price_gb_hour: 0.004445,
+            tick_minutes: 15,
         },
     )
 }
@@ -189,11 +190,15 @@ async fn a_tick_that_died_half_way_is_finished_from_its_record() {
 }
 
 #[tokio::test]
-async fn a_dry_run_night_changes_nothing_and_says_so() {
+async fn a_dry_run_night_changes_nothing_and_says_so_once() {
     let mut off = off_hours(aws(2, &[]));
     off.config.dry_run = true;
-    let night = off.handle(tick(NIGHT)).await.expect("night");
-    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    // The first tick after 19:00 says what would happen...
+    let dusk = off
+        .handle(tick("2026-11-16T19:00:00Z"))
+        .await
+        .expect("dusk");
+    assert_eq!(dusk["services"][0]["action"], "sleep", "{dusk}");
     assert_eq!(mutating(&off.clients), ["SNS.Publish"]);
     let published = off.clients.published();
     assert!(
@@ -201,6 +206,58 @@ async fn a_dry_run_night_changes_nothing_and_says_so() {
         "{}",
         published[0].title
     );
+    // ...and the ticks after it, which plan the same (nothing changed), stay quiet.
+    for later in ["2026-11-16T19:15:00Z", NIGHT] {
+        let again = off.handle(tick(later)).await.expect("later");
+        assert_eq!(again["services"][0]["action"], "sleep", "{again}");
+        assert!(again.get("notificationId").is_none(), "{later}: {again}");
+    }
+    assert_eq!(off.clients.published().len(), 1);
+    // The morning's boundary says the would-be wake... of a service that never slept: nothing.
+    let dawn = off
+        .handle(tick("2026-11-17T07:00:00Z"))
+        .await
+        .expect("dawn");
+    assert_eq!(dawn["services"][0]["action"], "none", "{dawn}");
+}
+
+#[test]
+fn what_is_announced_when() {
+    let p = |action: Action, retryable: Option<bool>| Planned {
+        cluster: "dev".into(),
+        service: "web".into(),
+        action,
+        reason: String::new(),
+        restore: None,
+        resume: false,
+        error: retryable.map(|retryable| crate::error::Failure {
+            code: "X".into(),
+            retryable,
+        }),
+    };
+    let sleep = [p(Action::Sleep, None)];
+    let throttled = [p(Action::Error, Some(true))];
+    let damaged = [p(Action::Error, Some(false))];
+    let quiet = [p(Action::None, None), p(Action::Skip, None)];
+    // (services, dry run, first tick after a boundary) -> announced
+    for (services, dry, boundary, expected) in [
+        (&sleep[..], false, false, true),
+        (&sleep[..], true, false, false),
+        (&sleep[..], true, true, true),
+        (&throttled[..], false, false, true),
+        (&damaged[..], false, false, false),
+        (&damaged[..], false, true, true),
+        (&damaged[..], true, true, true),
+        (&quiet[..], false, true, false),
+        (&quiet[..], true, true, false),
+    ] {
+        assert_eq!(
+            announce(services, dry, boundary),
+            expected,
+            "{:?} dry {dry} boundary {boundary}",
+            services.iter().map(|s| s.action).collect::<Vec<_>>()
+        );
+    }
 }
 
 #[tokio::test]

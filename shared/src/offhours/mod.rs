@@ -159,11 +159,11 @@ impl<P: OffHoursPorts> OffHours<P> {
             estimated_savings: savings,
             notification_id: None,
         };
-        if outcome
-            .services
-            .iter()
-            .any(|p| matches!(p.action, Action::Sleep | Action::Wake | Action::Error))
-        {
+        let boundary = self.config.calendar.first_tick_after_boundary(
+            now,
+            chrono::Duration::minutes(i64::from(self.config.tick_minutes)),
+        );
+        if announce(&outcome.services, self.config.dry_run, boundary) {
             let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
             self.clients.publish(&self.config.topic_arn, &n).await?;
             outcome.notification_id = Some(n.id);
@@ -372,6 +372,25 @@ impl<P: OffHoursPorts> OffHours<P> {
         }
         (total * 100.0).round() / 100.0
     }
+}
+
+/// Whether a tick is announced. A real transition is said when it happens (it happens once); a
+/// failure that the next tick may get past, every tick it lasts. What every tick would say
+/// again is said on the first tick after a calendar boundary only: a dry run's would-be
+/// transition (a dry run changes nothing, so every tick plans it again), and a failure that
+/// needs a person (a damaged restore tag, a short ARN, a missing service).
+pub fn announce(services: &[Planned], dry_run: bool, first_after_boundary: bool) -> bool {
+    let transition = services
+        .iter()
+        .any(|p| matches!(p.action, Action::Sleep | Action::Wake));
+    let passing = services
+        .iter()
+        .any(|p| p.action == Action::Error && p.error.as_ref().is_none_or(|e| e.retryable));
+    let lasting = services.iter().any(|p| p.action == Action::Error);
+    if dry_run {
+        return first_after_boundary && (transition || lasting);
+    }
+    transition || passing || (first_after_boundary && lasting)
 }
 
 fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> Planned {

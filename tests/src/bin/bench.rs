@@ -150,6 +150,7 @@ async fn off_hours() {
                 dry_run: false,
                 price_vcpu_hour: 0.04048,
                 price_gb_hour: 0.004445,
+                tick_minutes: 15,
             },
         );
         for (label, time) in [
