@@ -3,6 +3,7 @@
 //! Lambda would. Used by the tests in `tests/` and by the `demo` binary.
 
 pub mod emulator;
+pub mod faults;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;
@@ -10,6 +11,7 @@ pub mod template;
 use std::path::PathBuf;
 
 pub use emulator::Emulator;
+pub use faults::{Fault, FaultProxy, Rule};
 pub use runtime_api::{run_function, FunctionRun, Invocation};
 pub use stack::{Capture, Stack};
 

@@ -38,6 +38,10 @@ pub struct Stack {
     pub security_group: String,
 }
 
+/// The attempt timeout of [`Stack::clients_via`]'s clients: a response delayed longer is given up
+/// on and retried.
+pub const FAST_ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_millis(1500);
+
 /// The image the stack's service starts with.
 pub fn initial_image() -> String {
     format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/web:v1.0.0")
@@ -111,9 +115,36 @@ impl Stack {
     /// Clients for the code under test, recording their calls, with the SNS client also
     /// capturing every message it publishes.
     pub fn clients(&self) -> (Clients, Capture) {
-        let mut clients = Clients::new(&self.sdk);
+        Self::clients_with(&self.sdk)
+    }
+
+    /// The functions' clients through `endpoint` (a fault proxy), with the production timeouts
+    /// scaled down and the SDK's standard retries (3 attempts) with a short backoff, so faults
+    /// are retried as in Lambda but the tests stay quick.
+    pub fn clients_via(&self, endpoint: &str) -> (Clients, Capture) {
+        let sdk = self
+            .sdk
+            .to_builder()
+            .endpoint_url(endpoint)
+            .retry_config(
+                aws_config::retry::RetryConfig::standard()
+                    .with_max_attempts(3)
+                    .with_initial_backoff(std::time::Duration::from_millis(5))
+                    .with_max_backoff(std::time::Duration::from_millis(50)),
+            )
+            .timeout_config(
+                aws_config::timeout::TimeoutConfig::builder()
+                    .operation_attempt_timeout(FAST_ATTEMPT_TIMEOUT)
+                    .build(),
+            )
+            .build();
+        Self::clients_with(&sdk)
+    }
+
+    fn clients_with(sdk: &SdkConfig) -> (Clients, Capture) {
+        let mut clients = Clients::new(sdk);
         let capture = Capture::default();
-        let sns = aws_sdk_sns::config::Builder::from(&self.sdk)
+        let sns = aws_sdk_sns::config::Builder::from(sdk)
             .interceptor(clients.calls.clone())
             .interceptor(capture.clone())
             .build();

@@ -23,10 +23,26 @@ use aws_smithy_types::config_bag::ConfigBag;
 
 pub use arn::{console_host, Arn};
 
-/// Loads the shared SDK configuration from the environment. Makes no network call: credentials
-/// are resolved lazily on the first request.
+/// How long one attempt of a call may take before the SDK gives up on it and retries: a
+/// response that never comes must not eat the function's whole timeout.
+pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a call may take with its retries (the functions' timeout is 30 s).
+pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// Loads the shared SDK configuration from the environment, with attempt and operation
+/// timeouts (the SDK sets none by default) and its standard retries (3 attempts, exponential
+/// backoff with jitter). Makes no network call: credentials are resolved lazily on the first
+/// request.
 pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest()).load().await
+    aws_config::defaults(BehaviorVersion::latest())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+                .operation_timeout(OPERATION_TIMEOUT)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 /// The names (`Service.Operation`) of the AWS calls made, in order. Shared by every client of a

@@ -5,6 +5,7 @@ use aws_sdk_ecs::operation::describe_services::{DescribeServicesError, DescribeS
 use aws_sdk_ecs::operation::describe_task_definition::{
     DescribeTaskDefinitionError, DescribeTaskDefinitionOutput,
 };
+use aws_sdk_ecs::operation::list_task_definitions::ListTaskDefinitionsOutput;
 use aws_sdk_ecs::operation::register_task_definition::RegisterTaskDefinitionOutput;
 use aws_sdk_ecs::operation::update_service::UpdateServiceError;
 use aws_sdk_ecs::types::{ContainerDefinition, Service, TaskDefinition};
@@ -148,6 +149,84 @@ async fn access_denied_is_not_retryable_and_names_the_operation() {
     assert_eq!(register.num_calls(), 0);
 }
 
+/// ListTaskDefinitions as AWS answers it, newest first.
+fn revisions_listed(arns: &'static [&'static str]) -> Rule {
+    mock!(aws_sdk_ecs::Client::list_task_definitions).then_output(move || {
+        ListTaskDefinitionsOutput::builder()
+            .set_task_definition_arns(Some(arns.iter().map(|a| a.to_string()).collect()))
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn a_registration_whose_answer_was_lost_is_found_not_repeated() {
+    const NEW: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:2";
+    // The first attempt registered web:2, but its answer was a 500.
+    let lost = mock!(aws_sdk_ecs::Client::register_task_definition).then_http_response(|| {
+        aws_smithy_runtime_api::http::Response::new(
+            aws_smithy_runtime_api::http::StatusCode::try_from(500).expect("status"),
+            aws_smithy_types::body::SdkBody::from(
+                r#"{"__type":"ServerException","message":"internal"}"#,
+            ),
+        )
+    });
+    let listed = mock!(aws_sdk_ecs::Client::list_task_definitions)
+        .sequence()
+        .output(|| {
+            ListTaskDefinitionsOutput::builder()
+                .task_definition_arns(TD)
+                .build()
+        })
+        .output(|| {
+            ListTaskDefinitionsOutput::builder()
+                .task_definition_arns(NEW)
+                .task_definition_arns(TD)
+                .build()
+        })
+        .build();
+    let ours = mock!(aws_sdk_ecs::Client::describe_task_definition)
+        .match_requests(|r| r.task_definition() == Some(NEW))
+        .then_output(|| {
+            DescribeTaskDefinitionOutput::builder()
+                .task_definition(
+                    TaskDefinition::builder()
+                        .task_definition_arn(NEW)
+                        .family("web")
+                        .build(),
+                )
+                .tags(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key("autopilot:event-id")
+                        .value("e")
+                        .build(),
+                )
+                .tags(
+                    aws_sdk_ecs::types::Tag::builder()
+                        .key("autopilot:registered-by")
+                        .value("deployer")
+                        .build(),
+                )
+                .build()
+        });
+    let (svc, td) = (service_ok(), task_definition_ok());
+    let updated = mock!(aws_sdk_ecs::Client::update_service)
+        .match_requests(|r| r.task_definition() == Some(NEW))
+        .then_output(|| {
+            aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
+        });
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let d = deployer(&[&svc, &ours, &td, &listed, &lost, &updated], &[&publish]);
+    let result = d.handle(push()).await.expect("deployed");
+    assert_eq!(result["decisions"][0]["taskDefinitionArn"], NEW, "{result}");
+    assert_eq!(
+        lost.num_calls(),
+        1,
+        "registered once: the SDK does not retry it blindly"
+    );
+    assert_eq!(updated.num_calls(), 1);
+}
+
 #[tokio::test]
 async fn a_failed_update_is_announced_and_returned() {
     let (svc, td) = (service_ok(), task_definition_ok());
@@ -164,7 +243,8 @@ async fn a_failed_update_is_announced_and_returned() {
         .then_error(|| UpdateServiceError::generic(meta("ServiceNotFoundException")));
     let publish = mock!(aws_sdk_sns::Client::publish)
         .then_output(|| PublishOutput::builder().message_id("m").build());
-    let d = deployer(&[&svc, &td, &register, &not_found], &[&publish]);
+    let listed = revisions_listed(&[TD]);
+    let d = deployer(&[&svc, &td, &listed, &register, &not_found], &[&publish]);
     let err = d.handle(push()).await.expect_err("update failed");
     assert_eq!(err.aws_code(), Some("ServiceNotFoundException"));
     assert_eq!(err.error_type(), "NonRetryable");

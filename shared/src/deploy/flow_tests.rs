@@ -107,6 +107,7 @@ async fn a_pin_digest_deploy_registers_one_pinned_revision_and_points_the_servic
         [
             "ECS.DescribeServices",
             "ECS.DescribeTaskDefinition",
+            "ECS.ListTaskDefinitions",
             "ECS.RegisterTaskDefinition",
             "ECS.UpdateService",
             "SNS.Publish"

@@ -181,19 +181,83 @@ impl<P: DeployPorts> Deployer<P> {
                 let base_td = raw.get(base).ok_or_else(|| {
                     Error::invariant(format!("{base} was planned on but not read"))
                 })?;
-                let arn = aws.register_copy(base_td, container, image, tags).await?;
+                let arn = self.register_once(base_td, container, image, tags).await?;
                 aws.update_service(&target.cluster, &target.service, Some(&arn), false)
                     .await?;
                 Ok(Some(arn))
             }
             Step::FollowTag { service_arn, tags } => {
-                // The tags go first: they are what makes a repeated event a no-op.
-                aws.tag_service(service_arn, tags).await?;
+                // The deployment first, the tags (what makes a repeated event a no-op) after:
+                // a failure in between is redelivered and forces one more deployment of the
+                // same image, never leaves the image recorded but not deployed.
                 aws.update_service(&target.cluster, &target.service, None, true)
                     .await?;
+                aws.tag_service(service_arn, tags).await?;
                 Ok(None)
             }
         }
+    }
+
+    /// Registers the pinned copy once per push: a revision the deployer already registered for
+    /// this event (an earlier delivery that failed later, or an attempt whose answer was lost)
+    /// is found by its `autopilot:event-id` and used. A retryable failure is retried, after
+    /// looking again, up to [`REGISTER_ATTEMPTS`] times.
+    async fn register_once(
+        &self,
+        base: &ecs::Revision,
+        container: &str,
+        image: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> Result<String> {
+        let event_id = tags.get(crate::tags::EVENT_ID).cloned().unwrap_or_default();
+        if let Some(arn) = self.registered_for(base, &event_id).await? {
+            tracing::info!(revision = %arn, event = %event_id, "registered by an earlier delivery of this event");
+            return Ok(arn);
+        }
+        let mut attempt = 1;
+        loop {
+            match self
+                .clients
+                .register_copy(base, container, image, tags)
+                .await
+            {
+                Ok(arn) => return Ok(arn),
+                Err(e) if e.is_retryable() && attempt < REGISTER_ATTEMPTS => {
+                    tracing::warn!(error = ?e, attempt, "RegisterTaskDefinition failed; looking for the revision before trying again");
+                    tokio::time::sleep(std::time::Duration::from_millis(100 * u64::from(attempt)))
+                        .await;
+                    if let Some(arn) = self.registered_for(base, &event_id).await? {
+                        return Ok(arn);
+                    }
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// The revision of `base`'s family that the deployer registered for event `event_id`, among
+    /// those newer than `base` (at most 5 are read).
+    async fn registered_for(&self, base: &ecs::Revision, event_id: &str) -> Result<Option<String>> {
+        if event_id.is_empty() {
+            return Ok(None);
+        }
+        let newer: Vec<String> = self
+            .clients
+            .active_revisions(base.family())
+            .await?
+            .into_iter()
+            .filter(|a| ecs::revision_number(a) > ecs::revision_number(base.arn()))
+            .take(5)
+            .collect();
+        for arn in newer {
+            let (_, tags) = self.clients.revision(&arn).await?;
+            let ours = tags.get(crate::tags::REGISTERED_BY).map(String::as_str) == Some("deployer");
+            if ours && tags.get(crate::tags::EVENT_ID).map(String::as_str) == Some(event_id) {
+                return Ok(Some(arn));
+            }
+        }
+        Ok(None)
     }
 
     async fn notify_push(&self, push: &Event<EcrImageAction>, plan: &PushPlan) -> Result<()> {
@@ -214,6 +278,9 @@ impl<P: DeployPorts> crate::runtime::Handler for Deployer<P> {
         Self::handle(self, event)
     }
 }
+
+/// How many times the deployer tries to register a revision (the SDK does not retry it).
+pub const REGISTER_ATTEMPTS: u32 = 3;
 
 /// The two events the deployer takes.
 #[derive(Clone, Debug, PartialEq)]

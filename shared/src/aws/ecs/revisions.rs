@@ -169,6 +169,14 @@ pub async fn register_copy(
         .set_runtime_platform(base.runtime_platform.clone())
         .set_enable_fault_injection(base.enable_fault_injection)
         .set_tags(Some(tag_list(tags)).filter(|t| !t.is_empty()))
+        // Not idempotent: an attempt whose answer was lost may have registered a revision, and
+        // the SDK's own retry would register a second. The caller retries after looking for
+        // the one it registered (by its tags) instead.
+        .customize()
+        .config_override(
+            aws_sdk_ecs::config::Config::builder()
+                .retry_config(aws_sdk_ecs::config::retry::RetryConfig::disabled()),
+        )
         .send()
         .await
         .map_err(|e| Error::aws("RegisterTaskDefinition", e))?;
@@ -191,7 +199,18 @@ pub async fn active_revisions(client: &Client, family: &str) -> Result<Vec<Strin
         .send()
         .await
         .map_err(|e| Error::aws("ListTaskDefinitions", e))?;
-    Ok(listed.task_definition_arns().to_vec())
+    let mut arns = listed.task_definition_arns().to_vec();
+    // Newest first by revision number, whatever order the answer came in.
+    arns.sort_by_key(|a| std::cmp::Reverse(revision_number(a)));
+    Ok(arns)
+}
+
+/// The revision number at the end of a task-definition ARN (`...:task-definition/web:7` is 7).
+pub fn revision_number(arn: &str) -> u64 {
+    arn.rsplit(':')
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Deregisters a task definition revision.
