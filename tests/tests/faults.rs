@@ -350,3 +350,279 @@ async fn the_alarm_notifier_absorbs_a_transient_fault_on_any_call() {
 async fn off_hours_absorbs_a_transient_fault_on_any_call() {
     transient_faults_are_absorbed(Scenario::Night).await;
 }
+
+/// The deployer for the stack's service through `clients`.
+fn deployer_for(stack: &Stack, clients: autopilot_core::aws::Clients) -> Deployer {
+    Deployer::new(
+        clients,
+        DeployerConfig {
+            targets: vec![DeployTarget {
+                repository: "web".into(),
+                tags: vec!["v*".into()],
+                cluster: stack.cluster.clone(),
+                service: stack.service.clone(),
+                container: Some("app".into()),
+                strategy: Strategy::PinDigest,
+            }],
+            topic_arn: stack.topic_arn.clone(),
+            dry_run: false,
+            keep_revisions: None,
+        },
+    )
+}
+
+fn push() -> Value {
+    let mut push = sample_event("deployer/ecr-push-release-tag.json");
+    push["detail"]["repository-name"] = json!("web");
+    push["detail"]["image-digest"] = json!(DIGEST);
+    push
+}
+
+fn count(seen: &[Seen], operation: &str) -> usize {
+    seen.iter()
+        .filter(|s| s.forwarded && s.operation == operation)
+        .count()
+}
+
+#[tokio::test]
+async fn a_deploy_whose_retries_ran_out_finishes_on_the_next_delivery_without_a_second_revision() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let deployer = deployer_for(&stack, clients);
+    // UpdateService throttled past the SDK's retries: the revision is registered, the service
+    // not moved, and the invocation fails retryable so Lambda delivers the event again.
+    proxy.add(Rule::always("ECS.UpdateService", Fault::Throttle));
+    let e = deployer.handle(push()).await.expect_err("retries ran out");
+    assert!(e.is_retryable(), "{e}");
+    assert_eq!(count(&proxy.seen(), "ECS.RegisterTaskDefinition"), 1);
+    proxy.clear();
+    let again = deployer.handle(push()).await.expect("the next delivery");
+    assert_eq!(again["decisions"][0]["reason"], "deployed", "{again}");
+    assert_eq!(
+        count(&proxy.seen(), "ECS.RegisterTaskDefinition"),
+        1,
+        "the revision of the first delivery was found by its tags and used"
+    );
+    let revisions = stack.revisions().await;
+    assert_eq!(
+        revisions.len(),
+        2,
+        "the original and one pinned copy: {revisions:?}"
+    );
+    assert_eq!(
+        stack.describe_service().await.task_definition(),
+        again["decisions"][0]["taskDefinitionArn"].as_str()
+    );
+}
+
+#[tokio::test]
+async fn a_registration_whose_answer_is_lost_to_a_timeout_is_not_repeated() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let deployer = deployer_for(&stack, clients);
+    // AWS registers it; the answer comes after the attempt timeout.
+    proxy.add(Rule::once(
+        "ECS.RegisterTaskDefinition",
+        Fault::Delay(
+            integration_tests::stack::FAST_ATTEMPT_TIMEOUT + std::time::Duration::from_millis(700),
+        ),
+    ));
+    let result = deployer.handle(push()).await.expect("deployed");
+    assert_eq!(result["decisions"][0]["reason"], "deployed", "{result}");
+    assert_eq!(count(&proxy.seen(), "ECS.RegisterTaskDefinition"), 1);
+    assert_eq!(stack.revisions().await.len(), 2, "one pinned copy");
+}
+
+#[tokio::test]
+async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_for_the_same_task() {
+    use autopilot_core::tasks::RestartNetwork;
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let watcher = TaskWatcher::new(
+        clients,
+        TaskWatcherConfig {
+            topic_arn: stack.topic_arn.clone(),
+            crash_loop_threshold: 3,
+            crash_loop_window_minutes: 15,
+            crash_loop_action: CrashLoopAction::Alert,
+            max_restarts: 3,
+            restart_network: Some(RestartNetwork {
+                subnets: vec![stack.subnet.clone()],
+                security_groups: vec![stack.security_group.clone()],
+                assign_public_ip: false,
+            }),
+            dry_run: false,
+        },
+    );
+    let task = stack
+        .run_and_stop(
+            None,
+            Some("family:batch-import"),
+            &[("autopilot:restart", "on-interruption")],
+            1,
+            "Your Spot Task was interrupted.",
+        )
+        .await
+        .remove(0);
+    let mut e = sample_event("task-watcher/spot-interruption.json");
+    e["resources"] = json!([task]);
+    e["detail"]["taskArn"] = json!(task);
+    e["detail"]["clusterArn"] = json!(stack.cluster_arn());
+    e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+    e["detail"]["launchType"] = json!("FARGATE");
+    e["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("capacityProviderName"));
+    proxy.add(Rule::always("ECS.RunTask", Fault::Throttle));
+    let err = watcher
+        .handle(e.clone())
+        .await
+        .expect_err("retries ran out");
+    assert!(err.is_retryable(), "{err}");
+    let chat = stack.notifications().await;
+    assert_eq!(chat.len(), 1, "the stop is alerted all the same");
+    assert!(
+        chat[0]["content"]["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("The restart failed") && d.contains("ThrottlingException")),
+        "{}",
+        chat[0]
+    );
+    proxy.clear();
+    let again = watcher.handle(e).await.expect("the next delivery");
+    assert_eq!(again["actions"], json!(["restart", "alert"]), "{again}");
+    // Every RunTask asked for (throttled or not) carried the same client token, which makes
+    // AWS start one task for them all (the emulator ignores it: the request is what is checked).
+    let tokens: BTreeSet<String> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "ECS.RunTask")
+        .filter_map(|s| {
+            serde_json::from_str::<Value>(&s.body)
+                .ok()?
+                .get("clientToken")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    let task_id = task.rsplit('/').next().unwrap_or_default();
+    assert_eq!(tokens, BTreeSet::from([format!("restart-{task_id}")]));
+    assert!(
+        proxy
+            .seen()
+            .iter()
+            .filter(|s| s.operation == "ECS.RunTask")
+            .count()
+            >= 4
+    );
+}
+
+#[tokio::test]
+async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_record() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.register_scalable_target(2, 10).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let watcher = TaskWatcher::new(
+        clients,
+        TaskWatcherConfig {
+            topic_arn: stack.topic_arn.clone(),
+            crash_loop_threshold: 3,
+            crash_loop_window_minutes: 15,
+            crash_loop_action: CrashLoopAction::ScaleToZero,
+            max_restarts: 3,
+            restart_network: None,
+            dry_run: false,
+        },
+    );
+    let mut last = Value::Null;
+    for i in 0..3 {
+        let task = stack.stopped_service_task(ELB).await;
+        let mut e = sample_event("task-watcher/elb-health-check.json");
+        e["time"] = json!("2026-11-28T10:00:00Z");
+        e["resources"] = json!([task]);
+        e["detail"]["taskArn"] = json!(task);
+        e["detail"]["clusterArn"] = json!(stack.cluster_arn());
+        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        if i < 2 {
+            watcher.handle(e.clone()).await.expect("an alert");
+        }
+        last = e;
+    }
+    // The third stop makes the loop: the alert and the capacity are recorded, the scalable
+    // target pinned, then setting the desired count is throttled past the retries.
+    proxy.add(Rule::always("ECS.UpdateService", Fault::Throttle));
+    let e = watcher
+        .handle(last.clone())
+        .await
+        .expect_err("retries ran out");
+    assert!(e.is_retryable(), "{e}");
+    proxy.clear();
+    let again = watcher.handle(last).await.expect("the next delivery");
+    assert_eq!(
+        again["actions"],
+        json!(["crash-loop", "scale-to-zero"]),
+        "{again}"
+    );
+    let service = stack.describe_service().await;
+    assert_eq!(service.desired_count(), 0);
+    let restore = service
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("autopilot:restore"))
+        .and_then(|t| t.value());
+    assert_eq!(
+        restore,
+        Some("desired=2 min=2 max=10"),
+        "the record was not overwritten"
+    );
+    assert_eq!(scalable(&stack, None).await, Some((0, 0)));
+}
+
+#[tokio::test]
+async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_original_capacity() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let stack = Stack::create(&emu, "dev", "web").await;
+    scalable(&stack, Some((2, 10))).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let off = OffHours::new(clients, off_hours_config(&stack));
+    // Killed after the restore tag is written, before scaling.
+    proxy.add(Rule::always(
+        "Application Auto Scaling.RegisterScalableTarget",
+        Fault::Throttle,
+    ));
+    let night = off.handle(tick(NIGHT)).await.expect("the tick reports");
+    assert_eq!(night["services"][0]["action"], "error", "{night}");
+    assert_eq!(night["services"][0]["error"]["retryable"], true, "{night}");
+    proxy.clear();
+    let later = off
+        .handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(later["services"][0]["action"], "sleep", "{later}");
+    assert_eq!(stack.describe_service().await.desired_count(), 0);
+    // Between the two wake-up steps: the bounds back, the desired count throttled.
+    proxy.add(Rule::always("ECS.UpdateService", Fault::Throttle));
+    let morning = off.handle(tick(MORNING)).await.expect("the tick reports");
+    assert_eq!(morning["services"][0]["action"], "error", "{morning}");
+    proxy.clear();
+    let later = off
+        .handle(tick("2026-11-17T08:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(later["services"][0]["action"], "wake", "{later}");
+    assert_eq!(stack.describe_service().await.desired_count(), 2);
+    assert_eq!(
+        scalable(&stack, None).await,
+        Some((2, 10)),
+        "the original capacity"
+    );
+}

@@ -186,8 +186,13 @@ impl<P: TaskPorts> TaskWatcher<P> {
             return self.alert(ev, c, None, None, outcome).await;
         };
         let tags = &svc.tags;
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         let alerted = tags.get(CRASH_LOOP_ALERTED_AT).map(String::as_str);
-        if let Some((at, until)) = plan::quiet_until(alerted, window, now) {
+        // The stop whose alert is remembered, delivered again (its invocation failed after
+        // tagging): finish what it started instead of staying quiet about it.
+        let redelivered = alerted == Some(stamp.as_str());
+        if let Some((at, until)) = plan::quiet_until(alerted, window, now).filter(|_| !redelivered)
+        {
             outcome.actions.push(Action::Ignore);
             outcome.detail = format!(
                 "{} Part of the crash loop alerted at {}: quiet until {}.",
@@ -210,7 +215,6 @@ impl<P: TaskPorts> TaskWatcher<P> {
         else {
             return self.alert(ev, c, Some(&svc.arn), None, outcome).await;
         };
-        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
         // A service with an old short ARN cannot be tagged: nothing can remember its alert nor
         // record its capacity, so it is decided as a dry run is, and never scaled.
         let taggable = crate::aws::arn::is_long_service_arn(&svc.arn);
@@ -235,7 +239,21 @@ impl<P: TaskPorts> TaskWatcher<P> {
         // The alert is remembered before it is sent: a retry must not send a second one.
         let mut tagged = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
         let mut scaled = None;
-        if scale_to_zero {
+        // Recorded by this stop's earlier delivery: the record is the truth (the service may be
+        // half scaled down already), and the scale-down is finished from it.
+        let recorded_before = (redelivered && tags.get(CRASH_LOOP_STOPPED_AT) == Some(&stamp))
+            .then(|| {
+                tags.get(crate::tags::RESTORE)
+                    .and_then(|r| capacity::Restore::parse(r))
+            })
+            .flatten();
+        if let Some(recorded) = recorded_before {
+            tagged.extend([
+                (crate::tags::RESTORE.to_string(), recorded.to_tag()),
+                (CRASH_LOOP_STOPPED_AT.to_string(), stamp.clone()),
+            ]);
+            scaled = Some(recorded);
+        } else if scale_to_zero {
             let current = capacity::current(&self.clients, &svc).await?;
             let extra = [(CRASH_LOOP_STOPPED_AT, stamp.clone())];
             let (recorded, restore_tags) = capacity::record_plan(&svc, current, &extra);
