@@ -626,3 +626,124 @@ async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_ori
         "the original capacity"
     );
 }
+
+/// What reached chat, each title and description in one string.
+async fn chat_text(stack: &Stack) -> Vec<String> {
+    stack
+        .notifications()
+        .await
+        .iter()
+        .map(|n| format!("{} {} {}", n["content"]["title"], n["content"]["description"], n["content"]["nextSteps"]))
+        .collect()
+}
+
+#[tokio::test]
+async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+
+    // The deployer: UpdateService denied.
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    proxy.add(Rule::always("ECS.UpdateService", Fault::AccessDenied));
+    let e = deployer_for(&stack, clients)
+        .handle(push())
+        .await
+        .expect_err("denied");
+    assert!(!e.is_retryable(), "{e}");
+    assert!(e.to_string().contains("ecs:UpdateService"), "{e}");
+    assert_eq!(
+        proxy.seen().iter().filter(|s| s.operation == "ECS.UpdateService").count(),
+        1,
+        "an access denied is not retried"
+    );
+    let chat = chat_text(&stack).await;
+    assert!(
+        chat.iter().any(|t| t.contains("ecs:UpdateService")),
+        "the channel hears which permission to add: {chat:?}"
+    );
+
+    // The task-watcher: the crash loop's TagResource denied; the loop is alerted all the same.
+    emu.reset();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let watcher = TaskWatcher::new(
+        clients,
+        TaskWatcherConfig {
+            topic_arn: stack.topic_arn.clone(),
+            crash_loop_threshold: 3,
+            crash_loop_window_minutes: 15,
+            crash_loop_action: CrashLoopAction::ScaleToZero,
+            max_restarts: 3,
+            restart_network: None,
+            dry_run: false,
+        },
+    );
+    proxy.add(Rule::always("ECS.TagResource", Fault::AccessDenied));
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let task = stack.stopped_service_task(ELB).await;
+        let mut e = sample_event("task-watcher/elb-health-check.json");
+        e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+        e["resources"] = json!([task]);
+        e["detail"]["taskArn"] = json!(task);
+        e["detail"]["clusterArn"] = json!(stack.cluster_arn());
+        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        last = watcher.handle(e).await.expect("a denied write is reported, not retried");
+    }
+    assert_eq!(last["actions"], json!(["crash-loop"]), "{last}");
+    assert_eq!(stack.describe_service().await.desired_count(), 2, "nothing scaled");
+    let chat = chat_text(&stack).await;
+    let crash = chat
+        .iter()
+        .find(|t| t.contains("Crash loop"))
+        .expect("the crash loop reached chat");
+    assert!(crash.contains("ecs:TagResource"), "{crash}");
+
+    // off-hours: the scale-down denied; the service is reported, the tick does not fail.
+    emu.reset();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    scalable(&stack, Some((2, 10))).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    proxy.add(Rule::always(
+        "Application Auto Scaling.RegisterScalableTarget",
+        Fault::AccessDenied,
+    ));
+    let off = OffHours::new(clients, off_hours_config(&stack));
+    let dusk = off.handle(tick("2026-11-16T19:00:00Z")).await.expect("the tick reports");
+    assert_eq!(dusk["services"][0]["action"], "error", "{dusk}");
+    assert_eq!(
+        dusk["services"][0]["error"],
+        json!({"code": "AccessDeniedException", "retryable": false})
+    );
+    let chat = chat_text(&stack).await;
+    assert!(
+        chat.iter()
+            .any(|t| t.contains("application-autoscaling:RegisterScalableTarget")),
+        "{chat:?}"
+    );
+
+    // The alarm-notifier: its own Publish denied, so nothing can reach chat: the error says why.
+    emu.reset();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    proxy.add(Rule::always("SNS.Publish", Fault::AccessDenied));
+    let notifier = AlarmNotifier::new(
+        clients,
+        AlarmNotifierConfig {
+            topic_arn: stack.topic_arn.clone(),
+            severity_topics: BTreeMap::new(),
+            flap_threshold: 4,
+            flap_window_minutes: 30,
+        },
+    );
+    let mut e = sample_event("alarm-notifier/cpu-alarm.json");
+    e["detail"]["alarmName"] = json!("dev-web-cpu");
+    e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
+    let e = notifier.handle(e).await.expect_err("denied");
+    assert!(!e.is_retryable() && e.to_string().contains("sns:Publish"), "{e}");
+}

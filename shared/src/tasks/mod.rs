@@ -260,33 +260,61 @@ impl<P: TaskPorts> TaskWatcher<P> {
             tagged.extend(restore_tags);
             scaled = Some(recorded);
         }
+        let mut failed = None;
         if !taggable {
             tagged.clear();
         } else if !self.config.dry_run {
-            self.clients.tag_service(&service_arn, &tagged).await?;
-            if let Some(recorded) = scaled {
-                capacity::to_zero(&self.clients, &svc, recorded).await?;
+            let applied = async {
+                self.clients.tag_service(&service_arn, &tagged).await?;
+                if let Some(recorded) = scaled {
+                    capacity::to_zero(&self.clients, &svc, recorded).await?;
+                }
+                Ok::<(), Error>(())
+            }
+            .await;
+            // The loop is alerted whatever happened to remembering or scaling it, with why it
+            // failed; a retryable failure then fails the invocation, so the event comes again
+            // (the alert's id is the same: Chatbot shows it once).
+            if let Err(e) = applied {
+                failed = Some(e);
             }
         }
         outcome.actions.push(Action::CrashLoop);
-        if scaled.is_some() {
+        if scaled.is_some() && failed.is_none() {
             outcome.actions.push(Action::ScaleToZero);
         }
         outcome.severity = Severity::Critical;
-        let n = notices::crash_loop(
+        let mut n = notices::crash_loop(
             ev,
             &service_arn,
             &counts,
             self.config.crash_loop_window_minutes,
-            scaled,
+            scaled.filter(|_| failed.is_none()),
             &stamp,
             self.config.dry_run,
         );
+        if let Some(e) = &failed {
+            n.description.push_str(&format!(
+                "\nThe watcher could not remember or scale this loop: {e}"
+            ));
+            n.next_steps.insert(
+                0,
+                "Give the task-watcher's role the permission the error names (ecs:TagResource and ecs:UpdateService on the service, application-autoscaling:RegisterScalableTarget), or scale the service down by hand.".into(),
+            );
+            tagged.clear();
+        }
         outcome.detail = n.summary.clone();
         outcome.tagged = tagged;
         self.clients.publish(&self.config.topic_arn, &n).await?;
         outcome.notification_id = Some(n.id);
-        Ok(outcome)
+        match failed {
+            Some(e) if e.is_retryable() => Err(e),
+            Some(e) => {
+                outcome.detail = format!("{} Not remembered or scaled: {e}", outcome.detail);
+                Ok(outcome)
+            }
+            None => Ok(outcome),
+        }
     }
 
     /// A standalone task: restart it when it opted in and the cause allows, else alert.
