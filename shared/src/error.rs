@@ -165,6 +165,21 @@ impl Error {
     }
 
     /// The AWS error code, when this is an AWS error.
+    /// Whether AWS said the resource the call names does not exist (deleted between the read
+    /// and the write): a final outcome for that resource, not a failure of the function.
+    pub fn is_not_found(&self) -> bool {
+        const NOT_FOUND: &[&str] = &[
+            "ServiceNotFoundException",
+            "ServiceNotActiveException",
+            "ClusterNotFoundException",
+            "ResourceNotFound",
+            "ResourceNotFoundException",
+            "ObjectNotFoundException",
+            "NotFound",
+        ];
+        self.aws_code().is_some_and(|c| NOT_FOUND.contains(&c))
+    }
+
     pub fn aws_code(&self) -> Option<&str> {
         match self {
             Error::Aws { code, .. } => Some(code),

@@ -633,7 +633,12 @@ async fn chat_text(stack: &Stack) -> Vec<String> {
         .notifications()
         .await
         .iter()
-        .map(|n| format!("{} {} {}", n["content"]["title"], n["content"]["description"], n["content"]["nextSteps"]))
+        .map(|n| {
+            format!(
+                "{} {} {}",
+                n["content"]["title"], n["content"]["description"], n["content"]["nextSteps"]
+            )
+        })
         .collect()
 }
 
@@ -653,7 +658,11 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     assert!(!e.is_retryable(), "{e}");
     assert!(e.to_string().contains("ecs:UpdateService"), "{e}");
     assert_eq!(
-        proxy.seen().iter().filter(|s| s.operation == "ECS.UpdateService").count(),
+        proxy
+            .seen()
+            .iter()
+            .filter(|s| s.operation == "ECS.UpdateService")
+            .count(),
         1,
         "an access denied is not retried"
     );
@@ -690,10 +699,17 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
         e["detail"]["taskArn"] = json!(task);
         e["detail"]["clusterArn"] = json!(stack.cluster_arn());
         e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
-        last = watcher.handle(e).await.expect("a denied write is reported, not retried");
+        last = watcher
+            .handle(e)
+            .await
+            .expect("a denied write is reported, not retried");
     }
     assert_eq!(last["actions"], json!(["crash-loop"]), "{last}");
-    assert_eq!(stack.describe_service().await.desired_count(), 2, "nothing scaled");
+    assert_eq!(
+        stack.describe_service().await.desired_count(),
+        2,
+        "nothing scaled"
+    );
     let chat = chat_text(&stack).await;
     let crash = chat
         .iter()
@@ -712,7 +728,10 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
         Fault::AccessDenied,
     ));
     let off = OffHours::new(clients, off_hours_config(&stack));
-    let dusk = off.handle(tick("2026-11-16T19:00:00Z")).await.expect("the tick reports");
+    let dusk = off
+        .handle(tick("2026-11-16T19:00:00Z"))
+        .await
+        .expect("the tick reports");
     assert_eq!(dusk["services"][0]["action"], "error", "{dusk}");
     assert_eq!(
         dusk["services"][0]["error"],
@@ -745,5 +764,121 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     e["detail"]["alarmName"] = json!("dev-web-cpu");
     e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
     let e = notifier.handle(e).await.expect_err("denied");
-    assert!(!e.is_retryable() && e.to_string().contains("sns:Publish"), "{e}");
+    assert!(
+        !e.is_retryable() && e.to_string().contains("sns:Publish"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_are_done() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+
+    // The deployer, one push for two services; the first vanishes before UpdateService.
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.create_service("api", 1, &[]).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let mut config = deployer_for(&stack, clients);
+    let mut api = config.config.targets[0].clone();
+    api.service = "api".into();
+    config.config.targets.push(api);
+    proxy.add(Rule::once("ECS.UpdateService", Fault::NotFound));
+    let result = config.handle(push()).await.expect("a per-target outcome");
+    let reasons: Vec<(&str, &str)> = result["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .map(|d| {
+            (
+                d["service"].as_str().unwrap_or_default(),
+                d["reason"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [("web", "deploy-failed"), ("api", "deployed")],
+        "{result}"
+    );
+    assert!(
+        result["decisions"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("ServiceNotFoundException")),
+        "{result}"
+    );
+    let chat = chat_text(&stack).await;
+    assert_eq!(chat.len(), 2, "{chat:?}");
+    assert!(
+        chat.iter()
+            .any(|t| t.contains("Deploying web:") && t.contains("dev/api")),
+        "{chat:?}"
+    );
+
+    // off-hours, two services; the first vanishes before its scale-down.
+    emu.reset();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.create_service("api", 1, &[]).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let mut config = off_hours_config(&stack);
+    config.targets.push(ServiceRef {
+        cluster: stack.cluster.clone(),
+        service: "api".into(),
+    });
+    proxy.add(Rule::once("ECS.UpdateService", Fault::NotFound));
+    let off = OffHours::new(clients, config);
+    let dusk = off
+        .handle(tick("2026-11-16T19:00:00Z"))
+        .await
+        .expect("the tick reports");
+    let actions: BTreeMap<String, String> = dusk["services"]
+        .as_array()
+        .expect("services")
+        .iter()
+        .map(|s| {
+            (
+                s["service"].as_str().unwrap_or_default().to_string(),
+                s["action"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(actions["web"], "error", "{dusk}");
+    assert_eq!(actions["api"], "sleep", "{dusk}");
+    assert_eq!(stack.service_named("api").await.desired_count(), 0);
+}
+
+#[tokio::test]
+async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (clients, _) = stack.clients_via(&proxy.url);
+    let off = OffHours::new(clients, off_hours_config(&stack));
+    proxy.add(Rule::always("SNS.Publish", Fault::Http503));
+    let night = off
+        .handle(tick(NIGHT))
+        .await
+        .expect("the transition stands");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    assert!(
+        night["notificationError"]
+            .as_str()
+            .is_some_and(|e| e.contains("asleep") && e.contains("ServiceUnavailable")),
+        "{night}"
+    );
+    assert!(night.get("notificationId").is_none());
+    assert_eq!(stack.describe_service().await.desired_count(), 0);
+    proxy.clear();
+    proxy.forget();
+    let again = off
+        .handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(
+        again["services"][0]["action"], "none",
+        "not redone: {again}"
+    );
+    assert_eq!(count(&proxy.seen(), "SNS.Publish"), 0);
+    assert_eq!(count(&proxy.seen(), "ECS.UpdateService"), 0);
 }

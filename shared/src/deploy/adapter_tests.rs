@@ -240,13 +240,13 @@ async fn a_failed_update_is_announced_and_returned() {
             .build()
     });
     let not_found = mock!(aws_sdk_ecs::Client::update_service)
-        .then_error(|| UpdateServiceError::generic(meta("ServiceNotFoundException")));
+        .then_error(|| UpdateServiceError::generic(meta("AccessDeniedException")));
     let publish = mock!(aws_sdk_sns::Client::publish)
         .then_output(|| PublishOutput::builder().message_id("m").build());
     let listed = revisions_listed(&[TD]);
     let d = deployer(&[&svc, &td, &listed, &register, &not_found], &[&publish]);
     let err = d.handle(push()).await.expect_err("update failed");
-    assert_eq!(err.aws_code(), Some("ServiceNotFoundException"));
+    assert_eq!(err.aws_code(), Some("AccessDeniedException"));
     assert_eq!(err.error_type(), "NonRetryable");
     assert_eq!(publish.num_calls(), 1, "the failure reaches chat");
     assert_eq!(register.num_calls(), 1);

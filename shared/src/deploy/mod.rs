@@ -23,7 +23,7 @@ use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 use crate::ports::DeployPorts;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
-use plan::{Live, LiveTaskDefinition, PushPlan, Reason, Step};
+use plan::{Action, Live, LiveTaskDefinition, PushPlan, Reason, Step};
 
 /// The detail types the deployer takes.
 pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
@@ -82,14 +82,24 @@ impl<P: DeployPorts> Deployer<P> {
                     if let Err(pe) = self.clients.publish(&self.config.topic_arn, &n).await {
                         tracing::error!(error = ?pe, "could not publish the failure notification");
                     }
-                    first_error.get_or_insert(e);
+                    // This target's outcome; the others go on.
+                    p.decision.action = Action::Skip;
+                    p.decision.reason = Reason::DeployFailed;
+                    p.decision.detail = format!("{}; it failed: {e}", p.decision.detail);
+                    // A service deleted since it was read is this target's final outcome; any
+                    // other failure fails the invocation once the others are done.
+                    if !e.is_not_found() {
+                        first_error.get_or_insert(e);
+                    }
                 }
             }
         }
+        // The others' deploys are announced whatever happened to one; a failure then fails the
+        // invocation (a retryable one comes again, and the others are already running then).
+        self.notify_push(&push, &plan).await?;
         if let Some(e) = first_error {
             return Err(e);
         }
-        self.notify_push(&push, &plan).await?;
 
         let count = |r: Reason| {
             plan.planned

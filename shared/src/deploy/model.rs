@@ -30,6 +30,8 @@ pub enum Reason {
     ContainerNotFound,
     UnsupportedDeploymentController,
     ShortServiceArn,
+    /// Decided and begun, but an AWS call failed (announced on its own, with the error).
+    DeployFailed,
     Deployed,
 }
 

@@ -37,6 +37,10 @@ pub struct TickReport {
     pub estimated_savings: Option<f64>,
     #[serde(rename = "notificationId", skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
+    /// The notification that could not be published: the transitions stand (the next tick
+    /// does not redo them, so it will not say them either); this and the log are what is left.
+    #[serde(rename = "notificationError", skip_serializing_if = "Option::is_none")]
+    pub notification_error: Option<String>,
 }
 
 /// The tick's time: the scheduled event's `time`, else the clock.
@@ -158,6 +162,7 @@ impl<P: OffHoursPorts> OffHours<P> {
             services,
             estimated_savings: savings,
             notification_id: None,
+            notification_error: None,
         };
         let boundary = self.config.calendar.first_tick_after_boundary(
             now,
@@ -165,8 +170,15 @@ impl<P: OffHoursPorts> OffHours<P> {
         );
         if announce(&outcome.services, self.config.dry_run, boundary) {
             let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
-            self.clients.publish(&self.config.topic_arn, &n).await?;
-            outcome.notification_id = Some(n.id);
+            match self.clients.publish(&self.config.topic_arn, &n).await {
+                Ok(_) => outcome.notification_id = Some(n.id),
+                // Failing the tick would not bring the message back (the retry finds nothing
+                // left to do); the transitions stand, and what was not said is reported here.
+                Err(e) => {
+                    tracing::error!(error = ?e, notification = %n.id, summary = %n.summary, "the transition notification could not be published");
+                    outcome.notification_error = Some(format!("{}: {e}", n.summary));
+                }
+            }
         }
         Ok(outcome)
     }

@@ -164,6 +164,7 @@ mod tests {
             }],
             estimated_savings: Some(0.23),
             notification_id: None,
+            notification_error: None,
         }
     }
 
