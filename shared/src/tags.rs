@@ -37,6 +37,9 @@ pub const OFF_HOURS: &str = "autopilot:off-hours";
 pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
 /// On a service: when the last crash-loop alert went out (RFC 3339).
 pub const CRASH_LOOP_ALERTED_AT: &str = "autopilot:crash-loop-alerted-at";
+/// On a service: the id of the stopped task whose crash-loop alert `CRASH_LOOP_ALERTED_AT`
+/// remembers (its delivery again finishes what it started; another stop stays quiet).
+pub const CRASH_LOOP_TASK: &str = "autopilot:crash-loop-task";
 /// On a service: when a crash loop scaled it to zero.
 pub const CRASH_LOOP_STOPPED_AT: &str = "autopilot:crash-loop-stopped-at";
 /// On a standalone task: `on-interruption` or `on-failure` opts it into restarts.

@@ -118,7 +118,11 @@ async fn end_state(stack: &Stack) -> String {
             // Stamps of when things happened differ between runs; their presence does not.
             !matches!(
                 t.key(),
-                Some("autopilot:crash-loop-alerted-at" | "autopilot:crash-loop-stopped-at")
+                Some(
+                    "autopilot:crash-loop-alerted-at"
+                        | "autopilot:crash-loop-stopped-at"
+                        | "autopilot:crash-loop-task"
+                )
             )
         })
         .filter_map(|t| Some((t.key()?.to_string(), t.value()?.to_string())))

@@ -162,6 +162,11 @@ fn functions_are_arm64_json_logging_with_dead_letters_and_retries() {
         deployer["ReservedConcurrentExecutions"], 1,
         "two pushes never race on one service"
     );
+    assert_eq!(
+        resources(&t)["TaskWatcherFunction"]["Properties"]["ReservedConcurrentExecutions"],
+        1,
+        "a burst of stops makes one crash-loop alert"
+    );
     for (id, rule) in of_type(&t, "AWS::Events::Rule") {
         for target in rule["Properties"]["Targets"].as_array().expect("targets") {
             assert!(

@@ -202,6 +202,7 @@ async fn a_dry_run_says_what_it_would_do_and_changes_nothing() {
         json!({
             "autopilot:crash-loop-alerted-at": "2026-11-16T10:20:30Z",
             "autopilot:crash-loop-stopped-at": "2026-11-16T10:20:30Z",
+            "autopilot:crash-loop-task": "03a1b2c3d4e5f60718293a4b5c6d7e8f",
             "autopilot:restore": "desired=2 min=2 max=10",
         }),
         "{result}"

@@ -190,7 +190,8 @@ impl<P: TaskPorts> TaskWatcher<P> {
         let alerted = tags.get(CRASH_LOOP_ALERTED_AT).map(String::as_str);
         // The stop whose alert is remembered, delivered again (its invocation failed after
         // tagging): finish what it started instead of staying quiet about it.
-        let redelivered = alerted == Some(stamp.as_str());
+        let redelivered = alerted == Some(stamp.as_str())
+            && tags.get(crate::tags::CRASH_LOOP_TASK).map(String::as_str) == Some(t.task_id());
         if let Some((at, until)) = plan::quiet_until(alerted, window, now).filter(|_| !redelivered)
         {
             outcome.actions.push(Action::Ignore);
@@ -237,7 +238,13 @@ impl<P: TaskPorts> TaskWatcher<P> {
 
         let service_arn = svc.arn.clone();
         // The alert is remembered before it is sent: a retry must not send a second one.
-        let mut tagged = BTreeMap::from([(CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone())]);
+        let mut tagged = BTreeMap::from([
+            (CRASH_LOOP_ALERTED_AT.to_string(), stamp.clone()),
+            (
+                crate::tags::CRASH_LOOP_TASK.to_string(),
+                t.task_id().to_string(),
+            ),
+        ]);
         let mut scaled = None;
         // Recorded by this stop's earlier delivery: the record is the truth (the service may be
         // half scaled down already), and the scale-down is finished from it.

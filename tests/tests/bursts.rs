@@ -1,0 +1,428 @@
+//! Bursts and duplicates: the same event delivered several times, and many events at once, run
+//! as Lambda runs them for the template: at most the function's reserved concurrency at a time,
+//! read from the template itself, each in one of several function instances ("processes").
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
+use std::sync::Arc;
+
+use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
+use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
+use autopilot_core::offhours::calendar::{parse_windows, Calendar};
+use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef};
+use autopilot_core::tasks::{CrashLoopAction, RestartNetwork, TaskWatcher, TaskWatcherConfig};
+use autopilot_core::Error;
+use integration_tests::{sample_event, Emulator, FaultProxy, Stack};
+use serde_json::{json, Value};
+
+const ELB: &str = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef)";
+
+/// The template's reserved concurrency of a function (`DeployerFunction`...).
+fn reserved_concurrency(function: &str) -> usize {
+    let t = integration_tests::template::translate();
+    t["Resources"][function]["Properties"]["ReservedConcurrentExecutions"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("{function} has no reserved concurrency")) as usize
+}
+
+/// Delivers `events` to `instances` as Lambda would with `concurrency` executions at most: the
+/// events are dealt round-robin to that many lanes, each lane one instance handling its events
+/// one after another, the lanes at the same time. Returns every result.
+async fn deliver<H, F, Fut>(
+    instances: Vec<Arc<H>>,
+    concurrency: usize,
+    events: Vec<Value>,
+    handle: F,
+) -> Vec<Result<Value, Error>>
+where
+    H: Send + Sync + 'static,
+    F: Fn(Arc<H>, Value) -> Fut + Send + Sync + Copy + 'static,
+    Fut: Future<Output = Result<Value, Error>> + Send + 'static,
+{
+    let lanes = concurrency.clamp(1, instances.len().max(1));
+    let mut dealt: Vec<Vec<Value>> = vec![vec![]; lanes];
+    for (i, e) in events.into_iter().enumerate() {
+        dealt[i % lanes].push(e);
+    }
+    let mut set = tokio::task::JoinSet::new();
+    for (lane, events) in dealt.into_iter().enumerate() {
+        let instance = instances[lane % instances.len()].clone();
+        set.spawn(async move {
+            let mut out = vec![];
+            for e in events {
+                out.push(handle(instance.clone(), e).await);
+            }
+            out
+        });
+    }
+    let mut results = vec![];
+    while let Some(lane) = set.join_next().await {
+        results.extend(lane.expect("a lane finished"));
+    }
+    results
+}
+
+fn ids(chat: &[Value]) -> Vec<String> {
+    chat.iter()
+        .map(|n| n["id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+fn titles(chat: &[Value]) -> Vec<String> {
+    chat.iter()
+        .map(|n| {
+            n["content"]["title"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        })
+        .collect()
+}
+
+fn watcher_config(stack: &Stack, action: CrashLoopAction) -> TaskWatcherConfig {
+    TaskWatcherConfig {
+        topic_arn: stack.topic_arn.clone(),
+        crash_loop_threshold: 3,
+        crash_loop_window_minutes: 15,
+        crash_loop_action: action,
+        max_restarts: 3,
+        restart_network: Some(RestartNetwork {
+            subnets: vec![stack.subnet.clone()],
+            security_groups: vec![stack.security_group.clone()],
+            assign_public_ip: false,
+        }),
+        dry_run: false,
+    }
+}
+
+fn stop_event(stack: &Stack, sample: &str, task: &str) -> Value {
+    let mut e = sample_event(&format!("task-watcher/{sample}"));
+    e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
+    e["resources"] = json!([task]);
+    e["detail"]["taskArn"] = json!(task);
+    e["detail"]["clusterArn"] = json!(stack.cluster_arn());
+    e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+    e
+}
+
+#[tokio::test]
+async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_two_others() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.register_scalable_target(2, 10).await;
+    let mut events = vec![];
+    for _ in 0..50 {
+        let task = stack.stopped_service_task(ELB).await;
+        events.push(stop_event(&stack, "elb-health-check.json", &task));
+    }
+    let instances: Vec<Arc<TaskWatcher>> = (0..3)
+        .map(|_| {
+            Arc::new(TaskWatcher::new(
+                stack.clients().0,
+                watcher_config(&stack, CrashLoopAction::ScaleToZero),
+            ))
+        })
+        .collect();
+    let results = deliver(
+        instances,
+        reserved_concurrency("TaskWatcherFunction"),
+        events,
+        |w, e| async move { w.handle(e).await },
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let chat = stack.notifications().await;
+    let titles = titles(&chat);
+    let loops = titles
+        .iter()
+        .filter(|t| t.starts_with(":red_circle: Crash loop"))
+        .count();
+    assert_eq!(loops, 1, "{titles:?}");
+    assert!(
+        chat.len() - loops <= 2,
+        "per-stop alerts are bounded by the threshold less one: {titles:?}"
+    );
+    let service = stack.describe_service().await;
+    assert_eq!(service.desired_count(), 0);
+    let restore = service
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("autopilot:restore"))
+        .and_then(|t| t.value());
+    assert_eq!(
+        restore,
+        Some("desired=2 min=2 max=10"),
+        "recorded once, never overwritten"
+    );
+}
+
+#[tokio::test]
+async fn the_same_stop_three_times_asks_for_one_task_and_says_it_under_one_id() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let task = stack
+        .run_and_stop(
+            None,
+            Some("family:batch-import"),
+            &[("autopilot:restart", "on-interruption")],
+            1,
+            "Your Spot Task was interrupted.",
+        )
+        .await
+        .remove(0);
+    let mut e = stop_event(&stack, "spot-interruption.json", &task);
+    e["detail"]["launchType"] = json!("FARGATE");
+    e["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("capacityProviderName"));
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let instances: Vec<Arc<TaskWatcher>> = (0..3)
+        .map(|_| {
+            Arc::new(TaskWatcher::new(
+                stack.clients_via(&proxy.url).0,
+                watcher_config(&stack, CrashLoopAction::Alert),
+            ))
+        })
+        .collect();
+    // Even all at once (more than the template allows), one task is asked for.
+    let results = deliver(
+        instances,
+        3,
+        vec![e.clone(), e.clone(), e],
+        |w, e| async move { w.handle(e).await },
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let tokens: BTreeSet<String> = proxy
+        .seen()
+        .iter()
+        .filter(|s| s.operation == "ECS.RunTask")
+        .filter_map(|s| {
+            serde_json::from_str::<Value>(&s.body)
+                .ok()?
+                .get("clientToken")?
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(
+        tokens.len(),
+        1,
+        "one client token: AWS starts one task for them all"
+    );
+    let chat = stack.notifications().await;
+    assert_eq!(chat.len(), 3);
+    assert_eq!(
+        ids(&chat).into_iter().collect::<BTreeSet<_>>().len(),
+        1,
+        "one id: Chatbot shows it once"
+    );
+}
+
+#[tokio::test]
+async fn the_same_alarm_change_three_times_at_once_is_one_message_for_chatbot() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
+    let instances: Vec<Arc<AlarmNotifier>> = (0..3)
+        .map(|_| {
+            Arc::new(AlarmNotifier::new(
+                stack.clients().0,
+                AlarmNotifierConfig {
+                    topic_arn: stack.topic_arn.clone(),
+                    severity_topics: BTreeMap::new(),
+                    flap_threshold: 4,
+                    flap_window_minutes: 30,
+                },
+            ))
+        })
+        .collect();
+    let mut e = sample_event("alarm-notifier/cpu-alarm.json");
+    e["detail"]["alarmName"] = json!("dev-web-cpu");
+    e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
+    let concurrency = reserved_concurrency("AlarmNotifierFunction");
+    assert!(concurrency >= 3, "the alarm-notifier runs them at once");
+    let results = deliver(
+        instances,
+        concurrency,
+        vec![e.clone(), e.clone(), e],
+        |n, e| async move { n.handle(e).await },
+    )
+    .await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let chat = stack.notifications().await;
+    assert_eq!(chat.len(), 3);
+    assert_eq!(
+        ids(&chat).into_iter().collect::<BTreeSet<_>>().len(),
+        1,
+        "{chat:?}"
+    );
+}
+
+fn deployer(stack: &Stack) -> Deployer {
+    Deployer::new(
+        stack.clients().0,
+        DeployerConfig {
+            targets: vec![DeployTarget {
+                repository: "web".into(),
+                tags: vec!["v*".into()],
+                cluster: stack.cluster.clone(),
+                service: stack.service.clone(),
+                container: Some("app".into()),
+                strategy: Strategy::PinDigest,
+            }],
+            topic_arn: stack.topic_arn.clone(),
+            dry_run: false,
+            keep_revisions: None,
+        },
+    )
+}
+
+fn push(tag: &str, digest: &str, time: &str) -> Value {
+    let mut push = sample_event("deployer/ecr-push-release-tag.json");
+    push["id"] = json!(format!("push-{tag}"));
+    push["time"] = json!(time);
+    push["detail"]["repository-name"] = json!("web");
+    push["detail"]["image-tag"] = json!(tag);
+    push["detail"]["image-digest"] = json!(digest);
+    push
+}
+
+#[tokio::test]
+async fn the_same_push_three_times_deploys_once() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let instances: Vec<Arc<Deployer>> = (0..3).map(|_| Arc::new(deployer(&stack))).collect();
+    let p = push(
+        "v2.0.0",
+        &format!("sha256:{}", "b".repeat(64)),
+        "2026-11-28T10:00:00Z",
+    );
+    let results = deliver(
+        instances,
+        reserved_concurrency("DeployerFunction"),
+        vec![p.clone(), p.clone(), p],
+        |d, e| async move { d.handle(e).await },
+    )
+    .await;
+    let reasons: Vec<String> = results
+        .iter()
+        .map(|r| {
+            r.as_ref().map_or_else(
+                |e| format!("error: {e}"),
+                |v| {
+                    v["decisions"][0]["reason"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(reasons, ["deployed", "already-running", "already-running"]);
+    assert_eq!(stack.revisions().await.len(), 2, "one pinned copy");
+    assert_eq!(stack.notifications().await.len(), 1, "one deploy announced");
+}
+
+#[tokio::test]
+async fn of_two_pushes_in_quick_succession_the_newer_runs_whatever_order_they_arrive_in() {
+    let older = push(
+        "v2.0.0",
+        &format!("sha256:{}", "2".repeat(64)),
+        "2026-11-28T10:00:00Z",
+    );
+    let newer = push(
+        "v2.0.1",
+        &format!("sha256:{}", "3".repeat(64)),
+        "2026-11-28T10:00:40Z",
+    );
+    for order in [
+        [older.clone(), newer.clone()],
+        [newer.clone(), older.clone()],
+    ] {
+        let emu = Emulator::start();
+        let stack = Stack::create(&emu, "dev", "web").await;
+        let instances: Vec<Arc<Deployer>> = (0..2).map(|_| Arc::new(deployer(&stack))).collect();
+        let results = deliver(
+            instances,
+            reserved_concurrency("DeployerFunction"),
+            order.to_vec(),
+            |d, e| async move { d.handle(e).await },
+        )
+        .await;
+        assert!(results.iter().all(Result::is_ok), "{results:?}");
+        let running = stack.describe_service().await;
+        let (td, _) = stack
+            .describe_task_definition(running.task_definition().unwrap_or_default())
+            .await;
+        let image = td.container_definitions()[0]
+            .image()
+            .unwrap_or_default()
+            .to_string();
+        assert!(
+            image.ends_with(&format!("sha256:{}", "3".repeat(64))),
+            "the newer image runs, the older never replaces it: {image}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_same_tick_three_times_makes_one_transition() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.register_scalable_target(2, 10).await;
+    let config = OffHoursConfig {
+        calendar: Calendar {
+            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
+            tz: chrono_tz::UTC,
+            holidays: vec![],
+        },
+        targets: vec![ServiceRef {
+            cluster: stack.cluster.clone(),
+            service: stack.service.clone(),
+        }],
+        selection: None,
+        topic_arn: stack.topic_arn.clone(),
+        dry_run: false,
+        price_vcpu_hour: 0.04048,
+        price_gb_hour: 0.004445,
+        tick_minutes: 15,
+    };
+    let instances: Vec<Arc<OffHours>> = (0..3)
+        .map(|_| Arc::new(OffHours::new(stack.clients().0, config.clone())))
+        .collect();
+    let tick = json!({"version": "0", "id": "tick", "detail-type": "Scheduled Event",
+        "source": "aws.events", "account": "123456789012", "time": "2026-11-16T22:00:00Z",
+        "region": "us-east-1", "resources": [], "detail": {}});
+    let results = deliver(
+        instances,
+        reserved_concurrency("OffHoursFunction"),
+        vec![tick.clone(), tick.clone(), tick],
+        |o, e| async move { o.handle(e).await },
+    )
+    .await;
+    let actions: Vec<String> = results
+        .iter()
+        .map(|r| {
+            r.as_ref().map_or_else(
+                |e| format!("error: {e}"),
+                |v| {
+                    v["services"][0]["action"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string()
+                },
+            )
+        })
+        .collect();
+    assert_eq!(actions, ["sleep", "none", "none"]);
+    assert_eq!(stack.notifications().await.len(), 1);
+    let restore = stack
+        .describe_service()
+        .await
+        .tags()
+        .iter()
+        .find(|t| t.key() == Some("autopilot:restore"))
+        .and_then(|t| t.value().map(str::to_string));
+    assert_eq!(restore.as_deref(), Some("desired=2 min=2 max=10"));
+}
