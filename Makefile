@@ -41,7 +41,7 @@ build:
 
 # Ends with one plain line `tests: N passed, N failed` summing every test binary.
 test: venv tools build
-	mkdir -p target; set -o pipefail; cargo test --workspace 2>&1 | tee target/test-output.txt
+	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
 
 demo: venv build

@@ -197,13 +197,15 @@ async fn pin_digest_registers_one_identical_revision_and_points_the_service_at_i
         Some(new_arn.as_str())
     );
 
-    // The budget: one read of each kind, one write of each kind, one publish.
+    // The budget: one read of each kind (the listing finds no revision registered for this
+    // event already), one write of each kind, one publish.
     let calls = deployer.clients.calls.snapshot();
     assert_eq!(
         calls,
         [
             "ECS.DescribeServices",
             "ECS.DescribeTaskDefinition",
+            "ECS.ListTaskDefinitions",
             "ECS.RegisterTaskDefinition",
             "ECS.UpdateService",
             "SNS.Publish"

@@ -886,3 +886,62 @@ async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result(
     assert_eq!(count(&proxy.seen(), "SNS.Publish"), 0);
     assert_eq!(count(&proxy.seen(), "ECS.UpdateService"), 0);
 }
+
+#[tokio::test]
+async fn the_release_deployer_absorbs_throttling_and_fails_an_access_denied_as_non_retryable() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    proxy.add(Rule::times("ECS.UpdateService", Fault::Throttle, 2));
+    proxy.add(Rule::always("ECS.RegisterTaskDefinition", Fault::AccessDenied).from_nth(2));
+    let mut env: Vec<(String, String)> = emu
+        .env()
+        .into_iter()
+        .map(|(k, v)| {
+            if k == "AWS_ENDPOINT_URL" {
+                (k, proxy.url.clone())
+            } else {
+                (k, v)
+            }
+        })
+        .collect();
+    env.push((
+        "DEPLOY_TARGETS".into(),
+        format!(
+            r#"[{{"repository":"web","tags":["v*"],"cluster":"{}","service":"{}","container":"app"}}]"#,
+            stack.cluster, stack.service
+        ),
+    ));
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    let mut second = push();
+    second["id"] = json!("another-push");
+    second["time"] = json!("2026-11-28T11:00:00Z");
+    second["detail"]["image-digest"] = json!(format!("sha256:{}", "c".repeat(64)));
+    let run = integration_tests::run_function(
+        &integration_tests::release_binary("deployer"),
+        "deployer",
+        &env,
+        vec![push(), second],
+        std::time::Duration::from_secs(60),
+    );
+    assert_eq!(run.invocations.len(), 2, "{}", run.output);
+    let first = run.invocations[0]
+        .ok()
+        .unwrap_or_else(|| panic!("{:?}\n{}", run.invocations[0], run.output));
+    assert_eq!(first["decisions"][0]["reason"], "deployed", "{first}");
+    assert_eq!(
+        count(&proxy.seen(), "ECS.UpdateService"),
+        1,
+        "two throttled attempts, then one"
+    );
+    let denied = run.invocations[1]
+        .err()
+        .unwrap_or_else(|| panic!("{:?}", run.invocations[1]));
+    assert_eq!(denied["errorType"], "NonRetryable", "{denied}");
+    assert!(
+        denied["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("ecs:RegisterTaskDefinition")),
+        "{denied}"
+    );
+}
