@@ -945,3 +945,20 @@ async fn the_release_deployer_absorbs_throttling_and_fails_an_access_denied_as_n
         "{denied}"
     );
 }
+
+#[tokio::test]
+async fn random_faults_on_a_quarter_of_all_calls_are_absorbed_with_a_fixed_seed() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+    for scenario in [Scenario::Night, Scenario::Deploy] {
+        let clean = play(&emu, scenario, vec![]).await;
+        let faulted = play(&emu, scenario, vec![Rule::randomly(0.25, Fault::Http503)]).await;
+        assert!(
+            faulted.seen.iter().filter(|s| s.fault.is_some()).count() >= 2,
+            "{scenario:?}: the seed injects faults"
+        );
+        for r in &faulted.results {
+            assert!(r.is_ok(), "{scenario:?}: {r:?}");
+        }
+        assert_eq!(faulted.end, clean.end, "{scenario:?}");
+    }
+}
