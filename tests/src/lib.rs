@@ -2,6 +2,7 @@
 //! SNS and SQS resources in it, and a local Lambda Runtime API that runs the release binaries as
 //! Lambda would. Used by the tests in `tests/` and by the `demo` binary.
 
+pub mod configs;
 pub mod emulator;
 pub mod faults;
 pub mod runtime_api;

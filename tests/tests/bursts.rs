@@ -2,20 +2,18 @@
 //! as Lambda runs them for the template: at most the function's reserved concurrency at a time,
 //! read from the template itself, each in one of several function instances ("processes").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::Arc;
 
-use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
-use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
-use autopilot_core::offhours::calendar::{parse_windows, Calendar};
-use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef};
-use autopilot_core::tasks::{CrashLoopAction, RestartNetwork, TaskWatcher, TaskWatcherConfig};
+use autopilot_core::alarms::AlarmNotifier;
+use autopilot_core::deploy::Deployer;
+use autopilot_core::offhours::OffHours;
+use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use autopilot_core::Error;
-use integration_tests::{sample_event, Emulator, FaultProxy, Stack};
+use integration_tests::configs::{push_event, ELB};
+use integration_tests::{Emulator, FaultProxy, Stack};
 use serde_json::{json, Value};
-
-const ELB: &str = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef)";
 
 /// The template's reserved concurrency of a function (`DeployerFunction`...).
 fn reserved_concurrency(function: &str) -> usize {
@@ -79,32 +77,6 @@ fn titles(chat: &[Value]) -> Vec<String> {
         .collect()
 }
 
-fn watcher_config(stack: &Stack, action: CrashLoopAction) -> TaskWatcherConfig {
-    TaskWatcherConfig {
-        topic_arn: stack.topic_arn.clone(),
-        crash_loop_threshold: 3,
-        crash_loop_window_minutes: 15,
-        crash_loop_action: action,
-        max_restarts: 3,
-        restart_network: Some(RestartNetwork {
-            subnets: vec![stack.subnet.clone()],
-            security_groups: vec![stack.security_group.clone()],
-            assign_public_ip: false,
-        }),
-        dry_run: false,
-    }
-}
-
-fn stop_event(stack: &Stack, sample: &str, task: &str) -> Value {
-    let mut e = sample_event(&format!("task-watcher/{sample}"));
-    e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    e["resources"] = json!([task]);
-    e["detail"]["taskArn"] = json!(task);
-    e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-    e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
-    e
-}
-
 #[tokio::test]
 async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_two_others() {
     let emu = Emulator::start();
@@ -113,13 +85,13 @@ async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_t
     let mut events = vec![];
     for _ in 0..50 {
         let task = stack.stopped_service_task(ELB).await;
-        events.push(stop_event(&stack, "elb-health-check.json", &task));
+        events.push(stack.stop_event("elb-health-check.json", &task));
     }
     let instances: Vec<Arc<TaskWatcher>> = (0..3)
         .map(|_| {
             Arc::new(TaskWatcher::new(
                 stack.clients().0,
-                watcher_config(&stack, CrashLoopAction::ScaleToZero),
+                stack.task_watcher_config(CrashLoopAction::ScaleToZero),
             ))
         })
         .collect();
@@ -170,7 +142,7 @@ async fn the_same_stop_three_times_asks_for_one_task_and_says_it_under_one_id() 
         )
         .await
         .remove(0);
-    let mut e = stop_event(&stack, "spot-interruption.json", &task);
+    let mut e = stack.stop_event("spot-interruption.json", &task);
     e["detail"]["launchType"] = json!("FARGATE");
     e["detail"]
         .as_object_mut()
@@ -180,7 +152,7 @@ async fn the_same_stop_three_times_asks_for_one_task_and_says_it_under_one_id() 
         .map(|_| {
             Arc::new(TaskWatcher::new(
                 stack.clients_via(&proxy.url).0,
-                watcher_config(&stack, CrashLoopAction::Alert),
+                stack.task_watcher_config(CrashLoopAction::Alert),
             ))
         })
         .collect();
@@ -228,18 +200,11 @@ async fn the_same_alarm_change_three_times_at_once_is_one_message_for_chatbot() 
         .map(|_| {
             Arc::new(AlarmNotifier::new(
                 stack.clients().0,
-                AlarmNotifierConfig {
-                    topic_arn: stack.topic_arn.clone(),
-                    severity_topics: BTreeMap::new(),
-                    flap_threshold: 4,
-                    flap_window_minutes: 30,
-                },
+                stack.alarm_notifier_config(),
             ))
         })
         .collect();
-    let mut e = sample_event("alarm-notifier/cpu-alarm.json");
-    e["detail"]["alarmName"] = json!("dev-web-cpu");
-    e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
+    let e = stack.alarm_event("dev-web-cpu");
     let concurrency = reserved_concurrency("AlarmNotifierFunction");
     assert!(concurrency >= 3, "the alarm-notifier runs them at once");
     let results = deliver(
@@ -260,32 +225,7 @@ async fn the_same_alarm_change_three_times_at_once_is_one_message_for_chatbot() 
 }
 
 fn deployer(stack: &Stack) -> Deployer {
-    Deployer::new(
-        stack.clients().0,
-        DeployerConfig {
-            targets: vec![DeployTarget {
-                repository: "web".into(),
-                tags: vec!["v*".into()],
-                cluster: stack.cluster.clone(),
-                service: stack.service.clone(),
-                container: Some("app".into()),
-                strategy: Strategy::PinDigest,
-            }],
-            topic_arn: stack.topic_arn.clone(),
-            dry_run: false,
-            keep_revisions: None,
-        },
-    )
-}
-
-fn push(tag: &str, digest: &str, time: &str) -> Value {
-    let mut push = sample_event("deployer/ecr-push-release-tag.json");
-    push["id"] = json!(format!("push-{tag}"));
-    push["time"] = json!(time);
-    push["detail"]["repository-name"] = json!("web");
-    push["detail"]["image-tag"] = json!(tag);
-    push["detail"]["image-digest"] = json!(digest);
-    push
+    Deployer::new(stack.clients().0, stack.deployer_config(None))
 }
 
 #[tokio::test]
@@ -293,7 +233,7 @@ async fn the_same_push_three_times_deploys_once() {
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "dev", "web").await;
     let instances: Vec<Arc<Deployer>> = (0..3).map(|_| Arc::new(deployer(&stack))).collect();
-    let p = push(
+    let p = push_event(
         "v2.0.0",
         &format!("sha256:{}", "b".repeat(64)),
         "2026-11-28T10:00:00Z",
@@ -326,12 +266,12 @@ async fn the_same_push_three_times_deploys_once() {
 
 #[tokio::test]
 async fn of_two_pushes_in_quick_succession_the_newer_runs_whatever_order_they_arrive_in() {
-    let older = push(
+    let older = push_event(
         "v2.0.0",
         &format!("sha256:{}", "2".repeat(64)),
         "2026-11-28T10:00:00Z",
     );
-    let newer = push(
+    let newer = push_event(
         "v2.0.1",
         &format!("sha256:{}", "3".repeat(64)),
         "2026-11-28T10:00:40Z",
@@ -371,23 +311,7 @@ async fn the_same_tick_three_times_makes_one_transition() {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
     let stack = Stack::create(&emu, "dev", "web").await;
     stack.register_scalable_target(2, 10).await;
-    let config = OffHoursConfig {
-        calendar: Calendar {
-            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::UTC,
-            holidays: vec![],
-        },
-        targets: vec![ServiceRef {
-            cluster: stack.cluster.clone(),
-            service: stack.service.clone(),
-        }],
-        selection: None,
-        topic_arn: stack.topic_arn.clone(),
-        dry_run: false,
-        price_vcpu_hour: 0.04048,
-        price_gb_hour: 0.004445,
-        tick_minutes: 15,
-    };
+    let config = stack.off_hours_config();
     let instances: Vec<Arc<OffHours>> = (0..3)
         .map(|_| Arc::new(OffHours::new(stack.clients().0, config.clone())))
         .collect();

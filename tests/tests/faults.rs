@@ -4,19 +4,18 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
-use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
-use autopilot_core::offhours::calendar::{parse_windows, Calendar};
-use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef};
-use autopilot_core::tasks::{CrashLoopAction, TaskWatcher, TaskWatcherConfig};
+use autopilot_core::alarms::AlarmNotifier;
+use autopilot_core::deploy::Deployer;
+use autopilot_core::offhours::{OffHours, ServiceRef};
+use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use autopilot_core::Error;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use integration_tests::configs::{push_event, tick_event, ELB};
 use integration_tests::faults::Seen;
 use integration_tests::{sample_event, Emulator, Fault, FaultProxy, Rule, Stack};
 use serde_json::{json, Value};
 
 const DIGEST: &str = "sha256:bbbb6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7";
-const ELB: &str = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef)";
 const NIGHT: &str = "2026-11-16T22:00:00Z";
 const MORNING: &str = "2026-11-17T08:00:00Z";
 
@@ -179,26 +178,8 @@ async fn play(emu: &Emulator, scenario: Scenario, rules: Vec<Rule>) -> Played {
     let mut results = vec![];
     match scenario {
         Scenario::Deploy => {
-            let deployer = Deployer::new(
-                clients,
-                DeployerConfig {
-                    targets: vec![DeployTarget {
-                        repository: "web".into(),
-                        tags: vec!["v*".into()],
-                        cluster: stack.cluster.clone(),
-                        service: stack.service.clone(),
-                        container: Some("app".into()),
-                        strategy: Strategy::PinDigest,
-                    }],
-                    topic_arn: stack.topic_arn.clone(),
-                    dry_run: false,
-                    keep_revisions: Some(1),
-                },
-            );
-            let mut push = sample_event("deployer/ecr-push-release-tag.json");
-            push["detail"]["repository-name"] = json!("web");
-            push["detail"]["image-digest"] = json!(DIGEST);
-            results.push(deployer.handle(push).await);
+            let deployer = Deployer::new(clients, stack.deployer_config(Some(1)));
+            results.push(deployer.handle(push()).await);
             let mut done = sample_event("deployer/ecs-deployment-completed.json");
             done["resources"] = json!([stack.service_arn]);
             done["detail"]["deploymentId"] = json!(stack.deployment_id().await.unwrap_or_default());
@@ -208,52 +189,25 @@ async fn play(emu: &Emulator, scenario: Scenario, rules: Vec<Rule>) -> Played {
             stack.register_scalable_target(2, 10).await;
             let watcher = TaskWatcher::new(
                 clients,
-                TaskWatcherConfig {
-                    topic_arn: stack.topic_arn.clone(),
-                    crash_loop_threshold: 3,
-                    crash_loop_window_minutes: 15,
-                    crash_loop_action: CrashLoopAction::ScaleToZero,
-                    max_restarts: 3,
-                    restart_network: None,
-                    dry_run: false,
-                },
+                stack.task_watcher_config(CrashLoopAction::ScaleToZero),
             );
             for _ in 0..3 {
                 let task = stack.stopped_service_task(ELB).await;
-                let mut e = sample_event("task-watcher/elb-health-check.json");
-                e["time"] =
-                    json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-                e["resources"] = json!([task]);
-                e["detail"]["taskArn"] = json!(task);
-                e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-                e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+                let e = stack.stop_event("elb-health-check.json", &task);
                 results.push(watcher.handle(e).await);
             }
         }
         Scenario::Alarm => {
             stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
-            let notifier = AlarmNotifier::new(
-                clients,
-                AlarmNotifierConfig {
-                    topic_arn: stack.topic_arn.clone(),
-                    severity_topics: BTreeMap::new(),
-                    flap_threshold: 4,
-                    flap_window_minutes: 30,
-                },
-            );
-            let mut e = sample_event("alarm-notifier/cpu-alarm.json");
-            e["detail"]["alarmName"] = json!("dev-web-cpu");
-            e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
-            e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
-                json!({"ClusterName": "dev", "ServiceName": "web"});
-            results.push(notifier.handle(e).await);
+            let notifier = AlarmNotifier::new(clients, stack.alarm_notifier_config());
+            results.push(notifier.handle(stack.alarm_event("dev-web-cpu")).await);
         }
         Scenario::Night => {
             scalable(&stack, Some((2, 10))).await;
             stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
-            let off = OffHours::new(clients, off_hours_config(&stack));
+            let off = OffHours::new(clients, stack.off_hours_config());
             for time in [NIGHT, MORNING] {
-                results.push(off.handle(tick(time)).await);
+                results.push(off.handle(tick_event(time)).await);
             }
         }
     }
@@ -262,32 +216,6 @@ async fn play(emu: &Emulator, scenario: Scenario, rules: Vec<Rule>) -> Played {
         end: end_state(&stack).await,
         seen: proxy.seen(),
     }
-}
-
-fn off_hours_config(stack: &Stack) -> OffHoursConfig {
-    OffHoursConfig {
-        calendar: Calendar {
-            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::UTC,
-            holidays: vec![],
-        },
-        targets: vec![ServiceRef {
-            cluster: stack.cluster.clone(),
-            service: stack.service.clone(),
-        }],
-        selection: None,
-        topic_arn: stack.topic_arn.clone(),
-        dry_run: false,
-        price_vcpu_hour: 0.04048,
-        price_gb_hour: 0.004445,
-        tick_minutes: 15,
-    }
-}
-
-fn tick(time: &str) -> Value {
-    json!({"version": "0", "id": format!("tick-{time}"), "detail-type": "Scheduled Event",
-           "source": "aws.events", "account": "123456789012", "time": time, "region": "us-east-1",
-           "resources": ["arn:aws:events:us-east-1:123456789012:rule/off-hours"], "detail": {}})
 }
 
 fn writes(seen: &[Seen]) -> BTreeMap<String, usize> {
@@ -357,29 +285,11 @@ async fn off_hours_absorbs_a_transient_fault_on_any_call() {
 
 /// The deployer for the stack's service through `clients`.
 fn deployer_for(stack: &Stack, clients: autopilot_core::aws::Clients) -> Deployer {
-    Deployer::new(
-        clients,
-        DeployerConfig {
-            targets: vec![DeployTarget {
-                repository: "web".into(),
-                tags: vec!["v*".into()],
-                cluster: stack.cluster.clone(),
-                service: stack.service.clone(),
-                container: Some("app".into()),
-                strategy: Strategy::PinDigest,
-            }],
-            topic_arn: stack.topic_arn.clone(),
-            dry_run: false,
-            keep_revisions: None,
-        },
-    )
+    Deployer::new(clients, stack.deployer_config(None))
 }
 
 fn push() -> Value {
-    let mut push = sample_event("deployer/ecr-push-release-tag.json");
-    push["detail"]["repository-name"] = json!("web");
-    push["detail"]["image-digest"] = json!(DIGEST);
-    push
+    push_event("v1.4.2", DIGEST, "2026-11-16T02:00:00Z")
 }
 
 fn count(seen: &[Seen], operation: &str) -> usize {
@@ -443,27 +353,11 @@ async fn a_registration_whose_answer_is_lost_to_a_timeout_is_not_repeated() {
 
 #[tokio::test]
 async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_for_the_same_task() {
-    use autopilot_core::tasks::RestartNetwork;
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "dev", "web").await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
-    let watcher = TaskWatcher::new(
-        clients,
-        TaskWatcherConfig {
-            topic_arn: stack.topic_arn.clone(),
-            crash_loop_threshold: 3,
-            crash_loop_window_minutes: 15,
-            crash_loop_action: CrashLoopAction::Alert,
-            max_restarts: 3,
-            restart_network: Some(RestartNetwork {
-                subnets: vec![stack.subnet.clone()],
-                security_groups: vec![stack.security_group.clone()],
-                assign_public_ip: false,
-            }),
-            dry_run: false,
-        },
-    );
+    let watcher = TaskWatcher::new(clients, stack.task_watcher_config(CrashLoopAction::Alert));
     let task = stack
         .run_and_stop(
             None,
@@ -474,11 +368,7 @@ async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_f
         )
         .await
         .remove(0);
-    let mut e = sample_event("task-watcher/spot-interruption.json");
-    e["resources"] = json!([task]);
-    e["detail"]["taskArn"] = json!(task);
-    e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-    e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+    let mut e = stack.stop_event("spot-interruption.json", &task);
     e["detail"]["launchType"] = json!("FARGATE");
     e["detail"]
         .as_object_mut()
@@ -536,25 +426,13 @@ async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_r
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(
         clients,
-        TaskWatcherConfig {
-            topic_arn: stack.topic_arn.clone(),
-            crash_loop_threshold: 3,
-            crash_loop_window_minutes: 15,
-            crash_loop_action: CrashLoopAction::ScaleToZero,
-            max_restarts: 3,
-            restart_network: None,
-            dry_run: false,
-        },
+        stack.task_watcher_config(CrashLoopAction::ScaleToZero),
     );
     let mut last = Value::Null;
     for i in 0..3 {
         let task = stack.stopped_service_task(ELB).await;
-        let mut e = sample_event("task-watcher/elb-health-check.json");
+        let mut e = stack.stop_event("elb-health-check.json", &task);
         e["time"] = json!("2026-11-28T10:00:00Z");
-        e["resources"] = json!([task]);
-        e["detail"]["taskArn"] = json!(task);
-        e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
         if i < 2 {
             watcher.handle(e.clone()).await.expect("an alert");
         }
@@ -597,29 +475,35 @@ async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_ori
     scalable(&stack, Some((2, 10))).await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
-    let off = OffHours::new(clients, off_hours_config(&stack));
+    let off = OffHours::new(clients, stack.off_hours_config());
     // Killed after the restore tag is written, before scaling.
     proxy.add(Rule::always(
         "Application Auto Scaling.RegisterScalableTarget",
         Fault::Throttle,
     ));
-    let night = off.handle(tick(NIGHT)).await.expect("the tick reports");
+    let night = off
+        .handle(tick_event(NIGHT))
+        .await
+        .expect("the tick reports");
     assert_eq!(night["services"][0]["action"], "error", "{night}");
     assert_eq!(night["services"][0]["error"]["retryable"], true, "{night}");
     proxy.clear();
     let later = off
-        .handle(tick("2026-11-16T22:15:00Z"))
+        .handle(tick_event("2026-11-16T22:15:00Z"))
         .await
         .expect("next tick");
     assert_eq!(later["services"][0]["action"], "sleep", "{later}");
     assert_eq!(stack.describe_service().await.desired_count(), 0);
     // Between the two wake-up steps: the bounds back, the desired count throttled.
     proxy.add(Rule::always("ECS.UpdateService", Fault::Throttle));
-    let morning = off.handle(tick(MORNING)).await.expect("the tick reports");
+    let morning = off
+        .handle(tick_event(MORNING))
+        .await
+        .expect("the tick reports");
     assert_eq!(morning["services"][0]["action"], "error", "{morning}");
     proxy.clear();
     let later = off
-        .handle(tick("2026-11-17T08:15:00Z"))
+        .handle(tick_event("2026-11-17T08:15:00Z"))
         .await
         .expect("next tick");
     assert_eq!(later["services"][0]["action"], "wake", "{later}");
@@ -683,26 +567,13 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(
         clients,
-        TaskWatcherConfig {
-            topic_arn: stack.topic_arn.clone(),
-            crash_loop_threshold: 3,
-            crash_loop_window_minutes: 15,
-            crash_loop_action: CrashLoopAction::ScaleToZero,
-            max_restarts: 3,
-            restart_network: None,
-            dry_run: false,
-        },
+        stack.task_watcher_config(CrashLoopAction::ScaleToZero),
     );
     proxy.add(Rule::always("ECS.TagResource", Fault::AccessDenied));
     let mut last = Value::Null;
     for _ in 0..3 {
         let task = stack.stopped_service_task(ELB).await;
-        let mut e = sample_event("task-watcher/elb-health-check.json");
-        e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        e["resources"] = json!([task]);
-        e["detail"]["taskArn"] = json!(task);
-        e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        let e = stack.stop_event("elb-health-check.json", &task);
         last = watcher
             .handle(e)
             .await
@@ -731,9 +602,9 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
         "Application Auto Scaling.RegisterScalableTarget",
         Fault::AccessDenied,
     ));
-    let off = OffHours::new(clients, off_hours_config(&stack));
+    let off = OffHours::new(clients, stack.off_hours_config());
     let dusk = off
-        .handle(tick("2026-11-16T19:00:00Z"))
+        .handle(tick_event("2026-11-16T19:00:00Z"))
         .await
         .expect("the tick reports");
     assert_eq!(dusk["services"][0]["action"], "error", "{dusk}");
@@ -755,15 +626,7 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     proxy.add(Rule::always("SNS.Publish", Fault::AccessDenied));
-    let notifier = AlarmNotifier::new(
-        clients,
-        AlarmNotifierConfig {
-            topic_arn: stack.topic_arn.clone(),
-            severity_topics: BTreeMap::new(),
-            flap_threshold: 4,
-            flap_window_minutes: 30,
-        },
-    );
+    let notifier = AlarmNotifier::new(clients, stack.alarm_notifier_config());
     let mut e = sample_event("alarm-notifier/cpu-alarm.json");
     e["detail"]["alarmName"] = json!("dev-web-cpu");
     e["resources"] = json!(["arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu"]);
@@ -825,7 +688,7 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
     stack.create_service("api", 1, &[]).await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
-    let mut config = off_hours_config(&stack);
+    let mut config = stack.off_hours_config();
     config.targets.push(ServiceRef {
         cluster: stack.cluster.clone(),
         service: "api".into(),
@@ -833,7 +696,7 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
     proxy.add(Rule::once("ECS.UpdateService", Fault::NotFound));
     let off = OffHours::new(clients, config);
     let dusk = off
-        .handle(tick("2026-11-16T19:00:00Z"))
+        .handle(tick_event("2026-11-16T19:00:00Z"))
         .await
         .expect("the tick reports");
     let actions: BTreeMap<String, String> = dusk["services"]
@@ -858,10 +721,10 @@ async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result(
     let stack = Stack::create(&emu, "dev", "web").await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
-    let off = OffHours::new(clients, off_hours_config(&stack));
+    let off = OffHours::new(clients, stack.off_hours_config());
     proxy.add(Rule::always("SNS.Publish", Fault::Http503));
     let night = off
-        .handle(tick(NIGHT))
+        .handle(tick_event(NIGHT))
         .await
         .expect("the transition stands");
     assert_eq!(night["services"][0]["action"], "sleep", "{night}");
@@ -876,7 +739,7 @@ async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result(
     proxy.clear();
     proxy.forget();
     let again = off
-        .handle(tick("2026-11-16T22:15:00Z"))
+        .handle(tick_event("2026-11-16T22:15:00Z"))
         .await
         .expect("next tick");
     assert_eq!(
