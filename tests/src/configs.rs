@@ -93,6 +93,44 @@ impl Stack {
         e
     }
 
+    /// A standalone task opted into restarts, interrupted on Spot: its ARN and its stop event
+    /// (launch type FARGATE, so a restart needs no capacity provider).
+    pub async fn interrupted_opted_in_task(&self) -> (String, Value) {
+        let task = self
+            .run_and_stop(
+                None,
+                Some("family:batch-import"),
+                &[("autopilot:restart", "on-interruption")],
+                1,
+                "Your Spot Task was interrupted.",
+            )
+            .await
+            .remove(0);
+        let mut e = self.stop_event("spot-interruption.json", &task);
+        e["detail"]["launchType"] = json!("FARGATE");
+        if let Some(d) = e["detail"].as_object_mut() {
+            d.remove("capacityProviderName");
+        }
+        (task, e)
+    }
+
+    /// The stack service's Application Auto Scaling bounds, set first when `bounds` is given.
+    pub async fn scalable(&self, bounds: Option<(i32, i32)>) -> Option<(i32, i32)> {
+        if let Some((min, max)) = bounds {
+            self.register_scalable_target(min, max).await;
+        }
+        let out = aws_sdk_applicationautoscaling::Client::new(&self.sdk)
+            .describe_scalable_targets()
+            .service_namespace(aws_sdk_applicationautoscaling::types::ServiceNamespace::Ecs)
+            .resource_ids(format!("service/{}/{}", self.cluster, self.service))
+            .send()
+            .await
+            .expect("DescribeScalableTargets");
+        out.scalable_targets()
+            .first()
+            .map(|t| (t.min_capacity(), t.max_capacity()))
+    }
+
     /// The CPU alarm sample for the stack's alarm `name` on service `web`.
     pub fn alarm_event(&self, name: &str) -> Value {
         let mut e = sample_event("alarm-notifier/cpu-alarm.json");

@@ -132,21 +132,7 @@ async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_t
 async fn the_same_stop_three_times_asks_for_one_task_and_says_it_under_one_id() {
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "dev", "web").await;
-    let task = stack
-        .run_and_stop(
-            None,
-            Some("family:batch-import"),
-            &[("autopilot:restart", "on-interruption")],
-            1,
-            "Your Spot Task was interrupted.",
-        )
-        .await
-        .remove(0);
-    let mut e = stack.stop_event("spot-interruption.json", &task);
-    e["detail"]["launchType"] = json!("FARGATE");
-    e["detail"]
-        .as_object_mut()
-        .map(|d| d.remove("capacityProviderName"));
+    let (_, e) = stack.interrupted_opted_in_task().await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let instances: Vec<Arc<TaskWatcher>> = (0..3)
         .map(|_| {

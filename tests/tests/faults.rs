@@ -9,7 +9,6 @@ use autopilot_core::deploy::Deployer;
 use autopilot_core::offhours::{OffHours, ServiceRef};
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use autopilot_core::Error;
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use integration_tests::configs::{push_event, tick_event, ELB};
 use integration_tests::faults::Seen;
 use integration_tests::{sample_event, Emulator, Fault, FaultProxy, Rule, Stack};
@@ -64,32 +63,6 @@ fn rule_for(op: &str, i: usize) -> Rule {
     ][i % 4]
         .clone();
     Rule::once(op, fault)
-}
-
-async fn scalable(stack: &Stack, bounds: Option<(i32, i32)>) -> Option<(i32, i32)> {
-    let aas = aws_sdk_applicationautoscaling::Client::new(&stack.sdk);
-    let id = format!("service/{}/{}", stack.cluster, stack.service);
-    if let Some((min, max)) = bounds {
-        aas.register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(&id)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .min_capacity(min)
-            .max_capacity(max)
-            .send()
-            .await
-            .expect("RegisterScalableTarget");
-    }
-    let out = aas
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(&id)
-        .send()
-        .await
-        .expect("DescribeScalableTargets");
-    out.scalable_targets()
-        .first()
-        .map(|t| (t.min_capacity(), t.max_capacity()))
 }
 
 /// A title with the emulator's random task ids left out (`task 15256d20` is `task <id>`).
@@ -160,7 +133,7 @@ async fn end_state(stack: &Stack) -> String {
     format!(
         "desired={} bounds={:?} image={image} revisions={} tags={tags:?} alarms={alarms:?} chat={chat:?}",
         service.desired_count(),
-        scalable(stack, None).await,
+        stack.scalable(None).await,
         stack.revisions().await.len(),
     )
 }
@@ -203,7 +176,7 @@ async fn play(emu: &Emulator, scenario: Scenario, rules: Vec<Rule>) -> Played {
             results.push(notifier.handle(stack.alarm_event("dev-web-cpu")).await);
         }
         Scenario::Night => {
-            scalable(&stack, Some((2, 10))).await;
+            stack.scalable(Some((2, 10))).await;
             stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
             let off = OffHours::new(clients, stack.off_hours_config());
             for time in [NIGHT, MORNING] {
@@ -358,21 +331,7 @@ async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_f
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(clients, stack.task_watcher_config(CrashLoopAction::Alert));
-    let task = stack
-        .run_and_stop(
-            None,
-            Some("family:batch-import"),
-            &[("autopilot:restart", "on-interruption")],
-            1,
-            "Your Spot Task was interrupted.",
-        )
-        .await
-        .remove(0);
-    let mut e = stack.stop_event("spot-interruption.json", &task);
-    e["detail"]["launchType"] = json!("FARGATE");
-    e["detail"]
-        .as_object_mut()
-        .map(|d| d.remove("capacityProviderName"));
+    let (task, e) = stack.interrupted_opted_in_task().await;
     proxy.add(Rule::always("ECS.RunTask", Fault::Throttle));
     let err = watcher
         .handle(e.clone())
@@ -465,14 +424,14 @@ async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_r
         Some("desired=2 min=2 max=10"),
         "the record was not overwritten"
     );
-    assert_eq!(scalable(&stack, None).await, Some((0, 0)));
+    assert_eq!(stack.scalable(None).await, Some((0, 0)));
 }
 
 #[tokio::test]
 async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_original_capacity() {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
     let stack = Stack::create(&emu, "dev", "web").await;
-    scalable(&stack, Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let off = OffHours::new(clients, stack.off_hours_config());
@@ -509,7 +468,7 @@ async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_ori
     assert_eq!(later["services"][0]["action"], "wake", "{later}");
     assert_eq!(stack.describe_service().await.desired_count(), 2);
     assert_eq!(
-        scalable(&stack, None).await,
+        stack.scalable(None).await,
         Some((2, 10)),
         "the original capacity"
     );
@@ -595,7 +554,7 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     // off-hours: the scale-down denied; the service is reported, the tick does not fail.
     emu.reset();
     let stack = Stack::create(&emu, "dev", "web").await;
-    scalable(&stack, Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     proxy.add(Rule::always(

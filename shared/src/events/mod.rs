@@ -75,7 +75,7 @@ pub fn typed<D: DeserializeOwned>(env: Envelope) -> Result<Event<D>> {
     })
 }
 
-fn json_kind(v: &Value) -> &'static str {
+pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
         Value::Bool(_) => "a boolean",

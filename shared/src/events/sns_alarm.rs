@@ -71,7 +71,7 @@ fn record(i: usize, r: &Value) -> Result<Event<AlarmStateChange>> {
         Ok(other) => {
             return Err(not_an_alarm(format!(
                 "it is JSON but not an object ({})",
-                kind(&other)
+                super::json_kind(&other)
             )))
         }
         Err(_) => {
@@ -153,17 +153,6 @@ fn record(i: usize, r: &Value) -> Result<Event<AlarmStateChange>> {
         },
         detail,
     })
-}
-
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 /// The datapoints CloudWatch's reason lists, newest first (`[93.2 (16/11/26 14:04:00), 91.7
