@@ -131,6 +131,16 @@ impl Stack {
             .map(|t| (t.min_capacity(), t.max_capacity()))
     }
 
+    /// A tag of the stack's service.
+    pub async fn service_tag(&self, key: &str) -> Option<String> {
+        self.describe_service()
+            .await
+            .tags()
+            .iter()
+            .find(|t| t.key() == Some(key))
+            .and_then(|t| t.value().map(str::to_string))
+    }
+
     /// The CPU alarm sample for the stack's alarm `name` on service `web`.
     pub fn alarm_event(&self, name: &str) -> Value {
         let mut e = sample_event("alarm-notifier/cpu-alarm.json");

@@ -230,6 +230,26 @@ impl FaultProxy {
         })
     }
 
+    /// The distinct values of a top-level field of the JSON requests of `operation` (the
+    /// `clientToken` of every RunTask, say), faulted or not.
+    pub fn request_values(
+        &self,
+        operation: &str,
+        field: &str,
+    ) -> std::collections::BTreeSet<String> {
+        self.seen()
+            .iter()
+            .filter(|s| s.operation == operation)
+            .filter_map(|s| {
+                serde_json::from_str::<serde_json::Value>(&s.body)
+                    .ok()?
+                    .get(field)?
+                    .as_str()
+                    .map(str::to_string)
+            })
+            .collect()
+    }
+
     /// Forgets what was seen (the rules stay).
     pub fn forget(&self) {
         self.with(|s| s.seen.clear());

@@ -116,13 +116,8 @@ async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_t
     );
     let service = stack.describe_service().await;
     assert_eq!(service.desired_count(), 0);
-    let restore = service
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("autopilot:restore"))
-        .and_then(|t| t.value());
     assert_eq!(
-        restore,
+        stack.service_tag("autopilot:restore").await.as_deref(),
         Some("desired=2 min=2 max=10"),
         "recorded once, never overwritten"
     );
@@ -151,18 +146,7 @@ async fn the_same_stop_three_times_asks_for_one_task_and_says_it_under_one_id() 
     )
     .await;
     assert!(results.iter().all(Result::is_ok), "{results:?}");
-    let tokens: BTreeSet<String> = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "ECS.RunTask")
-        .filter_map(|s| {
-            serde_json::from_str::<Value>(&s.body)
-                .ok()?
-                .get("clientToken")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let tokens: BTreeSet<String> = proxy.request_values("ECS.RunTask", "clientToken");
     assert_eq!(
         tokens.len(),
         1,
@@ -327,12 +311,8 @@ async fn the_same_tick_three_times_makes_one_transition() {
         .collect();
     assert_eq!(actions, ["sleep", "none", "none"]);
     assert_eq!(stack.notifications().await.len(), 1);
-    let restore = stack
-        .describe_service()
-        .await
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("autopilot:restore"))
-        .and_then(|t| t.value().map(str::to_string));
-    assert_eq!(restore.as_deref(), Some("desired=2 min=2 max=10"));
+    assert_eq!(
+        stack.service_tag("autopilot:restore").await.as_deref(),
+        Some("desired=2 min=2 max=10")
+    );
 }

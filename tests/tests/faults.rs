@@ -352,18 +352,7 @@ async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_f
     assert_eq!(again["actions"], json!(["restart", "alert"]), "{again}");
     // Every RunTask asked for (throttled or not) carried the same client token, which makes
     // AWS start one task for them all (the emulator ignores it: the request is what is checked).
-    let tokens: BTreeSet<String> = proxy
-        .seen()
-        .iter()
-        .filter(|s| s.operation == "ECS.RunTask")
-        .filter_map(|s| {
-            serde_json::from_str::<Value>(&s.body)
-                .ok()?
-                .get("clientToken")?
-                .as_str()
-                .map(str::to_string)
-        })
-        .collect();
+    let tokens: BTreeSet<String> = proxy.request_values("ECS.RunTask", "clientToken");
     let task_id = task.rsplit('/').next().unwrap_or_default();
     assert_eq!(tokens, BTreeSet::from([format!("restart-{task_id}")]));
     assert!(
@@ -414,13 +403,8 @@ async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_r
     );
     let service = stack.describe_service().await;
     assert_eq!(service.desired_count(), 0);
-    let restore = service
-        .tags()
-        .iter()
-        .find(|t| t.key() == Some("autopilot:restore"))
-        .and_then(|t| t.value());
     assert_eq!(
-        restore,
+        stack.service_tag("autopilot:restore").await.as_deref(),
         Some("desired=2 min=2 max=10"),
         "the record was not overwritten"
     );
