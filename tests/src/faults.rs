@@ -462,6 +462,7 @@ fn error_response(
                 ("ECS", op) if op.contains("TaskDefinition") => {
                     ("ClientException", "Unable to describe task definition.")
                 }
+                ("ECS", "RunTask") => ("ClientException", "TaskDefinition is inactive"),
                 ("ECS", _) => ("ServiceNotFoundException", "Service not found."),
                 ("Application Auto Scaling", _) => (
                     "ObjectNotFoundException",

@@ -768,3 +768,50 @@ async fn random_faults_on_a_quarter_of_all_calls_are_absorbed_with_a_fixed_seed(
         assert_eq!(faulted.end, clean.end, "{scenario:?}");
     }
 }
+
+#[tokio::test]
+async fn a_task_definition_deregistered_or_an_alarm_deleted_midway_is_one_outcome() {
+    let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+
+    // The task-watcher: the stopped task's revision was deregistered before the restart.
+    let stack = Stack::create(&emu, "dev", "web").await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let watcher = TaskWatcher::new(
+        stack.clients_via(&proxy.url).0,
+        stack.task_watcher_config(CrashLoopAction::Alert),
+    );
+    let (_, e) = stack.interrupted_opted_in_task().await;
+    proxy.add(Rule::always("ECS.RunTask", Fault::NotFound));
+    let result = watcher.handle(e).await.expect("the stop is alerted");
+    assert_eq!(result["actions"], json!(["alert"]), "{result}");
+    let chat = chat_text(&stack).await;
+    assert!(
+        chat.iter()
+            .any(|t| t.contains("The restart failed") && t.contains("inactive")),
+        "{chat:?}"
+    );
+
+    // off-hours: the service's alarm deleted between the listing and its mark; the service is
+    // an error entry, and the next tick finishes the night.
+    emu.reset();
+    let stack = Stack::create(&emu, "dev", "web").await;
+    stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let off = OffHours::new(stack.clients_via(&proxy.url).0, stack.off_hours_config());
+    proxy.add(Rule::once("CloudWatch.TagResource", Fault::NotFound));
+    let night = off
+        .handle(tick_event(NIGHT))
+        .await
+        .expect("the tick reports");
+    assert_eq!(night["services"][0]["action"], "error", "{night}");
+    assert_eq!(
+        night["services"][0]["error"]["code"], "ResourceNotFound",
+        "{night}"
+    );
+    let later = off
+        .handle(tick_event("2026-11-16T22:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(later["services"][0]["action"], "sleep", "{later}");
+    assert_eq!(stack.describe_service().await.desired_count(), 0);
+}
