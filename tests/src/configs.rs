@@ -79,6 +79,7 @@ impl Stack {
             price_vcpu_hour: 0.04048,
             price_gb_hour: 0.004445,
             tick_minutes: 15,
+            concurrency: 10,
         }
     }
 

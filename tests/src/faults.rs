@@ -123,6 +123,8 @@ struct State {
     rules: Vec<Rule>,
     seen: Vec<Seen>,
     rng: Option<fastrand::Rng>,
+    in_flight: usize,
+    most_in_flight: usize,
 }
 
 /// The proxy; stops when dropped.
@@ -250,6 +252,11 @@ impl FaultProxy {
             .collect()
     }
 
+    /// The most requests the proxy was handling at the same time.
+    pub fn most_in_flight(&self) -> usize {
+        self.with(|s| s.most_in_flight)
+    }
+
     /// Forgets what was seen (the rules stay).
     pub fn forget(&self) {
         self.with(|s| s.seen.clear());
@@ -310,6 +317,25 @@ fn is_json(target: Option<&str>) -> bool {
 }
 
 async fn handle(
+    req: Request<Incoming>,
+    upstream: SocketAddr,
+    state: Arc<Mutex<State>>,
+) -> Result<Response<Full<Bytes>>, std::io::Error> {
+    let count = |delta: isize| {
+        let mut s = match state.lock() {
+            Ok(g) => g,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        s.in_flight = s.in_flight.saturating_add_signed(delta);
+        s.most_in_flight = s.most_in_flight.max(s.in_flight);
+    };
+    count(1);
+    let answer = answer(req, upstream, state.clone()).await;
+    count(-1);
+    answer
+}
+
+async fn answer(
     req: Request<Incoming>,
     upstream: SocketAddr,
     state: Arc<Mutex<State>>,

@@ -50,6 +50,7 @@ async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
         price_vcpu_hour: 0.04048,
         price_gb_hour: 0.004445,
         tick_minutes: 15,
+        concurrency: 10,
     };
     (emu, stack, OffHours::new(clients, config))
 }

@@ -25,6 +25,11 @@ pub struct TagSelection {
 /// The default selection tag.
 pub const DEFAULT_SELECT_TAG: (&str, &str) = (crate::tags::OFF_HOURS, "enabled");
 
+/// Services transitioning at once by default: ten services' calls (about five each, mostly
+/// UpdateService, RegisterScalableTarget and TagResource) stay well inside ECS's and Application
+/// Auto Scaling's request rates, and the SDK's adaptive retry slows down on throttling.
+pub const DEFAULT_CONCURRENCY: u32 = 10;
+
 /// Everything off-hours reads from its environment.
 #[derive(Clone, Debug, PartialEq)]
 pub struct OffHoursConfig {
@@ -38,6 +43,8 @@ pub struct OffHoursConfig {
     /// Minutes between ticks (the schedule's period): a tick less than this after a calendar
     /// boundary is the first after it, the one that announces what only needs saying once.
     pub tick_minutes: u32,
+    /// How many services transition at the same time (each one's calls stay in order).
+    pub concurrency: usize,
 }
 
 impl OffHoursConfig {
@@ -133,6 +140,9 @@ impl OffHoursConfig {
             price_vcpu_hour: env.f64_in("PRICE_VCPU_HOUR", 0.0, 100.0, 0.04048)?,
             price_gb_hour: env.f64_in("PRICE_GB_HOUR", 0.0, 100.0, 0.004445)?,
             tick_minutes: env.u32_in("TICK_MINUTES", 1, 60)?.unwrap_or(15),
+            concurrency: env
+                .u32_in("CONCURRENCY", 1, 50)?
+                .unwrap_or(DEFAULT_CONCURRENCY) as usize,
         })
     }
 }

@@ -45,6 +45,7 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
             price_vcpu_hour: 0.04048,
             price_gb_hour: 0.004445,
             tick_minutes: 15,
+            concurrency: 10,
         },
     )
 }

@@ -14,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::service::ServiceSnapshot;
 use chrono::{DateTime, Utc};
+use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
@@ -119,18 +120,34 @@ impl<P: OffHoursPorts> OffHours<P> {
         }
         if transitions && !self.config.dry_run {
             let alarms = self.clients.alarms_by_service().await;
-            for (s, p) in planned.iter_mut() {
+            // Services transition side by side, at most `concurrency` at a time (each one's
+            // steps stay in order): a fleet's night takes the time of its slowest services,
+            // not the sum of all.
+            let mut work = Vec::new();
+            for (i, (s, p)) in planned.iter().enumerate() {
+                if !matches!(p.action, Action::Sleep | Action::Wake) {
+                    continue;
+                }
                 let names = alarms
                     .as_ref()
                     .ok()
                     .and_then(|m| m.get(&(s.cluster.clone(), s.name.clone())))
                     .cloned()
                     .unwrap_or_default();
-                let done = match p.action {
-                    Action::Sleep => self.sleep(now, s, p, &names).await,
-                    Action::Wake => self.wake(s, p, &names).await,
-                    _ => Ok(()),
-                };
+                work.push(async move {
+                    let done = match p.action {
+                        Action::Sleep => self.sleep(now, s, p, &names).await,
+                        _ => self.wake(s, p, &names).await,
+                    };
+                    (i, done)
+                });
+            }
+            let outcomes: Vec<(usize, Result<()>)> = futures_util::stream::iter(work)
+                .buffer_unordered(self.config.concurrency.max(1))
+                .collect()
+                .await;
+            for (i, done) in outcomes {
+                let (s, p) = &mut planned[i];
                 if let Err(e) = done {
                     tracing::error!(error = ?e, service = %s.arn, "service failed; the next tick retries it");
                     // Only the verb is lowered: the AWS error keeps its code's case.

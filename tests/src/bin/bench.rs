@@ -9,7 +9,8 @@ use autopilot_core::deploy::{
 };
 use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
-use integration_tests::{Emulator, Stack};
+use integration_tests::configs::tick_event;
+use integration_tests::{Emulator, Fault, FaultProxy, Rule, Stack};
 use serde_json::{json, Value};
 
 fn push(tag: &str, digest: &str, minute: u32) -> Value {
@@ -109,6 +110,7 @@ async fn main() {
     );
 
     off_hours().await;
+    fleet_latency().await;
 }
 
 /// off-hours ticks over 10, 100 and 500 services selected by tag: a transition, an idempotent
@@ -151,6 +153,7 @@ async fn off_hours() {
                 price_vcpu_hour: 0.04048,
                 price_gb_hour: 0.004445,
                 tick_minutes: 15,
+                concurrency: 10,
             },
         );
         for (label, time) in [
@@ -186,5 +189,49 @@ async fn off_hours() {
                 mutating
             );
         }
+    }
+}
+
+/// A fleet's night at AWS-like latency: every call answered 50 ms late by the fault proxy, the
+/// services transitioning one at a time and `CONCURRENCY` (10) at a time.
+async fn fleet_latency() {
+    const SERVICES: usize = 500;
+    println!("\noff-hours, {SERVICES} services to sleep, 50 ms per AWS call (latency proxy)");
+    println!("{:>12} {:>10} {:>8}", "concurrency", "wall", "calls");
+    let mut walls = vec![];
+    for concurrency in [1usize, 10] {
+        let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+        let stack = Stack::create(&emu, "bench", "web").await;
+        let mut config = stack.off_hours_config();
+        config.targets = vec![];
+        for i in 0..SERVICES {
+            let name = format!("svc-{i:03}");
+            stack.create_service(&name, 2, &[]).await;
+            config.targets.push(autopilot_core::offhours::ServiceRef {
+                cluster: stack.cluster.clone(),
+                service: name,
+            });
+        }
+        config.concurrency = concurrency;
+        let proxy = FaultProxy::start(&emu.endpoint, 7);
+        proxy.add(Rule::randomly(1.0, Fault::Delay(Duration::from_millis(50))));
+        let off = OffHours::new(stack.clients_via(&proxy.url).0, config);
+        let t = Instant::now();
+        off.handle(tick_event("2026-11-16T22:00:00Z"))
+            .await
+            .expect("night");
+        let wall = t.elapsed();
+        walls.push(wall);
+        println!(
+            "{concurrency:>12} {:>10.2?} {:>8}",
+            wall,
+            proxy.forwarded().len()
+        );
+    }
+    if let [sequential, side_by_side] = walls[..] {
+        println!(
+            "side by side takes {:.2} of the sequential time (goal: at most 0.125)",
+            side_by_side.as_secs_f64() / sequential.as_secs_f64()
+        );
     }
 }
