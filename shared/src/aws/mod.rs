@@ -30,14 +30,15 @@ pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Loads the shared SDK configuration from the environment, with attempt and operation
-/// timeouts (the SDK sets none by default) and its adaptive retries (3 attempts, exponential
-/// backoff with jitter, and a client-side rate that backs off on throttling). Makes no network
-/// call: credentials are resolved lazily on the first request.
+/// timeouts (the SDK sets none by default) and its standard retries (3 attempts, exponential
+/// backoff with jitter). Makes no network call: credentials are resolved lazily on the first
+/// request.
 pub async fn load_sdk_config() -> SdkConfig {
     aws_config::defaults(BehaviorVersion::latest())
-        // Adaptive: the standard retries, plus a client-side rate that slows down when AWS
-        // throttles (off-hours transitions a fleet side by side).
-        .retry_config(aws_config::retry::RetryConfig::adaptive())
+        // Standard, not adaptive: adaptive's client-side rate, measured on a function's few
+        // calls, held a throttled call back past the 20 s operation timeout in the release
+        // deployer's fault test (two throttles, then nothing for 20 s).
+        .retry_config(aws_config::retry::RetryConfig::standard())
         .timeout_config(
             aws_config::timeout::TimeoutConfig::builder()
                 .operation_attempt_timeout(ATTEMPT_TIMEOUT)

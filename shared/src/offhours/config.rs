@@ -27,7 +27,7 @@ pub const DEFAULT_SELECT_TAG: (&str, &str) = (crate::tags::OFF_HOURS, "enabled")
 
 /// Services transitioning at once by default: ten services' calls (about five each, mostly
 /// UpdateService, RegisterScalableTarget and TagResource) stay well inside ECS's and Application
-/// Auto Scaling's request rates, and the SDK's adaptive retry slows down on throttling.
+/// Auto Scaling's request rates, and a throttled call is retried with backoff.
 pub const DEFAULT_CONCURRENCY: u32 = 10;
 
 /// Everything off-hours reads from its environment.
