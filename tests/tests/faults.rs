@@ -138,12 +138,17 @@ async fn end_state(stack: &Stack) -> String {
     )
 }
 
+/// A fresh stack on `emu` (reset first) and a fault proxy in front of the emulator.
+async fn proxied(emu: &Emulator) -> (Stack, FaultProxy) {
+    emu.reset();
+    let stack = Stack::create(emu, "dev", "web").await;
+    (stack, FaultProxy::start(&emu.endpoint, 7))
+}
+
 /// Plays a scenario on a reset emulator, the function's clients going through a proxy with
 /// `rules`.
 async fn play(emu: &Emulator, scenario: Scenario, rules: Vec<Rule>) -> Played {
-    emu.reset();
-    let stack = Stack::create(emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(emu).await;
     for r in rules {
         proxy.add(r);
     }
@@ -274,8 +279,7 @@ fn count(seen: &[Seen], operation: &str) -> usize {
 #[tokio::test]
 async fn a_deploy_whose_retries_ran_out_finishes_on_the_next_delivery_without_a_second_revision() {
     let emu = Emulator::start();
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     let deployer = deployer_for(&stack, clients);
     // UpdateService throttled past the SDK's retries: the revision is registered, the service
@@ -307,8 +311,7 @@ async fn a_deploy_whose_retries_ran_out_finishes_on_the_next_delivery_without_a_
 #[tokio::test]
 async fn a_registration_whose_answer_is_lost_to_a_timeout_is_not_repeated() {
     let emu = Emulator::start();
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     let deployer = deployer_for(&stack, clients);
     // AWS registers it; the answer comes after the attempt timeout.
@@ -327,8 +330,7 @@ async fn a_registration_whose_answer_is_lost_to_a_timeout_is_not_repeated() {
 #[tokio::test]
 async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_for_the_same_task() {
     let emu = Emulator::start();
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(clients, stack.task_watcher_config(CrashLoopAction::Alert));
     let (task, e) = stack.interrupted_opted_in_task().await;
@@ -368,9 +370,8 @@ async fn a_restart_whose_retries_ran_out_is_alerted_and_the_next_delivery_asks_f
 #[tokio::test]
 async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_record() {
     let emu = Emulator::start();
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.register_scalable_target(2, 10).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(
         clients,
@@ -414,9 +415,8 @@ async fn a_crash_loop_whose_scale_down_ran_out_of_retries_is_finished_from_its_r
 #[tokio::test]
 async fn a_sleep_whose_retries_ran_out_is_finished_by_the_next_tick_with_the_original_capacity() {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.scalable(Some((2, 10))).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let off = OffHours::new(clients, stack.off_hours_config());
     // Killed after the restore tag is written, before scaling.
@@ -478,8 +478,7 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
 
     // The deployer: UpdateService denied.
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     proxy.add(Rule::always("ECS.UpdateService", Fault::AccessDenied));
     let e = deployer_for(&stack, clients)
@@ -504,9 +503,7 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     );
 
     // The task-watcher: the crash loop's TagResource denied; the loop is alerted all the same.
-    emu.reset();
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     let watcher = TaskWatcher::new(
         clients,
@@ -536,10 +533,8 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     assert!(crash.contains("ecs:TagResource"), "{crash}");
 
     // off-hours: the scale-down denied; the service is reported, the tick does not fail.
-    emu.reset();
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.scalable(Some((2, 10))).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     proxy.add(Rule::always(
         "Application Auto Scaling.RegisterScalableTarget",
@@ -563,10 +558,8 @@ async fn access_denied_is_not_retried_names_the_permission_and_reaches_chat() {
     );
 
     // The alarm-notifier: its own Publish denied, so nothing can reach chat: the error says why.
-    emu.reset();
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     proxy.add(Rule::always("SNS.Publish", Fault::AccessDenied));
     let notifier = AlarmNotifier::new(clients, stack.alarm_notifier_config());
@@ -585,9 +578,8 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
 
     // The deployer, one push for two services; the first vanishes before UpdateService.
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.create_service("api", 1, &[]).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let mut config = deployer_for(&stack, clients);
     let mut api = config.config.targets[0].clone();
@@ -626,10 +618,8 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
     );
 
     // off-hours, two services; the first vanishes before its scale-down.
-    emu.reset();
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.create_service("api", 1, &[]).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let (clients, _) = stack.clients_via(&proxy.url);
     let mut config = stack.off_hours_config();
     config.targets.push(ServiceRef {
@@ -661,8 +651,7 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
 #[tokio::test]
 async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result() {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let (clients, _) = stack.clients_via(&proxy.url);
     let off = OffHours::new(clients, stack.off_hours_config());
     proxy.add(Rule::always("SNS.Publish", Fault::Http503));
@@ -696,8 +685,7 @@ async fn a_transition_whose_notification_fails_stands_and_says_so_in_its_result(
 #[tokio::test]
 async fn the_release_deployer_absorbs_throttling_and_fails_an_access_denied_as_non_retryable() {
     let emu = Emulator::start();
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     proxy.add(Rule::times("ECS.UpdateService", Fault::Throttle, 2));
     proxy.add(Rule::always("ECS.RegisterTaskDefinition", Fault::AccessDenied).from_nth(2));
     let mut env: Vec<(String, String)> = emu
@@ -774,8 +762,7 @@ async fn a_task_definition_deregistered_or_an_alarm_deleted_midway_is_one_outcom
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
 
     // The task-watcher: the stopped task's revision was deregistered before the restart.
-    let stack = Stack::create(&emu, "dev", "web").await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    let (stack, proxy) = proxied(&emu).await;
     let watcher = TaskWatcher::new(
         stack.clients_via(&proxy.url).0,
         stack.task_watcher_config(CrashLoopAction::Alert),
@@ -793,10 +780,8 @@ async fn a_task_definition_deregistered_or_an_alarm_deleted_midway_is_one_outcom
 
     // off-hours: the service's alarm deleted between the listing and its mark; the service is
     // an error entry, and the next tick finishes the night.
-    emu.reset();
-    let stack = Stack::create(&emu, "dev", "web").await;
+    let (stack, proxy) = proxied(&emu).await;
     stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
-    let proxy = FaultProxy::start(&emu.endpoint, 7);
     let off = OffHours::new(stack.clients_via(&proxy.url).0, stack.off_hours_config());
     proxy.add(Rule::once("CloudWatch.TagResource", Fault::NotFound));
     let night = off
