@@ -66,8 +66,8 @@ fn record(i: usize, r: &Value) -> Result<Event<AlarmStateChange>> {
             "Records[{i}].Sns.Message from {topic} (subject {subject:?}) is not a CloudWatch alarm notification: {what}"
         ))
     };
-    let msg: Map<String, Value> = match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => m,
+    let m: Value = match serde_json::from_str::<Value>(text) {
+        Ok(m) if m.is_object() => m,
         Ok(other) => {
             return Err(not_an_alarm(format!(
                 "it is JSON but not an object ({})",
@@ -79,16 +79,19 @@ fn record(i: usize, r: &Value) -> Result<Event<AlarmStateChange>> {
             return Err(not_an_alarm(format!("it is plain text ({start:?}...)")));
         }
     };
-    let name = msg.get("AlarmName").and_then(Value::as_str);
-    let new_state = msg.get("NewStateValue").and_then(Value::as_str);
-    let (Some(name), Some(new_state)) = (name, new_state) else {
-        let keys: Vec<&str> = msg.keys().map(String::as_str).take(8).collect();
+    let (Some(name), Some(new_state)) = (str_at(&m, "AlarmName"), str_at(&m, "NewStateValue"))
+    else {
+        let keys: Vec<&str> = m
+            .as_object()
+            .into_iter()
+            .flat_map(|o| o.keys().map(String::as_str))
+            .take(8)
+            .collect();
         return Err(not_an_alarm(format!(
             "it has no AlarmName and NewStateValue (its keys: {})",
             keys.join(", ")
         )));
     };
-    let m = Value::Object(msg.clone());
     let arn = str_at(&m, "AlarmArn").unwrap_or_default().to_string();
     let parsed = Arn::parse(&arn);
     let reason = str_at(&m, "NewStateReason").map(str::to_string);
