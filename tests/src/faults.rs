@@ -49,6 +49,9 @@ pub struct Rule {
     pub times: usize,
     /// Catch a matching request with this probability (drawn from the proxy's seeded generator).
     pub probability: Option<f64>,
+    /// Catch only requests whose body contains this text (e.g. `"service":"web"`), so a rule
+    /// can name one target whatever order concurrent calls reach the wire in.
+    pub body_contains: Option<String>,
     pub fault: Fault,
     seen: usize,
     caught: usize,
@@ -67,6 +70,7 @@ impl Rule {
             from: 1,
             times,
             probability: None,
+            body_contains: None,
             fault,
             seen: 0,
             caught: 0,
@@ -85,6 +89,7 @@ impl Rule {
             from: 1,
             times: usize::MAX,
             probability: Some(p),
+            body_contains: None,
             fault,
             seen: 0,
             caught: 0,
@@ -97,7 +102,20 @@ impl Rule {
         self
     }
 
-    fn matches(&self, operation: &str) -> bool {
+    /// Catches only requests whose body contains `text`.
+    pub fn when_body_contains(mut self, text: &str) -> Rule {
+        self.body_contains = Some(text.to_string());
+        self
+    }
+
+    fn matches(&self, operation: &str, body: &str) -> bool {
+        if self
+            .body_contains
+            .as_deref()
+            .is_some_and(|t| !body.contains(t))
+        {
+            return false;
+        }
         match &self.operation {
             None => true,
             Some(o) if o.contains('.') => o == operation,
@@ -362,7 +380,7 @@ async fn answer(
         let State { rules, rng, .. } = &mut *s;
         let mut caught = None;
         for rule in rules.iter_mut() {
-            if !rule.matches(&operation) {
+            if !rule.matches(&operation, &text) {
                 continue;
             }
             rule.seen += 1;

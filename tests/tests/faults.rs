@@ -585,7 +585,9 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
     let mut api = config.config.targets[0].clone();
     api.service = "api".into();
     config.config.targets.push(api);
-    proxy.add(Rule::once("ECS.UpdateService", Fault::NotFound));
+    proxy.add(
+        Rule::once("ECS.UpdateService", Fault::NotFound).when_body_contains("\"service\":\"web\""),
+    );
     let result = config.handle(push()).await.expect("a per-target outcome");
     let reasons: Vec<(&str, &str)> = result["decisions"]
         .as_array()
@@ -626,7 +628,9 @@ async fn a_service_deleted_between_read_and_write_is_one_outcome_and_the_others_
         cluster: stack.cluster.clone(),
         service: "api".into(),
     });
-    proxy.add(Rule::once("ECS.UpdateService", Fault::NotFound));
+    proxy.add(
+        Rule::once("ECS.UpdateService", Fault::NotFound).when_body_contains("\"service\":\"web\""),
+    );
     let off = OffHours::new(clients, config);
     let dusk = off
         .handle(tick_event("2026-11-16T19:00:00Z"))
