@@ -23,9 +23,9 @@ where
     B: FnOnce(&SdkConfig) -> Result<H>,
 {
     crate::telemetry::init();
-    let sdk = crate::aws::load_sdk_config().await;
-    let handler =
-        build(&sdk).inspect_err(|e| tracing::error!(error = %e, "initialisation failed"))?;
+    let handler = async { build(&crate::aws::load_sdk_config().await?) }
+        .await
+        .inspect_err(|e| tracing::error!(error = %e, "initialisation failed"))?;
     let handler = &handler;
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| async move {
         // Boxed: the handlers' futures nest the SDK's deeply, and erasing the type here keeps

@@ -10,6 +10,7 @@ pub mod cloudwatch;
 pub mod ecs;
 mod ports;
 pub mod sns;
+pub mod tls;
 
 use std::sync::{Arc, Mutex};
 
@@ -30,11 +31,15 @@ pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 
 /// Loads the shared SDK configuration from the environment, with attempt and operation
-/// timeouts (the SDK sets none by default) and its standard retries (3 attempts, exponential
-/// backoff with jitter). Makes no network call: credentials are resolved lazily on the first
-/// request.
-pub async fn load_sdk_config() -> SdkConfig {
-    aws_config::defaults(BehaviorVersion::latest())
+/// timeouts (the SDK sets none by default), its standard retries (3 attempts, exponential
+/// backoff with jitter), and the HTTPS client of [`tls`] (compiled-in Amazon roots, plus
+/// `AWS_CA_BUNDLE`). Makes no network call: credentials are resolved lazily on the first
+/// request. Fails only on an unreadable or invalid `AWS_CA_BUNDLE`.
+pub async fn load_sdk_config() -> crate::error::Result<SdkConfig> {
+    let bundle = std::env::var(tls::CA_BUNDLE_VAR).ok();
+    let http = tls::https_client(tls::extra_bundle(bundle.as_deref())?)?;
+    Ok(aws_config::defaults(BehaviorVersion::latest())
+        .http_client(http)
         // Standard, not adaptive: adaptive's client-side rate, measured on a function's few
         // calls, held a throttled call back past the 20 s operation timeout in the release
         // deployer's fault test (two throttles, then nothing for 20 s).
@@ -46,7 +51,7 @@ pub async fn load_sdk_config() -> SdkConfig {
                 .build(),
         )
         .load()
-        .await
+        .await)
 }
 
 /// The names (`Service.Operation`) of the AWS calls made, in order. Shared by every client of a
