@@ -7,7 +7,8 @@
 
 pub mod config;
 pub mod model;
-mod notices;
+/// The deployer's chat notifications (public for the core's benchmarks).
+pub mod notices;
 pub mod outcome;
 pub mod plan;
 mod prune;

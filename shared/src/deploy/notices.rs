@@ -37,7 +37,7 @@ fn base(
 }
 
 /// A push decision that chat must hear of: a deploy, or a skip that needs a person.
-pub(super) fn push_decision(
+pub fn push_decision(
     push: &Event<EcrImageAction>,
     target: &DeployTarget,
     decision: &Decision,
@@ -223,7 +223,7 @@ fn image_facts(n: &mut Notification, image: &DeployedImage, duration: Option<Dur
 }
 
 /// A deployment that completed.
-pub(super) fn completed(
+pub fn completed(
     change: &Event<EcsDeploymentStateChange>,
     target: &DeployTarget,
     service_arn: &str,

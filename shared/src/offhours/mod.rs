@@ -7,7 +7,8 @@
 
 pub mod calendar;
 pub mod config;
-mod notices;
+/// off-hours' chat notification (public for the core's benchmarks).
+pub mod notices;
 pub mod plan;
 
 use std::collections::{BTreeMap, BTreeSet};

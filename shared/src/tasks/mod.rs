@@ -7,7 +7,8 @@
 
 pub mod classify;
 pub mod config;
-mod notices;
+/// The task-watcher's chat notifications (public for the core's benchmarks).
+pub mod notices;
 pub mod plan;
 
 use std::collections::{BTreeMap, HashMap};

@@ -43,7 +43,7 @@ fn revision(t: &EcsTaskStateChange) -> String {
 }
 
 /// The alert for one stop: what happened, each container's exit, links, what to do.
-pub(super) fn alert(
+pub fn alert(
     ev: &Event<EcsTaskStateChange>,
     c: &Classification,
     service_arn: Option<&str>,
