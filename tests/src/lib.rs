@@ -13,7 +13,7 @@ use std::path::PathBuf;
 
 pub use emulator::Emulator;
 pub use faults::{Fault, FaultProxy, Rule};
-pub use runtime_api::{run_function, FunctionRun, Invocation};
+pub use runtime_api::{run_function, FunctionRun, Invocation, Profile};
 pub use stack::{Capture, Stack};
 
 /// The workspace root (the folder holding `Cargo.toml`, `events/`, `.venv/`).

@@ -45,6 +45,43 @@ pub struct FunctionRun {
     pub init_error: Option<Value>,
     /// What the function printed (logs and EMF lines).
     pub output: String,
+    /// How long init and the first invocation took, and the peak memory.
+    pub profile: Profile,
+}
+
+/// A run's cost, as the Runtime API sees the process (Linux `/proc`).
+#[derive(Clone, Debug, Default)]
+pub struct Profile {
+    /// Process start (spawn) to its first `GET /next`: Lambda's init phase.
+    pub init_wall: Option<Duration>,
+    /// CPU time the process used by its first `GET /next` (every thread's `schedstat`).
+    pub init_cpu: Option<Duration>,
+    /// First event handed out to its response.
+    pub first_invocation_wall: Option<Duration>,
+    /// CPU time used between the first event and its response.
+    pub first_invocation_cpu: Option<Duration>,
+    /// Peak resident memory (`VmHWM`) when the run ended, in KiB.
+    pub peak_rss_kib: Option<u64>,
+}
+
+/// CPU time used by every live thread of `pid` (nanoseconds on CPU, from `schedstat`).
+pub fn cpu_time(pid: u32) -> Option<Duration> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    let mut ns = 0u64;
+    for task in tasks.flatten() {
+        let stat = std::fs::read_to_string(task.path().join("schedstat")).ok()?;
+        ns += stat.split_whitespace().next()?.parse::<u64>().ok()?;
+    }
+    Some(Duration::from_nanos(ns))
+}
+
+/// Peak resident set (`VmHWM`) of `pid`, in KiB.
+pub fn peak_rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
 #[derive(Default)]
@@ -52,6 +89,43 @@ struct State {
     pending: VecDeque<(String, Value)>,
     results: Vec<(String, Invocation)>,
     init_error: Option<Value>,
+    pid: Option<u32>,
+    started: Option<Instant>,
+    /// When the first `GET /next` came, and the CPU used by then.
+    first_poll: Option<(Instant, Option<Duration>)>,
+    /// When the first event was handed out, and the CPU used by then.
+    first_event: Option<(Instant, Option<Duration>)>,
+    /// When the first result came back, and the CPU used by then.
+    first_result: Option<(Instant, Option<Duration>)>,
+}
+
+impl State {
+    fn mark(&self) -> (Instant, Option<Duration>) {
+        (Instant::now(), self.pid.and_then(cpu_time))
+    }
+
+    fn profile(&self) -> Profile {
+        let between = |a: Option<(Instant, Option<Duration>)>,
+                       b: Option<(Instant, Option<Duration>)>| {
+            match (a, b) {
+                (Some((ta, ca)), Some((tb, cb))) => (
+                    Some(tb - ta),
+                    ca.zip(cb).map(|(ca, cb)| cb.saturating_sub(ca)),
+                ),
+                _ => (None, None),
+            }
+        };
+        let (init_wall, _) = between(self.started.map(|t| (t, None)), self.first_poll);
+        let (first_invocation_wall, first_invocation_cpu) =
+            between(self.first_event, self.first_result);
+        Profile {
+            init_wall,
+            init_cpu: self.first_poll.and_then(|(_, c)| c),
+            first_invocation_wall,
+            first_invocation_cpu,
+            peak_rss_kib: None,
+        }
+    }
 }
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
@@ -107,9 +181,17 @@ pub fn run_function(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command
-        .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+    // Taken before the spawn, and the pid stored under the lock the stub's first `GET /next`
+    // waits on, so a fast child cannot poll before its start time and pid are known.
+    let mut child = {
+        let mut state = shared.0.lock().unwrap_or_else(|p| p.into_inner());
+        state.started = Some(Instant::now());
+        let child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", binary.display()));
+        state.pid = Some(child.id());
+        child
+    };
     let output = collect_output(&mut child);
 
     let deadline = Instant::now() + timeout;
@@ -131,6 +213,11 @@ pub fn run_function(
             break;
         }
     }
+    let peak = if exited {
+        None
+    } else {
+        peak_rss_kib(child.id())
+    };
     if !exited {
         // Give an init error's process a moment to exit on its own; then stop it.
         std::thread::sleep(Duration::from_millis(50));
@@ -144,6 +231,10 @@ pub fn run_function(
         invocations: results.into_iter().map(|(_, r)| r).collect(),
         init_error: state.init_error.clone(),
         output: output.join(),
+        profile: Profile {
+            peak_rss_kib: peak,
+            ..state.profile()
+        },
     }
 }
 
@@ -226,11 +317,17 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
     let accepted = http(202, &[], "{\"status\":\"OK\"}");
     match (method, path.trim_start_matches("/2018-06-01")) {
         ("GET", "/runtime/invocation/next") => loop {
-            let next = lock
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .pending
-                .pop_front();
+            let next = {
+                let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+                if state.first_poll.is_none() {
+                    state.first_poll = Some(state.mark());
+                }
+                let next = state.pending.pop_front();
+                if next.is_some() && state.first_event.is_none() {
+                    state.first_event = Some(state.mark());
+                }
+                next
+            };
             match next {
                 Some((id, event)) => {
                     let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
@@ -266,10 +363,12 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
             } else {
                 Invocation::Err(body)
             };
-            lock.lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .results
-                .push((id.to_string(), result));
+            let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
+            if state.first_result.is_none() {
+                state.first_result = Some(state.mark());
+            }
+            state.results.push((id.to_string(), result));
+            drop(state);
             cvar.notify_all();
             accepted
         }

@@ -1,16 +1,23 @@
-//! `make bench`: figures, not pass/fail. The deployer's cost per event against the emulator
-//! (AWS calls and wall time), and the pure parse-and-plan path per event.
+//! `make bench`: figures, not pass/fail. Cold starts of the four functions against the floors,
+//! the handlers' cost without AWS (criterion), AWS calls and wall time per scenario against the
+//! emulator, off-hours over 10/100/500 services, and a fleet at AWS-like latency. Printed, and
+//! written to `docs/benchmarks.md`.
+
+mod coldstart;
+mod handlers;
+mod report;
 
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-use autopilot_core::deploy::{
-    parse, plan, DeployTarget, Deployer, DeployerConfig, DeployerEvent, Strategy,
-};
+use autopilot_core::alarms::AlarmNotifier;
+use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
 use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
-use integration_tests::configs::tick_event;
+use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
+use integration_tests::configs::{tick_event, ELB};
 use integration_tests::{Emulator, Fault, FaultProxy, Rule, Stack};
+use report::{ms, percentile, Report};
 use serde_json::{json, Value};
 
 fn push(tag: &str, digest: &str, minute: u32) -> Value {
@@ -23,30 +30,102 @@ fn push(tag: &str, digest: &str, minute: u32) -> Value {
     })
 }
 
-fn summary(label: &str, mut samples: Vec<Duration>) {
-    samples.sort();
-    let n = samples.len().max(1);
-    let total: Duration = samples.iter().sum();
-    let at = |q: f64| {
-        samples
-            .get(((n as f64 * q) as usize).min(n - 1))
-            .copied()
-            .unwrap_or_default()
-    };
-    println!(
-        "{label:<44} n={n:<6} mean={:>9.3?} p50={:>9.3?} p95={:>9.3?} max={:>9.3?}",
-        total / n as u32,
-        at(0.5),
-        at(0.95),
-        samples.last().copied().unwrap_or_default()
-    );
-}
-
 #[tokio::main]
 async fn main() {
+    let starts: usize = std::env::var("BENCH_STARTS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(20);
+    // BENCH_ONLY=coldstart,handlers,...: a part of the run (then docs/benchmarks.md is not
+    // rewritten, as it would be incomplete).
+    let only = std::env::var("BENCH_ONLY").ok();
+    let wants = |part: &str| {
+        only.as_deref()
+            .is_none_or(|o| o.split(',').any(|p| p == part))
+    };
+    let mut report = Report::default();
+    if wants("coldstart") {
+        coldstart::run(&mut report, starts).await;
+    }
+    if wants("handlers") {
+        handlers::run(&mut report);
+    }
+    if wants("scenarios") {
+        scenarios(&mut report).await;
+    }
+    if wants("offhours") {
+        off_hours(&mut report).await;
+    }
+    if wants("fleet") {
+        fleet_latency(&mut report).await;
+    }
+    if only.is_some() {
+        return;
+    }
+    let path = integration_tests::workspace_root()
+        .join("docs")
+        .join("benchmarks.md");
+    match report.write(&path) {
+        Ok(()) => println!("\nwritten to {}", path.display()),
+        Err(e) => eprintln!("\ncannot write {}: {e}", path.display()),
+    }
+}
+
+/// One scenario's cost: AWS calls per event and wall time, over `rounds` events.
+struct Cost {
+    calls: Vec<usize>,
+    walls: Vec<Duration>,
+}
+
+impl Cost {
+    fn new() -> Cost {
+        Cost {
+            calls: vec![],
+            walls: vec![],
+        }
+    }
+
+    fn row(&self, report: &mut Report, scenario: &str) {
+        let n = self.calls.len().max(1);
+        report.row(&[
+            scenario,
+            &format!("{:.1}", self.calls.iter().sum::<usize>() as f64 / n as f64),
+            &ms(percentile(&self.walls, 0.5)),
+            &ms(percentile(&self.walls, 0.95)),
+            &n.to_string(),
+        ]);
+    }
+}
+
+/// Times `work` and counts the calls it made on `calls`.
+async fn measure<F, T>(cost: &mut Cost, calls: &autopilot_core::aws::CallLog, work: F) -> T
+where
+    F: std::future::Future<Output = T>,
+{
+    calls.take();
+    let t = Instant::now();
+    let out = work.await;
+    cost.walls.push(t.elapsed());
+    cost.calls.push(calls.snapshot().len());
+    out
+}
+
+async fn scenarios(report: &mut Report) {
+    report.heading(
+        "AWS calls and wall time per event (in process, against the emulator on loopback)",
+    );
+    report.row(&[
+        "scenario",
+        "AWS calls / event",
+        "wall p50",
+        "wall p95",
+        "events",
+    ]);
+    const ROUNDS: u32 = 30;
+
+    // Deployer: pin-digest deploys, duplicate deliveries, follow-tag deploys.
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "bench", "web").await;
-    let (clients, _) = stack.clients();
     let target = DeployTarget {
         repository: "web".into(),
         tags: vec!["*".into()],
@@ -55,72 +134,99 @@ async fn main() {
         container: Some("app".into()),
         strategy: Strategy::PinDigest,
     };
-    let deployer = Deployer::new(
-        clients,
-        DeployerConfig {
-            targets: vec![target.clone()],
-            topic_arn: stack.topic_arn.clone(),
-            dry_run: false,
-            keep_revisions: None,
-        },
-    );
-
-    println!("deployer against the emulator (moto, loopback), one process, sequential\n");
-    let (mut deploys, mut dups, mut deploy_calls, mut dup_calls) = (vec![], vec![], 0, 0);
-    const ROUNDS: u32 = 40;
+    let config = |target: DeployTarget| DeployerConfig {
+        targets: vec![target],
+        topic_arn: stack.topic_arn.clone(),
+        dry_run: false,
+        keep_revisions: None,
+    };
+    let deployer = Deployer::new(stack.clients().0, config(target.clone()));
+    let calls = deployer.clients.calls.clone();
+    let (mut deploys, mut dups) = (Cost::new(), Cost::new());
     for i in 0..ROUNDS {
-        let digest = format!("sha256:{:064x}", i + 1);
-        let event = push(&format!("v{i}"), &digest, i);
-        let t = Instant::now();
-        deployer.handle(event.clone()).await.expect("deploy");
-        deploys.push(t.elapsed());
-        deploy_calls += deployer.clients.calls.snapshot().len();
-        let t = Instant::now();
-        deployer.handle(event).await.expect("duplicate");
-        dups.push(t.elapsed());
-        dup_calls += deployer.clients.calls.snapshot().len();
+        let event = push(&format!("v{i}"), &format!("sha256:{:064x}", i + 1), i);
+        let _ = measure(&mut deploys, &calls, deployer.handle(event.clone())).await;
+        let _ = measure(&mut dups, &calls, deployer.handle(event)).await;
     }
-    summary("pin-digest deploy (5 AWS calls expected)", deploys);
-    summary("duplicate delivery (skip)", dups);
-    println!(
-        "AWS calls per event: deploy {:.1}, duplicate {:.1}\n",
-        deploy_calls as f64 / ROUNDS as f64,
-        dup_calls as f64 / ROUNDS as f64
+    deploys.row(report, "deployer: pin-digest deploy");
+    dups.row(report, "deployer: duplicate delivery (skipped)");
+    let follower = Deployer::new(
+        stack.clients().0,
+        config(DeployTarget {
+            strategy: Strategy::FollowTag,
+            tags: vec!["latest".into()],
+            ..target
+        }),
     );
+    let calls = follower.clients.calls.clone();
+    let mut follow = Cost::new();
+    for i in 0..ROUNDS {
+        let event = push("latest", &format!("sha256:{:064x}", 1000 + i), 100 + i);
+        let _ = measure(&mut follow, &calls, follower.handle(event)).await;
+    }
+    follow.row(report, "deployer: follow-tag deploy");
 
-    let events: Vec<Value> = (0..10_000)
-        .map(|i| push(&format!("v{i}"), &format!("sha256:{i:064x}"), i % 1440))
-        .collect();
-    let targets = vec![target];
-    let t = Instant::now();
-    let mut planned = 0;
-    for e in &events {
-        if let Ok(DeployerEvent::Push(p)) = parse(e.clone()) {
-            planned += plan::plan_push(&p, &targets, &BTreeMap::new(), false, chrono::Utc::now())
-                .planned
-                .len();
+    // task-watcher: failing stops of one service, 8 per stack: the first two alerted, the third
+    // caught as a crash loop, the rest quiet while the loop's alert stands.
+    let mut by_action: BTreeMap<String, Cost> = BTreeMap::new();
+    for round in 0..4 {
+        let emu = Emulator::start();
+        let stack = Stack::create(&emu, &format!("bench{round}"), "web").await;
+        let watcher = TaskWatcher::new(
+            stack.clients().0,
+            stack.task_watcher_config(CrashLoopAction::Alert),
+        );
+        let calls = watcher.clients.calls.clone();
+        for _ in 0..8 {
+            let task = stack.stopped_service_task(ELB).await;
+            let event = stack.stop_event("elb-health-check.json", &task);
+            let mut cost = Cost::new();
+            let result = measure(&mut cost, &calls, watcher.handle(event)).await;
+            let action = result
+                .ok()
+                .map(|r| r["actions"].to_string())
+                .unwrap_or_else(|| "error".into());
+            let entry = by_action.entry(action).or_insert_with(Cost::new);
+            entry.calls.extend(cost.calls);
+            entry.walls.extend(cost.walls);
         }
     }
-    let elapsed = t.elapsed();
-    println!(
-        "parse + plan (pure, no I/O): {} events in {:.3?} = {:.2} µs/event ({planned} decisions)",
-        events.len(),
-        elapsed,
-        elapsed.as_secs_f64() * 1e6 / events.len() as f64
-    );
+    for (action, label) in [
+        ("[\"alert\"]", "task-watcher: failing stop (alerted)"),
+        (
+            "[\"crash-loop\"]",
+            "task-watcher: crash loop caught (third stop)",
+        ),
+        (
+            "[\"ignore\"]",
+            "task-watcher: stop during an alerted crash loop",
+        ),
+    ] {
+        if let Some(cost) = by_action.get(action) {
+            cost.row(report, label);
+        }
+    }
 
-    off_hours().await;
-    fleet_latency().await;
+    // alarm-notifier: a state change.
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "bench", "web").await;
+    stack.put_cpu_alarm("dev-web-cpu", "web", &[]).await;
+    let notifier = AlarmNotifier::new(stack.clients().0, stack.alarm_notifier_config());
+    let calls = notifier.clients.calls.clone();
+    let mut alarms = Cost::new();
+    for i in 0..ROUNDS {
+        let mut event = stack.alarm_event("dev-web-cpu");
+        event["id"] = json!(format!("alarm-{i}"));
+        let _ = measure(&mut alarms, &calls, notifier.handle(event)).await;
+    }
+    alarms.row(report, "alarm-notifier: alarm state change");
 }
 
 /// off-hours ticks over 10, 100 and 500 services selected by tag: a transition, an idempotent
 /// tick, and the wake-up, each with its AWS calls and wall time.
-async fn off_hours() {
-    println!("\noff-hours against the emulator: services selected by tag in one cluster\n");
-    println!(
-        "{:>9}  {:<26} {:>10} {:>8} {:>10}",
-        "services", "tick", "wall", "calls", "mutating"
-    );
+async fn off_hours(report: &mut Report) {
+    report.heading("off-hours ticks against the emulator: services selected by tag in one cluster");
+    report.row(&["services", "tick", "wall", "AWS calls", "mutating"]);
     for n in [10usize, 100, 500] {
         let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
         let stack = Stack::create(&emu, "bench", "web").await;
@@ -182,22 +288,25 @@ async fn off_hours() {
                     .any(|m| c.contains(m))
                 })
                 .count();
-            println!(
-                "{n:>9}  {label:<26} {:>10.2?} {:>8} {:>10}",
-                wall,
-                calls.len(),
-                mutating
-            );
+            report.row(&[
+                &n.to_string(),
+                label,
+                &ms(wall),
+                &calls.len().to_string(),
+                &mutating.to_string(),
+            ]);
         }
     }
 }
 
 /// A fleet's night at AWS-like latency: every call answered 50 ms late by the fault proxy, the
 /// services transitioning one at a time and `CONCURRENCY` (10) at a time.
-async fn fleet_latency() {
+async fn fleet_latency(report: &mut Report) {
     const SERVICES: usize = 500;
-    println!("\noff-hours, {SERVICES} services to sleep, 50 ms per AWS call (latency proxy)");
-    println!("{:>12} {:>10} {:>8}", "concurrency", "wall", "calls");
+    report.heading(&format!(
+        "A fleet at AWS-like latency: off-hours puts {SERVICES} services to sleep, every call answered 50 ms late by the latency proxy"
+    ));
+    report.row(&["concurrency", "wall", "AWS calls"]);
     let mut walls = vec![];
     for concurrency in [1usize, 10] {
         let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
@@ -222,16 +331,16 @@ async fn fleet_latency() {
             .expect("night");
         let wall = t.elapsed();
         walls.push(wall);
-        println!(
-            "{concurrency:>12} {:>10.2?} {:>8}",
-            wall,
-            proxy.forwarded().len()
-        );
+        report.row(&[
+            &concurrency.to_string(),
+            &ms(wall),
+            &proxy.forwarded().len().to_string(),
+        ]);
     }
     if let [sequential, side_by_side] = walls[..] {
-        println!(
-            "side by side takes {:.2} of the sequential time (goal: at most 0.125)",
+        report.para(&format!(
+            "Side by side takes {:.2} of the sequential time (goal: at most 0.125).",
             side_by_side.as_secs_f64() / sequential.as_secs_f64()
-        );
+        ));
     }
 }
