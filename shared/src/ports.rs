@@ -8,13 +8,20 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
+#[cfg(feature = "alarms")]
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "offhours")]
 use crate::aws::cloudwatch::ServiceAlarm;
-use crate::aws::ecs::{Revision, RevisionFacts, RunAgain};
+#[cfg(feature = "deploy")]
+use crate::aws::ecs::Revision;
+#[cfg(feature = "tasks")]
+use crate::aws::ecs::{RevisionFacts, RunAgain};
 use crate::aws::CallLog;
+#[cfg(feature = "deploy")]
 use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
+#[cfg(feature = "tasks")]
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
 use crate::service::ServiceSnapshot;
@@ -44,8 +51,18 @@ pub trait ReadServices: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ServiceSnapshot>>> + Send;
 }
 
+/// Tag a service (ECS): what the jobs remember is written as the service's tags.
+pub trait TagService: Send + Sync {
+    /// Adds (or overwrites) tags on a service.
+    fn tag_service(
+        &self,
+        arn: &str,
+        tags: &BTreeMap<String, String>,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
 /// Set a service's capacity: the one way both the task-watcher and off-hours scale.
-pub trait Capacity: Send + Sync {
+pub trait Capacity: TagService {
     /// The (min, max) of the services' scalable targets, by resource id
     /// (`service/<cluster>/<service>`); services without a target are absent.
     fn scalable_bounds(
@@ -65,15 +82,10 @@ pub trait Capacity: Send + Sync {
         service: &str,
         desired: i32,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// Adds (or overwrites) tags on a service.
-    fn tag_service(
-        &self,
-        arn: &str,
-        tags: &BTreeMap<String, String>,
-    ) -> impl Future<Output = Result<()>> + Send;
 }
 
 /// What the task-watcher needs beyond reading services, scaling and publishing.
+#[cfg(feature = "tasks")]
 pub trait TaskPorts: Calls + Publish + ReadServices + Capacity {
     /// A service's recently stopped tasks (ECS keeps them about an hour), at most `limit`.
     fn recent_stops(
@@ -106,6 +118,7 @@ pub trait AlarmTags: Send + Sync {
 }
 
 /// What off-hours needs beyond reading services, scaling and publishing.
+#[cfg(feature = "offhours")]
 pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity + AlarmTags {
     /// Every service ARN of a cluster (for tag selection).
     fn service_arns(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
@@ -139,6 +152,7 @@ pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity + AlarmTags {
 
 /// What the alarm-notifier needs beyond reading services and publishing; it reads an alarm's
 /// tags (`autopilot:severity`, `autopilot:runbook`).
+#[cfg(feature = "alarms")]
 pub trait AlarmPorts: Calls + Publish + ReadServices + AlarmTags {
     /// The times of an alarm's state changes between `from` and `to`.
     fn state_changes(
@@ -150,7 +164,8 @@ pub trait AlarmPorts: Calls + Publish + ReadServices + AlarmTags {
 }
 
 /// What the deployer needs beyond reading services, tagging them and publishing.
-pub trait DeployPorts: Calls + Publish + ReadServices + Capacity {
+#[cfg(feature = "deploy")]
+pub trait DeployPorts: Calls + Publish + ReadServices + TagService {
     /// A task-definition revision, with its tags.
     fn revision(
         &self,

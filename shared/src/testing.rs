@@ -160,7 +160,7 @@ mod fake_ports {
     use crate::notify::Notification;
     use crate::ports::{
         AlarmPorts, AlarmTags, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices,
-        TaskPorts,
+        TagService, TaskPorts,
     };
     use crate::service::ServiceSnapshot;
 
@@ -194,6 +194,18 @@ mod fake_ports {
         }
     }
 
+    impl TagService for FakeAws {
+        async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+            self.call("ECS.TagResource");
+            self.with(|s| {
+                for x in s.services.iter_mut().filter(|x| x.arn == arn) {
+                    x.tags.extend(tags.clone());
+                }
+            });
+            Ok(())
+        }
+    }
+
     impl Capacity for FakeAws {
         async fn scalable_bounds(
             &self,
@@ -224,16 +236,6 @@ mod fake_ports {
                     if x.cluster == cluster && x.name == service {
                         x.desired = desired;
                     }
-                }
-            });
-            Ok(())
-        }
-
-        async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-            self.call("ECS.TagResource");
-            self.with(|s| {
-                for x in s.services.iter_mut().filter(|x| x.arn == arn) {
-                    x.tags.extend(tags.clone());
                 }
             });
             Ok(())

@@ -5,7 +5,9 @@
 //! code path here.
 
 pub mod arn;
+#[cfg(feature = "autoscaling")]
 pub mod autoscaling;
+#[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
 pub mod ecs;
 mod ports;
@@ -118,11 +120,15 @@ impl Intercept for CallLog {
     }
 }
 
-/// The clients every function uses, all recording into one [`CallLog`].
+/// The clients a function uses, all recording into one [`CallLog`]: ECS and SNS always,
+/// Application Auto Scaling and CloudWatch only in builds whose jobs call them (features
+/// `autoscaling` and `cloudwatch`, which the `tasks`, `alarms` and `offhours` features turn on).
 #[derive(Clone, Debug)]
 pub struct Clients {
     pub ecs: aws_sdk_ecs::Client,
+    #[cfg(feature = "autoscaling")]
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
+    #[cfg(feature = "cloudwatch")]
     pub cloudwatch: aws_sdk_cloudwatch::Client,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
@@ -138,16 +144,20 @@ impl Clients {
         let sns = aws_sdk_sns::config::Builder::from(config)
             .interceptor(calls.clone())
             .build();
-        let autoscaling = aws_sdk_applicationautoscaling::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build();
-        let cloudwatch = aws_sdk_cloudwatch::config::Builder::from(config)
-            .interceptor(calls.clone())
-            .build();
         Clients {
             ecs: aws_sdk_ecs::Client::from_conf(ecs),
-            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(cloudwatch),
-            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(autoscaling),
+            #[cfg(feature = "autoscaling")]
+            autoscaling: aws_sdk_applicationautoscaling::Client::from_conf(
+                aws_sdk_applicationautoscaling::config::Builder::from(config)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            #[cfg(feature = "cloudwatch")]
+            cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
+                aws_sdk_cloudwatch::config::Builder::from(config)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
             sns: aws_sdk_sns::Client::from_conf(sns),
             calls,
         }

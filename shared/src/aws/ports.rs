@@ -2,19 +2,39 @@
 
 use std::collections::BTreeMap;
 
+#[cfg(feature = "alarms")]
 use chrono::{DateTime, Utc};
 
+#[cfg(feature = "autoscaling")]
+use super::autoscaling;
+#[cfg(feature = "cloudwatch")]
+use super::cloudwatch;
+#[cfg(feature = "offhours")]
 use super::cloudwatch::ServiceAlarm;
-use super::ecs::{Revision, RevisionFacts, RunAgain};
-use super::{autoscaling, cloudwatch, ecs, sns, CallLog, Clients};
+#[cfg(feature = "deploy")]
+use super::ecs::Revision;
+#[cfg(feature = "tasks")]
+use super::ecs::{RevisionFacts, RunAgain};
+use super::{ecs, sns, CallLog, Clients};
+#[cfg(feature = "deploy")]
 use crate::deploy::outcome::StoppedTask;
 use crate::error::Result;
+#[cfg(feature = "tasks")]
 use crate::events::EcsTaskStateChange;
 use crate::notify::Notification;
-use crate::ports::{
-    AlarmPorts, AlarmTags, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices,
-    TaskPorts,
-};
+#[cfg(feature = "alarms")]
+use crate::ports::AlarmPorts;
+#[cfg(feature = "cloudwatch")]
+use crate::ports::AlarmTags;
+#[cfg(feature = "autoscaling")]
+use crate::ports::Capacity;
+#[cfg(feature = "deploy")]
+use crate::ports::DeployPorts;
+#[cfg(feature = "offhours")]
+use crate::ports::OffHoursPorts;
+#[cfg(feature = "tasks")]
+use crate::ports::TaskPorts;
+use crate::ports::{Calls, Publish, ReadServices, TagService};
 use crate::service::ServiceSnapshot;
 
 impl Calls for Clients {
@@ -35,6 +55,13 @@ impl ReadServices for Clients {
     }
 }
 
+impl TagService for Clients {
+    async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        ecs::tag_resource(&self.ecs, arn, tags).await
+    }
+}
+
+#[cfg(feature = "autoscaling")]
 impl Capacity for Clients {
     async fn scalable_bounds(
         &self,
@@ -50,12 +77,9 @@ impl Capacity for Clients {
     async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
         ecs::update_desired_count(&self.ecs, cluster, service, desired).await
     }
-
-    async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-        ecs::tag_resource(&self.ecs, arn, tags).await
-    }
 }
 
+#[cfg(feature = "tasks")]
 impl TaskPorts for Clients {
     async fn recent_stops(
         &self,
@@ -83,6 +107,7 @@ impl TaskPorts for Clients {
     }
 }
 
+#[cfg(feature = "offhours")]
 impl OffHoursPorts for Clients {
     async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
         ecs::list_service_arns(&self.ecs, cluster).await
@@ -114,12 +139,14 @@ impl OffHoursPorts for Clients {
     }
 }
 
+#[cfg(feature = "cloudwatch")]
 impl AlarmTags for Clients {
     async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
         cloudwatch::alarm_tags(&self.cloudwatch, arn).await
     }
 }
 
+#[cfg(feature = "alarms")]
 impl AlarmPorts for Clients {
     async fn state_changes(
         &self,
@@ -131,6 +158,7 @@ impl AlarmPorts for Clients {
     }
 }
 
+#[cfg(feature = "deploy")]
 impl DeployPorts for Clients {
     async fn revision(&self, arn: &str) -> Result<(Revision, BTreeMap<String, String>)> {
         ecs::describe_task_definition(&self.ecs, arn).await

@@ -11,6 +11,7 @@ use aws_sdk_ecs::Client;
 use chrono::DateTime;
 use serde_json::Value;
 
+#[cfg(feature = "deploy")]
 use crate::deploy::outcome::StoppedTask;
 use crate::error::{Error, Result};
 use crate::events::{EcsTaskStateChange, StopCode, TaskContainer};
@@ -29,6 +30,7 @@ pub async fn stopped_tasks_started_by(
 
 /// The stopped tasks a deployment started (`startedBy` = its id), summarised for the failure
 /// notice: id, stop code, stop reason, and what each container said.
+#[cfg(feature = "deploy")]
 pub async fn stopped_task_summaries(
     client: &Client,
     cluster: &str,
@@ -39,6 +41,7 @@ pub async fn stopped_task_summaries(
     Ok(tasks.iter().map(stopped_task).collect())
 }
 
+#[cfg(feature = "deploy")]
 fn stopped_task(task: &Task) -> StoppedTask {
     let task_id = task
         .task_arn()
