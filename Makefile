@@ -13,7 +13,8 @@ PIP_FLAGS := --quiet --disable-pip-version-check
 # The Lambda functions (binary name = function name).
 FUNCTIONS := deployer task-watcher alarm-notifier off-hours
 
-.PHONY: all venv tools build test demo lint fmt bench aarch64 lambda sam-build clean
+.PHONY: all venv tools build test demo lint fmt bench aarch64 lambda sam-build clean \
+	build-DeployerFunction build-TaskWatcherFunction build-AlarmNotifierFunction build-OffHoursFunction
 
 all: test
 
@@ -47,9 +48,13 @@ test: venv tools build
 demo: venv build
 	cargo run --quiet --release -p integration-tests --bin demo
 
-# Figures, not pass/fail: AWS calls and wall time per event against the emulator.
+# Figures, not pass/fail (docs/benchmarks.md): cold starts of the `lambda` profile's x86_64
+# builds (each function alone, as it ships) against the floors, the handlers' criterion
+# benchmarks, AWS calls per scenario, off-hours over 10/100/500 services, a fleet at 50 ms a call.
 bench: venv
-	cargo run --quiet --release -p integration-tests --bin bench
+	@for p in $(FUNCTIONS) floors; do echo "Building $$p (lambda profile, x86_64)"; cargo build --quiet --profile lambda -p $$p || exit 1; done
+	cargo bench --quiet -p autopilot-core --bench handlers -- --warm-up-time 1 --measurement-time 3
+	AUTOPILOT_BIN_DIR=target/lambda cargo run --quiet --release -p integration-tests --bin bench
 
 lint:
 	cargo fmt --all --check
@@ -62,12 +67,32 @@ fmt:
 aarch64:
 	@rustup target list --installed 2>/dev/null | grep -q aarch64-unknown-linux-gnu || rustup target add aarch64-unknown-linux-gnu
 
-# Lambda zips for arm64 (Graviton), with cargo-lambda and zig from the SAM venv.
+# What ships: each function built alone (one cargo invocation each, because cargo unifies the
+# core's features across the packages of one invocation: built together, every function would
+# link every job's AWS clients), with the `lambda` profile (Cargo.toml), for arm64 (Graviton), by
+# cargo-lambda and zig from the SAM venv. `make lambda` leaves $(LAMBDA_DIST)/<function>/bootstrap
+# and bootstrap.zip (not target/lambda/, where cargo puts the profile's host builds); `sam build`
+# calls the build-<logical id> targets below.
+LAMBDA_DIST  := target/lambda-dist
+LAMBDA_BUILD = PATH="$(abspath $(SAM_VENV))/bin:$$PATH" cargo lambda build --profile lambda --arm64 --lambda-dir $(LAMBDA_DIST)
 lambda: tools aarch64
-	PATH="$(abspath $(SAM_VENV))/bin:$$PATH" cargo lambda build --release --arm64 --output-format zip $(addprefix -p ,$(FUNCTIONS))
+	@for f in $(FUNCTIONS); do \
+		echo "Building $$f (lambda profile, arm64)"; \
+		$(LAMBDA_BUILD) -p $$f && $(LAMBDA_BUILD) -p $$f --output-format zip || exit 1; \
+	done
 
-# `sam build` as a user runs it (sam/samconfig.toml, cached, parallel), then a check that it gave
-# four arm64 bootstraps.
+# `sam build` (BuildMethod: makefile, built in source): SAM sets ARTIFACTS_DIR.
+build-DeployerFunction:
+	$(LAMBDA_BUILD) -p deployer && cp $(LAMBDA_DIST)/deployer/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+build-TaskWatcherFunction:
+	$(LAMBDA_BUILD) -p task-watcher && cp $(LAMBDA_DIST)/task-watcher/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+build-AlarmNotifierFunction:
+	$(LAMBDA_BUILD) -p alarm-notifier && cp $(LAMBDA_DIST)/alarm-notifier/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+build-OffHoursFunction:
+	$(LAMBDA_BUILD) -p off-hours && cp $(LAMBDA_DIST)/off-hours/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+
+# `sam build` as a user runs it (sam/samconfig.toml: in source, parallel, not cached), then a
+# check that it gave four arm64 bootstraps.
 sam-build: tools aarch64
 	cd sam && PATH="$(abspath $(SAM_VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --config-env dev
 	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction

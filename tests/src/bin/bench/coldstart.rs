@@ -164,8 +164,12 @@ pub async fn run(report: &mut Report, starts: usize) {
         peaks.push((run.invocations.len(), run.profile.peak_rss_kib));
     }
 
+    let dir = release_binary("floor-echo")
+        .parent()
+        .map(|d| d.display().to_string())
+        .unwrap_or_default();
     report.heading(&format!(
-        "Cold start: init and first invocation ({starts} starts each, round-robin, x86_64 release build, against the emulator on loopback)"
+        "Cold start: init and first invocation ({starts} starts each, round-robin, x86_64 builds in {dir}, against the emulator on loopback)"
     ));
     report.para(
         "Init = process start to its first poll of the Runtime API; CPU is every thread's time on a CPU (`/proc/<pid>/task/*/schedstat`). \
@@ -189,8 +193,8 @@ pub async fn run(report: &mut Report, starts: usize) {
     ]);
     let echo = percentile(&samples[0].init_cpu, 0.5);
     let target = integration_tests::workspace_root().join("target");
-    let arm64 = target.join("aarch64-unknown-linux-gnu").join("release");
-    let zips = target.join("lambda");
+    let arm64 = target.join("aarch64-unknown-linux-gnu").join("lambda");
+    let zips = target.join("lambda-dist");
     for ((subject, s), (invoked, peak)) in subjects.iter().zip(&samples).zip(&peaks) {
         let init_cpu = percentile(&s.init_cpu, 0.5);
         let peak = match peak {
@@ -217,5 +221,5 @@ pub async fn run(report: &mut Report, starts: usize) {
             &cell(size_mb(&zips.join(subject.name).join("bootstrap.zip"))),
         ]);
     }
-    report.para("arm64 columns: from `make lambda` (the bootstrap in target/aarch64-unknown-linux-gnu/release/, the zip in target/lambda/<function>/), when it has run; – otherwise.");
+    report.para("arm64 columns: from `make lambda` (the bootstrap in target/aarch64-unknown-linux-gnu/lambda/, the zip in target/lambda-dist/<function>/), when it has run; – otherwise.");
 }
