@@ -29,6 +29,10 @@ pub use arn::{console_host, Arn};
 /// How long one attempt of a call may take before the SDK gives up on it and retries: a
 /// response that never comes must not eat the function's whole timeout.
 pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How many calls a function makes at once where its work fans out (the deployer's targets and
+/// their reads, the task-watcher's batched reads): enough to hide AWS's latency, well under the
+/// API rate limits of ECS (tens of requests a second per action, bursts of 50 to 100).
+pub const FAN_OUT: usize = 10;
 /// How long a call may take with its retries (the functions' timeout is 30 s).
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
 

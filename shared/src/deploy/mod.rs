@@ -16,6 +16,7 @@ mod report;
 
 use std::collections::BTreeMap;
 
+use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::{json, Value};
 
 use crate::aws::{ecs, Clients};
@@ -23,6 +24,7 @@ use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 use crate::ports::DeployPorts;
+use crate::service::ServiceSnapshot;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use plan::{Action, Live, LiveTaskDefinition, PushPlan, Reason, Step};
 
@@ -67,15 +69,41 @@ impl<P: DeployPorts> Deployer<P> {
         );
         tracing::info!(plan = %json!(plan), "push plan");
 
+        // The targets deploy side by side, at most FAN_OUT at a time (each one's steps in
+        // order); their outcomes are then recorded one by one, in the plan's order.
+        // Owned items (indices), so the futures borrow only what outlives them.
+        let steps: Vec<(usize, usize, Step)> = if self.config.dry_run {
+            vec![]
+        } else {
+            plan.planned
+                .iter()
+                .enumerate()
+                .filter_map(|(k, p)| Some((k, p.target?, p.step.clone()?)))
+                .collect()
+        };
+        // Targets that share a base revision register one copy: the first registers, the
+        // others wait for it and find it by the event's id (`register_once`), then every
+        // service is updated side by side.
+        let registering: BTreeMap<String, futures_util::lock::Mutex<()>> = steps
+            .iter()
+            .filter_map(|(_, _, step)| match step {
+                Step::PinDigest { base, .. } => Some((base.clone(), Default::default())),
+                Step::FollowTag { .. } => None,
+            })
+            .collect();
+        let (raw, registering) = (&raw, &registering);
+        let mut done: Vec<(usize, usize, Result<Option<String>>)> = stream::iter(steps)
+            .map(|(k, i, step)| async move {
+                (k, i, self.apply(&targets[i], &step, raw, registering).await)
+            })
+            .buffer_unordered(crate::aws::FAN_OUT)
+            .collect()
+            .await;
+        done.sort_by_key(|(k, _, _)| *k);
         let mut first_error = None;
-        for p in plan.planned.iter_mut() {
-            let (Some(i), Some(step)) = (p.target, p.step.as_ref()) else {
-                continue;
-            };
-            if self.config.dry_run {
-                continue;
-            }
-            match self.apply(&targets[i], step, &raw).await {
+        for (k, i, result) in done {
+            let p = &mut plan.planned[k];
+            match result {
                 Ok(arn) => p.decision.task_definition_arn = arn,
                 Err(e) => {
                     tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
@@ -117,51 +145,76 @@ impl<P: DeployPorts> Deployer<P> {
     }
 
     /// Reads the services (one DescribeServices per cluster and 10 services) and, for
-    /// pin-digest targets, their live task definitions (one DescribeTaskDefinition each).
+    /// pin-digest targets, their live task definitions (one DescribeTaskDefinition each): the
+    /// clusters side by side, then the revisions, at most [`FAN_OUT`](crate::aws::FAN_OUT) calls
+    /// at a time.
     async fn read_state(
         &self,
         needed: &[usize],
     ) -> Result<(BTreeMap<usize, Live>, BTreeMap<String, ecs::Revision>)> {
         let targets = &self.config.targets;
-        let mut by_cluster: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+        let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for &i in needed {
-            let names = by_cluster.entry(targets[i].cluster.as_str()).or_default();
+            let names = by_cluster.entry(targets[i].cluster.clone()).or_default();
             if !names.contains(&targets[i].service) {
                 names.push(targets[i].service.clone());
             }
         }
+        let read: Vec<(String, Vec<ServiceSnapshot>)> = stream::iter(by_cluster)
+            .map(|(cluster, names)| async move {
+                let found = self.clients.services(&cluster, &names).await?;
+                Ok::<_, Error>((cluster, found))
+            })
+            .buffer_unordered(crate::aws::FAN_OUT)
+            .try_collect()
+            .await?;
         let mut services = BTreeMap::new();
-        for (cluster, names) in by_cluster {
-            for s in self.clients.services(cluster, &names).await? {
-                services.insert((cluster.to_string(), s.name.clone()), s);
+        for (cluster, found) in read {
+            for s in found {
+                services.insert((cluster.clone(), s.name.clone()), s);
             }
         }
-        let mut live = BTreeMap::new();
+        let live_service = |i: usize| {
+            let t = &targets[i];
+            services
+                .get(&(t.cluster.clone(), t.service.clone()))
+                .filter(|s| s.status == "ACTIVE" && !s.task_definition.is_empty())
+        };
+        let mut wanted: Vec<String> = needed
+            .iter()
+            .filter(|&&i| targets[i].strategy == Strategy::PinDigest)
+            .filter_map(|&i| live_service(i).map(|s| s.task_definition.clone()))
+            .collect();
+        wanted.sort_unstable();
+        wanted.dedup();
+        let mut reads = stream::iter(wanted)
+            .map(|arn| async move {
+                let read = self.clients.revision(&arn).await;
+                (arn, read)
+            })
+            .buffer_unordered(crate::aws::FAN_OUT);
         let mut raw: BTreeMap<String, ecs::Revision> = BTreeMap::new();
         let mut td_tags: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        while let Some((arn, read)) = reads.next().await {
+            let (td, tags) = read?;
+            td_tags.insert(arn.clone(), tags);
+            raw.insert(arn, td);
+        }
+        let mut live = BTreeMap::new();
         for &i in needed {
             let t = &targets[i];
-            let service = services
-                .get(&(t.cluster.clone(), t.service.clone()))
-                .cloned();
-            let mut task_definition = None;
-            if let Some(s) = service
-                .as_ref()
-                .filter(|s| s.status == "ACTIVE" && !s.task_definition.is_empty())
-            {
-                if t.strategy == Strategy::PinDigest {
-                    if !raw.contains_key(&s.task_definition) {
-                        let (td, tags) = self.clients.revision(&s.task_definition).await?;
-                        raw.insert(s.task_definition.clone(), td);
-                        td_tags.insert(s.task_definition.clone(), tags);
-                    }
-                    task_definition = raw.get(&s.task_definition).map(|td| LiveTaskDefinition {
+            let task_definition = live_service(i)
+                .filter(|_| t.strategy == Strategy::PinDigest)
+                .and_then(|s| {
+                    raw.get(&s.task_definition).map(|td| LiveTaskDefinition {
                         arn: s.task_definition.clone(),
                         containers: td.containers(),
                         tags: td_tags.get(&s.task_definition).cloned().unwrap_or_default(),
-                    });
-                }
-            }
+                    })
+                });
+            let service = services
+                .get(&(t.cluster.clone(), t.service.clone()))
+                .cloned();
             live.insert(
                 i,
                 Live {
@@ -179,6 +232,7 @@ impl<P: DeployPorts> Deployer<P> {
         target: &DeployTarget,
         step: &Step,
         raw: &BTreeMap<String, ecs::Revision>,
+        registering: &BTreeMap<String, futures_util::lock::Mutex<()>>,
     ) -> Result<Option<String>> {
         let aws = &self.clients;
         match step {
@@ -192,7 +246,13 @@ impl<P: DeployPorts> Deployer<P> {
                 let base_td = raw.get(base).ok_or_else(|| {
                     Error::invariant(format!("{base} was planned on but not read"))
                 })?;
-                let arn = self.register_once(base_td, container, image, tags).await?;
+                let arn = {
+                    let _one_at_a_time = match registering.get(base) {
+                        Some(lock) => Some(lock.lock().await),
+                        None => None,
+                    };
+                    self.register_once(base_td, container, image, tags).await?
+                };
                 aws.update_service(&target.cluster, &target.service, Some(&arn), false)
                     .await?;
                 Ok(Some(arn))

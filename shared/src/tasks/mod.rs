@@ -337,11 +337,22 @@ impl<P: TaskPorts> TaskWatcher<P> {
         if t.last_status != "STOPPED" || !(interrupted || c.cause.is_failure()) {
             return self.alert(ev, c, None, None, outcome).await;
         }
-        let tags = self.clients.task_tags(&t.cluster_arn, &t.task_arn).await?;
+        // The task's tags and its revision's are read side by side.
+        let (tags, revision) = futures_util::future::join(
+            self.clients.task_tags(&t.cluster_arn, &t.task_arn),
+            async {
+                match t.task_definition_arn.as_deref() {
+                    Some(td) => Some((td, self.revision(td).await)),
+                    None => None,
+                }
+            },
+        )
+        .await;
+        let tags = tags?;
         // The revision's tags are the opt-in of every task it runs; unreadable, the task's own
         // tags decide alone, and the alert says what was not checked.
-        let (definition_tags, unread) = match t.task_definition_arn.as_deref() {
-            Some(td) => match self.revision(td).await {
+        let (definition_tags, unread) = match revision {
+            Some((td, read)) => match read {
                 Ok(facts) => (facts.tags, None),
                 Err(e) => {
                     tracing::warn!(error = ?e, task_definition = td, "the task definition's tags could not be read");

@@ -9,6 +9,7 @@ use aws_sdk_ecs::types::{
 };
 use aws_sdk_ecs::Client;
 use chrono::DateTime;
+use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
 #[cfg(feature = "deploy")]
@@ -92,21 +93,26 @@ async fn stopped_tasks(
     describe_tasks(client, cluster, &arns).await
 }
 
-/// Describes tasks, 100 per call.
+/// Describes tasks, 100 per call, the calls side by side (at most
+/// [`FAN_OUT`](crate::aws::FAN_OUT) at a time), in the order given.
 pub async fn describe_tasks(client: &Client, cluster: &str, arns: &[String]) -> Result<Vec<Task>> {
-    let mut tasks = Vec::with_capacity(arns.len());
-    for chunk in arns.chunks(DESCRIBE_TASKS_BATCH) {
-        let out = client
-            .describe_tasks()
-            .cluster(cluster)
-            .set_tasks(Some(chunk.to_vec()))
-            .include(TaskField::Tags)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeTasks", e))?;
-        tasks.extend(out.tasks.unwrap_or_default());
-    }
-    Ok(tasks)
+    let batches: Vec<Vec<Task>> =
+        stream::iter(arns.chunks(DESCRIBE_TASKS_BATCH).map(<[String]>::to_vec))
+            .map(|chunk| async move {
+                let out = client
+                    .describe_tasks()
+                    .cluster(cluster)
+                    .set_tasks(Some(chunk))
+                    .include(TaskField::Tags)
+                    .send()
+                    .await
+                    .map_err(|e| Error::aws("DescribeTasks", e))?;
+                Ok::<_, Error>(out.tasks.unwrap_or_default())
+            })
+            .buffered(crate::aws::FAN_OUT)
+            .try_collect()
+            .await?;
+    Ok(batches.into_iter().flatten().collect())
 }
 
 /// The stopped tasks of a service, at most `limit` (newest first as ECS lists them), in the
