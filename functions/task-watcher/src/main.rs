@@ -4,7 +4,9 @@
 use autopilot_core::aws::Clients;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 
-#[tokio::main]
+// One thread: Lambda sends one event at a time, a 128 MB function has a fraction of one vCPU,
+// and worker threads would only cost init time (fan-out is concurrent on this one thread).
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     autopilot_core::runtime::start(|sdk| {
         Ok(TaskWatcher::new(
