@@ -193,8 +193,7 @@ pub async fn run(report: &mut Report, starts: usize) {
     ]);
     let echo = percentile(&samples[0].init_cpu, 0.5);
     let target = integration_tests::workspace_root().join("target");
-    let arm64 = target.join("aarch64-unknown-linux-gnu").join("lambda");
-    let zips = target.join("lambda-dist");
+    let dist = target.join("lambda-dist");
     for ((subject, s), (invoked, peak)) in subjects.iter().zip(&samples).zip(&peaks) {
         let init_cpu = percentile(&s.init_cpu, 0.5);
         let peak = match peak {
@@ -217,9 +216,9 @@ pub async fn run(report: &mut Report, starts: usize) {
             &ms(percentile(&s.cold, 0.95)),
             &peak,
             &cell(size_mb(&release_binary(subject.name))),
-            &cell(size_mb(&arm64.join(subject.name))),
-            &cell(size_mb(&zips.join(subject.name).join("bootstrap.zip"))),
+            &cell(size_mb(&dist.join(subject.name).join("bootstrap"))),
+            &cell(size_mb(&dist.join(subject.name).join("bootstrap.zip"))),
         ]);
     }
-    report.para("arm64 columns: from `make lambda` (the bootstrap in target/aarch64-unknown-linux-gnu/lambda/, the zip in target/lambda-dist/<function>/), when it has run; – otherwise.");
+    report.para("arm64 columns: from `make lambda` (target/lambda-dist/<function>/bootstrap and bootstrap.zip), when it has run; – otherwise.");
 }
