@@ -43,6 +43,21 @@ const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
 
 /// What is published for a notification: the SNS subject and the `MessageStructure=json`
 /// message (the Chatbot JSON and the plain text).
+/// Registers `once` over the sample `raw` as the benchmark `handler/<function>/<id>` (criterion
+/// writes it to `target/criterion/handler_<function>/<id>/`, where `make bench` reads it).
+fn register<S, R>(
+    c: &mut Criterion,
+    function: &str,
+    id: &str,
+    raw: &str,
+    s: &S,
+    once: impl Fn(&str, &S) -> R,
+) {
+    let mut g = c.benchmark_group(format!("handler/{function}"));
+    g.bench_function(id, |b| b.iter(|| once(black_box(raw), s)));
+    g.finish();
+}
+
 fn render(n: &Notification) -> (String, String) {
     (n.subject(), n.to_sns_message())
 }
@@ -150,9 +165,7 @@ fn deployer_push(c: &mut Criterion) {
     let plan = push_plan::plan_push(&push, &s.targets, &s.live, false, s.now);
     assert_eq!(plan.planned[0].decision.reason, Reason::Deployed);
 
-    let mut g = c.benchmark_group("handler/deployer");
-    g.bench_function("push", |b| b.iter(|| push_once(black_box(ECR_PUSH), &s)));
-    g.finish();
+    register(c, "deployer", "push", ECR_PUSH, &s, push_once);
 }
 
 // ---- deployer: a deployment that completed ----
@@ -261,11 +274,14 @@ fn deployer_deployment_completed(c: &mut Criterion) {
     assert!(subject.contains("Deployed autopilot-demo/web"), "{subject}");
     assert!(message.contains("v1.4.2"), "{message}");
 
-    let mut g = c.benchmark_group("handler/deployer");
-    g.bench_function("deployment-completed", |b| {
-        b.iter(|| completed_once(black_box(DEPLOYMENT_COMPLETED), &s))
-    });
-    g.finish();
+    register(
+        c,
+        "deployer",
+        "deployment-completed",
+        DEPLOYMENT_COMPLETED,
+        &s,
+        completed_once,
+    );
 }
 
 // ---- task-watcher: a service task stopped out of memory ----
@@ -339,11 +355,7 @@ fn task_watcher_stopped_oom(c: &mut Criterion) {
     let (subject, _) = stopped_once(TASK_OOM, &s);
     assert!(subject.contains("out-of-memory"), "{subject}");
 
-    let mut g = c.benchmark_group("handler/task-watcher");
-    g.bench_function("stopped-oom", |b| {
-        b.iter(|| stopped_once(black_box(TASK_OOM), &s))
-    });
-    g.finish();
+    register(c, "task-watcher", "stopped-oom", TASK_OOM, &s, stopped_once);
 }
 
 // ---- alarm-notifier: a CloudWatch alarm delivered through SNS ----
@@ -423,9 +435,7 @@ fn alarm_notifier_alarm(c: &mut Criterion) {
         out[0].0
     );
 
-    let mut g = c.benchmark_group("handler/alarm-notifier");
-    g.bench_function("alarm", |b| b.iter(|| alarm_once(black_box(SNS_ALARM), &s)));
-    g.finish();
+    register(c, "alarm-notifier", "alarm", SNS_ALARM, &s, alarm_once);
 }
 
 // ---- off-hours: the evening tick over 100 services ----
@@ -562,9 +572,7 @@ fn off_hours_tick_100(c: &mut Criterion) {
     assert!(subject.contains("90 services asleep"), "{subject}");
     assert!(message.contains("Skipped dev/svc-000"), "{message}");
 
-    let mut g = c.benchmark_group("handler/off-hours");
-    g.bench_function("tick-100", |b| b.iter(|| tick_once(black_box(TICK), &s)));
-    g.finish();
+    register(c, "off-hours", "tick-100", TICK, &s, tick_once);
 }
 
 criterion_group!(

@@ -12,7 +12,6 @@ use std::time::{Duration, Instant};
 
 use autopilot_core::alarms::AlarmNotifier;
 use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
-use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use integration_tests::configs::{tick_event, ELB};
@@ -127,12 +126,8 @@ async fn scenarios(report: &mut Report) {
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "bench", "web").await;
     let target = DeployTarget {
-        repository: "web".into(),
         tags: vec!["*".into()],
-        cluster: stack.cluster.clone(),
-        service: stack.service.clone(),
-        container: Some("app".into()),
-        strategy: Strategy::PinDigest,
+        ..stack.deployer_config(None).targets.remove(0)
     };
     let config = |target: DeployTarget| DeployerConfig {
         targets: vec![target],
@@ -243,23 +238,13 @@ async fn off_hours(report: &mut Report) {
         let off = OffHours::new(
             clients,
             OffHoursConfig {
-                calendar: Calendar {
-                    windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-                    tz: chrono_tz::UTC,
-                    holidays: vec![],
-                },
                 targets: vec![],
                 selection: Some(TagSelection {
                     key: "autopilot:off-hours".into(),
                     value: "enabled".into(),
                     clusters: vec!["bench".into()],
                 }),
-                topic_arn: stack.topic_arn.clone(),
-                dry_run: false,
-                price_vcpu_hour: 0.04048,
-                price_gb_hour: 0.004445,
-                tick_minutes: 15,
-                concurrency: 10,
+                ..stack.off_hours_config()
             },
         );
         for (label, time) in [
