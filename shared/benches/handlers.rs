@@ -78,8 +78,9 @@ struct PushState {
     now: DateTime<Utc>,
 }
 
-fn push_state() -> PushState {
-    let service = ServiceSnapshot {
+/// The sample events' service `autopilot-demo/web`: 2 tasks of `task_definition`, one deployment.
+fn web_service(task_definition: &str, deployment: DeploymentSnapshot) -> ServiceSnapshot {
+    ServiceSnapshot {
         cluster: CLUSTER.into(),
         name: "web".into(),
         arn: service_arn(CLUSTER, "web"),
@@ -87,16 +88,23 @@ fn push_state() -> PushState {
         controller: Some("ECS".into()),
         desired: 2,
         running: 2,
-        task_definition: TD_OLD.into(),
-        deployments: vec![DeploymentSnapshot {
+        task_definition: task_definition.into(),
+        deployments: vec![deployment],
+        ..ServiceSnapshot::default()
+    }
+}
+
+fn push_state() -> PushState {
+    let service = web_service(
+        TD_OLD,
+        DeploymentSnapshot {
             id: "ecs-svc/1111111111111111111".into(),
             status: "PRIMARY".into(),
             task_definition: TD_OLD.into(),
             rollout_state: Some("COMPLETED".into()),
             ..DeploymentSnapshot::default()
-        }],
-        ..ServiceSnapshot::default()
-    };
+        },
+    );
     let task_definition = LiveTaskDefinition {
         arn: TD_OLD.into(),
         containers: vec![(
@@ -180,16 +188,9 @@ struct CompletedState {
 fn completed_state() -> CompletedState {
     CompletedState {
         targets: push_state().targets,
-        service: ServiceSnapshot {
-            cluster: CLUSTER.into(),
-            name: "web".into(),
-            arn: service_arn(CLUSTER, "web"),
-            status: "ACTIVE".into(),
-            controller: Some("ECS".into()),
-            desired: 2,
-            running: 2,
-            task_definition: TD_NEW.into(),
-            deployments: vec![DeploymentSnapshot {
+        service: web_service(
+            TD_NEW,
+            DeploymentSnapshot {
                 id: "ecs-svc/1234567890123456789".into(),
                 status: "PRIMARY".into(),
                 task_definition: TD_NEW.into(),
@@ -198,9 +199,8 @@ fn completed_state() -> CompletedState {
                     "ECS deployment ecs-svc/1234567890123456789 completed.".into(),
                 ),
                 created_at: Some(time("2026-11-16T01:55:12Z")),
-            }],
-            ..ServiceSnapshot::default()
-        },
+            },
+        ),
         revision_tags: BTreeMap::from([
             ("team".to_string(), "payments".to_string()),
             (tags::IMAGE_TAG.to_string(), "v1.4.2".to_string()),
