@@ -312,14 +312,13 @@ fn task_state() -> TaskState {
             dry_run: false,
         },
         service: ServiceSnapshot {
-            cluster: CLUSTER.into(),
-            name: "web".into(),
-            arn: service_arn(CLUSTER, "web"),
-            status: "ACTIVE".into(),
-            desired: 2,
             running: 1,
-            task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3".into(),
-            ..ServiceSnapshot::default()
+            controller: None,
+            deployments: vec![],
+            ..web_service(
+                "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3",
+                DeploymentSnapshot::default(),
+            )
         },
         stopped: vec![ev.detail, earlier],
     }
@@ -383,18 +382,15 @@ fn alarm_setup() -> AlarmSetup {
             "https://wiki.example.com/runbooks/web-cpu".to_string(),
         )]),
         service: ServiceSnapshot {
-            cluster: CLUSTER.into(),
-            name: "web".into(),
-            arn: service_arn(CLUSTER, "web"),
-            status: "ACTIVE".into(),
-            desired: 2,
-            running: 2,
-            deployments: vec![DeploymentSnapshot {
-                status: "PRIMARY".into(),
-                rollout_state: Some("COMPLETED".into()),
-                ..DeploymentSnapshot::default()
-            }],
-            ..ServiceSnapshot::default()
+            controller: None,
+            ..web_service(
+                "",
+                DeploymentSnapshot {
+                    status: "PRIMARY".into(),
+                    rollout_state: Some("COMPLETED".into()),
+                    ..DeploymentSnapshot::default()
+                },
+            )
         },
         now: time("2026-11-16T14:05:42Z"),
     }
