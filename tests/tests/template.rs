@@ -846,6 +846,9 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
         serde_json::from_str::<Value>(&off["TARGETS"]).expect("TARGETS JSON"),
         json!([{"cluster": CLUSTER, "service": SERVICE}])
     );
+    // Other services of the stack's cluster opt in by tag (SELECT_TAG's default).
+    assert_eq!(off["CLUSTERS"], CLUSTER);
+    assert!(!off.contains_key("SELECT_TAG"), "{off:?}");
 
     let rules = DeployedStack::rules(&emu);
     let by_suffix = |suffix: &str| -> &Rule {
