@@ -35,9 +35,39 @@ pub const FUNCTIONS: [(&str, &str); 4] = [
     ("off-hours", "OffHoursFunction"),
 ];
 
-/// The deployed name of a function (`<project>-<environment>-<binary>`).
+/// The deployed name of a function (`<project>-<environment>-<binary>`) in the tests' stack.
 pub fn function_name(binary: &str) -> String {
-    format!("{PROJECT}-{ENVIRONMENT}-{binary}")
+    Names::tests().function(binary)
+}
+
+/// What a deployed stack is called: its CloudFormation stack, and the `ProjectName` and
+/// `Environment` its resources are named after.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Names {
+    pub stack: String,
+    pub project: String,
+    pub environment: String,
+}
+
+impl Names {
+    /// The names every test deploys the template as.
+    pub fn tests() -> Names {
+        Names {
+            stack: STACK_NAME.into(),
+            project: PROJECT.into(),
+            environment: ENVIRONMENT.into(),
+        }
+    }
+
+    /// The deployed name of a function (`<project>-<environment>-<binary>`).
+    pub fn function(&self, binary: &str) -> String {
+        format!("{}-{}-{binary}", self.project, self.environment)
+    }
+
+    /// The prefix of the stack's EventBridge rules.
+    pub fn rule_prefix(&self) -> String {
+        format!("{}-{}-autopilot-", self.project, self.environment)
+    }
 }
 
 /// `sam/template.yaml`.
@@ -58,10 +88,35 @@ pub fn tool(venv: &str, name: &str) -> PathBuf {
 }
 
 /// The template translated into plain CloudFormation JSON by the SAM translator; translated
-/// once per test process (it runs a Python process), a copy for each caller.
+/// once per version of the template (it runs a Python process, about 2 s) and kept in
+/// `target/template-cache/`, a copy for each caller.
 pub fn translate() -> Value {
     static TRANSLATED: OnceLock<Value> = OnceLock::new();
-    TRANSLATED.get_or_init(run_translator).clone()
+    TRANSLATED.get_or_init(|| translate_cached().0).clone()
+}
+
+/// The translated template, and whether it came from the cache (the demo says so).
+pub fn translate_cached() -> (Value, bool) {
+    let read = |path: &std::path::Path| -> Option<Value> {
+        serde_json::from_str(&std::fs::read_to_string(path).ok()?).ok()
+    };
+    let cache = crate::workspace_root()
+        .join("target/template-cache")
+        .join(format!("translated-{:016x}.json", translation_key()));
+    if let Some(cached) = read(&cache) {
+        return (cached, true);
+    }
+    let translated = run_translator();
+    if let Some(dir) = cache.parent() {
+        // A cache, not a result: a failure to write it only costs the next run 2 s. Written
+        // aside and renamed, so a concurrent reader never sees half a file.
+        let _ = std::fs::create_dir_all(dir);
+        let partial = cache.with_extension(format!("{}.partial", std::process::id()));
+        if std::fs::write(&partial, translated.to_string()).is_ok() {
+            let _ = std::fs::rename(&partial, &cache);
+        }
+    }
+    (translated, false)
 }
 
 fn run_translator() -> Value {
@@ -83,6 +138,22 @@ fn run_translator() -> Value {
         .unwrap_or_else(|e| panic!("cannot read {}: {e}", out.display()));
     let _ = std::fs::remove_file(&out);
     serde_json::from_str(&text).unwrap_or_else(|e| panic!("translated template is not JSON: {e}"))
+}
+
+/// What the translation depends on: the template and the translating script.
+fn translation_key() -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::hash::DefaultHasher::new();
+    for path in [
+        template_path(),
+        crate::workspace_root().join("tools/translate.py"),
+        crate::workspace_root().join("tools/sam-constraints.txt"),
+    ] {
+        std::fs::read(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()))
+            .hash(&mut h);
+    }
+    h.finish()
 }
 
 /// The emulator as the template needs it: Lambda functions created from an `s3://` CodeUri
@@ -187,10 +258,10 @@ impl Prerequisites {
     }
 
     /// The template's parameters for these prerequisites, as `sam deploy` would pass them.
-    pub fn parameters(&self) -> Vec<(String, String)> {
+    pub fn parameters(&self, names: &Names) -> Vec<(String, String)> {
         let mut p: Vec<(String, String)> = [
-            ("ProjectName", PROJECT.to_string()),
-            ("Environment", ENVIRONMENT.to_string()),
+            ("ProjectName", names.project.clone()),
+            ("Environment", names.environment.clone()),
             ("VpcId", self.vpc.clone()),
             ("PrivateSubnetIds", self.subnets.join(",")),
             ("AlbSecurityGroupId", self.alb_security_group.clone()),
@@ -220,26 +291,43 @@ pub struct Rule {
 
 /// The template deployed into the emulator's CloudFormation.
 pub struct DeployedStack {
+    pub names: Names,
     pub prerequisites: Prerequisites,
+    /// The parameters it was created with.
+    pub parameters: BTreeMap<String, String>,
     /// The stack's outputs.
     pub outputs: BTreeMap<String, String>,
 }
 
 impl DeployedStack {
-    /// Creates the prerequisites, then the stack from the translated template with their
-    /// parameters plus `overrides`, and waits for CREATE_COMPLETE; panics with the stack's
-    /// status reason otherwise.
+    /// Creates the prerequisites, then the tests' stack from the translated template with
+    /// their parameters plus `overrides`, and waits for CREATE_COMPLETE; panics with the
+    /// stack's status reason otherwise.
     pub fn deploy(emu: &Emulator, translated: &Value, overrides: &[(&str, &str)]) -> DeployedStack {
+        let overrides: Vec<(String, String)> = overrides
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::deploy_as(emu, translated, &Names::tests(), &overrides)
+    }
+
+    /// [`DeployedStack::deploy`] under other names.
+    pub fn deploy_as(
+        emu: &Emulator,
+        translated: &Value,
+        names: &Names,
+        overrides: &[(String, String)],
+    ) -> DeployedStack {
         let prerequisites = Prerequisites::create(emu);
-        let mut parameters = prerequisites.parameters();
+        let mut parameters = prerequisites.parameters(names);
         for (k, v) in overrides {
             parameters.retain(|(key, _)| key != k);
-            parameters.push((k.to_string(), v.to_string()));
+            parameters.push((k.clone(), v.clone()));
         }
         let body = translated.to_string();
         let mut params: Vec<(String, String)> = vec![
             ("Action".into(), "CreateStack".into()),
-            ("StackName".into(), STACK_NAME.into()),
+            ("StackName".into(), names.stack.clone()),
             ("TemplateBody".into(), body),
             ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
         ];
@@ -263,7 +351,7 @@ impl DeployedStack {
             let xml = emu.query(
                 "cloudformation",
                 "2010-05-15",
-                &[("Action", "DescribeStacks"), ("StackName", STACK_NAME)],
+                &[("Action", "DescribeStacks"), ("StackName", &names.stack)],
             );
             let status = xml_value(&xml, "StackStatus").unwrap_or_default();
             if !status.ends_with("IN_PROGRESS") {
@@ -283,7 +371,9 @@ impl DeployedStack {
             std::thread::sleep(Duration::from_millis(200));
         };
         DeployedStack {
+            names: names.clone(),
             prerequisites,
+            parameters: parameters.into_iter().collect(),
             outputs: outputs(&described),
         }
     }
@@ -295,9 +385,19 @@ impl DeployedStack {
             .unwrap_or_else(|| panic!("the stack has no output {key}: {:?}", self.outputs))
     }
 
-    /// The environment variables of a deployed function (by binary name), as Lambda holds them.
+    /// The environment variables of a function of the tests' stack (by binary name), as
+    /// Lambda holds them.
     pub fn function_env(emu: &Emulator, binary: &str) -> BTreeMap<String, String> {
-        let function = Self::function(emu, binary);
+        Self::function_env_in(emu, &Names::tests(), binary)
+    }
+
+    /// The environment variables of a deployed function (by binary name), as Lambda holds them.
+    pub fn function_env_in(
+        emu: &Emulator,
+        names: &Names,
+        binary: &str,
+    ) -> BTreeMap<String, String> {
+        let function = Self::function_in(emu, names, binary);
         function["Configuration"]["Environment"]["Variables"]
             .as_object()
             .map(|vars| {
@@ -312,19 +412,29 @@ impl DeployedStack {
             .unwrap_or_default()
     }
 
-    /// A deployed function (`GetFunction`), by binary name.
+    /// A function of the tests' stack (`GetFunction`), by binary name.
     pub fn function(emu: &Emulator, binary: &str) -> Value {
+        Self::function_in(emu, &Names::tests(), binary)
+    }
+
+    /// A deployed function (`GetFunction`), by binary name.
+    pub fn function_in(emu: &Emulator, names: &Names, binary: &str) -> Value {
         emu.rest(
             "lambda",
             "GET",
-            &format!("/2015-03-31/functions/{}", function_name(binary)),
+            &format!("/2015-03-31/functions/{}", names.function(binary)),
         )
     }
 
-    /// The stack's EventBridge rules (named `<project>-<environment>-autopilot-*`) with their
-    /// targets.
+    /// The tests' stack's EventBridge rules with their targets.
     pub fn rules(emu: &Emulator) -> Vec<Rule> {
-        let prefix = format!("{PROJECT}-{ENVIRONMENT}-autopilot-");
+        Self::rules_in(emu, &Names::tests())
+    }
+
+    /// A stack's EventBridge rules (named `<project>-<environment>-autopilot-*`) with their
+    /// targets.
+    pub fn rules_in(emu: &Emulator, names: &Names) -> Vec<Rule> {
+        let prefix = names.rule_prefix();
         let listed = emu.json(
             "events",
             "AWSEvents.ListRules",
@@ -386,7 +496,7 @@ impl DeployedStack {
         let service_arn = live.service_arn().unwrap_or_default().to_string();
         // The tasks' security group, as the task-watcher's restart network names it (moto's
         // CloudFormation drops the service's network configuration).
-        let restart: Value = Self::function_env(emu, "task-watcher")
+        let restart: Value = Self::function_env_in(emu, &self.names, "task-watcher")
             .get("RESTART_NETWORK")
             .and_then(|n| serde_json::from_str(n).ok())
             .unwrap_or_default();
@@ -398,8 +508,11 @@ impl DeployedStack {
         let queue_url = crate::stack::queue_on_topic(&sns, &sqs, &topic_arn, "chat-reader").await;
         let task_definition = register_rich_task_definition(
             &ecs,
-            &format!("{PROJECT}-{ENVIRONMENT}-runner"),
-            &format!("{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{PROJECT}-{ENVIRONMENT}:v1.0.0"),
+            &format!("{}-{}-runner", self.names.project, self.names.environment),
+            &format!(
+                "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{}-{}:v1.0.0",
+                self.names.project, self.names.environment
+            ),
         )
         .await;
         Stack {
