@@ -20,6 +20,7 @@ all: test
 
 venv: $(STAMP)
 $(STAMP): tools/requirements.txt tools/constraints.txt
+	@echo "Installing the emulator (moto's server) into $(VENV) (about 1 minute)"
 	$(PY) -m venv $(VENV)
 	$(VENV)/bin/pip install $(PIP_FLAGS) -r tools/requirements.txt -c tools/constraints.txt
 	touch $(STAMP)
@@ -45,7 +46,13 @@ test: venv tools build
 	mkdir -p target; set -o pipefail; cargo test --workspace --no-fail-fast 2>&1 | tee target/test-output.txt
 	@awk '/^test result:/ { p += $$4; f += $$6 } END { printf "tests: %d passed, %d failed\n", p, f }' target/test-output.txt
 
-demo: venv build
+# The stack a user deploys (sam/template.yaml, samconfig's dev parameters) deployed into the
+# emulator, and a working day played through it (tests/src/day/). Needs the emulator's venv, the
+# SAM translator's (.venv-sam) and the release binaries; each step is skipped when done.
+demo: venv $(SAM_VENV)/.installed
+	@echo "Set-up: the emulator's venv ($(VENV)) and the SAM translator's ($(SAM_VENV)) are ready"
+	@echo "Set-up: the release binaries (cargo rebuilds only what changed)"
+	cargo build --release --bins
 	cargo run --quiet --release -p integration-tests --bin demo
 
 # Figures, not pass/fail (docs/benchmarks.md): cold starts of the `lambda` profile's x86_64

@@ -3,6 +3,7 @@
 //! Lambda would. Used by the tests in `tests/` and by the `demo` binary.
 
 pub mod configs;
+pub mod day;
 pub mod emulator;
 pub mod faults;
 pub mod runtime_api;
