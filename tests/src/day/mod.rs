@@ -270,6 +270,11 @@ impl<'n> Day<'n> {
 
         set_step("route the stack's rules to queues");
         let stack = deployed.as_stack(&emu).await;
+        narrator.say(&format!(
+            "          and a runnable revision {} for the day's stopped task and the worker \
+             (moto runs only task definitions with container-level memory)",
+            stack.task_definition.rsplit('/').next().unwrap_or_default()
+        ));
         let mut day = Day {
             narrator,
             record: DayRecord {
@@ -588,8 +593,11 @@ impl<'n> Day<'n> {
             .stack
             .stopped_service_task("Essential container in task exited")
             .await;
+        // moto's stopped tasks carry no stop code, exit code or container reason: those come
+        // from the sample, shaped as ECS sends them ("Amazon ECS task state change events").
         self.say(&format!(
-            "ECS: task {} stopped: container app exited 137 (OutOfMemoryError)",
+            "ECS: task {} stopped: container app exited 137 (OutOfMemoryError; the event's stop \
+             code, exit code and reason are AWS's, which moto does not set)",
             short(&task)
         ));
         let mut event = sample_event("task-watcher/out-of-memory.json");
