@@ -1269,18 +1269,21 @@ fn assert_role_matches(t: &Value, function: &str, calls: &[String]) {
 #[test]
 fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
     // From the Service Authorization Reference: these actions support no resource-level
-    // permissions (or, for ListTasks and RegisterScalableTarget, none known before the call).
+    // permissions (or, for ListTasks and RegisterScalableTarget, none known before the call);
+    // ListTasks and ListServices are held to a cluster by the ecs:cluster condition key.
     let no_resource_types = [
         "ecs:DescribeTaskDefinition",
         "ecs:RegisterTaskDefinition",
         "ecs:DeregisterTaskDefinition",
         "ecs:ListTaskDefinitions",
         "ecs:ListTasks",
+        "ecs:ListServices",
         "application-autoscaling:DescribeScalableTargets",
         "application-autoscaling:RegisterScalableTarget",
     ];
     let must_be_conditioned = [
         "ecs:ListTasks",
+        "ecs:ListServices",
         "application-autoscaling:RegisterScalableTarget",
     ];
     let t = translate();

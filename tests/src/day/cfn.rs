@@ -449,6 +449,7 @@ mod tests {
             &json!({"AlarmName": "a", "Threshold": 80, "Dimensions": [{"Name": "ClusterName", "Value": "c"}]}),
             &mut out,
         );
+        out.sort();
         assert_eq!(
             out,
             [
