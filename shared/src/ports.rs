@@ -51,6 +51,18 @@ pub trait ReadServices: Send + Sync {
     ) -> impl Future<Output = Result<Vec<ServiceSnapshot>>> + Send;
 }
 
+/// Find services by their tags, across every cluster of the account and region (fleet mode).
+#[cfg(feature = "fleet")]
+pub trait FindTagged: Send + Sync {
+    /// The ECS services carrying tag `key` with one of `values` (any value when empty), with
+    /// all their tags.
+    fn tagged_services(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> impl Future<Output = Result<Vec<crate::aws::tagging::TaggedService>>> + Send;
+}
+
 /// Tag a service (ECS): what the jobs remember is written as the service's tags.
 pub trait TagService: Send + Sync {
     /// Adds (or overwrites) tags on a service.
@@ -165,7 +177,7 @@ pub trait AlarmPorts: Calls + Publish + ReadServices + AlarmTags {
 
 /// What the deployer needs beyond reading services, tagging them and publishing.
 #[cfg(feature = "deploy")]
-pub trait DeployPorts: Calls + Publish + ReadServices + TagService {
+pub trait DeployPorts: Calls + Publish + ReadServices + TagService + FindTagged {
     /// A task-definition revision, with its tags.
     fn revision(
         &self,

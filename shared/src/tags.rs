@@ -51,6 +51,19 @@ pub const SEVERITY: &str = "autopilot:severity";
 /// On an alarm: a runbook URL.
 pub const RUNBOOK: &str = "autopilot:runbook";
 
+/// On a service (fleet mode): the ECR repository (its name) whose pushes deploy it.
+pub const DEPLOY: &str = "autopilot:deploy";
+/// On a service (fleet mode): which pushed tags deploy it, separated by spaces: an exact tag
+/// (`latest`, `v1.4.2`) or `prefix:<start>` (`prefix:v`); absent: every tag.
+pub const DEPLOY_TAGS: &str = "autopilot:deploy-tags";
+/// On a service (fleet mode): the container whose image changes (needed when it has several).
+pub const DEPLOY_CONTAINER: &str = "autopilot:deploy-container";
+/// On a service (fleet mode): `pin-digest` (the default) or `follow-tag`.
+pub const DEPLOY_STRATEGY: &str = "autopilot:deploy-strategy";
+/// On a service (fleet mode): the bad `autopilot:` tag values last reported to chat, so each
+/// mistake is said once.
+pub const TAG_PROBLEM: &str = "autopilot:tag-problem";
+
 /// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
 /// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.
 pub fn is_valid_value(v: &str) -> bool {

@@ -194,6 +194,30 @@ mod fake_ports {
         }
     }
 
+    impl crate::ports::FindTagged for FakeAws {
+        async fn tagged_services(
+            &self,
+            key: &str,
+            values: &[String],
+        ) -> Result<Vec<crate::aws::tagging::TaggedService>> {
+            self.call("ResourceGroupsTaggingAPI.GetResources");
+            Ok(self.with(|s| {
+                s.services
+                    .iter()
+                    .filter(|x| {
+                        x.tags
+                            .get(key)
+                            .is_some_and(|v| values.is_empty() || values.contains(v))
+                    })
+                    .map(|x| crate::aws::tagging::TaggedService {
+                        arn: x.arn.clone(),
+                        tags: x.tags.clone(),
+                    })
+                    .collect()
+            }))
+        }
+    }
+
     impl TagService for FakeAws {
         async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
             self.call("ECS.TagResource");

@@ -27,6 +27,7 @@ impl Stack {
                 container: Some("app".into()),
                 strategy: Strategy::PinDigest,
             }],
+            fleet: false,
             topic_arn: self.topic_arn.clone(),
             dry_run: false,
             keep_revisions,

@@ -42,6 +42,7 @@ async fn setup(strategy: Strategy) -> (Emulator, Stack, Deployer, Capture) {
             container: Some("app".into()),
             strategy,
         }],
+        fleet: false,
         topic_arn: stack.topic_arn.clone(),
         dry_run: false,
         keep_revisions: None,

@@ -306,6 +306,7 @@ fn notifier(cw: &[&Rule], sns: &[&Rule]) -> AlarmNotifier {
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
             autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw),
+            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
             calls: CallLog::default(),
         },
         AlarmNotifierConfig {

@@ -12,6 +12,8 @@ pub mod cloudwatch;
 pub mod ecs;
 mod ports;
 pub mod sns;
+#[cfg(feature = "fleet")]
+pub mod tagging;
 pub mod tls;
 
 use std::sync::{Arc, Mutex};
@@ -134,6 +136,8 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     #[cfg(feature = "cloudwatch")]
     pub cloudwatch: aws_sdk_cloudwatch::Client,
+    #[cfg(feature = "fleet")]
+    pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -159,6 +163,12 @@ impl Clients {
             #[cfg(feature = "cloudwatch")]
             cloudwatch: aws_sdk_cloudwatch::Client::from_conf(
                 aws_sdk_cloudwatch::config::Builder::from(config)
+                    .interceptor(calls.clone())
+                    .build(),
+            ),
+            #[cfg(feature = "fleet")]
+            tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
+                aws_sdk_resourcegroupstagging::config::Builder::from(config)
                     .interceptor(calls.clone())
                     .build(),
             ),

@@ -55,6 +55,17 @@ impl ReadServices for Clients {
     }
 }
 
+#[cfg(feature = "fleet")]
+impl crate::ports::FindTagged for Clients {
+    async fn tagged_services(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<super::tagging::TaggedService>> {
+        super::tagging::tagged_services(&self.tagging, key, values).await
+    }
+}
+
 impl TagService for Clients {
     async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
         ecs::tag_resource(&self.ecs, arn, tags).await

@@ -26,6 +26,7 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
             autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
             cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
+            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
             calls: CallLog::default(),
         },
         DeployerConfig {
@@ -37,6 +38,7 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
                 container: None,
                 strategy: Strategy::PinDigest,
             }],
+            fleet: false,
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             dry_run: false,
             keep_revisions: None,

@@ -64,6 +64,9 @@ pub use crate::aws::arn::cluster_name;
 #[derive(Clone, Debug, PartialEq)]
 pub struct DeployerConfig {
     pub targets: Vec<DeployTarget>,
+    /// Fleet mode (`FLEET=true`): services also follow repositories through their own tags
+    /// (`autopilot:deploy`...), found with the Resource Groups Tagging API on each push.
+    pub fleet: bool,
     pub topic_arn: String,
     pub dry_run: bool,
     /// Keep this many revisions registered by the deployer; `None` keeps all.
@@ -79,11 +82,16 @@ impl DeployerConfig {
     /// Reads a given environment.
     pub fn from(env: &Env<'_>) -> Result<Self> {
         const VAR: &str = "DEPLOY_TARGETS";
-        let targets: Vec<DeployTarget> = env.json(VAR)?.ok_or_else(|| Error::Config {
-            var: VAR,
-            message: "is required: a JSON array of {repository, tags, cluster, service, container?, strategy?}".into(),
-        })?;
-        if targets.is_empty() {
+        let fleet = env.bool_or("FLEET", false)?;
+        let targets: Vec<DeployTarget> = match env.json(VAR)? {
+            Some(targets) => targets,
+            None if fleet => vec![],
+            None => return Err(Error::Config {
+                var: VAR,
+                message: "is required (unless FLEET=true): a JSON array of {repository, tags, cluster, service, container?, strategy?}".into(),
+            }),
+        };
+        if targets.is_empty() && !fleet {
             return Err(Error::Config {
                 var: VAR,
                 message: "must name at least one target".into(),
@@ -138,6 +146,7 @@ impl DeployerConfig {
         }
         Ok(DeployerConfig {
             targets,
+            fleet,
             topic_arn: env.topic_arn("NOTIFY_TOPIC_ARN")?,
             dry_run: env.bool_or("DRY_RUN", false)?,
             keep_revisions: env.u32_in("KEEP_REVISIONS", 1, 1000)?,

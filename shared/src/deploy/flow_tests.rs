@@ -60,6 +60,7 @@ fn deployer(strategy: Strategy, keep: Option<u32>) -> Deployer<FakeAws> {
                 container: Some("app".into()),
                 strategy,
             }],
+            fleet: false,
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             dry_run: false,
             keep_revisions: keep,
@@ -447,4 +448,156 @@ async fn a_circuit_breaker_rollback_is_told_from_a_deploy_whatever_order_its_eve
             "{order:?}"
         );
     }
+}
+
+/// Fleet mode over `deployer()`'s `prod/web` (in DEPLOY_TARGETS): `staging/web` follows `web`
+/// by its tags for `v*` tags, `prod/web` is tagged too (DEPLOY_TARGETS wins), `staging/api`
+/// follows another repository, `staging/old` names a strategy that does not exist.
+fn fleet_deployer() -> Deployer<FakeAws> {
+    let mut d = deployer(Strategy::PinDigest, None);
+    d.config.fleet = true;
+    let service = |cluster: &str, name: &str, tags: &[(&str, &str)]| ServiceSnapshot {
+        cluster: cluster.into(),
+        name: name.into(),
+        arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}"),
+        status: "ACTIVE".into(),
+        desired: 1,
+        task_definition: TD.into(),
+        tags: tags
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        ..ServiceSnapshot::default()
+    };
+    d.clients.with(|s| {
+        s.services[0].tags.insert(tags::DEPLOY.into(), "web".into());
+        s.services.push(service(
+            "staging",
+            "web",
+            &[(tags::DEPLOY, "web"), (tags::DEPLOY_TAGS, "prefix:v")],
+        ));
+        s.services
+            .push(service("staging", "api", &[(tags::DEPLOY, "api")]));
+        s.services.push(service(
+            "staging",
+            "old",
+            &[(tags::DEPLOY, "web"), (tags::DEPLOY_STRATEGY, "blue-green")],
+        ));
+    });
+    d
+}
+
+#[tokio::test]
+async fn in_fleet_mode_a_push_deploys_the_services_tagged_for_its_repository_once_each() {
+    let d = fleet_deployer();
+    let result = d
+        .handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    let deployed: Vec<String> = result["decisions"]
+        .as_array()
+        .expect("decisions")
+        .iter()
+        .filter(|x| x["reason"] == "deployed")
+        .map(|x| {
+            format!(
+                "{}/{}",
+                x["cluster"].as_str().unwrap_or("?"),
+                x["service"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    assert_eq!(deployed, ["prod/web", "staging/web"], "{result}");
+    assert_eq!(
+        result["decisions"].as_array().map(Vec::len),
+        Some(2),
+        "prod/web is decided once: {result}"
+    );
+    let calls = d.clients.calls.snapshot();
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "ResourceGroupsTaggingAPI.GetResources")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    // Both services ran web:3: one revision registered for both.
+    assert_eq!(
+        calls
+            .iter()
+            .filter(|c| *c == "ECS.RegisterTaskDefinition")
+            .count(),
+        1,
+        "{calls:?}"
+    );
+    assert_eq!(
+        d.clients.service("api").map(|s| s.task_definition),
+        Some(TD.to_string())
+    );
+}
+
+#[tokio::test]
+async fn a_bad_tag_is_reported_once_and_the_other_services_deploy() {
+    let d = fleet_deployer();
+    let first = d
+        .handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    let problems = first["tagProblems"].as_array().cloned().unwrap_or_default();
+    assert_eq!(problems.len(), 1, "{first}");
+    assert_eq!(problems[0]["tag"], tags::DEPLOY_STRATEGY);
+    assert_eq!(problems[0]["value"], "blue-green");
+    assert_eq!(problems[0]["reported"], false);
+    let said: Vec<String> = d
+        .clients
+        .with(|s| s.published.iter().map(|(_, n)| n.title.clone()).collect());
+    assert_eq!(said.len(), 3, "two deploys and the problem: {said:?}");
+    assert!(
+        said.iter()
+            .any(|t| t.contains("staging/old") && t.contains(tags::DEPLOY_STRATEGY)),
+        "{said:?}"
+    );
+    assert_eq!(
+        d.clients
+            .service("old")
+            .and_then(|s| s.tags.get(tags::TAG_PROBLEM).cloned())
+            .as_deref(),
+        Some("autopilot:deploy-strategy=blue-green")
+    );
+
+    // The next push: still left out, still in the result, not said again.
+    let second = d
+        .handle(push("v1.4.3", &digest(7), "2026-11-16T03:00:00Z"))
+        .await
+        .expect("push");
+    assert_eq!(second["tagProblems"][0]["reported"], true, "{second}");
+    let said_again = d.clients.with(|s| {
+        s.published
+            .iter()
+            .filter(|(_, n)| n.title.contains("staging/old"))
+            .count()
+    });
+    assert_eq!(said_again, 1);
+}
+
+#[tokio::test]
+async fn in_fleet_mode_a_tagged_services_deployment_is_reported() {
+    let d = fleet_deployer();
+    d.handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    let mut completed = deployment("completed");
+    completed["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/staging/web"]);
+    let result = d.handle(completed).await.expect("deployment");
+    assert_eq!(result["deployment"]["notified"], true, "{result}");
+    assert_eq!(result["deployment"]["cluster"], "staging", "{result}");
+
+    // Without fleet mode the same event is about no configured service.
+    let mut d = fleet_deployer();
+    d.config.fleet = false;
+    let mut completed = deployment("completed");
+    completed["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/staging/web"]);
+    let result = d.handle(completed).await.expect("deployment");
+    assert_eq!(result["deployment"]["notified"], false, "{result}");
 }

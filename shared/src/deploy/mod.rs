@@ -6,6 +6,7 @@
 //! apply unless `DRY_RUN`, notify, return the decisions.
 
 pub mod config;
+pub mod fleet;
 pub mod model;
 /// The deployer's chat notifications (public for the core's benchmarks).
 pub mod notices;
@@ -25,6 +26,7 @@ use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 use crate::ports::DeployPorts;
 use crate::service::ServiceSnapshot;
+use crate::tags;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use plan::{Action, Live, LiveTaskDefinition, PushPlan, Reason, Step};
 
@@ -57,9 +59,10 @@ impl<P: DeployPorts> Deployer<P> {
     }
 
     async fn on_push(&self, push: Event<EcrImageAction>) -> Result<Value> {
-        let targets = &self.config.targets;
+        let (targets, problems) = self.targets_for(&push).await?;
+        let targets = &targets[..];
         let needed = plan::targets_needing_state(&push, targets);
-        let (live, raw) = self.read_state(&needed).await?;
+        let (live, raw) = self.read_state(targets, &needed).await?;
         let mut plan = plan::plan_push(
             &push,
             targets,
@@ -125,7 +128,8 @@ impl<P: DeployPorts> Deployer<P> {
         }
         // The others' deploys are announced whatever happened to one; a failure then fails the
         // invocation (a retryable one comes again, and the others are already running then).
-        self.notify_push(&push, &plan).await?;
+        self.notify_push(&push, targets, &plan).await?;
+        self.report_tag_problems(&push, &problems).await?;
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -141,7 +145,74 @@ impl<P: DeployPorts> Deployer<P> {
             .count("Skips", plan.planned.len() - count(Reason::Deployed))
             .count("AwsCalls", self.clients.calls().snapshot().len())
             .emit();
-        Ok(json!({ "decisions": plan.planned.iter().map(|p| &p.decision).collect::<Vec<_>>() }))
+        let mut result =
+            json!({ "decisions": plan.planned.iter().map(|p| &p.decision).collect::<Vec<_>>() });
+        if !problems.is_empty() {
+            result["tagProblems"] = json!(problems);
+        }
+        Ok(result)
+    }
+
+    /// The targets of a push: `DEPLOY_TARGETS`, and in fleet mode the services whose
+    /// `autopilot:deploy` tag names the pushed repository (one paginated GetResources, whatever
+    /// the number of services in the account). A service named in both is `DEPLOY_TARGETS`'s:
+    /// the installer's configuration wins over the service's tags. Services whose tags are
+    /// wrong come back as problems, and the others deploy.
+    async fn targets_for(
+        &self,
+        push: &Event<EcrImageAction>,
+    ) -> Result<(Vec<DeployTarget>, Vec<fleet::TagProblem>)> {
+        let mut targets = self.config.targets.clone();
+        let mut problems = vec![];
+        if !self.config.fleet || !push.detail.is_successful_push() {
+            return Ok((targets, problems));
+        }
+        let repository = push.detail.repository_name.clone();
+        let found = self
+            .clients
+            .tagged_services(tags::DEPLOY, std::slice::from_ref(&repository))
+            .await?;
+        for s in found {
+            match fleet::target_from_tags(&s.arn, &s.tags) {
+                Ok(t) => {
+                    let configured = targets.iter().any(|c| {
+                        c.repository == t.repository
+                            && c.cluster_name() == t.cluster_name()
+                            && c.service == t.service
+                    });
+                    if configured {
+                        tracing::info!(service = %s.arn, "in DEPLOY_TARGETS too: its entry there wins over its tags");
+                    } else {
+                        targets.push(t);
+                    }
+                }
+                Err(mut p) => {
+                    // Remembered on the service once said: `reported` tells the result whether
+                    // chat heard of it before.
+                    p.reported = s.tags.get(tags::TAG_PROBLEM) == Some(&p.fingerprint());
+                    problems.push(p);
+                }
+            }
+        }
+        Ok((targets, problems))
+    }
+
+    /// Says each new tag problem in chat, then remembers it on the service so the next push
+    /// stays quiet about it (a dry run says it and remembers nothing).
+    async fn report_tag_problems(
+        &self,
+        push: &Event<EcrImageAction>,
+        problems: &[fleet::TagProblem],
+    ) -> Result<()> {
+        for p in problems.iter().filter(|p| !p.reported) {
+            let n = notices::tag_problem(push, p);
+            self.clients.publish(&self.config.topic_arn, &n).await?;
+            if !self.config.dry_run && crate::aws::arn::is_long_service_arn(&p.service_arn) {
+                let tag = BTreeMap::from([(tags::TAG_PROBLEM.to_string(), p.fingerprint())]);
+                self.clients.tag_service(&p.service_arn, &tag).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Reads the services (one DescribeServices per cluster and 10 services) and, for
@@ -150,9 +221,9 @@ impl<P: DeployPorts> Deployer<P> {
     /// at a time.
     async fn read_state(
         &self,
+        targets: &[DeployTarget],
         needed: &[usize],
     ) -> Result<(BTreeMap<usize, Live>, BTreeMap<String, ecs::Revision>)> {
-        let targets = &self.config.targets;
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for &i in needed {
             let names = by_cluster.entry(targets[i].cluster.clone()).or_default();
@@ -331,13 +402,18 @@ impl<P: DeployPorts> Deployer<P> {
         Ok(None)
     }
 
-    async fn notify_push(&self, push: &Event<EcrImageAction>, plan: &PushPlan) -> Result<()> {
+    async fn notify_push(
+        &self,
+        push: &Event<EcrImageAction>,
+        targets: &[DeployTarget],
+        plan: &PushPlan,
+    ) -> Result<()> {
         for p in &plan.planned {
             let Some(i) = p.target else { continue };
             if !p.decision.reason.is_notified() {
                 continue;
             }
-            let n = notices::push_decision(push, &self.config.targets[i], &p.decision);
+            let n = notices::push_decision(push, &targets[i], &p.decision);
             self.clients.publish(&self.config.topic_arn, &n).await?;
         }
         Ok(())

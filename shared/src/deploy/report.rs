@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 
+use super::config::DeployTarget;
 use super::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
-use super::{notices, prune, Deployer};
+use super::{fleet, notices, prune, Deployer};
 use crate::aws::arn::is_long_service_arn;
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
@@ -17,6 +18,30 @@ use crate::tags;
 /// How many stopped tasks of a failed deployment are read for their reasons.
 const MAX_STOPPED_TASKS: usize = 100;
 
+/// The targets a deployment event can be about: `DEPLOY_TARGETS`, and in fleet mode, for a
+/// service not named there, the target its own tags describe (one DescribeServices; a service
+/// whose tags are wrong is not reported on, its pushes already said why).
+async fn targets_of<P: DeployPorts>(
+    d: &Deployer<P>,
+    cluster: Option<&str>,
+    service: &str,
+) -> Result<Vec<DeployTarget>> {
+    let mut targets = d.config.targets.clone();
+    let configured = targets
+        .iter()
+        .any(|t| t.service == service && cluster.is_none_or(|c| t.cluster_name() == c));
+    let Some(cluster) = cluster.filter(|_| d.config.fleet && !configured) else {
+        return Ok(targets);
+    };
+    let found = d.clients.services(cluster, &[service.to_string()]).await?;
+    if let Some(s) = found.first().filter(|s| s.tags.contains_key(tags::DEPLOY)) {
+        if let Ok(t) = fleet::target_from_tags(&s.arn, &s.tags) {
+            targets.push(t);
+        }
+    }
+    Ok(targets)
+}
+
 pub(super) async fn handle<P: DeployPorts>(
     d: &Deployer<P>,
     change: Event<EcsDeploymentStateChange>,
@@ -24,11 +49,12 @@ pub(super) async fn handle<P: DeployPorts>(
     let (service_arn, cluster, service) = outcome::service_of(&change)?;
     let happened = DeploymentOutcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
+    let targets = targets_of(d, cluster.as_deref(), &service).await?;
     let plan = outcome::plan(
         happened,
         cluster.as_deref(),
         &service,
-        &d.config.targets,
+        &targets,
         d.config.keep_revisions,
         d.config.dry_run,
     );

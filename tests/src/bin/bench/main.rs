@@ -131,6 +131,7 @@ async fn scenarios(report: &mut Report) {
     };
     let config = |target: DeployTarget| DeployerConfig {
         targets: vec![target],
+        fleet: false,
         topic_arn: stack.topic_arn.clone(),
         dry_run: false,
         keep_revisions: None,
