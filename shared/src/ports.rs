@@ -131,7 +131,9 @@ pub trait AlarmTags: Send + Sync {
 
 /// What off-hours needs beyond reading services, scaling and publishing.
 #[cfg(feature = "offhours")]
-pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity + AlarmTags {
+pub trait OffHoursPorts:
+    Calls + Publish + ReadServices + Capacity + AlarmTags + FindTagged
+{
     /// Every service ARN of a cluster (for tag selection).
     fn service_arns(&self, cluster: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     /// Removes tags from a service.

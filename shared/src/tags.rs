@@ -46,10 +46,13 @@ pub const CRASH_LOOP_STOPPED_AT: &str = "autopilot:crash-loop-stopped-at";
 pub const RESTART: &str = "autopilot:restart";
 /// On a standalone task: how many times its lineage was restarted.
 pub const ATTEMPT: &str = "autopilot:attempt";
-/// On an alarm: `critical`, `warning` or `info`.
+/// On an alarm, or a service (its stops and alarms without their own): `critical`, `warning`
+/// or `info`.
 pub const SEVERITY: &str = "autopilot:severity";
-/// On an alarm: a runbook URL.
+/// On an alarm, or a service (for its alarms without their own): a runbook URL.
 pub const RUNBOOK: &str = "autopilot:runbook";
+/// On a service: `off` opts it out of the task-watcher (no alert, restart or crash-loop action).
+pub const WATCH: &str = "autopilot:watch";
 
 /// On a service (fleet mode): the ECR repository (its name) whose pushes deploy it.
 pub const DEPLOY: &str = "autopilot:deploy";

@@ -151,3 +151,31 @@ async fn a_flapping_alarm_is_reported_once_then_quiet() {
         "{then}"
     );
 }
+
+#[tokio::test]
+async fn an_alarm_without_its_own_severity_or_runbook_takes_its_services() {
+    let n = notifier(aws(
+        &[
+            (tags::SEVERITY, "critical"),
+            (tags::RUNBOOK, "https://wiki.example/web"),
+        ],
+        &[],
+    ));
+    let result = n.handle(cpu_alarm()).await.expect("handled");
+    assert_eq!(result["topic"], json!(PAGER), "{result}");
+    let published = n.clients.with(|s| s.published.clone());
+    assert!(published[0]
+        .1
+        .to_chatbot()
+        .to_string()
+        .contains("https://wiki.example/web"));
+
+    // The alarm's own tag wins over the service's.
+    let n = notifier(aws(
+        &[(tags::SEVERITY, "critical")],
+        &[(tags::SEVERITY, "info")],
+    ));
+    let result = n.handle(cpu_alarm()).await.expect("handled");
+    assert_eq!(result["severity"], "info", "{result}");
+    assert_ne!(result["topic"], json!(PAGER), "{result}");
+}

@@ -194,6 +194,15 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
         if let Some((cluster, service)) = render::ecs_service(a) {
             state.service = self.read_service(&cluster, &service).await;
         }
+        // An alarm without its own severity or runbook takes its service's (fleet mode: a
+        // service owner tags the service once, not each alarm).
+        if let Some(s) = &state.service {
+            for key in [SEVERITY, RUNBOOK] {
+                if let (false, Some(v)) = (state.tags.contains_key(key), s.tags.get(key)) {
+                    state.tags.insert(key.to_string(), v.clone());
+                }
+            }
+        }
         let service = state.service.as_ref();
         if plan::needs_history(ev, service, &self.config, now) {
             let window = Duration::minutes(i64::from(self.config.flap_window_minutes));

@@ -31,6 +31,17 @@ impl Severity {
         }
     }
 
+    /// The severity an `autopilot:severity` tag value names (`critical`, `warning`, `info`,
+    /// any case); `None` for anything else.
+    pub fn from_tag(value: &str) -> Option<Severity> {
+        match value.trim().to_ascii_lowercase().as_str() {
+            "critical" => Some(Severity::Critical),
+            "warning" => Some(Severity::Warning),
+            "info" => Some(Severity::Info),
+            _ => None,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Severity::Success => "success",

@@ -19,6 +19,8 @@ pub struct ServiceRef {
 pub struct TagSelection {
     pub key: String,
     pub value: String,
+    /// Where to look; empty: every cluster of the account and region (one paginated
+    /// Resource Groups Tagging API GetResources, not ListClusters x ListServices).
     pub clusters: Vec<String>,
 }
 
@@ -83,17 +85,10 @@ impl OffHoursConfig {
             .filter(|c| !c.is_empty())
             .collect();
         let select = env.optional("SELECT_TAG");
+        // SELECT_TAG without CLUSTERS: the tagged services of every cluster of the account.
         let selection = match (select, clusters.is_empty()) {
-            (Some(s), true) => {
-                return Err(Error::Config {
-                    var: "CLUSTERS",
-                    message: format!(
-                        "SELECT_TAG={s} needs CLUSTERS: the comma-separated clusters to look in"
-                    ),
-                })
-            }
             (None, true) => None,
-            (s, false) => {
+            (s, _) => {
                 let (key, value) = match s {
                     None => (
                         DEFAULT_SELECT_TAG.0.to_string(),
@@ -172,6 +167,19 @@ mod tests {
     }
 
     #[test]
+    fn select_tag_without_clusters_selects_in_every_cluster_of_the_account() {
+        let c = OffHoursConfig::from(&Env::from_pairs(&[
+            ("ON_HOURS", "Mon-Fri 07:00-19:00"),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("SELECT_TAG", "team=shop"),
+        ]))
+        .expect("config");
+        let sel = c.selection.expect("a selection");
+        assert_eq!((sel.key.as_str(), sel.value.as_str()), ("team", "shop"));
+        assert!(sel.clusters.is_empty());
+    }
+
+    #[test]
     fn errors_point_at_the_bad_part() {
         let base = [
             ("NOTIFY_TOPIC_ARN", TOPIC),
@@ -181,7 +189,7 @@ mod tests {
             ("ON_HOURS", "Mon-Fri 7-19", "7-19"),
             ("TIMEZONE", "Mars/Olympus", "IANA"),
             ("HOLIDAYS", "tomorrow", "tomorrow"),
-            ("SELECT_TAG", "enabled", "CLUSTERS"),
+            ("SELECT_TAG", "enabled", "KEY=VALUE"),
             ("PRICE_VCPU_HOUR", "cheap", "number"),
             ("TICK_MINUTES", "90", "60"),
             ("TARGETS", r#"[{"cluster": "dev"}]"#, "service"),

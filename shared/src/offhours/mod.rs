@@ -240,6 +240,54 @@ impl<P: OffHoursPorts> OffHours<P> {
                 ),
             }
         }
+        if let Some(sel) = self
+            .config
+            .selection
+            .as_ref()
+            .filter(|s| s.clusters.is_empty())
+        {
+            // Every cluster of the account: the tagged services come with their ARNs, grouped
+            // by cluster for DescribeServices.
+            match self
+                .clients
+                .tagged_services(&sel.key, std::slice::from_ref(&sel.value))
+                .await
+            {
+                Ok(found) => {
+                    let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
+                    for s in found.iter().filter(|s| !seen.contains(&s.arn)) {
+                        if let Some((cluster, name)) =
+                            crate::aws::Arn::parse(&s.arn).and_then(|a| a.ecs_service())
+                        {
+                            by_cluster
+                                .entry(cluster.to_string())
+                                .or_default()
+                                .push(name.to_string());
+                        }
+                    }
+                    for (cluster, names) in by_cluster {
+                        match self.clients.services(&cluster, &names).await {
+                            Ok(read) => {
+                                for s in read {
+                                    if s.tags.get(&sel.key) == Some(&sel.value)
+                                        && seen.insert(s.arn.clone())
+                                    {
+                                        states.push(s);
+                                    }
+                                }
+                            }
+                            Err(e) => failed.push(error_entry(
+                                &cluster,
+                                "*",
+                                e.to_string(),
+                                Failure::from(&e),
+                            )),
+                        }
+                    }
+                }
+                Err(e) => failed.push(error_entry("*", "*", e.to_string(), Failure::from(&e))),
+            }
+        }
         if let Some(sel) = &self.config.selection {
             for cluster in &sel.clusters {
                 let arns = match self.clients.service_arns(cluster).await {

@@ -456,3 +456,47 @@ async fn a_short_arn_service_in_a_crash_loop_is_told_to_migrate_and_never_tagged
     assert_eq!(quiet["actions"], json!(["ignore"]), "{quiet}");
     assert_eq!(watcher.clients.published().len(), 1);
 }
+
+#[tokio::test]
+async fn a_service_tagged_watch_off_is_left_alone_even_in_a_crash_loop() {
+    let aws = aws(&[(tags::WATCH, "off")]);
+    crash_looping(&aws);
+    let watcher = TaskWatcher::new(aws, config(CrashLoopAction::ScaleToZero));
+    let result = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(result["actions"], json!(["ignore"]), "{result}");
+    assert!(
+        result["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("autopilot:watch=off")),
+        "{result}"
+    );
+    assert!(watcher.clients.published().is_empty());
+    assert_eq!(watcher.clients.calls.snapshot(), ["ECS.DescribeServices"]);
+    assert_eq!(watcher.clients.service("web").map(|s| s.desired), Some(2));
+}
+
+#[tokio::test]
+async fn a_services_severity_tag_sets_its_alerts_severity() {
+    for (tag, severity) in [
+        ("warning", "warning"),
+        ("Info", "info"),
+        ("loud", "critical"),
+    ] {
+        let watcher = TaskWatcher::new(
+            aws(&[(tags::SEVERITY, tag)]),
+            config(CrashLoopAction::Alert),
+        );
+        let result = watcher
+            .handle(sample("elb-health-check"))
+            .await
+            .expect("handled");
+        // An unknown value keeps the cause's own severity (a failed health check: critical).
+        assert_eq!(result["severity"], severity, "{tag}: {result}");
+        let published = watcher.clients.published();
+        assert_eq!(published.len(), 1, "{tag}");
+        assert_eq!(published[0].severity.as_str(), severity, "{tag}");
+    }
+}

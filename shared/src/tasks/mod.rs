@@ -157,12 +157,42 @@ impl<P: TaskPorts> TaskWatcher<P> {
             outcome.actions.push(Action::Ignore);
             return Ok(outcome);
         }
-        match t.service_name() {
-            Some(service) if c.cause.is_failure() => {
-                self.on_failing_service_task(ev, &c, service, outcome).await
-            }
-            Some(_) => self.alert(ev, &c, None, None, outcome).await,
-            None => self.on_standalone_task(ev, &c, outcome).await,
+        let Some(service) = t.service_name() else {
+            return self.on_standalone_task(ev, &c, outcome).await;
+        };
+        // The service's tags: its opt-out, its severity, and (for a failure) its crash-loop
+        // memory.
+        let svc = self
+            .clients
+            .services(&t.cluster_arn, &[service.to_string()])
+            .await?
+            .into_iter()
+            .next();
+        let tags = svc.as_ref().map(|s| &s.tags);
+        if let Some(off) = tags
+            .and_then(|t| t.get(crate::tags::WATCH))
+            .filter(|v| v.trim().eq_ignore_ascii_case("off"))
+        {
+            outcome.actions.push(Action::Ignore);
+            outcome.detail = format!(
+                "{} The service opted out: {}={off}.",
+                c.sentence,
+                crate::tags::WATCH
+            );
+            return Ok(outcome);
+        }
+        let mut c = c;
+        if let Some(severity) = tags
+            .and_then(|t| t.get(crate::tags::SEVERITY))
+            .and_then(|v| Severity::from_tag(v))
+        {
+            c.severity = severity;
+            outcome.severity = severity;
+        }
+        if c.cause.is_failure() {
+            self.on_failing_service_task(ev, &c, svc, outcome).await
+        } else {
+            self.alert(ev, &c, None, None, outcome).await
         }
     }
 
@@ -171,18 +201,12 @@ impl<P: TaskPorts> TaskWatcher<P> {
         &self,
         ev: &Event<EcsTaskStateChange>,
         c: &Classification,
-        service: &str,
+        svc: Option<crate::service::ServiceSnapshot>,
         mut outcome: StopReport,
     ) -> Result<StopReport> {
         let t = &ev.detail;
         let now = ev.time.unwrap_or_else(Utc::now);
         let window = Duration::minutes(i64::from(self.config.crash_loop_window_minutes));
-        let svc = self
-            .clients
-            .services(&t.cluster_arn, &[service.to_string()])
-            .await?
-            .into_iter()
-            .next();
         let Some(svc) = svc else {
             return self.alert(ev, c, None, None, outcome).await;
         };
@@ -206,7 +230,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
         }
         let stopped = self
             .clients
-            .recent_stops(&t.cluster_arn, service, 100)
+            .recent_stops(&t.cluster_arn, &svc.name, 100)
             .await?;
         let plan = plan::crash_loop(t, c.cause, &stopped, svc.desired, &self.config, now);
         tracing::info!(plan = ?plan, "crash-loop plan");
