@@ -200,7 +200,7 @@ mod fake_ports {
             key: &str,
             values: &[String],
         ) -> Result<Vec<crate::aws::tagging::TaggedService>> {
-            self.call("ResourceGroupsTaggingAPI.GetResources");
+            self.call("Resource Groups Tagging API.GetResources");
             Ok(self.with(|s| {
                 s.services
                     .iter()

@@ -517,7 +517,7 @@ async fn in_fleet_mode_a_push_deploys_the_services_tagged_for_its_repository_onc
     assert_eq!(
         calls
             .iter()
-            .filter(|c| *c == "ResourceGroupsTaggingAPI.GetResources")
+            .filter(|c| *c == "Resource Groups Tagging API.GetResources")
             .count(),
         1,
         "{calls:?}"

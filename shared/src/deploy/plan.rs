@@ -338,7 +338,7 @@ fn container_of<'a>(
         None => match td.containers.as_slice() {
             [(n, i)] => Ok((n.as_str(), i.as_str())),
             _ => Err(format!(
-                "task definition {} has {} containers ({}): set \"container\" in DEPLOY_TARGETS",
+                "task definition {} has {} containers ({}): set \"container\" in DEPLOY_TARGETS, or tag the service autopilot:deploy-container=<name>",
                 td.arn,
                 td.containers.len(),
                 names(td)
