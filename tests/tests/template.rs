@@ -302,14 +302,29 @@ fn auto_scaling_tracks_cpu_and_memory_and_owns_the_desired_count() {
     );
 }
 
-/// Evaluates a `Rules` assertion for the given parameter values.
-fn eval(e: &Value, params: &BTreeMap<&str, String>) -> Value {
+/// Evaluates a `Rules` assertion for the given parameter values (a parameter not given takes
+/// its default; a CommaDelimitedList is a list, as CloudFormation gives it to `Rules`).
+fn eval(e: &Value, params: &BTreeMap<&str, String>, t: &Value) -> Value {
     let Some((f, args)) = e.as_object().and_then(|o| o.iter().next()) else {
         return e.clone();
     };
-    let arg = |i: usize| eval(&args[i], params);
+    let arg = |i: usize| eval(&args[i], params, t);
     match f.as_str() {
-        "Ref" => json!(params[args.as_str().expect("Ref name")]),
+        "Ref" => {
+            let name = args.as_str().expect("Ref name");
+            let declared = &t["Parameters"][name];
+            let value = params.get(name).cloned().unwrap_or_else(|| {
+                declared["Default"]
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| panic!("{name}: no value given and no default"))
+            });
+            if declared["Type"] == "CommaDelimitedList" {
+                json!(value.split(',').collect::<Vec<_>>())
+            } else {
+                json!(value)
+            }
+        }
         "Fn::Equals" => json!(arg(0) == arg(1)),
         "Fn::Contains" => json!(arg(0).as_array().expect("list").contains(&arg(1))),
         "Fn::And" => json!((0..args.as_array().map_or(0, Vec::len)).all(|i| arg(i) == json!(true))),
@@ -324,13 +339,13 @@ fn rules_hold(t: &Value, params: &BTreeMap<&str, String>) -> bool {
     t["Rules"].as_object().expect("Rules").values().all(|rule| {
         let applies = rule
             .get("RuleCondition")
-            .is_none_or(|c| eval(c, params) == json!(true));
+            .is_none_or(|c| eval(c, params, t) == json!(true));
         !applies
             || rule["Assertions"]
                 .as_array()
                 .expect("Assertions")
                 .iter()
-                .all(|a| eval(&a["Assert"], params) == json!(true))
+                .all(|a| eval(&a["Assert"], params, t) == json!(true))
     })
 }
 
@@ -355,9 +370,13 @@ fn fargate_accepts(cpu: u32, memory: u32) -> bool {
 #[test]
 fn the_rules_section_accepts_exactly_the_cpu_memory_pairs_fargate_accepts() {
     let t = translate();
+    // Without the ECS stack, so that no other rule needs its inputs: the CPU/memory rules hold
+    // whatever is created.
     let mut params: BTreeMap<&str, String> = BTreeMap::from([
         ("SlackWorkspaceId", String::new()),
         ("SlackChannelId", String::new()),
+        ("CreateEcsStack", "false".into()),
+        ("Scope", "account".into()),
     ]);
     let mut checked = 0;
     for cpu in [256, 512, 1024, 2048, 4096, 8192, 16384] {
@@ -384,6 +403,80 @@ fn the_rules_section_accepts_exactly_the_cpu_memory_pairs_fargate_accepts() {
     assert!(rules_hold(&t, &params));
 }
 
+/// The ECS stack's inputs, as a guided `sam deploy` asks for them.
+fn ecs_inputs() -> BTreeMap<&'static str, String> {
+    [
+        ("VpcId", "vpc-0123456789abcdef0"),
+        (
+            "PrivateSubnetIds",
+            "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+        ),
+        ("AlbSecurityGroupId", "sg-0123456789abcdef0"),
+        (
+            "TargetGroupArn",
+            "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/0123456789abcdef",
+        ),
+        (
+            "EcsExecutionRoleArn",
+            "arn:aws:iam::123456789012:role/execution",
+        ),
+        ("EcsTaskRoleArn", "arn:aws:iam::123456789012:role/task"),
+        ("NextAuthUrl", "https://app.example.com"),
+        (
+            "DatabaseSecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:db",
+        ),
+        (
+            "NextAuthSecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:na",
+        ),
+        (
+            "AnthropicSecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:an",
+        ),
+        (
+            "GoogleOAuthSecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:go",
+        ),
+        (
+            "EncryptionKeySecretArn",
+            "arn:aws:secretsmanager:us-east-1:123456789012:secret:ek",
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k, v.to_string()))
+    .collect()
+}
+
+#[test]
+fn the_rules_require_the_ecs_stacks_inputs_only_when_it_is_created_and_alone_means_fleet_mode() {
+    let t = translate();
+    let with = |pairs: &[(&'static str, &str)]| {
+        let mut p = ecs_inputs();
+        for (k, v) in pairs {
+            p.insert(k, v.to_string());
+        }
+        rules_hold(&t, &p)
+    };
+    assert!(with(&[]), "the stack with all its inputs");
+    assert!(with(&[("Scope", "account")]), "fleet mode with the stack");
+    for missing in ecs_inputs().keys() {
+        assert!(
+            !with(&[(missing, "")]),
+            "CreateEcsStack=true without {missing}"
+        );
+    }
+    // The autopilot alone: none of the inputs, in fleet mode only.
+    let alone: BTreeMap<&str, String> = BTreeMap::from([
+        ("CreateEcsStack", "false".to_string()),
+        ("Scope", "account".to_string()),
+    ]);
+    assert!(rules_hold(&t, &alone));
+    let mut stack_scope = alone.clone();
+    stack_scope.insert("Scope", "stack".into());
+    assert!(!rules_hold(&t, &stack_scope), "no ECS stack to scope to");
+}
+
 #[test]
 fn samconfig_environments_use_only_template_parameters_with_valid_values() {
     let t = translate();
@@ -397,7 +490,9 @@ fn samconfig_environments_use_only_template_parameters_with_valid_values() {
         let overrides = deploy["parameter_overrides"]
             .as_array()
             .unwrap_or_else(|| panic!("[{env}.deploy.parameters] parameter_overrides is a list"));
-        let mut params: BTreeMap<&str, String> = BTreeMap::from([
+        // The guided deploy asks for the ECS stack's inputs (samconfig.toml keeps them).
+        let mut params = ecs_inputs();
+        params.extend([
             ("SlackWorkspaceId", String::new()),
             ("SlackChannelId", String::new()),
             ("TaskCpu", "512".into()),
@@ -1181,6 +1276,7 @@ fn iam_action(call: &str) -> String {
         "SNS" => "sns",
         "CloudWatch" => "cloudwatch",
         "Application Auto Scaling" => "application-autoscaling",
+        "Resource Groups Tagging API" => "tag",
         other => panic!("a call to a service the roles do not know: {other}"),
     };
     format!("{prefix}:{operation}")
@@ -1199,9 +1295,40 @@ fn implied(action: &str, called: &BTreeSet<String>) -> Option<bool> {
     }
 }
 
+/// A value with each `Fn::If` on the scope's conditions replaced by its branch, and
+/// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`.
+fn in_scope(v: &Value, scope: &str) -> Option<Value> {
+    match v {
+        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
+            let args = o["Fn::If"].as_array().expect("Fn::If arguments");
+            let holds = match args[0].as_str() {
+                Some("StackScope") => scope == "stack",
+                Some("AccountScope") => scope == "account",
+                other => panic!("an Fn::If on {other:?} in a role"),
+            };
+            in_scope(&args[if holds { 1 } else { 2 }], scope)
+        }
+        Value::Object(o) if o.get("Ref") == Some(&json!("AWS::NoValue")) => None,
+        Value::Object(o) => Some(Value::Object(
+            o.iter()
+                .filter_map(|(k, v)| in_scope(v, scope).map(|v| (k.clone(), v)))
+                .collect(),
+        )),
+        Value::Array(items) => Some(Value::Array(
+            items.iter().filter_map(|v| in_scope(v, scope)).collect(),
+        )),
+        other => Some(other.clone()),
+    }
+}
+
 /// The actions a function's role allows (statements of its inline policies) with their
-/// resources.
+/// resources, in the stack's scope.
 fn role_statements(t: &Value, function: &str) -> Vec<Value> {
+    role_statements_in(t, function, "stack")
+}
+
+/// [`role_statements`] with `Scope` = `scope` (the template with its ECS stack).
+fn role_statements_in(t: &Value, function: &str, scope: &str) -> Vec<Value> {
     let role = &resources(t)[&format!("{function}Role")]["Properties"];
     let managed: Vec<_> = role["ManagedPolicyArns"]
         .as_array()
@@ -1217,9 +1344,8 @@ fn role_statements(t: &Value, function: &str) -> Vec<Value> {
         .expect("policies")
         .iter()
         .flat_map(|p| {
-            p["PolicyDocument"]["Statement"]
-                .as_array()
-                .cloned()
+            in_scope(&p["PolicyDocument"]["Statement"], scope)
+                .and_then(|s| s.as_array().cloned())
                 .unwrap_or_default()
         })
         .inspect(|s| assert_eq!(s["Effect"], "Allow", "{function}: {s}"))
@@ -1280,6 +1406,7 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
         "ecs:ListServices",
         "application-autoscaling:DescribeScalableTargets",
         "application-autoscaling:RegisterScalableTarget",
+        "tag:GetResources",
     ];
     let must_be_conditioned = [
         "ecs:ListTasks",
@@ -1287,8 +1414,11 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
         "application-autoscaling:RegisterScalableTarget",
     ];
     let t = translate();
-    for (_, function) in FUNCTIONS {
-        for s in role_statements(&t, function) {
+    for (scope, (_, function)) in ["stack", "account"]
+        .into_iter()
+        .flat_map(|scope| FUNCTIONS.map(|f| (scope, f)))
+    {
+        for s in role_statements_in(&t, function, scope) {
             if s["Resource"] == "*" {
                 for a in actions(&s) {
                     assert!(
@@ -1310,11 +1440,13 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
                         json!({"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}),
                         "{function}"
                     );
-                    assert_eq!(
-                        s["Resource"],
-                        json!([{"Ref": "EcsExecutionRoleArn"}, {"Ref": "EcsTaskRoleArn"}]),
-                        "{function}: only the two task roles"
-                    );
+                    // Fleet mode: each service has its own task roles, passed only to ECS tasks.
+                    let roles = if scope == "stack" {
+                        json!([{"Ref": "EcsExecutionRoleArn"}, {"Ref": "EcsTaskRoleArn"}])
+                    } else {
+                        json!({"Fn::Sub": "arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*"})
+                    };
+                    assert_eq!(s["Resource"], roles, "{function} ({scope}): the task roles");
                 }
             }
         }
