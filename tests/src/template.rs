@@ -324,57 +324,12 @@ impl DeployedStack {
             parameters.retain(|(key, _)| key != k);
             parameters.push((k.clone(), v.clone()));
         }
-        let body = translated.to_string();
-        let mut params: Vec<(String, String)> = vec![
-            ("Action".into(), "CreateStack".into()),
-            ("StackName".into(), names.stack.clone()),
-            ("TemplateBody".into(), body),
-            ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
-        ];
-        for (i, (k, v)) in parameters.iter().enumerate() {
-            params.push((
-                format!("Parameters.member.{}.ParameterKey", i + 1),
-                k.clone(),
-            ));
-            params.push((
-                format!("Parameters.member.{}.ParameterValue", i + 1),
-                v.clone(),
-            ));
-        }
-        let refs: Vec<(&str, &str)> = params
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        emu.query("cloudformation", "2010-05-15", &refs);
-        let deadline = Instant::now() + Duration::from_secs(120);
-        let described = loop {
-            let xml = emu.query(
-                "cloudformation",
-                "2010-05-15",
-                &[("Action", "DescribeStacks"), ("StackName", &names.stack)],
-            );
-            let status = xml_value(&xml, "StackStatus").unwrap_or_default();
-            if !status.ends_with("IN_PROGRESS") {
-                assert_eq!(
-                    status,
-                    "CREATE_COMPLETE",
-                    "the stack did not deploy: {}\n{}",
-                    xml_value(&xml, "StackStatusReason").unwrap_or_default(),
-                    emu.log_text()
-                );
-                break xml;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "the stack is still {status} after 120 s"
-            );
-            std::thread::sleep(Duration::from_millis(200));
-        };
+        let outputs = create_stack(emu, translated, &names.stack, &parameters);
         DeployedStack {
             names: names.clone(),
             prerequisites,
             parameters: parameters.into_iter().collect(),
-            outputs: outputs(&described),
+            outputs,
         }
     }
 
@@ -530,6 +485,63 @@ impl DeployedStack {
             security_group,
         }
     }
+}
+
+/// Creates a stack from a translated template with `parameters` and waits for
+/// CREATE_COMPLETE; returns its outputs, or panics with the stack's status reason.
+pub fn create_stack(
+    emu: &Emulator,
+    translated: &Value,
+    stack_name: &str,
+    parameters: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let body = translated.to_string();
+    let mut params: Vec<(String, String)> = vec![
+        ("Action".into(), "CreateStack".into()),
+        ("StackName".into(), stack_name.into()),
+        ("TemplateBody".into(), body),
+        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
+    ];
+    for (i, (k, v)) in parameters.iter().enumerate() {
+        params.push((
+            format!("Parameters.member.{}.ParameterKey", i + 1),
+            k.clone(),
+        ));
+        params.push((
+            format!("Parameters.member.{}.ParameterValue", i + 1),
+            v.clone(),
+        ));
+    }
+    let refs: Vec<(&str, &str)> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    emu.query("cloudformation", "2010-05-15", &refs);
+    let deadline = Instant::now() + Duration::from_secs(120);
+    let described = loop {
+        let xml = emu.query(
+            "cloudformation",
+            "2010-05-15",
+            &[("Action", "DescribeStacks"), ("StackName", stack_name)],
+        );
+        let status = xml_value(&xml, "StackStatus").unwrap_or_default();
+        if !status.ends_with("IN_PROGRESS") {
+            assert_eq!(
+                status,
+                "CREATE_COMPLETE",
+                "the stack did not deploy: {}\n{}",
+                xml_value(&xml, "StackStatusReason").unwrap_or_default(),
+                emu.log_text()
+            );
+            break xml;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stack is still {status} after 120 s"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    outputs(&described)
 }
 
 /// The outputs of a DescribeStacks answer.

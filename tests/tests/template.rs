@@ -1011,21 +1011,23 @@ fn for_stack(sample: &str) -> Value {
     e
 }
 
-#[tokio::test]
-async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
-    let emu = template::emulator();
-    DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+/// A probe per rule with a pattern: the deployed pattern, as EventBridge holds it, with a queue
+/// as target, on a bus of its own (the emulator cannot invoke the stack's functions, the real
+/// targets). Returns the SQS client and each probe's queue URL by the rule's suffix
+/// (`image-pushed`...).
+async fn probe_rules(
+    emu: &Emulator,
+    rules: &[Rule],
+) -> (aws_sdk_sqs::Client, BTreeMap<String, String>) {
     let sqs = aws_sdk_sqs::Client::new(&emu.sdk_config());
-    // A probe per rule: the deployed pattern, as EventBridge holds it, with a queue as target, on
-    // a bus of its own (the emulator cannot invoke the stack's functions, the real targets).
     emu.json(
         "events",
         "AWSEvents.CreateEventBus",
         &json!({"Name": "probes"}),
     );
     let mut probes = BTreeMap::new();
-    for rule in DeployedStack::rules(&emu) {
-        let Some(pattern) = rule.pattern else {
+    for rule in rules {
+        let Some(pattern) = &rule.pattern else {
             continue;
         };
         let suffix = rule
@@ -1056,6 +1058,65 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
         );
         probes.insert(suffix, url);
     }
+    (sqs, probes)
+}
+
+/// Puts each event on the probes' bus and checks which probe got it: `expected` (a rule's
+/// suffix) or none.
+async fn check_routes(
+    emu: &Emulator,
+    sqs: &aws_sdk_sqs::Client,
+    probes: &BTreeMap<String, String>,
+    cases: &[(String, Value, Option<&str>)],
+) {
+    for (name, event, expected) in cases {
+        let entry = json!({
+            "Source": event["source"], "DetailType": event["detail-type"],
+            "Detail": event["detail"].to_string(), "Resources": event["resources"],
+            "EventBusName": "probes",
+        });
+        let put = emu.json(
+            "events",
+            "AWSEvents.PutEvents",
+            &json!({"Entries": [entry]}),
+        );
+        assert_eq!(put["FailedEntryCount"], 0, "{name}: {put}");
+        for (suffix, url) in probes {
+            let got = sqs
+                .receive_message()
+                .queue_url(url)
+                .max_number_of_messages(10)
+                .wait_time_seconds(if Some(suffix.as_str()) == *expected {
+                    2
+                } else {
+                    0
+                })
+                .send()
+                .await
+                .expect("ReceiveMessage");
+            let n = got.messages().len();
+            for m in got.messages() {
+                sqs.delete_message()
+                    .queue_url(url)
+                    .receipt_handle(m.receipt_handle().unwrap_or_default())
+                    .send()
+                    .await
+                    .expect("DeleteMessage");
+            }
+            let want = usize::from(Some(suffix.as_str()) == *expected);
+            assert_eq!(
+                n, want,
+                "{name}: rule {suffix} got {n} events, expected {want}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
+    let emu = template::emulator();
+    DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
+    let (sqs, probes) = probe_rules(&emu, &DeployedStack::rules(&emu)).await;
     assert_eq!(
         probes.keys().collect::<Vec<_>>(),
         [
@@ -1133,48 +1194,122 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
     own_alarm["detail"]["alarmName"] = json!("autopilot-autopilot-demo-deployer-errors");
     cases.push(("the autopilot's own alarm".into(), own_alarm, None));
 
-    for (name, event, expected) in &cases {
-        let entry = json!({
-            "Source": event["source"], "DetailType": event["detail-type"],
-            "Detail": event["detail"].to_string(), "Resources": event["resources"],
-            "EventBusName": "probes",
-        });
-        let put = emu.json(
-            "events",
-            "AWSEvents.PutEvents",
-            &json!({"Entries": [entry]}),
-        );
-        assert_eq!(put["FailedEntryCount"], 0, "{name}: {put}");
-        for (suffix, url) in &probes {
-            let got = sqs
-                .receive_message()
-                .queue_url(url)
-                .max_number_of_messages(10)
-                .wait_time_seconds(if Some(suffix.as_str()) == *expected {
-                    2
-                } else {
-                    0
-                })
-                .send()
-                .await
-                .expect("ReceiveMessage");
-            let n = got.messages().len();
-            for m in got.messages() {
-                sqs.delete_message()
-                    .queue_url(url)
-                    .receipt_handle(m.receipt_handle().unwrap_or_default())
-                    .send()
-                    .await
-                    .expect("DeleteMessage");
-            }
-            let want = usize::from(Some(suffix.as_str()) == *expected);
-            assert_eq!(
-                n, want,
-                "{name}: rule {suffix} got {n} events, expected {want}"
+    check_routes(&emu, &sqs, &probes, &cases).await;
+    assert!(cases.len() > 30, "{}", cases.len());
+}
+
+#[tokio::test]
+async fn fleet_mode_beside_the_ecs_stack_deploys_with_tag_selection() {
+    let emu = template::emulator();
+    let deployed = DeployedStack::deploy(&emu, &translate(), &[("Scope", "account"), OFF_HOURS]);
+    assert_eq!(deployed.output("Scope"), "account");
+    assert!(deployed.outputs.contains_key("ClusterName"));
+    let deployer = DeployedStack::function_env(&emu, "deployer");
+    assert_eq!(deployer.get("FLEET").map(String::as_str), Some("true"));
+    assert!(!deployer.contains_key("DEPLOY_TARGETS"));
+    // The stack's own rules follow the account, not only the stack.
+    let image = DeployedStack::rules(&emu)
+        .into_iter()
+        .find(|r| r.name.ends_with("image-pushed"))
+        .and_then(|r| r.pattern)
+        .expect("the image rule");
+    assert!(image["detail"].get("repository-name").is_none(), "{image}");
+}
+
+#[tokio::test]
+async fn the_autopilot_alone_in_fleet_mode_deploys_and_its_rules_take_any_cluster_and_repository() {
+    let emu = template::emulator();
+    let t = translate();
+    // No network, roles or secrets: nothing of the ECS stack is asked for.
+    let parameters: Vec<(String, String)> = [
+        ("ProjectName", template::PROJECT),
+        ("Environment", template::ENVIRONMENT),
+        ("Scope", "account"),
+        ("CreateEcsStack", "false"),
+        OFF_HOURS,
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let outputs = template::create_stack(&emu, &t, template::STACK_NAME, &parameters);
+    assert_eq!(outputs.get("Scope").map(String::as_str), Some("account"));
+    assert!(!outputs.contains_key("ClusterName"), "{outputs:?}");
+    let ecs = aws_sdk_ecs::Client::new(&emu.sdk_config());
+    let clusters = ecs.list_clusters().send().await.expect("ListClusters");
+    assert!(clusters.cluster_arns().is_empty(), "{clusters:?}");
+
+    // The functions select by tags, and each builds its configuration from what it was given.
+    let env = |binary: &str| DeployedStack::function_env(&emu, binary);
+    let deployer = env("deployer");
+    assert_eq!(deployer.get("FLEET").map(String::as_str), Some("true"));
+    assert!(!deployer.contains_key("DEPLOY_TARGETS"), "{deployer:?}");
+    let off = env("off-hours");
+    assert_eq!(
+        off.get("SELECT_TAG").map(String::as_str),
+        Some("autopilot:off-hours=enabled")
+    );
+    assert!(
+        !off.contains_key("TARGETS") && !off.contains_key("CLUSTERS"),
+        "{off:?}"
+    );
+    assert!(!env("task-watcher").contains_key("RESTART_NETWORK"));
+    for (binary, _) in FUNCTIONS {
+        let read = read_config(binary, &env(binary))
+            .unwrap_or_else(|e| panic!("{binary} does not start in fleet mode: {e}"));
+        for var in env(binary).keys() {
+            assert!(
+                read.contains(var.as_str()),
+                "{binary}: {var} set, never read"
             );
         }
     }
-    assert!(cases.len() > 30, "{}", cases.len());
+
+    // Its rules take events from any cluster, service, repository and alarm.
+    let (sqs, probes) = probe_rules(&emu, &DeployedStack::rules(&emu)).await;
+    assert_eq!(probes.len(), 4, "{probes:?}");
+    let mut push = sample_event("deployer/ecr-push-release-tag.json");
+    push["detail"]["repository-name"] = json!("billing/api");
+    let mut failed_push = push.clone();
+    failed_push["detail"]["result"] = json!("FAILURE");
+    let mut deployment = sample_event("deployer/ecs-deployment-completed.json");
+    deployment["resources"] = json!([format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/billing-prod/api"
+    )]);
+    let mut stop = sample_event("task-watcher/out-of-memory.json");
+    stop["detail"]["clusterArn"] = json!(format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/billing-prod"
+    ));
+    let mut running = stop.clone();
+    running["detail"]["lastStatus"] = json!("RUNNING");
+    running["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("stopCode"));
+    let mut alarm = sample_event("alarm-notifier/cpu-alarm.json");
+    alarm["detail"]["alarmName"] = json!("billing-prod-cpu-high");
+    let mut own_alarm = alarm.clone();
+    own_alarm["detail"]["alarmName"] = json!("autopilot-autopilot-demo-deployer-errors");
+    let cases: Vec<(String, Value, Option<&str>)> = vec![
+        (
+            "a push to any repository".into(),
+            push,
+            Some("image-pushed"),
+        ),
+        ("a failed push".into(), failed_push, None),
+        (
+            "any service's deployment".into(),
+            deployment,
+            Some("deployment-state"),
+        ),
+        (
+            "any cluster's stopped task".into(),
+            stop,
+            Some("task-stopped"),
+        ),
+        ("a running task".into(), running, None),
+        ("any alarm".into(), alarm, Some("alarm-state")),
+        ("the autopilot's own alarm".into(), own_alarm, None),
+    ];
+    check_routes(&emu, &sqs, &probes, &cases).await;
 }
 
 // ---------------------------------------------------------------------------------------------
