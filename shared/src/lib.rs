@@ -11,6 +11,7 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod events;
+pub mod fleet;
 pub mod metrics;
 pub mod notify;
 #[cfg(feature = "offhours")]

@@ -66,6 +66,9 @@ pub const DEPLOY_STRATEGY: &str = "autopilot:deploy-strategy";
 /// On a service (fleet mode): the bad `autopilot:` tag values last reported to chat, so each
 /// mistake is said once.
 pub const TAG_PROBLEM: &str = "autopilot:tag-problem";
+/// On a service (fleet mode): the bad `autopilot:watch` or `autopilot:severity` value the
+/// task-watcher last reported to chat.
+pub const WATCH_TAG_PROBLEM: &str = "autopilot:watch-tag-problem";
 
 /// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
 /// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.

@@ -4,33 +4,11 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-
 use super::config::{DeployTarget, Strategy};
 use crate::aws::arn::Arn;
 use crate::tags;
 
-/// What is wrong with a service's tags: reported per service, never fatal for the others.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct TagProblem {
-    pub service_arn: String,
-    /// The tag whose value is wrong.
-    pub tag: String,
-    pub value: String,
-    pub problem: String,
-    /// Whether chat already heard of this mistake (the service's `autopilot:tag-problem`).
-    pub reported: bool,
-}
-
-impl TagProblem {
-    /// What is remembered on the service (`autopilot:tag-problem`) once it was said in chat:
-    /// `<tag>=<value>`, which ECS accepts as a tag value (the value already was one).
-    pub fn fingerprint(&self) -> String {
-        let f = format!("{}={}", self.tag, self.value);
-        f.chars().take(256).collect()
-    }
-}
+pub use crate::fleet::TagProblem;
 
 /// The deploy target a service's tags describe.
 pub fn target_from_tags(

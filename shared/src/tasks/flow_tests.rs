@@ -496,7 +496,48 @@ async fn a_services_severity_tag_sets_its_alerts_severity() {
         // An unknown value keeps the cause's own severity (a failed health check: critical).
         assert_eq!(result["severity"], severity, "{tag}: {result}");
         let published = watcher.clients.published();
-        assert_eq!(published.len(), 1, "{tag}");
-        assert_eq!(published[0].severity.as_str(), severity, "{tag}");
+        // A value it cannot use is also said (once): the stop's alert comes last.
+        assert_eq!(published.len(), 1 + usize::from(tag == "loud"), "{tag}");
+        let alert = published.last().expect("the alert");
+        assert_eq!(alert.severity.as_str(), severity, "{tag}");
     }
+}
+
+#[tokio::test]
+async fn a_bad_watch_or_severity_value_is_reported_once_and_the_stop_is_still_explained() {
+    let watcher = TaskWatcher::new(
+        aws(&[(tags::SEVERITY, "loud")]),
+        config(CrashLoopAction::Alert),
+    );
+    let first = watcher
+        .handle(sample("elb-health-check"))
+        .await
+        .expect("handled");
+    assert_eq!(first["tagProblems"][0]["tag"], tags::SEVERITY, "{first}");
+    assert_eq!(first["actions"], json!(["alert"]), "{first}");
+    let titles: Vec<String> = watcher
+        .clients
+        .published()
+        .iter()
+        .map(|n| n.title.clone())
+        .collect();
+    assert_eq!(titles.len(), 2, "the tag and the stop: {titles:?}");
+    assert!(titles[0].contains("autopilot:severity"), "{titles:?}");
+    assert_eq!(
+        watcher
+            .clients
+            .service("web")
+            .and_then(|s| s.tags.get(tags::WATCH_TAG_PROBLEM).cloned())
+            .as_deref(),
+        Some("autopilot:severity=loud")
+    );
+
+    // The next stop: explained again, the tag not said again.
+    let mut again = sample("elb-health-check");
+    again["detail"]["taskArn"] = json!(
+        "arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/0aa1b2c3d4e5f60718293a4b5c6d7e8f"
+    );
+    let second = watcher.handle(again).await.expect("handled");
+    assert_eq!(second["tagProblems"][0]["reported"], true, "{second}");
+    assert_eq!(watcher.clients.published().len(), 3);
 }

@@ -48,6 +48,9 @@ pub struct StopReport {
     pub tagged: BTreeMap<String, String>,
     #[serde(skip_serializing_if = "Option::is_none", rename = "notificationId")]
     pub notification_id: Option<String>,
+    /// The service's `autopilot:watch` / `autopilot:severity` values it could not use.
+    #[serde(skip_serializing_if = "Vec::is_empty", rename = "tagProblems")]
+    pub tag_problems: Vec<crate::fleet::TagProblem>,
 }
 
 /// The task-watcher, with its clients and configuration; built once per process.
@@ -143,6 +146,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
             detail: c.sentence.clone(),
             tagged: BTreeMap::new(),
             notification_id: None,
+            tag_problems: vec![],
         };
         let spot_warning = t.stop_code == Some(StopCode::TerminationNotice);
         if t.last_status != "STOPPED" && !spot_warning {
@@ -168,6 +172,10 @@ impl<P: TaskPorts> TaskWatcher<P> {
             .await?
             .into_iter()
             .next();
+        if let Some(s) = &svc {
+            outcome.tag_problems = crate::fleet::watcher_tag_problems(&s.arn, &s.tags);
+            self.report_tag_problems(&outcome.tag_problems).await?;
+        }
         let tags = svc.as_ref().map(|s| &s.tags);
         if let Some(off) = tags
             .and_then(|t| t.get(crate::tags::WATCH))
@@ -194,6 +202,26 @@ impl<P: TaskPorts> TaskWatcher<P> {
         } else {
             self.alert(ev, &c, None, None, outcome).await
         }
+    }
+
+    /// Says each new tag problem of the service once in chat, then remembers it on the service
+    /// (a dry run says it and remembers nothing).
+    async fn report_tag_problems(&self, problems: &[crate::fleet::TagProblem]) -> Result<()> {
+        for p in problems.iter().filter(|p| !p.reported) {
+            let effect = if p.tag == crate::tags::WATCH {
+                "The task-watcher keeps watching the service."
+            } else {
+                "Its stops keep their own severity."
+            };
+            let n = crate::fleet::notice(p, "task-watcher", effect);
+            self.clients.publish(&self.config.topic_arn, &n).await?;
+            if !self.config.dry_run {
+                let tag =
+                    BTreeMap::from([(crate::tags::WATCH_TAG_PROBLEM.to_string(), p.fingerprint())]);
+                self.clients.tag_service(&p.service_arn, &tag).await?;
+            }
+        }
+        Ok(())
     }
 
     /// A failing stop of a service task: alert, unless it makes (or is part of) a crash loop.

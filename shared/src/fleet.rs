@@ -1,0 +1,147 @@
+//! Fleet mode's tags on a service (`autopilot:deploy`, `autopilot:watch`, `autopilot:severity`...,
+//! see [`crate::tags`]): what is wrong with a value, said per service and once, never fatal for
+//! the other services. Pure.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+use crate::notify::{neutralise, Notification, Severity};
+use crate::tags;
+
+/// What is wrong with one of a service's tags.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TagProblem {
+    pub service_arn: String,
+    /// The tag whose value is wrong.
+    pub tag: String,
+    pub value: String,
+    pub problem: String,
+    /// Whether chat already heard of this mistake (remembered in a tag of the service).
+    pub reported: bool,
+}
+
+impl TagProblem {
+    /// What is remembered on the service once it was said in chat: `<tag>=<value>`, which ECS
+    /// accepts as a tag value (the value already was one).
+    pub fn fingerprint(&self) -> String {
+        let f = format!("{}={}", self.tag, self.value);
+        f.chars().take(256).collect()
+    }
+}
+
+/// The task-watcher's tags on a service whose values it cannot use: `autopilot:watch` (only
+/// `off`, or `on`) and `autopilot:severity` (`critical`, `warning`, `info`). `reported` is read
+/// from `autopilot:watch-tag-problem`.
+pub fn watcher_tag_problems(
+    service_arn: &str,
+    service_tags: &BTreeMap<String, String>,
+) -> Vec<TagProblem> {
+    let mut problems = vec![];
+    let mut bad = |tag: &str, problem: &str| {
+        problems.push(TagProblem {
+            service_arn: service_arn.to_string(),
+            tag: tag.to_string(),
+            value: service_tags.get(tag).cloned().unwrap_or_default(),
+            problem: problem.to_string(),
+            reported: false,
+        })
+    };
+    if let Some(v) = service_tags.get(tags::WATCH) {
+        if !["off", "on"].contains(&v.trim().to_ascii_lowercase().as_str()) {
+            bad(
+                tags::WATCH,
+                "must be off (or on): the task-watcher watches the service",
+            );
+        }
+    }
+    if let Some(v) = service_tags.get(tags::SEVERITY) {
+        if Severity::from_tag(v).is_none() {
+            bad(
+                tags::SEVERITY,
+                "must be critical, warning or info: the stop's own severity is used",
+            );
+        }
+    }
+    let said = service_tags.get(tags::WATCH_TAG_PROBLEM);
+    for p in &mut problems {
+        p.reported = said == Some(&p.fingerprint());
+    }
+    problems
+}
+
+/// A chat notice of a tag problem, in the service's thread; `effect` says what the function
+/// does instead.
+pub fn notice(p: &TagProblem, function: &str, effect: &str) -> Notification {
+    let (cluster, service) = crate::aws::Arn::parse(&p.service_arn)
+        .and_then(|a| a.ecs_service())
+        .map_or_else(
+            || ("?".to_string(), p.service_arn.clone()),
+            |(c, s)| (c.to_string(), s.to_string()),
+        );
+    Notification::new(
+        format!("tag-problem:{function}:{}:{}", p.service_arn, p.fingerprint()),
+        Severity::Warning,
+        format!("{cluster}/{service}: its tag {} is wrong", p.tag),
+        p.service_arn.clone(),
+    )
+    .describe(format!(
+        "`{}` = `{}`: {}. {effect}",
+        p.tag,
+        neutralise(&p.value),
+        p.problem
+    ))
+    .event_type("tag-problem")
+    .keywords([cluster.clone(), service.clone(), function.to_string()])
+    .resources([p.service_arn.clone()])
+    .facts([
+        ("cluster".to_string(), cluster),
+        ("service".to_string(), service),
+        ("tag".to_string(), p.tag.clone()),
+    ])
+    .next_steps(["Fix the tag on the service (the README's \"Fleet mode\" lists the values). This is said once per mistake.".to_string()])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/web";
+
+    fn tags_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn the_watchers_tags_are_checked_and_remembered_problems_are_marked_reported() {
+        assert!(watcher_tag_problems(
+            ARN,
+            &tags_of(&[(tags::WATCH, "OFF"), (tags::SEVERITY, "Critical")])
+        )
+        .is_empty());
+        let p = watcher_tag_problems(
+            ARN,
+            &tags_of(&[(tags::WATCH, "no"), (tags::SEVERITY, "loud")]),
+        );
+        let bad: Vec<(&str, &str, bool)> = p
+            .iter()
+            .map(|p| (p.tag.as_str(), p.value.as_str(), p.reported))
+            .collect();
+        assert_eq!(
+            bad,
+            [(tags::WATCH, "no", false), (tags::SEVERITY, "loud", false)]
+        );
+        let p = watcher_tag_problems(
+            ARN,
+            &tags_of(&[
+                (tags::SEVERITY, "loud"),
+                (tags::WATCH_TAG_PROBLEM, "autopilot:severity=loud"),
+            ]),
+        );
+        assert!(p[0].reported);
+    }
+}
