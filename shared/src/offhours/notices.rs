@@ -36,7 +36,11 @@ pub fn transition(
             "Asleep now: {}.",
             slept
                 .iter()
-                .map(|p| format!("{} ({} tasks)", name(p), p.restore.map_or(0, |r| r.desired)))
+                .map(|p| format!(
+                    "{} ({})",
+                    name(p),
+                    super::plan::tasks(p.restore.map_or(0, |r| r.desired))
+                ))
                 .collect::<Vec<_>>()
                 .join(", ")
         ));

@@ -99,14 +99,14 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
                 p.reason = "already at zero, not put to sleep by off-hours: left alone".into();
             } else {
                 p.action = Action::Sleep;
-                p.reason = format!("outside on-hours: {} tasks to 0", s.desired);
+                p.reason = format!("outside on-hours: {} to 0", tasks(s.desired));
             }
         }
         Mode::Awake if asleep => match recorded {
             Some(r) => {
                 p.action = Action::Wake;
                 p.restore = Some(r);
-                p.reason = format!("on-hours: back to {} tasks", r.desired);
+                p.reason = format!("on-hours: back to {}", tasks(r.desired));
             }
             None => {
                 p.action = Action::Error;
@@ -139,6 +139,15 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
         });
     }
     p
+}
+
+/// `1 task`, `2 tasks`.
+pub fn tasks(n: i32) -> String {
+    if n == 1 {
+        "1 task".into()
+    } else {
+        format!("{n} tasks")
+    }
 }
 
 #[cfg(test)]
