@@ -106,15 +106,9 @@ pub fn notice(p: &TagProblem, function: &str, effect: &str) -> Notification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::tags as tags_of;
 
     const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/web";
-
-    fn tags_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn the_watchers_tags_are_checked_and_remembered_problems_are_marked_reported() {

@@ -33,6 +33,14 @@ pub fn any_json(
     })
 }
 
+/// Tags from pairs, as a service or an alarm carries them.
+pub fn tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
 /// AWS in memory: every port of the core, over plain data, recording each call by the name the
 /// SDK would give it (`ECS.DescribeServices`...), so a whole flow runs in a unit test and its
 /// calls can be asserted as against the emulator.

@@ -286,9 +286,22 @@ impl Stack {
 
     /// Another Fargate service on the stack's task definition; returns its ARN.
     pub async fn create_service(&self, name: &str, desired: i32, tags: &[(&str, &str)]) -> String {
+        self.create_service_in(&self.cluster, name, desired, tags)
+            .await
+    }
+
+    /// A Fargate service of `cluster` (which must exist) on the stack's task definition and
+    /// network; returns its ARN.
+    pub async fn create_service_in(
+        &self,
+        cluster: &str,
+        name: &str,
+        desired: i32,
+        tags: &[(&str, &str)],
+    ) -> String {
         self.ecs
             .create_service()
-            .cluster(&self.cluster)
+            .cluster(cluster)
             .service_name(name)
             .task_definition(&self.task_definition)
             .desired_count(desired)

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use autopilot_core::deploy::{Deployer, DeployerConfig};
 use autopilot_core::offhours::{OffHours, TagSelection};
 use autopilot_core::tags;
-use aws_sdk_ecs::types::{LaunchType, Tag};
 use integration_tests::configs::{push_event, tick_event};
 use integration_tests::{Emulator, Stack};
 use serde_json::Value;
@@ -24,23 +23,7 @@ async fn service_in(stack: &Stack, cluster: &str, name: &str, tags: &[(&str, &st
         .send()
         .await
         .expect("CreateCluster");
-    stack
-        .ecs
-        .create_service()
-        .cluster(cluster)
-        .service_name(name)
-        .task_definition(&stack.task_definition)
-        .desired_count(2)
-        .launch_type(LaunchType::Fargate)
-        .network_configuration(stack.network())
-        .set_tags(Some(
-            tags.iter()
-                .map(|(k, v)| Tag::builder().key(*k).value(*v).build())
-                .collect(),
-        ))
-        .send()
-        .await
-        .expect("CreateService");
+    stack.create_service_in(cluster, name, 2, tags).await;
 }
 
 /// The task definition a service of a cluster runs.

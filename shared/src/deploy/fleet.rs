@@ -123,15 +123,9 @@ fn is_repository_name(name: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::tags as tags_of;
 
     const ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/prod/web";
-
-    fn tags_of(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
-    }
 
     #[test]
     fn a_service_tagged_with_a_repository_follows_every_tag_with_pin_digest() {
