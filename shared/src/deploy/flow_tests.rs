@@ -589,9 +589,19 @@ async fn in_fleet_mode_a_tagged_services_deployment_is_reported() {
         .expect("push");
     let mut completed = deployment("completed");
     completed["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/staging/web"]);
+    d.clients.calls.take();
     let result = d.handle(completed).await.expect("deployment");
     assert_eq!(result["deployment"]["notified"], true, "{result}");
     assert_eq!(result["deployment"]["cluster"], "staging", "{result}");
+    // Its tags and its deployments come from one read.
+    let reads = d
+        .clients
+        .calls
+        .snapshot()
+        .iter()
+        .filter(|c| *c == "ECS.DescribeServices")
+        .count();
+    assert_eq!(reads, 1);
 
     // Without fleet mode the same event is about no configured service.
     let mut d = fleet_deployer();

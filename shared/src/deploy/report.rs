@@ -13,25 +13,27 @@ use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
 use crate::ports::DeployPorts;
+use crate::service::ServiceSnapshot;
 use crate::tags;
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
 const MAX_STOPPED_TASKS: usize = 100;
 
 /// The targets a deployment event can be about: `DEPLOY_TARGETS`, and in fleet mode, for a
-/// service not named there, the target its own tags describe (one DescribeServices; a service
-/// whose tags are wrong is not reported on, its pushes already said why).
+/// service not named there, the target its own tags describe (a service whose tags are wrong
+/// is not reported on, its pushes already said why). Returns the services it had to read
+/// (one DescribeServices), so the report does not read them again.
 async fn targets_of<P: DeployPorts>(
     d: &Deployer<P>,
     cluster: Option<&str>,
     service: &str,
-) -> Result<Vec<DeployTarget>> {
+) -> Result<(Vec<DeployTarget>, Option<Vec<ServiceSnapshot>>)> {
     let mut targets = d.config.targets.clone();
     let configured = targets
         .iter()
         .any(|t| t.service == service && cluster.is_none_or(|c| t.cluster_name() == c));
     let Some(cluster) = cluster.filter(|_| d.config.fleet && !configured) else {
-        return Ok(targets);
+        return Ok((targets, None));
     };
     let found = d.clients.services(cluster, &[service.to_string()]).await?;
     if let Some(s) = found.first().filter(|s| s.tags.contains_key(tags::DEPLOY)) {
@@ -39,7 +41,7 @@ async fn targets_of<P: DeployPorts>(
             targets.push(t);
         }
     }
-    Ok(targets)
+    Ok((targets, Some(found)))
 }
 
 pub(super) async fn handle<P: DeployPorts>(
@@ -49,7 +51,7 @@ pub(super) async fn handle<P: DeployPorts>(
     let (service_arn, cluster, service) = outcome::service_of(&change)?;
     let happened = DeploymentOutcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
-    let targets = targets_of(d, cluster.as_deref(), &service).await?;
+    let (targets, read) = targets_of(d, cluster.as_deref(), &service).await?;
     let plan = outcome::plan(
         happened,
         cluster.as_deref(),
@@ -71,10 +73,14 @@ pub(super) async fn handle<P: DeployPorts>(
         OutcomePlan::Report { target, prune } => (target, prune),
     };
     result["cluster"] = json!(target.cluster_name());
-    let services = d
-        .clients
-        .services(&target.cluster, std::slice::from_ref(&service))
-        .await?;
+    let services = match read {
+        Some(read) => read,
+        None => {
+            d.clients
+                .services(&target.cluster, std::slice::from_ref(&service))
+                .await?
+        }
+    };
     let svc = services.first();
     let resolution = outcome::resolve(&change.detail, svc);
     tracing::info!(resolution = ?resolution, "deployment resolved");
