@@ -71,6 +71,31 @@ pub fn watcher_tag_problems(
     problems
 }
 
+/// Says each problem chat has not heard of yet (a notice in the service's thread, `effect`
+/// saying what the function does instead), then remembers it on the service in the function's
+/// own tag `memory`, so the next event stays quiet about it. A dry run says it and remembers
+/// nothing.
+pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
+    clients: &P,
+    topic_arn: &str,
+    function: &str,
+    memory: &str,
+    dry_run: bool,
+    problems: &[TagProblem],
+    effect: impl Fn(&TagProblem) -> String,
+) -> crate::error::Result<()> {
+    for p in problems.iter().filter(|p| !p.reported) {
+        clients
+            .publish(topic_arn, &notice(p, function, &effect(p)))
+            .await?;
+        if !dry_run && crate::aws::arn::is_long_service_arn(&p.service_arn) {
+            let tag = BTreeMap::from([(memory.to_string(), p.fingerprint())]);
+            clients.tag_service(&p.service_arn, &tag).await?;
+        }
+    }
+    Ok(())
+}
+
 /// A chat notice of a tag problem, in the service's thread; `effect` says what the function
 /// does instead.
 pub fn notice(p: &TagProblem, function: &str, effect: &str) -> Notification {

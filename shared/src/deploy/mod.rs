@@ -129,7 +129,17 @@ impl<P: DeployPorts> Deployer<P> {
         // The others' deploys are announced whatever happened to one; a failure then fails the
         // invocation (a retryable one comes again, and the others are already running then).
         self.notify_push(&push, targets, &plan).await?;
-        self.report_tag_problems(&push, &problems).await?;
+        let repository = &push.detail.repository_name;
+        crate::fleet::report(
+            &self.clients,
+            &self.config.topic_arn,
+            "deployer",
+            tags::TAG_PROBLEM,
+            self.config.dry_run,
+            &problems,
+            |_| format!("Pushes of {repository} leave the service out until the tag is fixed; the other services deploy."),
+        )
+        .await?;
         if let Some(e) = first_error {
             return Err(e);
         }
@@ -195,24 +205,6 @@ impl<P: DeployPorts> Deployer<P> {
             }
         }
         Ok((targets, problems))
-    }
-
-    /// Says each new tag problem in chat, then remembers it on the service so the next push
-    /// stays quiet about it (a dry run says it and remembers nothing).
-    async fn report_tag_problems(
-        &self,
-        push: &Event<EcrImageAction>,
-        problems: &[fleet::TagProblem],
-    ) -> Result<()> {
-        for p in problems.iter().filter(|p| !p.reported) {
-            let n = notices::tag_problem(push, p);
-            self.clients.publish(&self.config.topic_arn, &n).await?;
-            if !self.config.dry_run && crate::aws::arn::is_long_service_arn(&p.service_arn) {
-                let tag = BTreeMap::from([(tags::TAG_PROBLEM.to_string(), p.fingerprint())]);
-                self.clients.tag_service(&p.service_arn, &tag).await?;
-            }
-        }
-        Ok(())
     }
 
     /// Reads the services (one DescribeServices per cluster and 10 services) and, for

@@ -36,40 +36,6 @@ fn base(
         ])
 }
 
-/// A service whose fleet-mode tags are wrong: said once per mistake (the deployer remembers it
-/// in `autopilot:tag-problem`); the service is left out of pushes until its tags are fixed.
-pub fn tag_problem(push: &Event<EcrImageAction>, p: &super::fleet::TagProblem) -> Notification {
-    let (cluster, service) = crate::aws::Arn::parse(&p.service_arn)
-        .and_then(|a| a.ecs_service())
-        .map_or_else(
-            || ("?".to_string(), p.service_arn.clone()),
-            |(c, s)| (c.to_string(), s.to_string()),
-        );
-    let value = neutralise(&p.value);
-    Notification::new(
-        format!("tag-problem:{}:{}", p.service_arn, p.fingerprint()),
-        Severity::Warning,
-        format!(
-            "Not deploying {} to {cluster}/{service}: its tag {} is wrong",
-            push.detail.repository_name, p.tag
-        ),
-        p.service_arn.clone(),
-    )
-    .describe(format!("`{}` = `{value}`: {}.", p.tag, p.problem))
-    .event_type("tag-problem")
-    .keywords([cluster.clone(), service.clone(), "deploy".into()])
-    .resources([p.service_arn.clone()])
-    .facts([
-        ("cluster".to_string(), cluster),
-        ("service".to_string(), service),
-        ("tag".to_string(), p.tag.clone()),
-    ])
-    .next_steps([format!(
-        "Fix the tag on the service (the README's \"Fleet mode\" lists the values); the next push of {} uses it. Other services are not affected.",
-        push.detail.repository_name
-    )])
-}
-
 /// A push decision that chat must hear of: a deploy, or a skip that needs a person.
 pub fn push_decision(
     push: &Event<EcrImageAction>,

@@ -174,7 +174,22 @@ impl<P: TaskPorts> TaskWatcher<P> {
             .next();
         if let Some(s) = &svc {
             outcome.tag_problems = crate::fleet::watcher_tag_problems(&s.arn, &s.tags);
-            self.report_tag_problems(&outcome.tag_problems).await?;
+            crate::fleet::report(
+                &self.clients,
+                &self.config.topic_arn,
+                "task-watcher",
+                crate::tags::WATCH_TAG_PROBLEM,
+                self.config.dry_run,
+                &outcome.tag_problems,
+                |p| {
+                    if p.tag == crate::tags::WATCH {
+                        "The task-watcher keeps watching the service.".into()
+                    } else {
+                        "Its stops keep their own severity.".into()
+                    }
+                },
+            )
+            .await?;
         }
         let tags = svc.as_ref().map(|s| &s.tags);
         if let Some(off) = tags
@@ -202,26 +217,6 @@ impl<P: TaskPorts> TaskWatcher<P> {
         } else {
             self.alert(ev, &c, None, None, outcome).await
         }
-    }
-
-    /// Says each new tag problem of the service once in chat, then remembers it on the service
-    /// (a dry run says it and remembers nothing).
-    async fn report_tag_problems(&self, problems: &[crate::fleet::TagProblem]) -> Result<()> {
-        for p in problems.iter().filter(|p| !p.reported) {
-            let effect = if p.tag == crate::tags::WATCH {
-                "The task-watcher keeps watching the service."
-            } else {
-                "Its stops keep their own severity."
-            };
-            let n = crate::fleet::notice(p, "task-watcher", effect);
-            self.clients.publish(&self.config.topic_arn, &n).await?;
-            if !self.config.dry_run {
-                let tag =
-                    BTreeMap::from([(crate::tags::WATCH_TAG_PROBLEM.to_string(), p.fingerprint())]);
-                self.clients.tag_service(&p.service_arn, &tag).await?;
-            }
-        }
-        Ok(())
     }
 
     /// A failing stop of a service task: alert, unless it makes (or is part of) a crash loop.
