@@ -165,6 +165,22 @@ impl Stack {
 
     /// Every notification that reached a queue (and deletes them).
     pub async fn notifications_in(&self, queue_url: &str) -> Vec<Value> {
+        self.drain(queue_url)
+            .await
+            .iter()
+            .map(|body| {
+                let envelope: Value = serde_json::from_str(body).expect("SNS envelope JSON");
+                let message = envelope["Message"]
+                    .as_str()
+                    .expect("SNS envelope has a Message")
+                    .to_string();
+                serde_json::from_str(&message).unwrap_or(Value::String(message))
+            })
+            .collect()
+    }
+
+    /// The bodies of every message waiting in a queue, in order, deleted as read.
+    pub async fn drain(&self, queue_url: &str) -> Vec<String> {
         let mut out = Vec::new();
         loop {
             let got = self
@@ -180,13 +196,7 @@ impl Stack {
                 return out;
             }
             for m in messages {
-                let envelope: Value =
-                    serde_json::from_str(m.body().unwrap_or_default()).expect("SNS envelope JSON");
-                let message = envelope["Message"]
-                    .as_str()
-                    .expect("SNS envelope has a Message")
-                    .to_string();
-                out.push(serde_json::from_str(&message).unwrap_or(Value::String(message)));
+                out.push(m.body().unwrap_or_default().to_string());
                 if let Some(handle) = m.receipt_handle() {
                     self.sqs
                         .delete_message()
@@ -415,10 +425,16 @@ impl Stack {
     /// Registers the service with Application Auto Scaling at `min..=max`, as a stack with auto
     /// scaling has it.
     pub async fn register_scalable_target(&self, min: i32, max: i32) {
+        self.register_scalable_target_for(&self.service, min, max)
+            .await
+    }
+
+    /// Registers another service of the stack's cluster at `min..=max`.
+    pub async fn register_scalable_target_for(&self, service: &str, min: i32, max: i32) {
         aws_sdk_applicationautoscaling::Client::new(&self.sdk)
             .register_scalable_target()
             .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(format!("service/{}/{}", self.cluster, self.service))
+            .resource_id(format!("service/{}/{service}", self.cluster))
             .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
             .min_capacity(min)
             .max_capacity(max)

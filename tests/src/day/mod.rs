@@ -467,7 +467,9 @@ impl<'n> Day<'n> {
                 ],
             )
             .await;
-        register_bounds(&self.stack, &worker, WORKER_BOUNDS).await;
+        self.stack
+            .register_scalable_target_for(&worker, WORKER_BOUNDS.0, WORKER_BOUNDS.1)
+            .await;
         self.say(&format!(
             "{worker}: created through ECS (a team's own service, outside the stack), {WORKER_DESIRED} tasks, \
              auto scaling {}..{}, tagged autopilot:off-hours=enabled and autopilot:keep-awake-until={until}",
@@ -910,7 +912,7 @@ impl<'n> Day<'n> {
         }
         let mut got: Vec<(&'static str, String, Vec<Value>)> = vec![];
         for route in &self.routes {
-            let events = drain(&self.stack.sqs, &route.queue_url).await;
+            let events = drain(&self.stack, &route.queue_url).await;
             if !events.is_empty() {
                 got.push((route.binary, route.rule.clone(), events));
             }
@@ -1284,54 +1286,22 @@ fn short(arn: &str) -> &str {
     arn.rsplit('/').next().unwrap_or(arn)
 }
 
-/// Registers a service with Application Auto Scaling at `min..=max`.
-async fn register_bounds(stack: &Stack, service: &str, (min, max): (i32, i32)) {
-    use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
-    let _ = aws_sdk_applicationautoscaling::Client::new(&stack.sdk)
-        .register_scalable_target()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_id(format!("service/{}/{service}", stack.cluster))
-        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-        .min_capacity(min)
-        .max_capacity(max)
-        .send()
-        .await;
-}
-
-/// Every event waiting in a queue (deleted as read), in order.
-async fn drain(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<Value> {
-    let mut out = vec![];
-    while let Ok(got) = sqs
-        .receive_message()
-        .queue_url(url)
-        .max_number_of_messages(10)
-        .send()
+/// Every event waiting in a route's queue, in order (deleted as read).
+async fn drain(stack: &Stack, url: &str) -> Vec<Value> {
+    stack
+        .drain(url)
         .await
-    {
-        let messages = got.messages();
-        if messages.is_empty() {
-            break;
-        }
-        for m in messages {
-            if let Ok(mut v) = serde_json::from_str::<Value>(m.body().unwrap_or_default()) {
-                // moto's EventBridge leaves `account` out of what it sends a target (its default
-                // input template lacks it); EventBridge sends the whole event.
-                if let Some(o) = v.as_object_mut() {
-                    o.entry("account").or_insert_with(|| json!(ACCOUNT));
-                }
-                out.push(v);
+        .iter()
+        .filter_map(|body| serde_json::from_str::<Value>(body).ok())
+        .map(|mut v| {
+            // moto's EventBridge leaves `account` out of what it sends a target (its default
+            // input template lacks it); EventBridge sends the whole event.
+            if let Some(o) = v.as_object_mut() {
+                o.entry("account").or_insert_with(|| json!(ACCOUNT));
             }
-            if let Some(handle) = m.receipt_handle() {
-                let _ = sqs
-                    .delete_message()
-                    .queue_url(url)
-                    .receipt_handle(handle)
-                    .send()
-                    .await;
-            }
-        }
-    }
-    out
+            v
+        })
+        .collect()
 }
 
 /// The deployer's decisions in its results.
