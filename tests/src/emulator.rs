@@ -226,6 +226,29 @@ impl Emulator {
         serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
     }
 
+    /// A REST-JSON call with a JSON body (Lambda's `PUT .../event-source-mappings/{id}`);
+    /// panics unless it answers 2xx with JSON.
+    pub fn rest_json(
+        &self,
+        service: &str,
+        method: &str,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let (status, text) = self.signed(
+            service,
+            method,
+            path,
+            &body.to_string(),
+            &[("Content-Type", "application/json")],
+        );
+        assert!(
+            (200..300).contains(&status),
+            "{method} {path} {body} failed ({status}): {text}"
+        );
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {text}"))
+    }
+
     /// A plain HTTP request to the emulator's own API (`/moto-api/...`); panics when it cannot
     /// be made.
     pub fn http(&self, method: &str, path: &str, body: &str) -> (u16, String) {

@@ -299,6 +299,63 @@ pub struct DeployedStack {
     pub outputs: BTreeMap<String, String>,
 }
 
+/// Turns off the stack's event source mappings in the emulator. On AWS, Lambda's poller reads
+/// each FIFO queue and invokes the function; moto's would try to run the function in Docker and
+/// hide the message for the queue's visibility timeout. The tests read the queue themselves and
+/// hand the function what the poller would ([`sqs_event`]).
+pub fn pollers_off(emu: &Emulator) {
+    let listed = emu.rest("lambda", "GET", "/2015-03-31/event-source-mappings/");
+    for m in listed["EventSourceMappings"]
+        .as_array()
+        .into_iter()
+        .flatten()
+    {
+        let Some(uuid) = m["UUID"].as_str() else {
+            continue;
+        };
+        emu.rest_json(
+            "lambda",
+            "PUT",
+            &format!("/2015-03-31/event-source-mappings/{uuid}"),
+            &json!({"Enabled": false}),
+        );
+    }
+}
+
+/// The event Lambda's SQS poller hands a function for one message of a FIFO queue (the "Using
+/// Lambda with Amazon SQS" page of the Lambda developer guide, its FIFO example): one record,
+/// the body as EventBridge sent it, the message group of the rule's target.
+pub fn sqs_event(queue_arn: &str, group: &str, body: &str) -> Value {
+    let now = chrono::Utc::now().timestamp_millis().to_string();
+    let id = format!(
+        "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+        fastrand::u32(..),
+        fastrand::u16(..),
+        fastrand::u16(..0x1000),
+        fastrand::u16(..0x1000),
+        fastrand::u64(..0x1_0000_0000_0000)
+    );
+    json!({"Records": [{
+        "messageId": id,
+        "receiptHandle": format!("AQEB{}", fastrand::u64(..)),
+        "body": body,
+        "attributes": {
+            "ApproximateReceiveCount": "1",
+            "SentTimestamp": now,
+            "SequenceNumber": format!("1884949646046769{:04}", fastrand::u16(..10000)),
+            "MessageGroupId": group,
+            "SenderId": "AROAEXAMPLE:events",
+            "MessageDeduplicationId": format!("{:064x}", fastrand::u128(..)),
+            "ApproximateFirstReceiveTimestamp": now
+        },
+        "messageAttributes": {},
+        "md5OfBody": "",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn,
+        "awsRegion": REGION
+    }]})
+}
+
 impl DeployedStack {
     /// Creates the prerequisites, then the tests' stack from the translated template with
     /// their parameters plus `overrides`, and waits for CREATE_COMPLETE; panics with the
@@ -325,6 +382,7 @@ impl DeployedStack {
             parameters.push((k.clone(), v.clone()));
         }
         let outputs = create_stack(emu, translated, &names.stack, &parameters);
+        pollers_off(emu);
         DeployedStack {
             names: names.clone(),
             prerequisites,

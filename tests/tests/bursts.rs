@@ -1,6 +1,7 @@
 //! Bursts and duplicates: the same event delivered several times, and many events at once, run
-//! as Lambda runs them for the template: at most the function's reserved concurrency at a time,
-//! read from the template itself, each in one of several function instances ("processes").
+//! as Lambda runs them for the template: as many at a time as its configuration lets Lambda run
+//! (one for a function fed by a FIFO queue, read from the template itself), each in one of
+//! several function instances ("processes").
 
 use std::collections::BTreeSet;
 use std::future::Future;
@@ -15,12 +16,40 @@ use integration_tests::configs::{push_event, ELB};
 use integration_tests::{Emulator, FaultProxy, Stack};
 use serde_json::{json, Value};
 
-/// The template's reserved concurrency of a function (`DeployerFunction`...).
-fn reserved_concurrency(function: &str) -> usize {
+/// How many events of a function Lambda runs at once in the template's configuration, which is
+/// the one a new account gets (no reserved concurrency: a quota of 10 cannot spare any).
+///
+/// - Fed by an event source mapping from a FIFO queue whose rules all send to one message
+///   group: one at a time ("Using Lambda with Amazon SQS": Lambda delivers a group's messages in
+///   order, one batch at a time; the batch size here is 1).
+/// - Otherwise its reserved concurrency, if any; with none, as many as there are events (the
+///   lanes are then bounded by the instances).
+fn concurrency(function: &str) -> usize {
     let t = integration_tests::template::translate();
-    t["Resources"][function]["Properties"]["ReservedConcurrentExecutions"]
+    let r = t["Resources"].as_object().expect("Resources");
+    let mapping = r.values().find(|m| {
+        m["Type"] == "AWS::Lambda::EventSourceMapping"
+            && m["Properties"]["FunctionName"] == json!({"Ref": function})
+    });
+    if let Some(m) = mapping {
+        let queue = m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+            .as_str()
+            .expect("the mapping reads a queue of the stack");
+        assert_eq!(r[queue]["Properties"]["FifoQueue"], true, "{queue}");
+        assert_eq!(m["Properties"]["BatchSize"], 1, "{function}");
+        let groups: BTreeSet<&str> = r
+            .values()
+            .filter(|x| x["Type"] == "AWS::Events::Rule")
+            .flat_map(|x| x["Properties"]["Targets"].as_array().into_iter().flatten())
+            .filter(|target| target["Arn"] == json!({"Fn::GetAtt": [queue, "Arn"]}))
+            .filter_map(|target| target["SqsParameters"]["MessageGroupId"].as_str())
+            .collect();
+        assert_eq!(groups.len(), 1, "{queue}: {groups:?}");
+        return 1;
+    }
+    r[function]["Properties"]["ReservedConcurrentExecutions"]
         .as_u64()
-        .unwrap_or_else(|| panic!("{function} has no reserved concurrency")) as usize
+        .map_or(usize::MAX, |n| n as usize)
 }
 
 /// Delivers `events` to `instances` as Lambda would with `concurrency` executions at most: the
@@ -97,7 +126,7 @@ async fn a_burst_of_fifty_failing_stops_makes_one_crash_loop_alert_and_at_most_t
         .collect();
     let results = deliver(
         instances,
-        reserved_concurrency("TaskWatcherFunction"),
+        concurrency("TaskWatcherFunction"),
         events,
         |w, e| async move { w.handle(e).await },
     )
@@ -175,7 +204,7 @@ async fn the_same_alarm_change_three_times_at_once_is_one_message_for_chatbot() 
         })
         .collect();
     let e = stack.alarm_event("dev-web-cpu");
-    let concurrency = reserved_concurrency("AlarmNotifierFunction");
+    let concurrency = concurrency("AlarmNotifierFunction");
     assert!(concurrency >= 3, "the alarm-notifier runs them at once");
     let results = deliver(
         instances,
@@ -210,7 +239,7 @@ async fn the_same_push_three_times_deploys_once() {
     );
     let results = deliver(
         instances,
-        reserved_concurrency("DeployerFunction"),
+        concurrency("DeployerFunction"),
         vec![p.clone(), p.clone(), p],
         |d, e| async move { d.handle(e).await },
     )
@@ -255,7 +284,7 @@ async fn of_two_pushes_in_quick_succession_the_newer_runs_whatever_order_they_ar
         let instances: Vec<Arc<Deployer>> = (0..2).map(|_| Arc::new(deployer(&stack))).collect();
         let results = deliver(
             instances,
-            reserved_concurrency("DeployerFunction"),
+            concurrency("DeployerFunction"),
             order.to_vec(),
             |d, e| async move { d.handle(e).await },
         )
@@ -290,7 +319,7 @@ async fn the_same_tick_three_times_makes_one_transition() {
         "region": "us-east-1", "resources": [], "detail": {}});
     let results = deliver(
         instances,
-        reserved_concurrency("OffHoursFunction"),
+        concurrency("OffHoursFunction"),
         vec![tick.clone(), tick.clone(), tick],
         |o, e| async move { o.handle(e).await },
     )

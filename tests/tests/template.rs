@@ -123,6 +123,50 @@ fn checkov_fails_no_check_and_every_skip_says_why() {
 // The translated template: what the emulator's CloudFormation drops or only pretends to create
 // ---------------------------------------------------------------------------------------------
 
+/// The FIFO queue whose event source mapping feeds `function` one message at a time, when
+/// every rule that targets that queue sends to one message group: Lambda then invokes the
+/// function for one message of the group at a time ("Using Lambda with Amazon SQS", FIFO
+/// queues), the serialisation reserved concurrency of 1 gave.
+fn serialised_by(t: &Value, function: &str) -> Option<String> {
+    let r = resources(t);
+    let mapping = r.values().find(|m| {
+        m["Type"] == "AWS::Lambda::EventSourceMapping"
+            && m["Properties"]["FunctionName"] == json!({"Ref": function})
+    })?;
+    let p = &mapping["Properties"];
+    let queue = p["EventSourceArn"]["Fn::GetAtt"][0].as_str()?.to_string();
+    assert_eq!(p["BatchSize"], 1, "{function}: one message per invocation");
+    assert_eq!(
+        p["FunctionResponseTypes"],
+        json!(["ReportBatchItemFailures"]),
+        "{function}"
+    );
+    assert_eq!(r[&queue]["Properties"]["FifoQueue"], true, "{queue}");
+    let groups: BTreeSet<String> = r
+        .values()
+        .filter(|x| x["Type"] == "AWS::Events::Rule")
+        .flat_map(|x| {
+            x["Properties"]["Targets"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .filter(|target| target["Arn"] == json!({"Fn::GetAtt": [queue, "Arn"]}))
+        .map(|target| {
+            target["SqsParameters"]["MessageGroupId"]
+                .as_str()
+                .unwrap_or_else(|| panic!("{queue}: a target without a message group"))
+                .to_string()
+        })
+        .collect();
+    assert_eq!(
+        groups.len(),
+        1,
+        "{queue}: one message group, got {groups:?}"
+    );
+    Some(queue)
+}
+
 fn resources(t: &Value) -> &serde_json::Map<String, Value> {
     t["Resources"].as_object().expect("Resources")
 }
@@ -151,22 +195,64 @@ fn functions_are_arm64_json_logging_with_dead_letters_and_retries() {
             json!({"Fn::GetAtt": ["FunctionsDeadLetterQueue", "Arn"]}),
             "{id}: async failures land in the functions' dead-letter queue"
         );
-        assert!(p["ReservedConcurrentExecutions"].is_number(), "{id}");
+        // A new account's concurrency quota (10) cannot spare a reservation: Lambda refuses one
+        // that leaves less than its minimum unreserved.
+        assert!(p.get("ReservedConcurrentExecutions").is_none(), "{id}");
         let invoke = resources(&t)
             .get(&format!("{id}EventInvokeConfig"))
             .unwrap_or_else(|| panic!("{id} has no EventInvokeConfig"));
         assert_eq!(invoke["Properties"]["MaximumRetryAttempts"], 2, "{id}");
     }
-    let deployer = &resources(&t)["DeployerFunction"]["Properties"];
-    assert_eq!(
-        deployer["ReservedConcurrentExecutions"], 1,
-        "two pushes never race on one service"
-    );
-    assert_eq!(
-        resources(&t)["TaskWatcherFunction"]["Properties"]["ReservedConcurrentExecutions"],
-        1,
-        "a burst of stops makes one crash-loop alert"
-    );
+    // One at a time instead: each of these reads one FIFO queue, one message at a time.
+    for (function, queue, reason) in [
+        (
+            "DeployerFunction",
+            "DeployerQueue",
+            "two pushes never race on one service",
+        ),
+        (
+            "TaskWatcherFunction",
+            "TaskWatcherQueue",
+            "a burst of stops makes one crash-loop alert",
+        ),
+        (
+            "OffHoursFunction",
+            "OffHoursQueue",
+            "a tick delivered twice never runs beside itself",
+        ),
+    ] {
+        assert_eq!(
+            serialised_by(&t, function).as_deref(),
+            Some(queue),
+            "{function}: {reason}"
+        );
+        let q = &resources(&t)[queue]["Properties"];
+        assert_eq!(q["FifoQueue"], true, "{queue}");
+        assert_eq!(q["ContentBasedDeduplication"], true, "{queue}");
+        assert_eq!(
+            q["RedrivePolicy"]["deadLetterTargetArn"],
+            json!({"Fn::GetAtt": ["OrderedDeadLetterQueue", "Arn"]}),
+            "{queue}"
+        );
+        // Lambda's advice: a visibility timeout of six times the function's timeout.
+        assert_eq!(
+            q["VisibilityTimeout"].as_u64(),
+            resources(&t)[function]["Properties"]["Timeout"]
+                .as_u64()
+                .map(|s| s * 6),
+            "{queue}"
+        );
+        // Pushes and stops wait longer than Lambda's asynchronous queue keeps an event (6
+        // hours); a tick is stale within the hour, when later ticks have reconciled.
+        let kept = q["MessageRetentionPeriod"].as_u64().unwrap_or(0);
+        if queue == "OffHoursQueue" {
+            assert_eq!(kept, 3600, "{queue}");
+        } else {
+            assert!(kept > 6 * 3600, "{queue}: {kept}");
+        }
+    }
+    // The alarm-notifier runs alarms side by side: each is told from its own history.
+    assert_eq!(serialised_by(&t, "AlarmNotifierFunction"), None);
     for (id, rule) in of_type(&t, "AWS::Events::Rule") {
         for target in rule["Properties"]["Targets"].as_array().expect("targets") {
             assert!(
@@ -209,21 +295,8 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
             "{id}"
         );
     }
-    let running = &resources(&t)["NoRunningTasksAlarm"]["Properties"];
-    assert_eq!(
-        (
-            &running["Namespace"],
-            &running["MetricName"],
-            &running["ComparisonOperator"],
-            &running["Threshold"]
-        ),
-        (
-            &json!("ECS/ContainerInsights"),
-            &json!("RunningTaskCount"),
-            &json!("LessThanThreshold"),
-            &json!(1)
-        )
-    );
+    // Its metric, with Container Insights on or off, is checked by
+    // the_no_running_tasks_alarm_means_something_with_container_insights_off.
     // The autopilot's own alarms (function errors, dead-letter queues) go to the topic directly,
     // never through a function that may be the one failing: their names fall outside the rule.
     let own: Vec<_> = alarms
@@ -253,6 +326,72 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
             json!({"Ref": format!("{binary}Function")})
         );
     }
+}
+
+#[test]
+fn the_no_running_tasks_alarm_means_something_with_container_insights_off() {
+    // RunningTaskCount exists only with Container Insights; AWS/ECS publishes a service's
+    // CPUUtilization each minute only while a task runs ("Amazon ECS CloudWatch metrics"), so
+    // without Insights its SampleCount, missing data breaching, is the same alarm.
+    let t = translate();
+    let a = &resources(&t)["NoRunningTasksAlarm"]["Properties"];
+    assert_eq!(
+        a["Namespace"],
+        json!({"Fn::If": ["InsightsOn", "ECS/ContainerInsights", "AWS/ECS"]})
+    );
+    assert_eq!(
+        a["MetricName"],
+        json!({"Fn::If": ["InsightsOn", "RunningTaskCount", "CPUUtilization"]})
+    );
+    assert_eq!(
+        a["Statistic"],
+        json!({"Fn::If": ["InsightsOn", "Minimum", "SampleCount"]})
+    );
+    assert_eq!(a["ComparisonOperator"], "LessThanThreshold");
+    assert_eq!(a["Threshold"], 1);
+    assert_eq!(a["TreatMissingData"], "breaching");
+}
+
+#[test]
+fn ecs_exec_gets_a_writable_root_and_only_then() {
+    // ECS Exec's SSM agent writes to the container's filesystem; with a read-only root it does
+    // not start (ECS developer guide, ECS Exec considerations).
+    let t = translate();
+    let c = &resources(&t)["TaskDefinition"]["Properties"]["ContainerDefinitions"][0];
+    assert_eq!(
+        c["ReadonlyRootFilesystem"],
+        json!({"Fn::If": ["ExecOn", false, true]})
+    );
+    assert_eq!(
+        resources(&t)["Service"]["Properties"]["EnableExecuteCommand"],
+        json!({"Fn::If": ["ExecOn", true, false]})
+    );
+}
+
+#[test]
+fn the_repository_outlives_the_stack_and_the_ca_bundle_is_a_parameter() {
+    let t = translate();
+    let repo = &resources(&t)["Repository"];
+    assert_eq!(
+        repo["DeletionPolicy"], "Retain",
+        "images may be the only copy of a release"
+    );
+    assert_eq!(repo["UpdateReplacePolicy"], "Retain");
+    // AWS_CA_BUNDLE survives a deploy: the CaBundle parameter, or the runtime's system store in
+    // a partition whose endpoints do not chain to the Amazon roots the functions trust.
+    let expected = json!({"Fn::If": ["HasCaBundle", {"Ref": "CaBundle"},
+        {"Fn::If": ["AmazonRootsPartition", {"Ref": "AWS::NoValue"}, "/etc/pki/tls/certs/ca-bundle.crt"]}]});
+    for (id, f) in of_type(&t, "AWS::Lambda::Function") {
+        assert_eq!(
+            f["Properties"]["Environment"]["Variables"]["AWS_CA_BUNDLE"], expected,
+            "{id}"
+        );
+    }
+    assert_eq!(
+        t["Conditions"]["AmazonRootsPartition"],
+        json!({"Fn::Or": [{"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws"]},
+                          {"Fn::Equals": [{"Ref": "AWS::Partition"}, "aws-us-gov"]}]})
+    );
 }
 
 #[test]
@@ -477,61 +616,275 @@ fn the_rules_require_the_ecs_stacks_inputs_only_when_it_is_created_and_alone_mea
     assert!(!rules_hold(&t, &stack_scope), "no ECS stack to scope to");
 }
 
+/// Runs one of the template tools of `tools/` with the SAM venv's Python; returns its stdout as
+/// JSON, or panics with what it printed.
+fn python_tool(script: &str, args: &[&str]) -> Value {
+    let root = integration_tests::workspace_root();
+    let (ok, output) = run(Command::new(tool(".venv-sam", "python"))
+        .arg(root.join("tools").join(script))
+        .args(args));
+    assert!(ok, "tools/{script} {args:?}:\n{output}");
+    serde_json::from_str(&output)
+        .unwrap_or_else(|e| panic!("tools/{script}: not JSON ({e}):\n{output}"))
+}
+
+/// What `sam deploy <args>` sends, run in `sam_dir`: the parameters resolved by the SAM CLI's
+/// own code (`tools/sam_params.py`: samconfig.toml's `parameter_overrides`, or the command
+/// line's, which replace them whole).
+fn sam_deploy_parameters(sam_dir: &std::path::Path, args: &[&str]) -> BTreeMap<String, String> {
+    let env = args
+        .iter()
+        .position(|a| *a == "--config-env")
+        .and_then(|i| args.get(i + 1))
+        .copied()
+        .unwrap_or("default");
+    let mut tool_args = vec![sam_dir.to_str().expect("UTF-8 path"), env];
+    if let Some(i) = args.iter().position(|a| *a == "--parameter-overrides") {
+        tool_args.push("--parameter-overrides");
+        tool_args.extend(args[i + 1..].iter().take_while(|a| !a.starts_with("--")));
+    }
+    let resolved = python_tool("sam_params.py", &tool_args);
+    serde_json::from_value(resolved["parameters"].clone()).expect("parameters")
+}
+
+/// The problems CloudFormation would refuse `params` for (missing, AllowedValues,
+/// AllowedPattern, Min/MaxValue), by `tools/check_params.py`, plus the template's `Rules`.
+fn refused(t: &Value, params: &BTreeMap<String, String>) -> Vec<String> {
+    let file = std::env::temp_dir().join(format!(
+        "autopilot-params-{}-{}.json",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    let template = file.with_extension("template.json");
+    std::fs::write(&file, serde_json::to_string(params).expect("JSON")).expect("write");
+    std::fs::write(&template, t.to_string()).expect("write");
+    let problems = python_tool(
+        "check_params.py",
+        &[
+            template.to_str().expect("path"),
+            file.to_str().expect("path"),
+        ],
+    );
+    let _ = std::fs::remove_file(&file);
+    let _ = std::fs::remove_file(&template);
+    let mut problems: Vec<String> = serde_json::from_value(problems).expect("a list");
+    let given: BTreeMap<&str, String> = params
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    if problems.is_empty() && !rules_hold(t, &given) {
+        problems.push("the template's Rules refuse the set".into());
+    }
+    problems
+}
+
+/// A copy of `sam/` (samconfig.toml and params/) with each environment's empty inputs filled
+/// in as the README tells a user to, with values of the right form.
+fn sam_dir_as_a_user_fills_it() -> std::path::PathBuf {
+    let root = integration_tests::workspace_root().join("sam");
+    let dir = std::env::temp_dir().join(format!(
+        "autopilot-sam-{}-{}",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::create_dir_all(dir.join("params")).expect("mkdir");
+    std::fs::copy(root.join("samconfig.toml"), dir.join("samconfig.toml")).expect("copy");
+    let inputs = ecs_inputs();
+    for env in ["dev", "prod"] {
+        let text =
+            std::fs::read_to_string(root.join(format!("params/{env}.yaml"))).expect("params file");
+        let mut filled = vec![];
+        for line in text.lines() {
+            match line.split_once(": \"\"") {
+                Some((key, _)) => {
+                    let value = inputs.get(key).unwrap_or_else(|| {
+                        panic!("params/{env}.yaml leaves {key} empty, which the README does not ask for")
+                    });
+                    filled.push(format!("{key}: \"{value}\""));
+                }
+                None => filled.push(line.to_string()),
+            }
+        }
+        std::fs::write(dir.join(format!("params/{env}.yaml")), filled.join("\n")).expect("write");
+    }
+    dir
+}
+
+/// The `sam deploy` lines of the README's first-deploy block ("Build and deploy, from an empty
+/// account"), each split into its arguments.
+fn readme_first_deploy() -> Vec<Vec<String>> {
+    let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("### Build and deploy, from an empty account")
+        .nth(1)
+        .expect("the README's section \"Build and deploy, from an empty account\"");
+    let block = section
+        .split("```sh")
+        .nth(1)
+        .and_then(|b| b.split("```").next())
+        .expect("its sh block");
+    block
+        .lines()
+        .map(str::trim)
+        .filter_map(|l| l.strip_prefix("sam deploy "))
+        .map(|l| {
+            l.split('#')
+                .next()
+                .unwrap_or_default()
+                .split_whitespace()
+                .map(str::to_string)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_readmes_first_deploy_runs_as_written_from_an_empty_account() {
+    let t = translate();
+    let dir = sam_dir_as_a_user_fills_it();
+    let commands = readme_first_deploy();
+    assert_eq!(commands.len(), 2, "{commands:?}");
+    for env in ["dev", "prod"] {
+        // As the README says for prod: the same commands with its file and environment.
+        let commands: Vec<Vec<String>> = commands
+            .iter()
+            .map(|c| c.iter().map(|a| a.replace("dev", env)).collect())
+            .collect();
+        let own = sam_deploy_parameters(&dir, &["--config-env", env]);
+        // What the stack holds after each command: a parameter the command leaves out takes
+        // its default on a new stack and keeps its value on an update (SAM's merge_parameters).
+        let mut stack: BTreeMap<String, String> = BTreeMap::new();
+        for (i, command) in commands.iter().enumerate() {
+            let args: Vec<&str> = command.iter().map(String::as_str).collect();
+            let sent = sam_deploy_parameters(&dir, &args);
+            if i == 0 {
+                for (k, p) in t["Parameters"].as_object().expect("Parameters") {
+                    if let Some(d) = p.get("Default") {
+                        stack.insert(k.clone(), d.as_str().map_or(d.to_string(), str::to_string));
+                    }
+                }
+            }
+            stack.extend(sent);
+            let problems = refused(&t, &stack);
+            assert!(
+                problems.is_empty(),
+                "{env}: `sam deploy {}` is refused: {problems:?}",
+                command.join(" ")
+            );
+            if i == 0 {
+                // The first deploy starts no task: no image exists yet.
+                assert_eq!(stack["DesiredCount"], "0", "{env}: {command:?}");
+                assert_eq!(stack["EnableAutoscaling"], "false", "{env}: {command:?}");
+                for (k, v) in &own {
+                    if !["DesiredCount", "EnableAutoscaling"].contains(&k.as_str()) {
+                        assert_eq!(
+                            &stack[k], v,
+                            "{env}: the first deploy keeps the environment's {k}"
+                        );
+                    }
+                }
+            }
+        }
+        // The last leaves the stack as the environment says, count and scaling included.
+        for (k, v) in &own {
+            assert_eq!(&stack[k], v, "{env}: {k} after the README's commands");
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn overrides_on_the_command_line_replace_samconfigs_so_alone_they_are_refused_on_a_new_stack() {
+    // The command the README gave before: SAM sends only these two, a new stack takes every
+    // other parameter's default (Environment=production, no VPC) and the Rules refuse it.
+    let t = translate();
+    let dir = sam_dir_as_a_user_fills_it();
+    let sent = sam_deploy_parameters(
+        &dir,
+        &[
+            "--config-env",
+            "dev",
+            "--parameter-overrides",
+            "EnableAutoscaling=false",
+            "DesiredCount=0",
+        ],
+    );
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    let mut stack: BTreeMap<String, String> = BTreeMap::new();
+    for (k, p) in t["Parameters"].as_object().expect("Parameters") {
+        if let Some(d) = p.get("Default") {
+            stack.insert(k.clone(), d.as_str().map_or(d.to_string(), str::to_string));
+        }
+    }
+    stack.extend(sent);
+    assert_eq!(stack["Environment"], "production");
+    assert_eq!(refused(&t, &stack), ["the template's Rules refuse the set"]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn samconfig_environments_use_only_template_parameters_with_valid_values() {
     let t = translate();
-    let text =
-        std::fs::read_to_string(integration_tests::workspace_root().join("sam/samconfig.toml"))
-            .expect("sam/samconfig.toml");
-    let config: toml::Table = text.parse().expect("samconfig.toml is TOML");
-    let declared = t["Parameters"].as_object().expect("Parameters");
+    let dir = sam_dir_as_a_user_fills_it();
     for env in ["dev", "prod"] {
-        let deploy = &config[env]["deploy"]["parameters"];
-        let overrides = deploy["parameter_overrides"]
-            .as_array()
-            .unwrap_or_else(|| panic!("[{env}.deploy.parameters] parameter_overrides is a list"));
-        // The guided deploy asks for the ECS stack's inputs (samconfig.toml keeps them).
-        let mut params = ecs_inputs();
-        params.extend([
-            ("SlackWorkspaceId", String::new()),
-            ("SlackChannelId", String::new()),
-            ("TaskCpu", "512".into()),
-            ("TaskMemory", "1024".into()),
-        ]);
-        for o in overrides {
-            let (k, v) = o
-                .as_str()
-                .and_then(|o| o.split_once('='))
-                .unwrap_or_else(|| panic!("{env}: {o} is not KEY=VALUE"));
-            let v = v.trim_matches('"');
-            let p = declared
-                .get(k)
-                .unwrap_or_else(|| panic!("{env}: {k} is not a parameter of the template"));
-            if let Some(allowed) = p["AllowedValues"].as_array() {
-                assert!(
-                    allowed
-                        .iter()
-                        .any(|a| a.as_str().map_or(a.to_string(), str::to_string) == v),
-                    "{env}: {k}={v} is not among {allowed:?}"
-                );
-            }
-            if let Some(key) = [
-                "TaskCpu",
-                "TaskMemory",
-                "SlackWorkspaceId",
-                "SlackChannelId",
-            ]
-            .iter()
-            .find(|key| **key == k)
-            {
-                params.insert(key, v.to_string());
-            }
-        }
-        assert!(
-            rules_hold(&t, &params),
-            "{env}: the Rules reject {params:?}"
-        );
+        let params = sam_deploy_parameters(&dir, &["--config-env", env]);
+        assert!(params.len() > 20, "{env}: {params:?}");
+        assert_eq!(refused(&t, &params), Vec::<String>::new(), "{env}");
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Every name, description and tag value of the translated template with the longest
+/// `ProjectName` and `Environment` their patterns allow, checked by `tools/limits.py` against
+/// botocore's API models (min, max, pattern) and, where the limit is only in the API
+/// reference's prose, against that.
+fn limits(t: &Value, scope: &str) -> Value {
+    let file = std::env::temp_dir().join(format!(
+        "autopilot-limits-{}-{}.json",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
+    std::fs::write(&file, t.to_string()).expect("write");
+    let out = python_tool("limits.py", &[file.to_str().expect("path"), scope]);
+    let _ = std::fs::remove_file(&file);
+    out
+}
+
+#[test]
+fn every_name_description_and_tag_fits_awss_limits_with_the_longest_parameters() {
+    let t = translate();
+    for scope in ["stack", "account"] {
+        let checked = limits(&t, scope);
+        assert_eq!(checked["violations"], json!([]), "{scope}");
+        assert!(checked["checked"].as_u64() > Some(90), "{scope}: {checked}");
+    }
+    // The check sees what AWS refuses: an EventBridge rule name over 64 characters and an
+    // apostrophe in a security group rule's description.
+    let mut bad = t.clone();
+    bad["Resources"]["ImagePushedRule"]["Properties"]["Name"] =
+        json!({"Fn::Sub": "${ProjectName}-${Environment}-autopilot-deployment-state"});
+    bad["Resources"]["TaskSecurityGroup"]["Properties"]["SecurityGroupEgress"][0]["Description"] =
+        json!("HTTPS to the application's APIs");
+    let found = limits(&bad, "stack");
+    let what: Vec<(String, u64)> = found["violations"]
+        .as_array()
+        .expect("violations")
+        .iter()
+        .map(|v| {
+            (
+                v["resource"].as_str().unwrap_or_default().to_string(),
+                v["length"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        what,
+        [
+            ("ImagePushedRule".to_string(), 68),
+            ("TaskSecurityGroup".to_string(), 31)
+        ]
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -846,7 +1199,7 @@ fn what_the_emulators_cloudformation_drops_is_right_in_the_translated_template()
     assert_eq!(
         props(&t, "TaskSecurityGroup")["SecurityGroupEgress"],
         json!([{"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "CidrIp": "0.0.0.0/0",
-                "Description": "HTTPS to ECR, Secrets Manager, CloudWatch Logs and the application's APIs"}])
+                "Description": "HTTPS to ECR, Secrets Manager, CloudWatch Logs and the APIs the application calls"}])
     );
     for (id, condition, group) in [
         (
@@ -952,20 +1305,65 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
             .find(|r| r.name.ends_with(suffix))
             .unwrap_or_else(|| panic!("no rule *{suffix}: {rules:?}"))
     };
-    for (suffix, binary) in [
-        ("image-pushed", "deployer"),
-        ("deployment-state", "deployer"),
-        ("task-stopped", "task-watcher"),
-        ("alarm-state", "alarm-notifier"),
-        ("off-hours", "off-hours"),
+    // The deployer's and the task-watcher's rules send to their FIFO queue (one message group
+    // each), which an event source mapping reads for the function; the others invoke theirs.
+    let mappings = emu.rest("lambda", "GET", "/2015-03-31/event-source-mappings/");
+    let reads = |queue_arn: &str| -> Option<String> {
+        mappings["EventSourceMappings"]
+            .as_array()?
+            .iter()
+            .find(|m| m["EventSourceArn"] == queue_arn)
+            .and_then(|m| m["FunctionArn"].as_str().map(str::to_string))
+    };
+    for (suffix, binary, queue) in [
+        (
+            "push",
+            "deployer",
+            Some("autopilot-demo-autopilot-deployer.fifo"),
+        ),
+        (
+            "deploys",
+            "deployer",
+            Some("autopilot-demo-autopilot-deployer.fifo"),
+        ),
+        (
+            "stops",
+            "task-watcher",
+            Some("autopilot-demo-autopilot-task-watcher.fifo"),
+        ),
+        ("alarms", "alarm-notifier", None),
+        (
+            "off-hours",
+            "off-hours",
+            Some("autopilot-demo-autopilot-off-hours.fifo"),
+        ),
     ] {
         let rule = by_suffix(suffix);
-        let arns: Vec<_> = rule
-            .targets
-            .iter()
-            .map(|t| t["Arn"].as_str().unwrap_or_default())
-            .collect();
-        assert_eq!(arns, [function_arns[binary].as_str()], "{}", rule.name);
+        let [target] = rule.targets.as_slice() else {
+            panic!("{}: one target, got {:?}", rule.name, rule.targets);
+        };
+        let arn = target["Arn"].as_str().unwrap_or_default();
+        match queue {
+            Some(queue) => {
+                assert_eq!(
+                    arn,
+                    format!("arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"),
+                    "{}",
+                    rule.name
+                );
+                assert_eq!(
+                    target["SqsParameters"]["MessageGroupId"], binary,
+                    "{}",
+                    rule.name
+                );
+                assert_eq!(
+                    reads(arn).as_deref(),
+                    Some(function_arns[binary].as_str()),
+                    "{queue}"
+                );
+            }
+            None => assert_eq!(arn, function_arns[binary], "{}", rule.name),
+        }
     }
     assert_eq!(rules.len(), 5, "{rules:?}");
     assert_eq!(
@@ -1113,18 +1511,83 @@ async fn check_routes(
 }
 
 #[tokio::test]
+async fn a_push_reaches_the_deployers_fifo_queue_in_its_group_and_a_redelivery_is_dropped() {
+    let emu = template::emulator();
+    DeployedStack::deploy(&emu, &translate(), &[]);
+    let sqs = aws_sdk_sqs::Client::new(&emu.sdk_config());
+    let url = sqs
+        .get_queue_url()
+        .queue_name("autopilot-demo-autopilot-deployer.fifo")
+        .send()
+        .await
+        .expect("the deployer's queue")
+        .queue_url
+        .expect("URL");
+    let push = for_stack("deployer/ecr-push-release-tag.json");
+    let put = emu.json(
+        "events",
+        "AWSEvents.PutEvents",
+        &json!({"Entries": [{"Source": push["source"], "DetailType": push["detail-type"],
+                "Detail": push["detail"].to_string(), "Resources": push["resources"]}]}),
+    );
+    assert_eq!(put["FailedEntryCount"], 0, "{put}");
+    let receive = || async {
+        sqs.receive_message()
+            .queue_url(&url)
+            .max_number_of_messages(10)
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId,
+            )
+            .wait_time_seconds(1)
+            .send()
+            .await
+            .expect("ReceiveMessage")
+            .messages
+            .unwrap_or_default()
+    };
+    let got = receive().await;
+    assert_eq!(got.len(), 1, "{got:?}");
+    let m = &got[0];
+    let body: Value = serde_json::from_str(m.body().unwrap_or_default()).expect("the event");
+    assert_eq!(body["detail"]["image-tag"], push["detail"]["image-tag"]);
+    assert_eq!(
+        m.attributes()
+            .and_then(|a| a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::MessageGroupId))
+            .map(String::as_str),
+        Some("deployer")
+    );
+    // EventBridge delivers at least once: the same event again (same id, same body) within
+    // five minutes is dropped by the queue's content-based deduplication. (SQS drops it even
+    // after the first was deleted; moto only while the first is still in the queue, so the
+    // redelivery comes while the deployer holds the first.)
+    sqs.send_message()
+        .queue_url(&url)
+        .message_group_id("deployer")
+        .message_body(m.body().unwrap_or_default())
+        .send()
+        .await
+        .expect("SendMessage");
+    sqs.delete_message()
+        .queue_url(&url)
+        .receipt_handle(m.receipt_handle().unwrap_or_default())
+        .send()
+        .await
+        .expect("DeleteMessage");
+    assert_eq!(
+        receive().await.len(),
+        0,
+        "the redelivery reaches the deployer"
+    );
+}
+
+#[tokio::test]
 async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
     let emu = template::emulator();
     DeployedStack::deploy(&emu, &translate(), &[OFF_HOURS]);
     let (sqs, probes) = probe_rules(&emu, &DeployedStack::rules(&emu)).await;
     assert_eq!(
         probes.keys().collect::<Vec<_>>(),
-        [
-            "alarm-state",
-            "deployment-state",
-            "image-pushed",
-            "task-stopped"
-        ]
+        ["alarms", "deploys", "push", "stops"]
     );
 
     let mut cases: Vec<(String, Value, Option<&str>)> = vec![];
@@ -1143,21 +1606,21 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
         let expected = match e["detail-type"].as_str() {
             Some("ECR Image Action") => {
                 let d = &e["detail"];
-                (d["action-type"] == "PUSH" && d["result"] == "SUCCESS").then_some("image-pushed")
+                (d["action-type"] == "PUSH" && d["result"] == "SUCCESS").then_some("push")
             }
-            _ => Some("deployment-state"),
+            _ => Some("deploys"),
         };
         cases.push((name, e, expected));
     }
     for name in samples("task-watcher") {
-        cases.push((name.clone(), for_stack(&name), Some("task-stopped")));
+        cases.push((name.clone(), for_stack(&name), Some("stops")));
     }
     // The sns-* samples arrive through an SNS subscription, not through a rule.
     for name in samples("alarm-notifier")
         .into_iter()
         .filter(|n| !n.contains("/sns-"))
     {
-        cases.push((name.clone(), for_stack(&name), Some("alarm-state")));
+        cases.push((name.clone(), for_stack(&name), Some("alarms")));
     }
     // Near misses: each must reach no function.
     let mut other_repo = for_stack("deployer/ecr-push-release-tag.json");
@@ -1174,6 +1637,17 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
     running["detail"]
         .as_object_mut()
         .map(|d| d.remove("stopCode"));
+    // The Fargate Spot warning: the task still runs, its stop code says why it will stop.
+    for code in ["SpotInterruption", "TerminationNotice"] {
+        let mut warning = running.clone();
+        warning["detail"]["stopCode"] = json!(code);
+        warning["detail"]["desiredStatus"] = json!("STOPPED");
+        cases.push((
+            format!("a running task's {code} warning"),
+            warning,
+            Some("stops"),
+        ));
+    }
     cases.push((
         "a RUNNING task without a termination notice".into(),
         running,
@@ -1210,7 +1684,7 @@ async fn fleet_mode_beside_the_ecs_stack_deploys_with_tag_selection() {
     // The stack's own rules follow the account, not only the stack.
     let image = DeployedStack::rules(&emu)
         .into_iter()
-        .find(|r| r.name.ends_with("image-pushed"))
+        .find(|r| r.name.ends_with("-push"))
         .and_then(|r| r.pattern)
         .expect("the image rule");
     assert!(image["detail"].get("repository-name").is_none(), "{image}");
@@ -1289,24 +1763,16 @@ async fn the_autopilot_alone_in_fleet_mode_deploys_and_its_rules_take_any_cluste
     let mut own_alarm = alarm.clone();
     own_alarm["detail"]["alarmName"] = json!("autopilot-autopilot-demo-deployer-errors");
     let cases: Vec<(String, Value, Option<&str>)> = vec![
-        (
-            "a push to any repository".into(),
-            push,
-            Some("image-pushed"),
-        ),
+        ("a push to any repository".into(), push, Some("push")),
         ("a failed push".into(), failed_push, None),
         (
             "any service's deployment".into(),
             deployment,
-            Some("deployment-state"),
+            Some("deploys"),
         ),
-        (
-            "any cluster's stopped task".into(),
-            stop,
-            Some("task-stopped"),
-        ),
+        ("any cluster's stopped task".into(), stop, Some("stops")),
         ("a running task".into(), running, None),
-        ("any alarm".into(), alarm, Some("alarm-state")),
+        ("any alarm".into(), alarm, Some("alarms")),
         ("the autopilot's own alarm".into(), own_alarm, None),
     ];
     check_routes(&emu, &sqs, &probes, &cases).await;
@@ -1418,9 +1884,12 @@ fn iam_action(call: &str) -> String {
 }
 
 /// Actions a role needs for what AWS does on the function's behalf, never as its own call: the
-/// key of the encrypted topic and queues, passing the task roles to ECS, the dead-letter queue.
+/// key of the encrypted topic and queues, passing the task roles to ECS, the dead-letter queue,
+/// and reading the function's FIFO queue (Lambda's event source mapping polls it with the
+/// function's role: "Using Lambda with Amazon SQS", execution role permissions).
 fn implied(action: &str, called: &BTreeSet<String>) -> Option<bool> {
     match action {
+        "sqs:ReceiveMessage" | "sqs:DeleteMessage" | "sqs:GetQueueAttributes" => Some(true),
         "kms:Decrypt" | "kms:GenerateDataKey*" => Some(called.contains("sns:Publish")),
         "iam:PassRole" => {
             Some(called.contains("ecs:RegisterTaskDefinition") || called.contains("ecs:RunTask"))

@@ -10,7 +10,8 @@ use super::{current_step, StepFailed};
 use crate::emulator::{xml_value, Emulator, ACCOUNT, REGION};
 use crate::template::{DeployedStack, Names};
 
-/// The stack's names and parameters from `[dev.*]` of `sam/samconfig.toml`.
+/// The stack's names and parameters from `[dev.*]` of `sam/samconfig.toml` (its parameters from
+/// the file it names, `sam/params/dev.yaml`), less the inputs a user fills in.
 pub(super) fn samconfig_dev(
     translated: &Value,
 ) -> Result<(Names, Vec<(String, String)>), StepFailed> {
@@ -33,20 +34,31 @@ pub(super) fn samconfig_dev(
         .and_then(|p| p.get("stack_name"))
         .and_then(|s| s.as_str())
         .ok_or_else(|| fail("[dev.global.parameters] has no stack_name".into()))?;
-    let overrides = dev
-        .get("deploy")
-        .and_then(|d| d.get("parameters"))
-        .and_then(|p| p.get("parameter_overrides"))
-        .and_then(|o| o.as_array())
-        .ok_or_else(|| fail("[dev.deploy.parameters] has no parameter_overrides list".into()))?;
-    let mut parameters = vec![];
-    for o in overrides {
-        let (k, v) = o
-            .as_str()
-            .and_then(|o| o.split_once('='))
-            .ok_or_else(|| fail(format!("parameter override {o} is not KEY=VALUE")))?;
-        parameters.push((k.to_string(), v.trim_matches('"').to_string()));
-    }
+    // The parameters `sam deploy --config-env dev` sends, resolved by the SAM CLI's own code
+    // (samconfig.toml names params/dev.yaml). The inputs a user fills in there (network, roles,
+    // secrets) are empty in the repository: the day's prerequisites give them instead.
+    let sam_dir = crate::workspace_root().join("sam");
+    let out = std::process::Command::new(crate::template::tool(".venv-sam", "python"))
+        .arg(crate::workspace_root().join("tools/sam_params.py"))
+        .arg(&sam_dir)
+        .arg("dev")
+        .output()
+        .map_err(|e| fail(format!("cannot run tools/sam_params.py: {e}")))?;
+    let resolved: Value = serde_json::from_slice(&out.stdout).map_err(|e| {
+        fail(format!(
+            "tools/sam_params.py did not resolve samconfig's dev parameters ({e}): {}",
+            String::from_utf8_lossy(&out.stderr)
+        ))
+    })?;
+    let parameters: Vec<(String, String)> = resolved["parameters"]
+        .as_object()
+        .ok_or_else(|| fail(format!("tools/sam_params.py printed {resolved}")))?
+        .iter()
+        .filter_map(|(k, v)| {
+            let v = v.as_str().unwrap_or_default();
+            (!v.is_empty()).then(|| (k.clone(), v.to_string()))
+        })
+        .collect();
     let get = |name: &str| -> String {
         parameters
             .iter()

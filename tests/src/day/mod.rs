@@ -145,11 +145,13 @@ const DEFAULT_ON_HOURS: &str = "Mon-Fri 07:00-19:00";
 const WORKER_DESIRED: i32 = 1;
 const WORKER_BOUNDS: (i32, i32) = (1, 3);
 
-/// An event the stack's rules route to a queue standing in for a function.
+/// An event the stack's rules route to a queue: a queue standing in for a function, or the
+/// stack's own FIFO queue that an event source mapping reads for it (`fifo`: its ARN).
 struct Route {
     rule: String,
     queue_url: String,
     binary: &'static str,
+    fifo: Option<String>,
 }
 
 /// The day under way.
@@ -162,6 +164,8 @@ struct Day<'n> {
     env: BTreeMap<&'static str, Vec<(String, String)>>,
     routes: Vec<Route>,
     schedule: (String, String),
+    /// The FIFO queue the schedule sends its ticks to, when it does.
+    schedule_fifo: Option<String>,
     repository: String,
     worker: String,
     facts: BTreeMap<String, String>,
@@ -285,6 +289,7 @@ impl<'n> Day<'n> {
             env: BTreeMap::new(),
             routes: vec![],
             schedule: (String::new(), String::new()),
+            schedule_fifo: None,
             repository: deployed
                 .output("EcrRepositoryUrl")
                 .rsplit('/')
@@ -329,7 +334,9 @@ impl<'n> Day<'n> {
         Ok(())
     }
 
-    /// Swaps each rule's function target for a queue standing in for that function.
+    /// Swaps each rule's function target for a queue standing in for that function; a rule
+    /// that sends to one of the stack's FIFO queues keeps it, and the day reads that queue as
+    /// Lambda's poller would (the emulator's pollers are off: `template::pollers_off`).
     async fn route_rules(&mut self) -> Result<(), StepFailed> {
         let mut arns = BTreeMap::new();
         for (binary, _) in FUNCTIONS {
@@ -339,6 +346,21 @@ impl<'n> Day<'n> {
                 .unwrap_or_default()
                 .to_string();
             arns.insert(arn, binary);
+        }
+        let mut fed: BTreeMap<String, &'static str> = BTreeMap::new();
+        let mappings = self
+            .emu
+            .rest("lambda", "GET", "/2015-03-31/event-source-mappings/");
+        for m in mappings["EventSourceMappings"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            let function = m["FunctionArn"].as_str().unwrap_or_default();
+            if let (Some(queue), Some(binary)) = (m["EventSourceArn"].as_str(), arns.get(function))
+            {
+                fed.insert(queue.to_string(), *binary);
+            }
         }
         let rules = DeployedStack::rules_in(&self.emu, &self.deployed.names);
         for rule in rules {
@@ -350,6 +372,43 @@ impl<'n> Day<'n> {
                 )));
             };
             let target_arn = target["Arn"].as_str().unwrap_or_default();
+            if let Some(binary) = fed.get(target_arn).copied() {
+                let group = target["SqsParameters"]["MessageGroupId"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string();
+                let queue_name = target_arn.rsplit(':').next().unwrap_or_default();
+                if let Some(schedule) = rule.schedule {
+                    self.narrator.say(&format!(
+                        "rule:     {} ({schedule}) -> queue {queue_name} (group {group}) -> {binary}: the day delivers its Scheduled Event itself at the times it fires",
+                        rule.name
+                    ));
+                    self.schedule = (rule.name, schedule);
+                    self.schedule_fifo = Some(target_arn.to_string());
+                    continue;
+                }
+                let queue_url = self
+                    .stack
+                    .sqs
+                    .get_queue_url()
+                    .queue_name(queue_name)
+                    .send()
+                    .await
+                    .ok()
+                    .and_then(|q| q.queue_url)
+                    .ok_or_else(|| self.failed(format!("no queue {queue_name}")))?;
+                self.narrator.say(&format!(
+                    "rule:     {} -> queue {queue_name} (group {group}) -> {binary}, one message at a time",
+                    rule.name
+                ));
+                self.routes.push(Route {
+                    rule: rule.name,
+                    queue_url,
+                    binary,
+                    fifo: Some(target_arn.to_string()),
+                });
+                continue;
+            }
             let Some(binary) = arns.get(target_arn).copied() else {
                 return Err(self.failed(format!(
                     "rule {} targets {target_arn}, not one of the stack's functions",
@@ -397,6 +456,7 @@ impl<'n> Day<'n> {
                 rule: rule.name,
                 queue_url,
                 binary,
+                fifo: None,
             });
         }
         if self.routes.len() != 4 || self.schedule.0.is_empty() {
@@ -912,7 +972,14 @@ impl<'n> Day<'n> {
         }
         let mut got: Vec<(&'static str, String, Vec<Value>)> = vec![];
         for route in &self.routes {
-            let events = drain(&self.stack, &route.queue_url).await;
+            let mut events = drain(&self.stack, &route.queue_url).await;
+            if let Some(queue) = &route.fifo {
+                // What Lambda's poller hands the function: one message per invocation.
+                events = events
+                    .iter()
+                    .map(|e| template::sqs_event(queue, route.binary, &e.to_string()))
+                    .collect();
+            }
             if !events.is_empty() {
                 got.push((route.binary, route.rule.clone(), events));
             }
@@ -948,6 +1015,9 @@ impl<'n> Day<'n> {
             "EventBridge: rule {rule} ({expression}) fires at {} -> off-hours",
             rfc3339(at)
         ));
+        if let Some(queue) = &self.schedule_fifo {
+            event = template::sqs_event(queue, "off-hours", &event.to_string());
+        }
         self.invoke("off-hours", vec![event])?;
         self.observe().await;
         Ok(())
