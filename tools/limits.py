@@ -305,6 +305,16 @@ def main():
                     if not ok:
                         violations.append({"resource": logical, "property": path, "value": str(v),
                                            "length": len(str(v)), "rule": rule})
+        # Lambda: "The total size of all environment variables doesn't exceed 4 KB" (keys and
+        # values, as the Lambda developer guide's quotas page counts them).
+        if res["Type"] == "AWS::Lambda::Function":
+            env = props.get("Environment", {}).get("Variables", {})
+            size = sum(len(k) + len(str(v)) for k, v in env.items())
+            checked += 1
+            if size > 4096:
+                violations.append({"resource": logical, "property": "Environment.Variables",
+                                   "value": f"{size} bytes", "length": size,
+                                   "rule": "Lambda quotas: environment variables, 4 KB in all"})
     print(json.dumps({"checked": checked, "violations": violations}, indent=1))
 
 
