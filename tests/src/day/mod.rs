@@ -1042,6 +1042,24 @@ impl<'n> Day<'n> {
         let mut results = vec![];
         for inv in &run.invocations {
             match inv {
+                // An SQS event's answer: the batch response Lambda reads, and each message's
+                // result or error.
+                Invocation::Ok(v) if v.get("batchItemFailures").is_some() => {
+                    for record in v["records"].as_array().into_iter().flatten() {
+                        if let Some(result) = record.get("result") {
+                            self.say(&format!("{binary}: {}", summary(binary, result)));
+                            results.push(result.clone());
+                        } else {
+                            return Err(self.failed(format!(
+                                "{binary} failed on message {}: {} {}\n{}",
+                                record["messageId"],
+                                record["errorType"],
+                                record["error"],
+                                run.output
+                            )));
+                        }
+                    }
+                }
                 Invocation::Ok(v) => {
                     self.say(&format!("{binary}: {}", summary(binary, v)));
                     results.push(v.clone());
