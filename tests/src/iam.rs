@@ -603,10 +603,12 @@ impl Request {
 }
 
 /// What the recorded requests do not carry: the roles of each task definition a RunTask started
-/// (AWS checks `iam:PassRole` for them), by task-definition ARN.
+/// (AWS checks `iam:PassRole` for them), by task-definition ARN; the KMS key of each encrypted
+/// topic (a publisher needs `kms:GenerateDataKey` and `kms:Decrypt` on it), by topic ARN.
 #[derive(Clone, Debug, Default)]
 pub struct Lookups {
     pub task_definition_roles: BTreeMap<String, Vec<String>>,
+    pub topic_keys: BTreeMap<String, String>,
 }
 
 /// The task definitions the recorded RunTask calls started (to look their roles up).
@@ -931,11 +933,19 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
         ("SNS", "Publish") => {
             let topic = query_values(&fields, "TopicArn").concat();
             let target = query_values(&fields, "TargetArn").concat();
-            one(
-                "sns:Publish",
-                if topic.is_empty() { &target } else { &topic },
-                &[],
-            )
+            let topic = if topic.is_empty() { target } else { topic };
+            let mut out = one("sns:Publish", &topic, &[]);
+            if let Some(key) = lookups.topic_keys.get(&topic) {
+                for action in ["kms:GenerateDataKey", "kms:Decrypt"] {
+                    out.push(Request::new(
+                        &format!("{call} (the topic's key)"),
+                        action,
+                        key,
+                        &[],
+                    ));
+                }
+            }
+            out
         }
         ("Resource Groups Tagging API", "GetResources") => one("tag:GetResources", "*", &[]),
         _ => panic!("the IAM check cannot read a {call} request yet: {}", s.body),

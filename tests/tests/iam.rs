@@ -332,6 +332,13 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             response: None,
         },
         Seen {
+            operation: "SNS.Publish".into(),
+            body: "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123456789012%3Achat&Message=%7B%7D".into(),
+            fault: None,
+            forwarded: true,
+            response: None,
+        },
+        Seen {
             operation: "CloudWatch.DescribeAlarms".into(),
             body: "Action=DescribeAlarms&Version=2010-08-01&AlarmTypes.member.1=MetricAlarm&MaxRecords=100".into(),
             fault: None,
@@ -349,6 +356,10 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
         task_definition_roles: BTreeMap::from([(
             revision.clone(),
             vec!["arn:aws:iam::123456789012:role/task".to_string()],
+        )]),
+        topic_keys: BTreeMap::from([(
+            "arn:aws:sns:us-east-1:123456789012:chat".to_string(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".to_string(),
         )]),
     };
     let got: Vec<Triple> = requests(&recorded, &lookups)
@@ -417,6 +428,21 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
         (
             "cloudwatch:DisableAlarmActions".into(),
             alarm("autopilot-demo-cpu"),
+            vec![],
+        ),
+        (
+            "sns:Publish".into(),
+            "arn:aws:sns:us-east-1:123456789012:chat".into(),
+            vec![],
+        ),
+        (
+            "kms:GenerateDataKey".into(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".into(),
+            vec![],
+        ),
+        (
+            "kms:Decrypt".into(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".into(),
             vec![],
         ),
         ("cloudwatch:DescribeAlarms".into(), alarm("*"), vec![]),
@@ -656,6 +682,27 @@ impl Tour {
                 .collect();
             lookups.task_definition_roles.insert(arn, roles);
         }
+        // The chat topic is encrypted with the stack's key (KmsMasterKeyId: a key id or ARN).
+        let topic = &self.stack.topic_arn;
+        let attributes = self
+            .stack
+            .sns
+            .get_topic_attributes()
+            .topic_arn(topic)
+            .send()
+            .await
+            .expect("GetTopicAttributes");
+        let key = attributes
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the chat topic {topic} is not encrypted"));
+        let key = if key.starts_with("arn:") {
+            key
+        } else {
+            format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")
+        };
+        lookups.topic_keys.insert(topic.clone(), key);
         let requests = requests(&seen, &lookups);
         let values = Values::of_stack(&self.emu, STACK_NAME, &self.deployed.parameters);
         let statements = iam::statements(&translate(), function, self.scope, &values);
