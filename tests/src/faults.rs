@@ -3,7 +3,7 @@
 //! is forwarded to the emulator, except those a [`Rule`] catches, which get a real-shaped AWS
 //! error instead (the emulator never sees them), or are forwarded and then answered too late.
 //! Every request is recorded by operation (`ECS.UpdateService`, named as the core's call log
-//! names them), with whether it reached the emulator.
+//! names them), with whether it reached the emulator and what it answered.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
