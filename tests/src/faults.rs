@@ -3,7 +3,7 @@
 //! is forwarded to the emulator, except those a [`Rule`] catches, which get a real-shaped AWS
 //! error instead (the emulator never sees them), or are forwarded and then answered too late.
 //! Every request is recorded by operation (`ECS.UpdateService`, named as the core's call log
-//! names them), with whether it reached the emulator.
+//! names them), with whether it reached the emulator and what it answered.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -134,6 +134,9 @@ pub struct Seen {
     pub fault: Option<Fault>,
     /// Whether the emulator received it.
     pub forwarded: bool,
+    /// The emulator's answer (JSON or XML), once it came back; `None` for a request that
+    /// never reached it. Tells what a call created (a revision's ARN, a started task's).
+    pub response: Option<String>,
 }
 
 #[derive(Default)]
@@ -313,6 +316,7 @@ fn service_of(req: &Request<Incoming>) -> String {
         "application-autoscaling" => "Application Auto Scaling",
         "sqs" => "SQS",
         "events" => "EventBridge",
+        "tagging" => "Resource Groups Tagging API",
         other => other,
     }
     .to_string()
@@ -398,28 +402,44 @@ async fn answer(
         }
         caught
     };
+    let lock = || match state.lock() {
+        Ok(g) => g,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    // Recorded when it arrives (the order calls were made in); the answer is added when it comes.
     let record = |forwarded: bool| {
-        let mut s = match state.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut s = lock();
         s.seen.push(Seen {
             operation: operation.clone(),
             body: text.clone(),
             fault: fault.clone(),
             forwarded,
+            response: None,
         });
+        s.seen.len() - 1
+    };
+    let answered = |at: usize, answer: &Result<(hyper::http::response::Parts, Bytes), _>| {
+        if let Ok((_, bytes)) = answer {
+            let mut s = lock();
+            // `forget` may have cleared the record meanwhile.
+            if let Some(seen) = s.seen.get_mut(at).filter(|x| x.body == text) {
+                seen.response = Some(String::from_utf8_lossy(bytes).to_string());
+            }
+        }
     };
     match &fault {
         None => {
-            record(true);
-            forward(parts, body, upstream).await
+            let at = record(true);
+            let answer = forward(parts, body, upstream).await;
+            answered(at, &answer);
+            answer.map(whole)
         }
         Some(Fault::Delay(d)) => {
-            record(true);
+            let at = record(true);
             let answer = forward(parts, body, upstream).await;
+            answered(at, &answer);
             tokio::time::sleep(*d).await;
-            answer
+            answer.map(whole)
         }
         Some(Fault::Reset) => {
             record(false);
@@ -439,7 +459,7 @@ async fn forward(
     parts: hyper::http::request::Parts,
     body: Bytes,
     upstream: SocketAddr,
-) -> Result<Response<Full<Bytes>>, std::io::Error> {
+) -> Result<(hyper::http::response::Parts, Bytes), std::io::Error> {
     let stream = TcpStream::connect(upstream).await?;
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
@@ -456,10 +476,15 @@ async fn forward(
         .await
         .map_err(std::io::Error::other)?
         .to_bytes();
+    Ok((parts, bytes))
+}
+
+/// The emulator's answer, read whole, as the proxy's answer.
+fn whole((parts, bytes): (hyper::http::response::Parts, Bytes)) -> Response<Full<Bytes>> {
     let mut resp = Response::from_parts(parts, Full::new(bytes));
     // The body is whole now: a length, not the emulator's framing.
     resp.headers_mut().remove("transfer-encoding");
-    Ok(resp)
+    resp
 }
 
 /// The error AWS answers with, in the service's protocol: JSON (`__type`, `x-amzn-ErrorType`)
@@ -548,6 +573,7 @@ pub fn iam_action(operation: &str) -> String {
         "CloudWatch" => "cloudwatch",
         "Application Auto Scaling" => "application-autoscaling",
         "SQS" => "sqs",
+        "Resource Groups Tagging API" => "tag",
         other => other,
     };
     format!("{prefix}:{op}")

@@ -6,6 +6,7 @@ pub mod configs;
 pub mod day;
 pub mod emulator;
 pub mod faults;
+pub mod iam;
 pub mod runtime_api;
 pub mod stack;
 pub mod template;

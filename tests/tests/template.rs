@@ -14,6 +14,7 @@ use autopilot_core::offhours::{OffHours, OffHoursConfig};
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
+use integration_tests::iam::{actions, role_statements_in};
 use integration_tests::template::{
     self, function_name, template_path, tool, translate, DeployedStack, Rule, FUNCTIONS,
 };
@@ -1899,72 +1900,10 @@ fn implied(action: &str, called: &BTreeSet<String>) -> Option<bool> {
     }
 }
 
-/// A value with each `Fn::If` on the scope's conditions replaced by its branch, and
-/// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`.
-fn in_scope(v: &Value, scope: &str) -> Option<Value> {
-    match v {
-        Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
-            let args = o["Fn::If"].as_array().expect("Fn::If arguments");
-            let holds = match args[0].as_str() {
-                Some("StackScope") => scope == "stack",
-                Some("AccountScope") => scope == "account",
-                other => panic!("an Fn::If on {other:?} in a role"),
-            };
-            in_scope(&args[if holds { 1 } else { 2 }], scope)
-        }
-        Value::Object(o) if o.get("Ref") == Some(&json!("AWS::NoValue")) => None,
-        Value::Object(o) => Some(Value::Object(
-            o.iter()
-                .filter_map(|(k, v)| in_scope(v, scope).map(|v| (k.clone(), v)))
-                .collect(),
-        )),
-        Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|v| in_scope(v, scope)).collect(),
-        )),
-        other => Some(other.clone()),
-    }
-}
-
 /// The actions a function's role allows (statements of its inline policies) with their
 /// resources, in the stack's scope.
 fn role_statements(t: &Value, function: &str) -> Vec<Value> {
     role_statements_in(t, function, "stack")
-}
-
-/// [`role_statements`] with `Scope` = `scope` (the template with its ECS stack).
-fn role_statements_in(t: &Value, function: &str, scope: &str) -> Vec<Value> {
-    let role = &resources(t)[&format!("{function}Role")]["Properties"];
-    let managed: Vec<_> = role["ManagedPolicyArns"]
-        .as_array()
-        .cloned()
-        .unwrap_or_default();
-    assert_eq!(
-        managed.len(),
-        1,
-        "{function}: only the basic execution role (logs): {managed:?}"
-    );
-    role["Policies"]
-        .as_array()
-        .expect("policies")
-        .iter()
-        .flat_map(|p| {
-            in_scope(&p["PolicyDocument"]["Statement"], scope)
-                .and_then(|s| s.as_array().cloned())
-                .unwrap_or_default()
-        })
-        .inspect(|s| assert_eq!(s["Effect"], "Allow", "{function}: {s}"))
-        .collect()
-}
-
-fn actions(statement: &Value) -> Vec<String> {
-    match &statement["Action"] {
-        Value::String(a) => vec![a.clone()],
-        Value::Array(all) => all
-            .iter()
-            .filter_map(|a| a.as_str().map(str::to_string))
-            .collect(),
-        other => panic!("an Action that is neither a string nor a list: {other}"),
-    }
 }
 
 fn assert_role_matches(t: &Value, function: &str, calls: &[String]) {

