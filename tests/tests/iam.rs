@@ -492,6 +492,18 @@ fn example_values() -> Values {
                 "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-functions-dlq",
             ),
             (
+                "DeployerQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-autopilot-deployer.fifo",
+            ),
+            (
+                "TaskWatcherQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-autopilot-task-watcher.fifo",
+            ),
+            (
+                "OffHoursQueue.Arn",
+                "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-autopilot-off-hours.fifo",
+            ),
+            (
                 "Key.Arn",
                 "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-0123-0123-0123456789ab",
             ),
