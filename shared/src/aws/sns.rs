@@ -3,10 +3,11 @@
 //!
 //! A Publish to a standard topic is not idempotent (SNS deduplicates only on FIFO topics, by
 //! `MessageDeduplicationId`), and the SDK's standard retries resend a request whose attempt timed
-//! out or whose answer was lost: SNS may have accepted the first one, and chat would show the
-//! message twice. So a Publish is retried only when SNS answered with an error (then nothing was
-//! published), never once the request may have reached it; and its one attempt gets longer than
-//! other calls' attempts. A Publish that still fails fails the invocation (Retryable), which the
+//! out or whose answer could not be read: SNS most likely accepted the first one, and chat would
+//! show the message twice. So those two are not retried, and a Publish attempt gets longer than
+//! other calls' attempts. An error answer from SNS (throttling, 5xx: nothing published) and a
+//! connection that failed (mostly a pooled connection the server had closed, before the request
+//! went out) are still retried. A Publish that fails fails the invocation (Retryable), which the
 //! event's own retry covers.
 
 use std::time::Duration;
@@ -49,20 +50,16 @@ pub async fn publish(client: &Client, topic_arn: &str, n: &Notification) -> Resu
     Ok(out.message_id.unwrap_or_default())
 }
 
-/// Forbids a retry when the attempt may have reached SNS without its answer reaching us: it
-/// timed out, its response could not be read, or the connection failed. The SDK's
-/// transient-error classifier would retry all three.
+/// Forbids a retry when the attempt most likely reached SNS without its answer reaching us: it
+/// timed out, or its response could not be read. The SDK's transient-error classifier would
+/// retry both.
 #[derive(Debug)]
 struct NoRetryOnceSent;
 
 impl ClassifyRetry for NoRetryOnceSent {
     fn classify_retry(&self, ctx: &InterceptorContext) -> RetryAction {
         match ctx.output_or_error() {
-            Some(Err(e))
-                if e.is_timeout_error()
-                    || e.is_response_error()
-                    || e.as_connector_error().is_some() =>
-            {
+            Some(Err(e)) if e.is_timeout_error() || e.is_response_error() => {
                 RetryAction::RetryForbidden
             }
             _ => RetryAction::NoActionIndicated,
@@ -70,7 +67,7 @@ impl ClassifyRetry for NoRetryOnceSent {
     }
 
     fn name(&self) -> &'static str {
-        "Publish: no retry once SNS may have the message"
+        "Publish: no retry once SNS most likely has the message"
     }
 
     fn priority(&self) -> RetryClassifierPriority {
