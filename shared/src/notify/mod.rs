@@ -598,6 +598,7 @@ mod tests {
             b.to_chatbot()["metadata"]["threadId"].clone(),
         );
         assert_ne!(ta, tb);
+        assert!(chars(&ta) <= limits::ID && chars(&tb) <= limits::ID);
         assert_eq!(ta, a.to_chatbot()["metadata"]["threadId"], "stable");
         let short = sample();
         assert_eq!(
