@@ -40,6 +40,19 @@ pub enum Error {
         detail: String,
     },
 
+    /// The invocation ran out of the time Lambda gave it: stopped a little before the deadline,
+    /// so the cause is reported instead of Lambda's bare "Task timed out". Retryable: the next
+    /// attempt may find AWS faster.
+    #[error("out of time: stopped {reserve_ms} ms before the Lambda deadline after {calls} AWS call(s); in flight: {}; last AWS error: {}", in_flight_text(.in_flight), .last_error.as_deref().unwrap_or("none"))]
+    OutOfTime {
+        reserve_ms: u128,
+        calls: usize,
+        /// The AWS calls under way when time ran out (`Service.Operation`).
+        in_flight: Vec<String>,
+        /// The last failed attempt of an AWS call, with its error.
+        last_error: Option<String>,
+    },
+
     /// The code broke one of its own invariants (a plan carried out without what it was planned
     /// on): a bug, not bad input and not AWS.
     #[error("internal error: {0}")]
@@ -134,7 +147,7 @@ impl Error {
             Error::Aws {
                 retryable: true,
                 ..
-            }
+            } | Error::OutOfTime { .. }
         )
     }
 
@@ -153,7 +166,7 @@ impl Error {
     }
 
     /// The AWS error code (`ThrottlingException`, `AccessDeniedException`...), or the kind of
-    /// a project error (`Config`, `BadEvent`, `UnexpectedResponse`, `Invariant`).
+    /// a project error (`Config`, `BadEvent`, `UnexpectedResponse`, `Invariant`, `OutOfTime`).
     pub fn code(&self) -> &str {
         match self {
             Error::Aws { code, .. } => code,
@@ -161,6 +174,7 @@ impl Error {
             Error::BadEvent(_) => "BadEvent",
             Error::UnexpectedResponse { .. } => "UnexpectedResponse",
             Error::Invariant(_) => "Invariant",
+            Error::OutOfTime { .. } => "OutOfTime",
         }
     }
 
@@ -185,6 +199,14 @@ impl Error {
             Error::Aws { code, .. } => Some(code),
             _ => None,
         }
+    }
+}
+
+fn in_flight_text(calls: &[String]) -> String {
+    if calls.is_empty() {
+        "no AWS call".to_string()
+    } else {
+        calls.join(", ")
     }
 }
 

@@ -86,6 +86,9 @@ pub fn peak_rss_kib(pid: u32) -> Option<u64> {
 
 #[derive(Default)]
 struct State {
+    /// How long each invocation may run: its `Lambda-Runtime-Deadline-Ms` is this after it is
+    /// handed out.
+    invocation_time: Duration,
     pending: VecDeque<(String, Value)>,
     results: Vec<(String, Invocation)>,
     init_error: Option<Value>,
@@ -130,6 +133,9 @@ impl State {
 
 type Shared = Arc<(Mutex<State>, Condvar)>;
 
+/// How long an invocation may run unless a test says otherwise (a function's timeout).
+pub const INVOCATION_TIME: Duration = Duration::from_secs(60);
+
 /// Runs `binary` under a local Runtime API with `env`, invokes it once per event, and stops it.
 pub fn run_function(
     binary: &Path,
@@ -137,6 +143,19 @@ pub fn run_function(
     env: &[(String, String)],
     events: Vec<Value>,
     timeout: Duration,
+) -> FunctionRun {
+    run_function_with_deadline(binary, name, env, events, timeout, INVOCATION_TIME)
+}
+
+/// [`run_function`], with each invocation's deadline `invocation_time` after it is handed out,
+/// as Lambda sets it from the function's timeout.
+pub fn run_function_with_deadline(
+    binary: &Path,
+    name: &str,
+    env: &[(String, String)],
+    events: Vec<Value>,
+    timeout: Duration,
+    invocation_time: Duration,
 ) -> FunctionRun {
     let listener = TcpListener::bind("127.0.0.1:0")
         .unwrap_or_else(|e| panic!("cannot bind the runtime API: {e}"));
@@ -151,6 +170,7 @@ pub fn run_function(
                 .enumerate()
                 .map(|(i, e)| (format!("req-{i:04}"), e))
                 .collect(),
+            invocation_time,
             ..State::default()
         }),
         Condvar::new(),
@@ -317,7 +337,7 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
     let accepted = http(202, &[], "{\"status\":\"OK\"}");
     match (method, path.trim_start_matches("/2018-06-01")) {
         ("GET", "/runtime/invocation/next") => loop {
-            let next = {
+            let (next, invocation_time) = {
                 let mut state = lock.lock().unwrap_or_else(|p| p.into_inner());
                 if state.first_poll.is_none() {
                     state.first_poll = Some(state.mark());
@@ -326,11 +346,13 @@ fn route(method: &str, path: &str, body: Value, shared: &Shared, fn_name: &str) 
                 if next.is_some() && state.first_event.is_none() {
                     state.first_event = Some(state.mark());
                 }
-                next
+                (next, state.invocation_time)
             };
             match next {
                 Some((id, event)) => {
-                    let deadline = chrono::Utc::now().timestamp_millis() + 60_000;
+                    let deadline = chrono::Utc::now().timestamp_millis().saturating_add(
+                        i64::try_from(invocation_time.as_millis()).unwrap_or(i64::MAX),
+                    );
                     let arn = format!("arn:aws:lambda:us-east-1:123456789012:function:{fn_name}");
                     return http(
                         200,

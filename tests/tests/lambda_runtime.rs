@@ -280,3 +280,141 @@ async fn the_release_off_hours_runs_a_scheduled_tick() {
         "{reported}"
     );
 }
+
+/// The ids a batch response reports as failed.
+fn failed_ids(response: &Value) -> Vec<String> {
+    response["batchItemFailures"]
+        .as_array()
+        .map(|f| {
+            f.iter()
+                .filter_map(|i| i["itemIdentifier"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// The deployer behind an SQS FIFO queue: the event source mapping hands it the queued
+/// EventBridge event as a message body, and it answers with the batch response.
+#[tokio::test]
+async fn the_release_deployer_takes_its_events_from_an_sqs_fifo_queue() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    let push = sample_event("deployer/sqs-ecr-push.json");
+    let good = push["Records"][0].clone();
+    let id = good["messageId"].as_str().unwrap_or_default().to_string();
+    // A batch whose first message is not JSON: it fails, and the push behind it must wait.
+    let mut bad = good.clone();
+    bad["messageId"] = "0e5b0d46-5a1f-4d0c-9b51-6f1a7c2d3e4f".into();
+    bad["body"] = "not an event".into();
+    let events = vec![push, serde_json::json!({ "Records": [bad, good] })];
+    let run = run_clean("deployer", &deployer_env(&emu, &stack), events, 2);
+
+    let first = run.invocations[0].ok().expect("a batch response");
+    assert_eq!(failed_ids(first), Vec::<String>::new(), "{first}");
+    assert_eq!(
+        first["records"][0]["result"]["decisions"][0]["reason"], "deployed",
+        "{first}\n{}",
+        run.output
+    );
+    assert_eq!(first["records"][0]["messageId"], id.as_str());
+
+    let second = run.invocations[1].ok().expect("a batch response");
+    assert_eq!(
+        failed_ids(second),
+        ["0e5b0d46-5a1f-4d0c-9b51-6f1a7c2d3e4f".to_string(), id],
+        "{second}"
+    );
+    assert_eq!(second["records"][0]["errorType"], "NonRetryable");
+    assert!(
+        second["records"][0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("0e5b0d46-5a1f-4d0c-9b51-6f1a7c2d3e4f")),
+        "{second}"
+    );
+    assert_eq!(stack.notifications().await.len(), 1, "the deploy, once");
+}
+
+#[tokio::test]
+async fn the_release_task_watcher_takes_its_events_from_an_sqs_fifo_queue() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    let task = stack
+        .stopped_service_task("Essential container in task exited")
+        .await;
+    let mut event = sample_event("task-watcher/sqs-task-stopped.json");
+    let mut stopped: Value =
+        serde_json::from_str(event["Records"][0]["body"].as_str().unwrap_or_default())
+            .expect("the sample's body is the stopped task's event");
+    stopped["detail"]["taskArn"] = task.clone().into();
+    stopped["detail"]["taskDefinitionArn"] = stack.task_definition.clone().into();
+    event["Records"][0]["body"] = stopped.to_string().into();
+    let mut env = emu.env();
+    env.push(("NOTIFY_TOPIC_ARN".into(), stack.topic_arn.clone()));
+    let run = run_clean("task-watcher", &env, vec![event], 1);
+    let response = run.invocations[0].ok().expect("a batch response");
+    assert_eq!(failed_ids(response), Vec::<String>::new(), "{response}");
+    assert_eq!(
+        response["records"][0]["result"]["cause"], "out-of-memory",
+        "{response}"
+    );
+    assert_eq!(stack.notifications().await.len(), 1);
+}
+
+/// AWS accepts the connection and never answers: the SDK's own bounds (5 s attempts, 20 s per
+/// call) would outlive a 6 s invocation. The function stops before its deadline and says which
+/// call hung, instead of Lambda's bare "Task timed out".
+#[tokio::test]
+async fn an_invocation_stops_before_its_deadline_and_names_the_call_that_hung() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("a local port");
+    let port = silent.local_addr().map(|a| a.port()).expect("its port");
+    std::thread::spawn(move || {
+        let mut held = vec![];
+        for stream in silent.incoming().flatten() {
+            held.push(stream); // read nothing, answer nothing
+        }
+    });
+    let env =
+        vec![
+        ("AWS_ENDPOINT_URL".to_string(), format!("http://127.0.0.1:{port}")),
+        ("AWS_REGION".to_string(), "us-east-1".to_string()),
+        ("AWS_ACCESS_KEY_ID".to_string(), "x".to_string()),
+        ("AWS_SECRET_ACCESS_KEY".to_string(), "x".to_string()),
+        ("AWS_EC2_METADATA_DISABLED".to_string(), "true".to_string()),
+        (
+            "DEPLOY_TARGETS".to_string(),
+            r#"[{"repository":"web","tags":["v*"],"cluster":"autopilot-demo","service":"web"}]"#
+                .to_string(),
+        ),
+        (
+            "NOTIFY_TOPIC_ARN".to_string(),
+            "arn:aws:sns:us-east-1:123456789012:chat".to_string(),
+        ),
+    ];
+    let started = std::time::Instant::now();
+    let run = integration_tests::runtime_api::run_function_with_deadline(
+        &release_binary("deployer"),
+        "deployer",
+        &env,
+        vec![sample_event("deployer/ecr-push-release-tag.json")],
+        Duration::from_secs(40),
+        Duration::from_secs(6),
+    );
+    let err = run
+        .invocations
+        .first()
+        .and_then(|i| i.err())
+        .unwrap_or_else(|| panic!("an error response: {:?}\n{}", run.invocations, run.output));
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "answered before the deadline: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(err["errorType"], "Retryable", "{err}");
+    let message = err["errorMessage"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("out of time")
+            && message.contains("in flight: ")
+            && !message.contains("in flight: no AWS call"),
+        "{message}"
+    );
+}

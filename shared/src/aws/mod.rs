@@ -20,7 +20,9 @@ use std::sync::{Arc, Mutex};
 
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_smithy_runtime_api::box_error::BoxError;
-use aws_smithy_runtime_api::client::interceptors::context::BeforeSerializationInterceptorContextRef;
+use aws_smithy_runtime_api::client::interceptors::context::{
+    BeforeSerializationInterceptorContextRef, FinalizerInterceptorContextRef,
+};
 use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
@@ -35,8 +37,24 @@ pub const ATTEMPT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(
 /// their reads, the task-watcher's batched reads): enough to hide AWS's latency, well under the
 /// API rate limits of ECS (tens of requests a second per action, bursts of 50 to 100).
 pub const FAN_OUT: usize = 10;
-/// How long a call may take with its retries (the functions' timeout is 30 s).
+/// How long a call may take with its retries. A whole invocation is bounded by the time Lambda
+/// gives it ([`crate::runtime`]), which ends a call still under way when that time is up.
 pub const OPERATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(20);
+
+/// The SDK's retries: standard, not adaptive. Adaptive's client-side rate, measured on a
+/// function's few calls, held a throttled call back past the 20 s operation timeout in the
+/// release deployer's fault test (two throttles, then nothing for 20 s).
+pub fn retry_config() -> aws_config::retry::RetryConfig {
+    aws_config::retry::RetryConfig::standard()
+}
+
+/// Attempt and operation timeouts (the SDK sets none by default).
+pub fn timeout_config() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+        .operation_timeout(OPERATION_TIMEOUT)
+        .build()
+}
 
 /// Loads the shared SDK configuration from the environment, with attempt and operation
 /// timeouts (the SDK sets none by default), its standard retries (3 attempts, exponential
@@ -48,16 +66,8 @@ pub async fn load_sdk_config() -> crate::error::Result<SdkConfig> {
     let http = tls::https_client(tls::extra_bundle(bundle.as_deref())?)?;
     Ok(aws_config::defaults(BehaviorVersion::latest())
         .http_client(http)
-        // Standard, not adaptive: adaptive's client-side rate, measured on a function's few
-        // calls, held a throttled call back past the 20 s operation timeout in the release
-        // deployer's fault test (two throttles, then nothing for 20 s).
-        .retry_config(aws_config::retry::RetryConfig::standard())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(ATTEMPT_TIMEOUT)
-                .operation_timeout(OPERATION_TIMEOUT)
-                .build(),
-        )
+        .retry_config(retry_config())
+        .timeout_config(timeout_config())
         .load()
         .await)
 }
@@ -106,6 +116,28 @@ impl CallLog {
     }
 }
 
+fn call_name(cfg: &ConfigBag) -> Option<String> {
+    cfg.load::<Metadata>()
+        .map(|meta| format!("{}.{}", meta.service(), meta.name()))
+}
+
+/// What an attempt that failed reports: the HTTP status and the error, or the timeout.
+fn attempt_error(context: &FinalizerInterceptorContextRef<'_>) -> Option<String> {
+    let error = context.output_or_error()?.err()?;
+    Some(if error.is_timeout_error() {
+        "the attempt timed out".to_string()
+    } else if let Some(op) = error.as_operation_error() {
+        match context.response() {
+            Some(r) => format!("HTTP {}: {op}", r.status().as_u16()),
+            None => op.to_string(),
+        }
+    } else if let Some(c) = error.as_connector_error() {
+        format!("could not be sent or answered: {c}")
+    } else {
+        error.to_string()
+    })
+}
+
 impl Intercept for CallLog {
     fn name(&self) -> &'static str {
         "CallLog"
@@ -119,10 +151,104 @@ impl Intercept for CallLog {
         _components: &RuntimeComponents,
         cfg: &mut ConfigBag,
     ) -> Result<(), BoxError> {
-        if let Some(meta) = cfg.load::<Metadata>() {
-            self.record(format!("{}.{}", meta.service(), meta.name()));
+        if let Some(call) = call_name(cfg) {
+            CallWatch::started(&call);
+            self.record(call);
         }
         Ok(())
+    }
+
+    // Runs after every attempt, a timed-out one included (the SDK settles an attempt before it
+    // decides on a retry).
+    fn read_after_attempt(
+        &self,
+        context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let (Some(call), Some(error)) = (call_name(cfg), attempt_error(context)) {
+            CallWatch::failed(&format!("{call}: {error}"));
+        }
+        Ok(())
+    }
+
+    fn read_after_execution(
+        &self,
+        _context: &FinalizerInterceptorContextRef<'_>,
+        _components: &RuntimeComponents,
+        cfg: &mut ConfigBag,
+    ) -> Result<(), BoxError> {
+        if let Some(call) = call_name(cfg) {
+            CallWatch::finished(&call);
+        }
+        Ok(())
+    }
+}
+
+tokio::task_local! {
+    static WATCH: CallWatch;
+}
+
+/// What one invocation's AWS calls are doing: how many started, which are under way, and the
+/// last failed attempt. The Lambda entry point runs each invocation inside [`CallWatch::watch`];
+/// the [`CallLog`] interceptor of every client reports to the watch of the invocation it runs
+/// in, so a deadline can name the call it cut short and the AWS error before it.
+#[derive(Clone, Debug, Default)]
+pub struct CallWatch(Arc<Mutex<Watched>>);
+
+/// What a [`CallWatch`] has seen.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Watched {
+    /// AWS calls started.
+    pub calls: usize,
+    /// Calls started and not finished, in the order they started (`Service.Operation`).
+    pub in_flight: Vec<String>,
+    /// The last failed attempt: `Service.Operation: <error>`.
+    pub last_error: Option<String>,
+}
+
+impl CallWatch {
+    /// Runs `work` with this watch as the invocation's.
+    pub async fn watch<F: std::future::Future>(&self, work: F) -> F::Output {
+        WATCH.scope(self.clone(), work).await
+    }
+
+    /// What was seen so far.
+    pub fn seen(&self) -> Watched {
+        match self.0.lock() {
+            Ok(w) => w.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Applies `f` to the current invocation's watch; outside one (tests, init), does nothing.
+    fn update(f: impl FnOnce(&mut Watched)) {
+        let _ = WATCH.try_with(|w| match w.0.lock() {
+            Ok(mut seen) => f(&mut seen),
+            Err(poisoned) => f(&mut poisoned.into_inner()),
+        });
+    }
+
+    /// A call started.
+    pub fn started(call: &str) {
+        Self::update(|w| {
+            w.calls += 1;
+            w.in_flight.push(call.to_string());
+        });
+    }
+
+    /// A call ended (with or without success).
+    pub fn finished(call: &str) {
+        Self::update(|w| {
+            if let Some(i) = w.in_flight.iter().position(|c| c == call) {
+                w.in_flight.remove(i);
+            }
+        });
+    }
+
+    /// An attempt failed: `what` names the call and the error.
+    pub fn failed(what: &str) {
+        Self::update(|w| w.last_error = Some(what.to_string()));
     }
 }
 
@@ -175,5 +301,107 @@ impl Clients {
             sns: aws_sdk_sns::Client::from_conf(sns),
             calls,
         }
+    }
+}
+
+/// An HTTP client for the adapters' tests: answers the first requests with scripted responses,
+/// then never answers (a hung connection), counting every request the SDK sends. Clients built
+/// on it use the production retry and timeout settings, so tests see what Lambda would.
+#[cfg(test)]
+pub(crate) mod fake_http {
+    use std::collections::VecDeque;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::{Arc, Mutex};
+
+    use aws_smithy_runtime_api::client::http::{
+        HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpConnector,
+    };
+    use aws_smithy_runtime_api::client::orchestrator::{HttpRequest, HttpResponse};
+    use aws_smithy_runtime_api::client::result::ConnectorError;
+    use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
+    use aws_smithy_types::body::SdkBody;
+
+    #[derive(Clone, Debug, Default)]
+    pub struct Scripted {
+        answers: Arc<Mutex<VecDeque<(u16, String)>>>,
+        requests: Arc<AtomicUsize>,
+    }
+
+    impl Scripted {
+        /// Answers with `(status, body)` in order, then hangs.
+        pub fn new(answers: Vec<(u16, String)>) -> Self {
+            Scripted {
+                answers: Arc::new(Mutex::new(answers.into())),
+                requests: Arc::default(),
+            }
+        }
+
+        /// How many requests were sent (attempts, retries included).
+        pub fn requests(&self) -> usize {
+            self.requests.load(Ordering::SeqCst)
+        }
+    }
+
+    impl HttpConnector for Scripted {
+        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+            self.requests.fetch_add(1, Ordering::SeqCst);
+            let next = self.answers.lock().unwrap().pop_front();
+            HttpConnectorFuture::new(async move {
+                match next {
+                    Some((status, body)) => {
+                        let status = status
+                            .try_into()
+                            .map_err(|e| ConnectorError::other(Box::new(e), None))?;
+                        Ok(HttpResponse::new(status, SdkBody::from(body)))
+                    }
+                    None => {
+                        tokio::time::sleep(std::time::Duration::from_secs(24 * 3600)).await;
+                        Err(ConnectorError::timeout("never answered".into()))
+                    }
+                }
+            })
+        }
+    }
+
+    impl HttpClient for Scripted {
+        fn http_connector(
+            &self,
+            _settings: &HttpConnectorSettings,
+            _components: &RuntimeComponents,
+        ) -> SharedHttpConnector {
+            SharedHttpConnector::new(self.clone())
+        }
+    }
+
+    fn credentials() -> aws_sdk_ecs::config::Credentials {
+        aws_sdk_ecs::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")
+    }
+
+    /// An ECS client on `http`, recording into a fresh [`super::CallLog`].
+    pub fn ecs_client(http: &Scripted) -> aws_sdk_ecs::Client {
+        let config = aws_sdk_ecs::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .http_client(http.clone())
+            .retry_config(super::retry_config())
+            .timeout_config(super::timeout_config())
+            .interceptor(super::CallLog::default())
+            .build();
+        aws_sdk_ecs::Client::from_conf(config)
+    }
+
+    /// An SNS client on `http`, recording into a fresh [`super::CallLog`].
+    pub fn sns_client(http: &Scripted) -> aws_sdk_sns::Client {
+        let config = aws_sdk_sns::Config::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_sdk_sns::config::Region::new("us-east-1"))
+            .credentials_provider(credentials())
+            .http_client(http.clone())
+            .retry_config(super::retry_config())
+            .timeout_config(super::timeout_config())
+            .interceptor(super::CallLog::default())
+            .build();
+        aws_sdk_sns::Client::from_conf(config)
     }
 }

@@ -75,6 +75,86 @@ pub fn typed<D: DeserializeOwned>(env: Envelope) -> Result<Event<D>> {
     })
 }
 
+/// One message of an SQS event, as Lambda's event source mapping hands it over
+/// (`{"Records": [{"messageId": ..., "body": ..., "eventSource": "aws:sqs", ...}]}`, "Using
+/// Lambda with Amazon SQS"). The body is the EventBridge event a rule sent to the queue.
+#[derive(Clone, Debug, PartialEq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SqsRecord {
+    pub message_id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt_handle: Option<String>,
+    pub body: String,
+    /// `ApproximateReceiveCount`, `SentTimestamp`, and on a FIFO queue `MessageGroupId`,
+    /// `SequenceNumber`, `MessageDeduplicationId`.
+    #[serde(default)]
+    pub attributes: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub message_attributes: serde_json::Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_of_body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub md5_of_message_attributes: Option<String>,
+    pub event_source: String,
+    #[serde(rename = "eventSourceARN", default)]
+    pub event_source_arn: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws_region: Option<String>,
+}
+
+impl SqsRecord {
+    /// Whether the message came from a FIFO queue (whose name AWS requires to end in `.fifo`),
+    /// where order within a batch must hold.
+    pub fn is_fifo(&self) -> bool {
+        self.event_source_arn.ends_with(".fifo") || self.attributes.contains_key("MessageGroupId")
+    }
+
+    /// The event the body carries; a body that is not JSON is a `BadEvent` naming the message.
+    pub fn event(&self) -> Result<Value> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            Error::bad_event(format!(
+                "SQS message {}: body is not a JSON event: {e}",
+                self.message_id
+            ))
+        })
+    }
+}
+
+/// The messages of an SQS event, in the order Lambda delivered them; `None` when the payload is
+/// not an SQS event (an EventBridge event, or the SNS records the alarm-notifier reads). A
+/// `Records` array whose first record says `"eventSource": "aws:sqs"` is an SQS event, and then
+/// every record must be a message: one that is not is a `BadEvent` naming it.
+pub fn sqs_records(v: &Value) -> Option<Result<Vec<SqsRecord>>> {
+    let records = v.get("Records")?.as_array()?;
+    let first = records.first()?;
+    if first.get("eventSource").and_then(Value::as_str) != Some("aws:sqs") {
+        return None;
+    }
+    Some(
+        records
+            .iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let rec: SqsRecord = serde_path_to_error::deserialize(r).map_err(|e| {
+                    Error::bad_event(format!("Records[{i}].{}: {}", e.path(), e.inner()))
+                })?;
+                if rec.event_source != "aws:sqs" {
+                    return Err(Error::bad_event(format!(
+                        "Records[{i}].eventSource: {:?} is not aws:sqs",
+                        rec.event_source
+                    )));
+                }
+                if rec.message_id.is_empty() {
+                    return Err(Error::bad_event(format!(
+                        "Records[{i}].messageId: must not be empty"
+                    )));
+                }
+                Ok(rec)
+            })
+            .collect(),
+    )
+}
+
 pub(crate) fn json_kind(v: &Value) -> &'static str {
     match v {
         Value::Null => "null",
@@ -221,6 +301,80 @@ mod samples {
                 other => panic!("{name}: unexpected detail-type {other:?}"),
             }
         }
+    }
+
+    /// The SQS-wrapped samples: each record reads back as sent, and its body is the EventBridge
+    /// sample it wraps, typed as the function types it.
+    #[test]
+    fn every_sqs_sample_parses_round_trips_and_unwraps_to_its_event() {
+        let samples = [
+            (
+                sample!("deployer/sqs-ecr-push.json"),
+                sample!("deployer/ecr-push-release-tag.json"),
+            ),
+            (
+                sample!("task-watcher/sqs-task-stopped.json"),
+                sample!("task-watcher/out-of-memory.json"),
+            ),
+        ];
+        for ((name, raw), (inner_name, inner_raw)) in samples {
+            let original: Value =
+                serde_json::from_str(raw).unwrap_or_else(|e| panic!("{name}: {e}"));
+            let records = sqs_records(&original)
+                .unwrap_or_else(|| panic!("{name}: not read as an SQS event"))
+                .unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(records.len(), 1, "{name}");
+            let record = &records[0];
+            assert_eq!(
+                serde_json::to_value(record).unwrap(),
+                original["Records"][0],
+                "{name}"
+            );
+            assert!(record.is_fifo(), "{name}: a FIFO queue's message");
+            let event = record.event().unwrap_or_else(|e| panic!("{name}: {e}"));
+            let inner: Value = serde_json::from_str(inner_raw).unwrap();
+            assert_eq!(event, inner, "{name} wraps {inner_name}");
+            match event["detail-type"].as_str() {
+                Some("ECR Image Action") => {
+                    typed::<EcrImageAction>(envelope(event).unwrap()).unwrap();
+                }
+                Some("ECS Task State Change") => {
+                    typed::<EcsTaskStateChange>(envelope(event).unwrap()).unwrap();
+                }
+                other => panic!("{name}: unexpected detail-type {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn only_sqs_records_are_read_as_sqs_and_bad_ones_are_named() {
+        let eventbridge: Value = serde_json::from_str(DEPLOYER[0].1).unwrap();
+        assert!(sqs_records(&eventbridge).is_none());
+        let sns = serde_json::json!({"Records": [{"EventSource": "aws:sns", "Sns": {}}]});
+        assert!(
+            sqs_records(&sns).is_none(),
+            "the alarm-notifier's SNS records pass through"
+        );
+
+        let e = sqs_records(&serde_json::json!({"Records": [
+            {"messageId": "m-1", "body": "{}", "eventSource": "aws:sqs"},
+            {"body": "{}", "eventSource": "aws:sqs"}
+        ]}))
+        .unwrap()
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("Records[1]") && e.contains("messageId"), "{e}");
+
+        let records = sqs_records(&serde_json::json!({"Records": [
+            {"messageId": "m-1", "body": "not json", "eventSource": "aws:sqs",
+             "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q"}
+        ]}))
+        .unwrap()
+        .unwrap();
+        assert!(!records[0].is_fifo());
+        let e = records[0].event().unwrap_err();
+        assert_eq!(e.error_type(), "NonRetryable");
+        assert!(e.to_string().contains("m-1"), "{e}");
     }
 
     #[test]

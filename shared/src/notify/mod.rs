@@ -73,11 +73,38 @@ pub struct Notification {
     pub additional_context: BTreeMap<String, String>,
 }
 
-/// Chatbot's limits, with room to spare.
-const MAX_TITLE: usize = 250;
-const MAX_DESCRIPTION: usize = 3500;
-const MAX_NEXT_STEPS: usize = 8;
-const MAX_SUBJECT: usize = 100;
+/// The limits every notification is fitted to, in characters (cut on character boundaries).
+/// Chatbot's ("Custom notifications using Amazon Q Developer in chat applications"): a title of
+/// at most 250 characters; the other fields are held well under what Chatbot and Slack show, so
+/// one long input (a 255-character alarm name, a 1 KB alarm description, many resources)
+/// cannot make Chatbot drop the message.
+pub mod limits {
+    /// The title, emoji included.
+    pub const TITLE: usize = 250;
+    pub const SUMMARY: usize = 250;
+    pub const DESCRIPTION: usize = 3500;
+    pub const NEXT_STEPS: usize = 8;
+    pub const NEXT_STEP: usize = 500;
+    pub const KEYWORDS: usize = 10;
+    pub const KEYWORD: usize = 75;
+    /// Ids (`id`, `threadId`) longer than this keep a prefix and a hash of the whole, so
+    /// distinct ids stay distinct and a thread stays one thread.
+    pub const ID: usize = 256;
+    pub const EVENT_TYPE: usize = 100;
+    pub const RELATED_RESOURCES: usize = 10;
+    /// An ARN can reach 2048 characters; the ones named here are far shorter.
+    pub const RESOURCE: usize = 1024;
+    pub const CONTEXT_ENTRIES: usize = 10;
+    pub const CONTEXT_KEY: usize = 64;
+    pub const CONTEXT_VALUE: usize = 500;
+    /// SNS Publish: a subject "must be ASCII text that begins with a letter, number, or
+    /// punctuation mark; must not include line breaks or control characters; and must be less
+    /// than 100 characters long".
+    pub const SUBJECT: usize = 99;
+    /// SNS Publish: a message is at most 256 KB (262,144 bytes), every protocol's text of a
+    /// `MessageStructure=json` message counted.
+    pub const SNS_MESSAGE_BYTES: usize = 262_144;
+}
 
 /// Building one: every function starts from [`Notification::new`] and adds what it knows, so
 /// ids, threads, facts and the dry-run mark read the same way everywhere.
@@ -167,9 +194,52 @@ impl Notification {
         self
     }
 
-    /// The AWS Chatbot custom-notification JSON.
+    /// The notification with every field within [`limits`]: what both renderings show.
+    pub fn fitted(&self) -> Notification {
+        let cut = |items: &[String], count: usize, each: usize| -> Vec<String> {
+            items
+                .iter()
+                .take(count)
+                .map(|s| truncate(s, each))
+                .collect()
+        };
+        Notification {
+            id: fit_id(&self.id, limits::ID),
+            severity: self.severity,
+            // The emoji goes in front of the title in Chatbot's rendering.
+            title: truncate(
+                &self.title,
+                limits::TITLE - self.severity.emoji().chars().count() - 1,
+            ),
+            description: truncate(&self.description, limits::DESCRIPTION),
+            next_steps: cut(&self.next_steps, limits::NEXT_STEPS, limits::NEXT_STEP),
+            keywords: cut(&self.keywords, limits::KEYWORDS, limits::KEYWORD),
+            thread_id: fit_id(&self.thread_id, limits::ID),
+            summary: truncate(&self.summary, limits::SUMMARY),
+            event_type: truncate(&self.event_type, limits::EVENT_TYPE),
+            related_resources: cut(
+                &self.related_resources,
+                limits::RELATED_RESOURCES,
+                limits::RESOURCE,
+            ),
+            additional_context: self
+                .additional_context
+                .iter()
+                .take(limits::CONTEXT_ENTRIES)
+                .map(|(k, v)| {
+                    (
+                        truncate(k, limits::CONTEXT_KEY),
+                        truncate(v, limits::CONTEXT_VALUE),
+                    )
+                })
+                .collect(),
+        }
+    }
+
+    /// The AWS Chatbot custom-notification JSON, fitted to [`limits`].
     pub fn to_chatbot(&self) -> serde_json::Value {
-        let additional: serde_json::Map<String, serde_json::Value> = self
+        let n = self.fitted();
+        let additional: serde_json::Map<String, serde_json::Value> = n
             .additional_context
             .iter()
             .map(|(k, v)| (k.clone(), json!(v)))
@@ -177,26 +247,30 @@ impl Notification {
         json!({
             "version": "1.0",
             "source": "custom",
-            "id": self.id,
+            "id": n.id,
             "content": {
                 "textType": "client-markdown",
-                "title": truncate(&format!("{} {}", self.severity.emoji(), self.title), MAX_TITLE),
-                "description": truncate(&self.description, MAX_DESCRIPTION),
-                "nextSteps": self.next_steps.iter().take(MAX_NEXT_STEPS).collect::<Vec<_>>(),
-                "keywords": self.keywords,
+                "title": format!("{} {}", n.severity.emoji(), n.title),
+                "description": n.description,
+                "nextSteps": n.next_steps,
+                "keywords": n.keywords,
             },
             "metadata": {
-                "threadId": self.thread_id,
-                "summary": truncate(&self.summary, MAX_TITLE),
-                "eventType": self.event_type,
-                "relatedResources": self.related_resources,
+                "threadId": n.thread_id,
+                "summary": n.summary,
+                "eventType": n.event_type,
+                "relatedResources": n.related_resources,
                 "additionalContext": additional,
             }
         })
     }
 
-    /// The plain-text rendering (email): Slack links become `text (url)`.
+    /// The plain-text rendering (email), fitted to [`limits`]: Slack links become `text (url)`.
     pub fn to_text(&self) -> String {
+        self.fitted().render_text()
+    }
+
+    fn render_text(&self) -> String {
         let mut out = format!(
             "[{}] {}\n\n{}\n",
             self.severity.as_str().to_uppercase(),
@@ -226,16 +300,22 @@ impl Notification {
     }
 
     /// The SNS message for `MessageStructure=json`: `default` carries the Chatbot JSON, `email`
-    /// the plain text.
+    /// the plain text. Within SNS's 256 KB: the [`limits`] keep it there (the test of the
+    /// longest inputs shows it), and should they not, the email's text is cut first.
     pub fn to_sns_message(&self) -> String {
-        json!({
-            "default": self.to_chatbot().to_string(),
-            "email": self.to_text(),
-        })
-        .to_string()
+        let default = self.to_chatbot().to_string();
+        let mut email = self.to_text();
+        loop {
+            let message = json!({ "default": default, "email": email }).to_string();
+            if message.len() <= limits::SNS_MESSAGE_BYTES || email.is_empty() {
+                return message;
+            }
+            email = truncate(&email, email.chars().count() / 2);
+        }
     }
 
-    /// An SNS subject: ASCII, one line, at most 100 characters.
+    /// An SNS subject: ASCII, one line, less than 100 characters, starting with `[` (a
+    /// punctuation mark).
     pub fn subject(&self) -> String {
         let ascii: String = format!("[{}] {}", self.severity.as_str(), self.title)
             .chars()
@@ -248,12 +328,27 @@ impl Notification {
             })
             .collect();
         let collapsed = ascii.split_whitespace().collect::<Vec<_>>().join(" ");
-        if collapsed.len() <= MAX_SUBJECT {
+        if collapsed.len() <= limits::SUBJECT {
             collapsed
         } else {
-            format!("{}...", &collapsed[..MAX_SUBJECT - 3])
+            // ASCII only: every byte is a character boundary.
+            format!("{}...", &collapsed[..limits::SUBJECT - 3])
         }
     }
+}
+
+/// An id within `max` characters: as it is when it fits, else a prefix, `~` and a hash (FNV-1a)
+/// of the whole id, so two long ids that share their first characters stay distinct.
+fn fit_id(id: &str, max: usize) -> String {
+    if id.chars().count() <= max {
+        return id.to_string();
+    }
+    let hash = id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
+    });
+    let suffix = format!("~{hash:016x}");
+    let prefix: String = id.chars().take(max - suffix.len()).collect();
+    prefix + &suffix
 }
 
 /// What a dry run adds to a title, so every function marks one the same way.
@@ -395,7 +490,122 @@ mod tests {
         let mut n = sample();
         n.title = format!("Ünïcode\nline {}", "x".repeat(200));
         let s = n.subject();
-        assert!(s.len() <= 100 && s.is_ascii() && !s.contains('\n'), "{s}");
+        assert!(s.len() < 100 && s.is_ascii() && !s.contains('\n'), "{s}");
+    }
+
+    /// SNS wants a subject under 100 characters: exactly 100 is refused.
+    #[test]
+    fn a_subject_is_never_100_characters() {
+        let mut n = sample();
+        n.severity = Severity::Info;
+        // "[info] " is 7 characters: a 93-character title made a 100-character subject.
+        n.title = "x".repeat(93);
+        let s = n.subject();
+        assert!(s.len() < 100, "{} characters", s.len());
+        assert!(s.starts_with('['), "starts with a punctuation mark: {s}");
+    }
+
+    /// The longest inputs the functions can meet, in characters that cost the most bytes once
+    /// escaped twice (quotes, backslashes) or encoded in UTF-8 (emoji).
+    fn longest() -> Notification {
+        let alarm = format!("{}é", "a".repeat(254)); // CloudWatch: alarm names up to 255
+        let arn = |i: usize| format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{alarm}{i}");
+        let heavy = |n: usize| "\"\\😀".repeat(n);
+        Notification {
+            id: format!("alarm:{}:{}", arn(0), "2026-11-16T10:20:30.000+0000"),
+            severity: Severity::Critical,
+            title: format!("ALARM: {alarm} in prod/{}", "s".repeat(255)),
+            description: heavy(400_000),
+            next_steps: (0..100).map(|_| heavy(10_000)).collect(),
+            keywords: (0..100).map(|_| heavy(1_000)).collect(),
+            thread_id: arn(0),
+            summary: heavy(10_000),
+            event_type: heavy(1_000),
+            related_resources: (0..1_000).map(arn).collect(),
+            additional_context: (0..1_000)
+                .map(|i| (format!("{i:04}{}", heavy(100)), heavy(10_000)))
+                .collect(),
+        }
+    }
+
+    fn chars(v: &serde_json::Value) -> usize {
+        v.as_str().map_or(0, |s| s.chars().count())
+    }
+
+    #[test]
+    fn the_longest_inputs_fit_every_chatbot_limit_on_character_boundaries() {
+        let v = longest().to_chatbot();
+        let (content, meta) = (&v["content"], &v["metadata"]);
+        assert!(chars(&content["title"]) <= limits::TITLE);
+        assert!(content["title"]
+            .as_str()
+            .unwrap()
+            .starts_with(":red_circle: ALARM: aaa"));
+        assert_eq!(chars(&content["description"]), limits::DESCRIPTION);
+        let steps = content["nextSteps"].as_array().unwrap();
+        assert_eq!(steps.len(), limits::NEXT_STEPS);
+        assert!(steps.iter().all(|s| chars(s) <= limits::NEXT_STEP));
+        let keywords = content["keywords"].as_array().unwrap();
+        assert_eq!(keywords.len(), limits::KEYWORDS);
+        assert!(keywords.iter().all(|k| chars(k) <= limits::KEYWORD));
+        assert!(chars(&v["id"]) <= limits::ID);
+        assert!(chars(&meta["threadId"]) <= limits::ID);
+        assert!(chars(&meta["summary"]) <= limits::SUMMARY);
+        assert!(chars(&meta["eventType"]) <= limits::EVENT_TYPE);
+        let resources = meta["relatedResources"].as_array().unwrap();
+        assert_eq!(resources.len(), limits::RELATED_RESOURCES);
+        assert!(resources.iter().all(|r| chars(r) <= limits::RESOURCE));
+        let context = meta["additionalContext"].as_object().unwrap();
+        assert_eq!(context.len(), limits::CONTEXT_ENTRIES);
+        assert!(context
+            .iter()
+            .all(|(k, v)| k.chars().count() <= limits::CONTEXT_KEY
+                && chars(v) <= limits::CONTEXT_VALUE));
+    }
+
+    #[test]
+    fn the_longest_inputs_make_an_sns_message_within_256_kb_and_a_subject_under_100() {
+        let n = longest();
+        let message = n.to_sns_message();
+        assert!(
+            message.len() <= limits::SNS_MESSAGE_BYTES,
+            "{} bytes",
+            message.len()
+        );
+        let parsed: serde_json::Value = serde_json::from_str(&message).unwrap();
+        let default: serde_json::Value =
+            serde_json::from_str(parsed["default"].as_str().unwrap()).unwrap();
+        assert_eq!(default, n.to_chatbot());
+        let email = parsed["email"].as_str().unwrap();
+        assert!(
+            email.starts_with("[CRITICAL] ALARM: aaa"),
+            "{}",
+            &email[..40]
+        );
+        let subject = n.subject();
+        assert!(subject.len() < 100 && subject.is_ascii(), "{subject}");
+    }
+
+    /// Two alarms whose 255-character names differ only at the end keep two threads.
+    #[test]
+    fn long_thread_ids_stay_distinct_and_stable() {
+        let mut a = longest();
+        let mut b = longest();
+        a.thread_id.push('1');
+        b.thread_id.push('2');
+        let (ta, tb) = (
+            a.to_chatbot()["metadata"]["threadId"].clone(),
+            b.to_chatbot()["metadata"]["threadId"].clone(),
+        );
+        assert_ne!(ta, tb);
+        assert!(chars(&ta) <= limits::ID && chars(&tb) <= limits::ID);
+        assert_eq!(ta, a.to_chatbot()["metadata"]["threadId"], "stable");
+        let short = sample();
+        assert_eq!(
+            short.to_chatbot()["metadata"]["threadId"],
+            short.thread_id,
+            "ids that fit are kept as they are"
+        );
     }
 
     #[test]
@@ -406,7 +616,7 @@ mod tests {
             .as_str()
             .unwrap()
             .to_string();
-        assert_eq!(d.chars().count(), MAX_DESCRIPTION);
+        assert_eq!(d.chars().count(), limits::DESCRIPTION);
         assert!(d.ends_with('…'));
     }
 }
