@@ -31,9 +31,21 @@ impl TagProblem {
     }
 }
 
+/// Where the task-watcher remembers a problem of `tag` once said: one memory tag per watched
+/// tag (`autopilot:watch-tag-problem`, `autopilot:severity-tag-problem`), so that with both
+/// wrong neither overwrites the other.
+pub fn watcher_memory(p: &TagProblem) -> &'static str {
+    if p.tag == tags::SEVERITY {
+        tags::SEVERITY_TAG_PROBLEM
+    } else {
+        tags::WATCH_TAG_PROBLEM
+    }
+}
+
 /// The task-watcher's tags on a service whose values it cannot use: `autopilot:watch` (only
 /// `off`, or `on`) and `autopilot:severity` (`critical`, `warning`, `info`). `reported` is read
-/// from `autopilot:watch-tag-problem`.
+/// from each one's own memory ([`watcher_memory`]; a severity problem also from
+/// `autopilot:watch-tag-problem`, which once held both).
 pub fn watcher_tag_problems(
     service_arn: &str,
     service_tags: &BTreeMap<String, String>,
@@ -64,22 +76,24 @@ pub fn watcher_tag_problems(
             );
         }
     }
-    let said = service_tags.get(tags::WATCH_TAG_PROBLEM);
     for p in &mut problems {
-        p.reported = said == Some(&p.fingerprint());
+        let fingerprint = p.fingerprint();
+        p.reported = [watcher_memory(p), tags::WATCH_TAG_PROBLEM]
+            .iter()
+            .any(|memory| service_tags.get(*memory) == Some(&fingerprint));
     }
     problems
 }
 
 /// Says each problem chat has not heard of yet (a notice in the service's thread, `effect`
 /// saying what the function does instead), then remembers it on the service in the function's
-/// own tag `memory`, so the next event stays quiet about it. A dry run says it and remembers
-/// nothing.
+/// own tag for it, `memory(problem)`, so the next event stays quiet about it. A dry run says it
+/// and remembers nothing.
 pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
     clients: &P,
     topic_arn: &str,
     function: &str,
-    memory: &str,
+    memory: fn(&TagProblem) -> &'static str,
     dry_run: bool,
     problems: &[TagProblem],
     effect: impl Fn(&TagProblem) -> String,
@@ -89,7 +103,7 @@ pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
             .publish(topic_arn, &notice(p, function, &effect(p)))
             .await?;
         if !dry_run && crate::aws::arn::is_long_service_arn(&p.service_arn) {
-            let tag = BTreeMap::from([(memory.to_string(), p.fingerprint())]);
+            let tag = BTreeMap::from([(memory(p).to_string(), p.fingerprint())]);
             clients.tag_service(&p.service_arn, &tag).await?;
         }
     }
@@ -161,6 +175,26 @@ mod tests {
                 (tags::WATCH_TAG_PROBLEM, "autopilot:severity=loud"),
             ]),
         );
-        assert!(p[0].reported);
+        assert!(p[0].reported, "the memory both once shared still counts");
+    }
+
+    #[test]
+    fn both_problems_are_remembered_each_in_its_own_tag() {
+        let p = watcher_tag_problems(
+            ARN,
+            &tags_of(&[
+                (tags::WATCH, "no"),
+                (tags::SEVERITY, "loud"),
+                (tags::WATCH_TAG_PROBLEM, "autopilot:watch=no"),
+                (tags::SEVERITY_TAG_PROBLEM, "autopilot:severity=loud"),
+            ]),
+        );
+        assert_eq!(p.len(), 2);
+        assert!(p.iter().all(|p| p.reported), "{p:?}");
+        let memories: Vec<&str> = p.iter().map(watcher_memory).collect();
+        assert_eq!(
+            memories,
+            [tags::WATCH_TAG_PROBLEM, tags::SEVERITY_TAG_PROBLEM]
+        );
     }
 }

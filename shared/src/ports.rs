@@ -201,10 +201,12 @@ pub trait DeployPorts: Calls + Publish + ReadServices + TagService + FindTagged 
         task_definition: Option<&str>,
         force_new_deployment: bool,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// The stopped tasks of a deployment, summarised for the failure notice.
+    /// The stopped tasks of `service` that its deployment `deployment_id` started, summarised
+    /// for the failure notice.
     fn deployment_stops(
         &self,
         cluster: &str,
+        service: &str,
         deployment_id: &str,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<StoppedTask>>> + Send;

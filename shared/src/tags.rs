@@ -66,9 +66,36 @@ pub const DEPLOY_STRATEGY: &str = "autopilot:deploy-strategy";
 /// On a service (fleet mode): the bad `autopilot:` tag values last reported to chat, so each
 /// mistake is said once.
 pub const TAG_PROBLEM: &str = "autopilot:tag-problem";
-/// On a service (fleet mode): the bad `autopilot:watch` or `autopilot:severity` value the
-/// task-watcher last reported to chat.
+/// On a service (fleet mode): the bad `autopilot:watch` value the task-watcher last reported
+/// to chat (it once also held a bad `autopilot:severity`, which is still recognised there).
 pub const WATCH_TAG_PROBLEM: &str = "autopilot:watch-tag-problem";
+/// On a service (fleet mode): the bad `autopilot:severity` value the task-watcher last reported
+/// to chat. One memory per tag, so two bad values never overwrite each other.
+pub const SEVERITY_TAG_PROBLEM: &str = "autopilot:severity-tag-problem";
+
+/// AWS's limits on a resource's tags (ECS, CloudWatch, Application Auto Scaling alike): at most
+/// 50 tags per resource (those with the reserved `aws:` prefix do not count), values of at most
+/// 256 Unicode characters.
+pub const MAX_TAGS_PER_RESOURCE: usize = 50;
+pub const MAX_VALUE_CHARS: usize = 256;
+
+/// Whether a tag key or value starts with `aws:` in any case: AWS reserves the prefix, and
+/// TagResource and RegisterTaskDefinition refuse tags that carry it.
+pub fn is_reserved(key_or_value: &str) -> bool {
+    key_or_value
+        .get(..4)
+        .is_some_and(|p| p.eq_ignore_ascii_case("aws:"))
+}
+
+/// A tag value cut to [`MAX_VALUE_CHARS`] characters, ending in `...` when it was cut.
+pub fn fit_value(v: &str) -> String {
+    if v.chars().count() <= MAX_VALUE_CHARS {
+        return v.to_string();
+    }
+    let mut cut: String = v.chars().take(MAX_VALUE_CHARS - 3).collect();
+    cut.push_str("...");
+    cut
+}
 
 /// Whether a tag value holds only what ECS, Application Auto Scaling and CloudWatch accept:
 /// letters, digits, spaces and `+ - = . _ : / @`, at most 256 characters.
@@ -85,5 +112,25 @@ mod tests {
         assert!(super::is_valid_value("2024-05-01T10:00:00Z"));
         assert!(super::is_valid_value("sha256:abc"));
         assert!(!super::is_valid_value("{\"desired\":2}"));
+    }
+
+    #[test]
+    fn the_aws_prefix_is_reserved_in_any_case_and_values_fit_their_limit() {
+        for reserved in ["aws:cloudformation:stack-name", "AWS:x", "Aws:"] {
+            assert!(super::is_reserved(reserved), "{reserved}");
+        }
+        for free in ["autopilot:restart", "team", "aws", "my-aws:x", "a\u{e9}ws:"] {
+            assert!(!super::is_reserved(free), "{free}");
+        }
+        let long = "x".repeat(300);
+        let fitted = super::fit_value(&long);
+        assert_eq!(fitted.chars().count(), super::MAX_VALUE_CHARS);
+        assert!(fitted.ends_with("...") && super::is_valid_value(&fitted));
+        let exact = "\u{e9}".repeat(256);
+        assert_eq!(
+            super::fit_value(&exact),
+            exact,
+            "256 characters fit, whatever their bytes"
+        );
     }
 }

@@ -93,6 +93,8 @@ pub struct FakeState {
     /// The stopped tasks of a deployment, by deployment id.
     pub deployment_stops:
         std::collections::BTreeMap<String, Vec<crate::deploy::outcome::StoppedTask>>,
+    /// When set, reading a deployment's stopped tasks fails with this AWS error code.
+    pub deployment_stops_fail_with: Option<&'static str>,
 }
 
 impl FakeAws {
@@ -510,10 +512,14 @@ mod fake_ports {
         async fn deployment_stops(
             &self,
             _cluster: &str,
+            _service: &str,
             deployment_id: &str,
             _limit: usize,
         ) -> Result<Vec<StoppedTask>> {
             self.call("ECS.ListTasks");
+            if let Some(code) = self.with(|s| s.deployment_stops_fail_with) {
+                return Err(super::aws_error("ListTasks", code));
+            }
             self.call("ECS.DescribeTasks");
             Ok(self.with(|s| {
                 s.deployment_stops

@@ -347,6 +347,14 @@ async fn a_failed_deployment_names_its_stopped_tasks_reasons() {
     let (_emu, stack, deployer, _) = setup(Strategy::PinDigest).await;
     let deployment = "ecs-svc/5550001112223334445";
     stack.stopped_deployment_tasks(deployment, 2, "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web/abc)").await;
+    // The service's stopped tasks are listed, and another deployment's are left out.
+    stack
+        .stopped_deployment_tasks(
+            "ecs-svc/4440001112223334445",
+            1,
+            "Scaling activity initiated by (deployment ecs-svc/4440001112223334445)",
+        )
+        .await;
     let event = deployment_event(
         &stack,
         "SERVICE_DEPLOYMENT_FAILED",
@@ -371,6 +379,7 @@ async fn a_failed_deployment_names_its_stopped_tasks_reasons() {
         "{text}"
     );
     assert!(text.contains("2× Task failed ELB health checks"), "{text}");
+    assert!(!text.contains("Scaling activity"), "{text}");
     assert_eq!(
         delivered[0]["metadata"]["threadId"],
         stack.service_arn.as_str(),

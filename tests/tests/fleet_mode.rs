@@ -187,6 +187,69 @@ async fn a_bad_tag_value_is_reported_once_and_the_others_deploy() {
     );
 }
 
+#[tokio::test]
+async fn a_deploy_tag_that_names_no_repository_is_found_and_reported_once() {
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "east", "web").await;
+    stack.tag_service(&[(tags::DEPLOY, "web"), APP]).await;
+    // Filtering on `autopilot:deploy=web` would never return these.
+    service_in(&stack, "west", "capital", &[(tags::DEPLOY, "Web"), APP]).await;
+    service_in(
+        &stack,
+        "west",
+        "tagged",
+        &[(tags::DEPLOY, "web:latest"), APP],
+    )
+    .await;
+    service_in(&stack, "west", "api", &[(tags::DEPLOY, "api")]).await;
+    let d = fleet_deployer(&stack);
+    let result = d
+        .handle(push_event("v1.4.2", DIGEST, "2026-11-16T02:10:00Z"))
+        .await
+        .expect("push");
+    assert_eq!(deployed(&result), ["east/web"], "{result}");
+    let mut bad: Vec<String> = result["tagProblems"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|p| {
+            format!(
+                "{}={}",
+                p["tag"].as_str().unwrap_or("?"),
+                p["value"].as_str().unwrap_or("?")
+            )
+        })
+        .collect();
+    bad.sort();
+    assert_eq!(
+        bad,
+        ["autopilot:deploy=Web", "autopilot:deploy=web:latest"],
+        "{result}"
+    );
+    let said = |chat: &[Value]| {
+        chat.iter()
+            .filter(|n| {
+                n["content"]["title"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("its tag autopilot:deploy is wrong"))
+            })
+            .count()
+    };
+    assert_eq!(said(&stack.notifications().await), 2);
+
+    let again = d
+        .handle(push_event(
+            "v1.4.3",
+            &DIGEST.replace('7', "8"),
+            "2026-11-16T03:10:00Z",
+        ))
+        .await
+        .expect("push");
+    assert_eq!(again["tagProblems"][0]["reported"], true, "{again}");
+    assert_eq!(again["tagProblems"][1]["reported"], true, "{again}");
+    assert_eq!(said(&stack.notifications().await), 0, "said once");
+}
+
 /// The calls of one push to `web` with `total` services in two clusters, 3 of them following
 /// `web`, sorted (the targets deploy side by side).
 async fn calls_of_a_push(total: usize) -> Vec<String> {

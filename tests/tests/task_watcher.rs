@@ -345,3 +345,38 @@ async fn malformed_events_change_nothing() {
     assert!(stack.notifications().await.is_empty());
     assert_eq!(stack.describe_service().await.desired_count(), 2);
 }
+
+#[tokio::test]
+async fn with_both_its_watch_and_severity_tags_wrong_each_is_said_once_over_three_stops() {
+    let (_emu, stack, watcher, _) = setup(|c, _| c.crash_loop_threshold = 10).await;
+    stack
+        .tag_service(&[
+            (autopilot_core::tags::WATCH, "no"),
+            (autopilot_core::tags::SEVERITY, "loud"),
+        ])
+        .await;
+    for _ in 0..3 {
+        let task = stack
+            .stopped_service_task("Essential container in task exited")
+            .await;
+        let result = watcher
+            .handle(event_for(&stack, "out-of-memory.json", &task))
+            .await
+            .expect("handled");
+        assert_eq!(result["actions"], json!(["alert"]), "{result}");
+    }
+    let titles: Vec<String> = stack
+        .notifications()
+        .await
+        .iter()
+        .filter_map(|n| n["content"]["title"].as_str().map(str::to_string))
+        .collect();
+    let about = |tag: &str| {
+        titles
+            .iter()
+            .filter(|t| t.contains(&format!("its tag {tag} is wrong")))
+            .count()
+    };
+    assert_eq!(about(autopilot_core::tags::WATCH), 1, "{titles:?}");
+    assert_eq!(about(autopilot_core::tags::SEVERITY), 1, "{titles:?}");
+}

@@ -205,10 +205,11 @@ impl DeployPorts for Clients {
     async fn deployment_stops(
         &self,
         cluster: &str,
+        service: &str,
         deployment_id: &str,
         limit: usize,
     ) -> Result<Vec<StoppedTask>> {
-        ecs::stopped_task_summaries(&self.ecs, cluster, deployment_id, limit).await
+        ecs::stopped_task_summaries(&self.ecs, cluster, service, deployment_id, limit).await
     }
 
     async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {

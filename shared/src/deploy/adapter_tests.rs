@@ -253,3 +253,118 @@ async fn a_failed_update_is_announced_and_returned() {
     assert_eq!(publish.num_calls(), 1, "the failure reaches chat");
     assert_eq!(register.num_calls(), 1);
 }
+
+#[tokio::test]
+async fn the_copy_of_a_cloudformation_revision_keeps_its_restart_opt_in_and_no_aws_tags() {
+    // CloudFormation tags what it creates with `aws:cloudformation:*`; RegisterTaskDefinition
+    // refuses keys with the reserved `aws:` prefix, so the copy must leave them out.
+    let cfn = mock!(aws_sdk_ecs::Client::describe_task_definition).then_output(|| {
+        let tag = |k: &str, v: &str| aws_sdk_ecs::types::Tag::builder().key(k).value(v).build();
+        DescribeTaskDefinitionOutput::builder()
+            .task_definition(
+                TaskDefinition::builder()
+                    .task_definition_arn(TD)
+                    .family("web")
+                    .container_definitions(
+                        ContainerDefinition::builder()
+                            .name("app")
+                            .image("web:latest")
+                            .build(),
+                    )
+                    .build(),
+            )
+            .tags(tag("aws:cloudformation:stack-name", "shop"))
+            .tags(tag("aws:cloudformation:logical-id", "TaskDefinition"))
+            .tags(tag("autopilot:restart", "on-interruption"))
+            .tags(tag("team", "payments"))
+            .build()
+    });
+    let register = mock!(aws_sdk_ecs::Client::register_task_definition)
+        .match_requests(|r| {
+            let keys: Vec<&str> = r.tags().iter().filter_map(|t| t.key()).collect();
+            !keys
+                .iter()
+                .any(|k| k.to_ascii_lowercase().starts_with("aws:"))
+                && keys.contains(&"autopilot:restart")
+                && keys.contains(&"team")
+                && keys.contains(&"autopilot:registered-by")
+        })
+        .then_output(|| {
+            RegisterTaskDefinitionOutput::builder()
+                .task_definition(
+                    TaskDefinition::builder()
+                        .task_definition_arn(format!("{TD}2"))
+                        .build(),
+                )
+                .build()
+        });
+    let updated = mock!(aws_sdk_ecs::Client::update_service).then_output(|| {
+        aws_sdk_ecs::operation::update_service::UpdateServiceOutput::builder().build()
+    });
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let (svc, listed) = (service_ok(), revisions_listed(&[TD]));
+    let d = deployer(&[&svc, &cfn, &listed, &register, &updated], &[&publish]);
+    let result = d.handle(push()).await.expect("deployed");
+    assert_eq!(register.num_calls(), 1, "{result}");
+    assert!(
+        result["decisions"][0]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("aws:cloudformation:stack-name")),
+        "the decision says what was left out: {result}"
+    );
+}
+
+#[tokio::test]
+async fn fleet_mode_finds_services_by_the_deploy_key_alone() {
+    use aws_sdk_resourcegroupstagging::operation::get_resources::GetResourcesOutput;
+    use aws_sdk_resourcegroupstagging::types::{ResourceTagMapping, Tag};
+    // Filtering on the value would never return `Web`: the key alone returns it, and the value
+    // is checked in code.
+    let by_key = mock!(aws_sdk_resourcegroupstagging::Client::get_resources)
+        .match_requests(|r| {
+            r.tag_filters().len() == 1
+                && r.tag_filters()[0].key() == Some("autopilot:deploy")
+                && r.tag_filters()[0].values().is_empty()
+        })
+        .then_output(|| {
+            GetResourcesOutput::builder()
+                .pagination_token("")
+                .resource_tag_mapping_list(
+                    ResourceTagMapping::builder()
+                        .resource_arn("arn:aws:ecs:us-east-1:123456789012:service/prod/capital")
+                        .tags(
+                            Tag::builder()
+                                .key("autopilot:deploy")
+                                .value("Web")
+                                .build()
+                                .expect("tag"),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let remembered = mock!(aws_sdk_ecs::Client::tag_resource)
+        .match_requests(|r| {
+            r.tags().iter().any(|t| {
+                t.key() == Some("autopilot:tag-problem")
+                    && t.value() == Some("autopilot:deploy=Web")
+            })
+        })
+        .then_output(|| aws_sdk_ecs::operation::tag_resource::TagResourceOutput::builder().build());
+    let publish =
+        mock!(aws_sdk_sns::Client::publish).then_output(|| PublishOutput::builder().build());
+    let mut d = deployer(&[&remembered], &[&publish]);
+    d.config.targets.clear();
+    d.config.fleet = true;
+    d.clients.tagging = mock_client!(
+        aws_sdk_resourcegroupstagging,
+        RuleMode::MatchAny,
+        &[&by_key]
+    );
+    let result = d.handle(push()).await.expect("handled");
+    assert_eq!(result["tagProblems"][0]["value"], "Web", "{result}");
+    assert_eq!(by_key.num_calls(), 1);
+    assert_eq!(publish.num_calls(), 1, "said in chat");
+    assert_eq!(remembered.num_calls(), 1, "and remembered");
+}

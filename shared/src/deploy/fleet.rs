@@ -10,6 +10,16 @@ use crate::tags;
 
 pub use crate::fleet::TagProblem;
 
+/// Whether a push of `repository` concerns a service with these tags: its `autopilot:deploy`
+/// names that repository (spaces around it aside), or is no repository name at all, a mistake
+/// to report on whatever push comes. A service following another repository is not concerned.
+pub fn follows(service_tags: &BTreeMap<String, String>, repository: &str) -> bool {
+    service_tags
+        .get(tags::DEPLOY)
+        .map(|v| v.trim())
+        .is_some_and(|v| v == repository || !is_repository_name(v))
+}
+
 /// The deploy target a service's tags describe.
 pub fn target_from_tags(
     service_arn: &str,
@@ -208,6 +218,30 @@ mod tests {
             assert!(p.problem.contains(says), "{pairs:?}: {}", p.problem);
             assert_eq!(p.service_arn, ARN);
         }
+    }
+
+    #[test]
+    fn a_push_concerns_the_services_of_its_repository_and_those_whose_value_is_no_name() {
+        for (value, concerned) in [
+            ("web", true),
+            (" web ", true),
+            ("api", false),
+            ("team/web", false),
+            ("Web", true),
+            ("web:latest", true),
+            ("123456789012.dkr.ecr.us-east-1.amazonaws.com/web", true),
+            ("", true),
+        ] {
+            assert_eq!(
+                follows(&tags_of(&[(tags::DEPLOY, value)]), "web"),
+                concerned,
+                "{value:?}"
+            );
+        }
+        assert!(!follows(&tags_of(&[("team", "web")]), "web"));
+        // Spaces around a name are forgiven, as for the other tags.
+        let t = target_from_tags(ARN, &tags_of(&[(tags::DEPLOY, "web ")])).expect("target");
+        assert_eq!(t.repository, "web");
     }
 
     #[test]

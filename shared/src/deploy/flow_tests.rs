@@ -203,6 +203,37 @@ async fn a_failed_deployment_is_reported_with_its_stopped_tasks_reasons() {
 }
 
 #[tokio::test]
+async fn a_failed_deployment_is_still_reported_when_its_stopped_tasks_cannot_be_read() {
+    let d = deployer(Strategy::PinDigest, None);
+    d.clients
+        .with(|s| s.deployment_stops_fail_with = Some("AccessDeniedException"));
+    let result = d
+        .handle(deployment("failed"))
+        .await
+        .expect("the notice goes out whatever the read did");
+    assert_eq!(result["deployment"]["notified"], true, "{result}");
+    assert!(
+        result["deployment"]["stoppedTasksError"]
+            .as_str()
+            .is_some_and(|e| e.contains("ListTasks")),
+        "{result}"
+    );
+    let published = d.clients.published();
+    assert_eq!(published.len(), 1);
+    let notice = &published[0];
+    assert_eq!(notice.title, "Deployment of prod/web failed");
+    assert!(
+        notice
+            .description
+            .contains("The stopped tasks' reasons could not be read (")
+            && notice.description.contains("ListTasks"),
+        "{}",
+        notice.description
+    );
+    assert!(!notice.description.contains("No stopped tasks were found"));
+}
+
+#[tokio::test]
 async fn a_completed_deployment_prunes_only_what_the_deployer_registered() {
     let d = deployer(Strategy::PinDigest, Some(1));
     for (i, time) in [
@@ -610,4 +641,219 @@ async fn in_fleet_mode_a_tagged_services_deployment_is_reported() {
     completed["resources"] = json!(["arn:aws:ecs:us-east-1:123456789012:service/staging/web"]);
     let result = d.handle(completed).await.expect("deployment");
     assert_eq!(result["deployment"]["notified"], false, "{result}");
+}
+
+/// A fleet-mode deployer over services of cluster `prod` on [`TD`], each with its
+/// `autopilot:deploy` value.
+fn fleet_of(deploy_values: &[(&str, &str)]) -> Deployer<FakeAws> {
+    let mut d = deployer(Strategy::PinDigest, None);
+    d.config.targets.clear();
+    d.config.fleet = true;
+    d.clients.with(|s| {
+        s.services.clear();
+        for (name, value) in deploy_values {
+            s.services.push(ServiceSnapshot {
+                cluster: "prod".into(),
+                name: name.to_string(),
+                arn: format!("arn:aws:ecs:us-east-1:123456789012:service/prod/{name}"),
+                status: "ACTIVE".into(),
+                desired: 2,
+                task_definition: TD.into(),
+                tags: crate::testing::tags(&[(tags::DEPLOY, value)]),
+                ..ServiceSnapshot::default()
+            });
+        }
+    });
+    d
+}
+
+#[tokio::test]
+async fn a_deploy_tag_that_names_no_repository_is_reported_once_and_the_others_deploy() {
+    let d = fleet_of(&[
+        ("web", "web"),
+        ("spaced", "web "),
+        ("capital", "Web"),
+        ("tagged", "web:latest"),
+        (
+            "registry",
+            "123456789012.dkr.ecr.us-east-1.amazonaws.com/web",
+        ),
+        ("api", "api"),
+    ]);
+    let first = d
+        .handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    let mut deployed: Vec<&str> = first["decisions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|x| x["reason"] == "deployed")
+        .filter_map(|x| x["service"].as_str())
+        .collect();
+    deployed.sort_unstable();
+    assert_eq!(deployed, ["spaced", "web"], "{first}");
+    let problems = |r: &Value| -> Vec<(String, bool)> {
+        let mut p: Vec<(String, bool)> = r["tagProblems"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|p| {
+                (
+                    format!(
+                        "{}={}",
+                        p["tag"].as_str().unwrap_or("?"),
+                        p["value"].as_str().unwrap_or("?")
+                    ),
+                    p["reported"] == true,
+                )
+            })
+            .collect();
+        p.sort();
+        p
+    };
+    assert_eq!(
+        problems(&first),
+        [
+            (
+                "autopilot:deploy=123456789012.dkr.ecr.us-east-1.amazonaws.com/web".to_string(),
+                false
+            ),
+            ("autopilot:deploy=Web".to_string(), false),
+            ("autopilot:deploy=web:latest".to_string(), false),
+        ],
+        "{first}"
+    );
+    let said = |aws: &FakeAws| {
+        aws.published()
+            .iter()
+            .filter(|n| n.title.contains("its tag autopilot:deploy is wrong"))
+            .count()
+    };
+    assert_eq!(said(&d.clients), 3);
+    assert_eq!(
+        d.clients
+            .service("capital")
+            .and_then(|s| s.tags.get(tags::TAG_PROBLEM).cloned())
+            .as_deref(),
+        Some("autopilot:deploy=Web"),
+        "remembered on the service"
+    );
+
+    // Another push (of any repository): still listed, not said again.
+    let again = d
+        .handle(push("v1.4.3", &digest(9), "2026-11-16T03:00:00Z"))
+        .await
+        .expect("push");
+    assert!(
+        problems(&again).iter().all(|(_, reported)| *reported),
+        "{again}"
+    );
+    assert_eq!(problems(&again).len(), 3);
+    assert_eq!(said(&d.clients), 3);
+}
+
+fn in_progress(id: &str) -> Value {
+    let mut e: Value = serde_json::from_str(include_str!(
+        "../../../events/deployer/ecs-deployment-in-progress.json"
+    ))
+    .expect("sample");
+    e["resources"] = json!([SERVICE_ARN]);
+    e["detail"]["deploymentId"] = json!(id);
+    e["detail"]["reason"] = json!(format!("ECS deployment {id} in progress."));
+    e
+}
+
+#[tokio::test]
+async fn a_sam_deploy_that_replaces_the_pinned_release_is_said_in_the_services_thread() {
+    let d = deployer(Strategy::PinDigest, None);
+    d.handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
+        .await
+        .expect("push");
+    let pinned = d.clients.service("web").expect("web").task_definition;
+    // The deployer's own deployment starting: one read of the service and of its revision.
+    d.clients.with(|s| {
+        s.services[0].deployments = vec![
+            DeploymentSnapshot {
+                id: "ecs-svc/2".into(),
+                status: "PRIMARY".into(),
+                task_definition: pinned.clone(),
+                ..DeploymentSnapshot::default()
+            },
+            DeploymentSnapshot {
+                id: "ecs-svc/1".into(),
+                status: "ACTIVE".into(),
+                task_definition: TD.into(),
+                ..DeploymentSnapshot::default()
+            },
+        ]
+    });
+    let own = d.handle(in_progress("ecs-svc/2")).await.expect("own start");
+    assert_eq!(own["deployment"]["notified"], false, "{own}");
+    assert_eq!(
+        d.clients.calls.snapshot(),
+        ["ECS.DescribeServices", "ECS.DescribeTaskDefinition"],
+        "the invocation's calls"
+    );
+
+    // `sam deploy` registers web:9 (naming `:latest`) and points the service back at it.
+    const STACK: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
+    d.clients.with(|s| {
+        let (base, _) = s.revisions[TD].clone();
+        s.revisions.insert(
+            STACK.into(),
+            (
+                base.copy_as(
+                    STACK,
+                    "app",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest",
+                ),
+                crate::testing::tags(&[("aws:cloudformation:stack-name", "shop")]),
+            ),
+        );
+        s.services[0].task_definition = STACK.into();
+        s.services[0].deployments = vec![
+            DeploymentSnapshot {
+                id: "ecs-svc/3".into(),
+                status: "PRIMARY".into(),
+                task_definition: STACK.into(),
+                ..DeploymentSnapshot::default()
+            },
+            DeploymentSnapshot {
+                id: "ecs-svc/2".into(),
+                status: "ACTIVE".into(),
+                task_definition: pinned.clone(),
+                ..DeploymentSnapshot::default()
+            },
+        ];
+    });
+    let result = d
+        .handle(in_progress("ecs-svc/3"))
+        .await
+        .expect("sam's start");
+    assert_eq!(result["deployment"]["notified"], true, "{result}");
+    assert_eq!(
+        result["deployment"]["replaced"]["replaced"]["tag"],
+        "v1.4.2"
+    );
+    let notice = d.clients.published().last().cloned().expect("notice");
+    assert_eq!(notice.title, "prod/web: web:9 replaces the release web:4");
+    assert_eq!(notice.thread_id, SERVICE_ARN, "in the service's thread");
+    assert!(
+        notice.description.contains("web:latest"),
+        "{}",
+        notice.description
+    );
+    assert!(
+        notice.description.contains("`v1.4.2`"),
+        "{}",
+        notice.description
+    );
+
+    // The start, delivered again, says the same under the same id (Chatbot shows it once).
+    let again = d.handle(in_progress("ecs-svc/3")).await.expect("again");
+    assert_eq!(
+        again["deployment"]["notificationId"],
+        result["deployment"]["notificationId"]
+    );
 }

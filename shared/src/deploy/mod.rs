@@ -6,6 +6,7 @@
 //! apply unless `DRY_RUN`, notify, return the decisions.
 
 pub mod config;
+pub mod copy_tags;
 pub mod fleet;
 pub mod model;
 /// The deployer's chat notifications (public for the core's benchmarks).
@@ -134,7 +135,7 @@ impl<P: DeployPorts> Deployer<P> {
             &self.clients,
             &self.config.topic_arn,
             "deployer",
-            tags::TAG_PROBLEM,
+            |_| tags::TAG_PROBLEM,
             self.config.dry_run,
             &problems,
             |_| format!("Pushes of {repository} leave the service out until the tag is fixed; the other services deploy."),
@@ -164,10 +165,15 @@ impl<P: DeployPorts> Deployer<P> {
     }
 
     /// The targets of a push: `DEPLOY_TARGETS`, and in fleet mode the services whose
-    /// `autopilot:deploy` tag names the pushed repository (one paginated GetResources, whatever
-    /// the number of services in the account). A service named in both is `DEPLOY_TARGETS`'s:
-    /// the installer's configuration wins over the service's tags. Services whose tags are
-    /// wrong come back as problems, and the others deploy.
+    /// `autopilot:deploy` tag names the pushed repository. They are found by the tag's key
+    /// alone (one GetResources page per 100 services carrying it, whatever their value and
+    /// however many other services the account has), and the value is checked here: filtering
+    /// on the exact value would never return a value that is no repository name (`Web`,
+    /// `web:latest`, a registry URI), and such a service would silently never deploy. A
+    /// service named in both is `DEPLOY_TARGETS`'s: the installer's configuration wins over
+    /// the service's tags. Services whose tags are wrong come back as problems (a bad
+    /// `autopilot:deploy` value on any push, as it names no repository; the other tags on a
+    /// push of the service's repository), and the others deploy.
     async fn targets_for(
         &self,
         push: &Event<EcrImageAction>,
@@ -177,12 +183,12 @@ impl<P: DeployPorts> Deployer<P> {
         if !self.config.fleet || !push.detail.is_successful_push() {
             return Ok((targets, problems));
         }
-        let repository = push.detail.repository_name.clone();
-        let found = self
-            .clients
-            .tagged_services(tags::DEPLOY, std::slice::from_ref(&repository))
-            .await?;
+        let repository = push.detail.repository_name.as_str();
+        let found = self.clients.tagged_services(tags::DEPLOY, &[]).await?;
         for s in found {
+            if !fleet::follows(&s.tags, repository) {
+                continue;
+            }
             match fleet::target_from_tags(&s.arn, &s.tags) {
                 Ok(t) => {
                     let configured = targets.iter().any(|c| {

@@ -4,7 +4,7 @@
 use chrono::Duration;
 
 use super::config::DeployTarget;
-use super::outcome::{DeployedImage, Rollback, StoppedTask};
+use super::outcome::{DeployedImage, Replacement, Rollback, StoppedTask};
 use super::plan::{short_digest, Decision, Reason};
 use crate::aws::arn::{ecs_service_arn, ecs_service_url, ecs_task_url};
 use crate::error::Error;
@@ -251,6 +251,66 @@ pub fn completed(
     n
 }
 
+/// A deployment that replaces the deployer's pinned release with a revision the autopilot did
+/// not register (a `sam deploy` that changed the task definition or the service, another tool,
+/// a person): what replaced what, in the service's thread.
+pub(super) fn replaced(
+    change: &Event<EcsDeploymentStateChange>,
+    target: &DeployTarget,
+    service_arn: &str,
+    r: &Replacement,
+) -> Notification {
+    let cluster = target.cluster_name();
+    let service = &target.service;
+    let (new, old) = (
+        revision_name(&r.by.task_definition),
+        revision_name(&r.replaced.task_definition),
+    );
+    let release = image_words(&r.replaced);
+    let mut n = base(
+        format!("deployment:{}:replaced", r.deployment),
+        Severity::Warning,
+        format!("{cluster}/{service}: {new} replaces the release {old}"),
+        format!(
+            "Deployment {} rolls out task definition {new}, which the autopilot did not register (a `sam deploy` that changed the task definition or the service, another tool, or a person), in place of {old}, which the deployer pinned to {release}. {new} runs `{}`: unless that is the same image, the release is no longer what runs.",
+            r.deployment,
+            neutralise(r.by.image.as_deref().unwrap_or("an image it names")),
+        ),
+        service_arn.to_string(),
+        "deploy-replaced",
+        target,
+    );
+    let region = Some(change.region.as_str())
+        .filter(|r| !r.is_empty())
+        .unwrap_or("us-east-1");
+    n.next_steps = vec![
+        "If this was meant (a rollback, a deliberate change), nothing to do: the next push is deployed on top of it, keeping its changes.".into(),
+        format!(
+            "To run the release again with the new settings, push its image under a new tag; to run {old} as it was, `aws ecs update-service --cluster {cluster} --service {service} --task-definition {old}`."
+        ),
+        format!(
+            "Open {}.",
+            link(
+                &ecs_service_url(region, cluster, service),
+                "the service's deployments"
+            )
+        ),
+    ];
+    n.additional_context
+        .insert("deploymentId".into(), r.deployment.clone());
+    n.additional_context
+        .insert("replacedTaskDefinition".into(), old.to_string());
+    if let Some(t) = &r.replaced.tag {
+        n.additional_context.insert("tag".into(), neutralise(t));
+    }
+    if let Some(dg) = &r.replaced.digest {
+        n.additional_context.insert("digest".into(), dg.clone());
+    }
+    n.related_resources.push(r.by.task_definition.clone());
+    n.related_resources.push(r.replaced.task_definition.clone());
+    n
+}
+
 /// A circuit-breaker rollback that completed: the service runs the last good revision again.
 pub(super) fn rolled_back(
     target: &DeployTarget,
@@ -304,7 +364,7 @@ pub(super) fn failed(
     service_arn: &str,
     failed: Option<&str>,
     rollback: Option<&Rollback>,
-    stopped: &[StoppedTask],
+    stopped: std::result::Result<&[StoppedTask], &str>,
 ) -> Notification {
     let cluster = target.cluster_name();
     let service = &target.service;
@@ -327,7 +387,7 @@ pub(super) fn failed(
         .unwrap_or_default();
     // The same reason from many tasks is said once, with a count.
     let mut reasons: Vec<(String, usize, String)> = Vec::new();
-    for t in stopped {
+    for t in stopped.unwrap_or_default() {
         let mut line = neutralise(t.stopped_reason.as_deref().unwrap_or("no stop reason"));
         if !t.containers.is_empty() {
             line.push_str(&format!(" [{}]", neutralise(&t.containers.join("; "))));
@@ -349,10 +409,16 @@ pub(super) fn failed(
         ));
     }
     if failed.is_some() {
-        if reasons.is_empty() {
+        if let Err(why) = stopped {
+            description.push_str(&format!(
+                "\nThe stopped tasks' reasons could not be read ({}): see the service's events.",
+                neutralise(why)
+            ));
+        } else if reasons.is_empty() {
             description.push_str("\nNo stopped tasks were found for this deployment.");
         } else {
-            description.push_str(&format!("\nStopped tasks ({}):", stopped.len()));
+            let count = stopped.map_or(0, <[StoppedTask]>::len);
+            description.push_str(&format!("\nStopped tasks ({count}):"));
             for (line, count, task_id) in &reasons {
                 let task = link(&ecs_task_url(region, cluster, task_id), task_id);
                 description.push_str(&format!("\n• {count}× {line} (e.g. {task})"));
@@ -398,7 +464,9 @@ pub(super) fn failed(
         n.additional_context
             .insert("rollbackDeploymentId".into(), r.deployment.clone());
     }
-    n.additional_context
-        .insert("stoppedTasks".into(), stopped.len().to_string());
+    n.additional_context.insert(
+        "stoppedTasks".into(),
+        stopped.map_or_else(|_| "unknown".into(), |s| s.len().to_string()),
+    );
     n
 }

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
-use super::config::DeployTarget;
+use super::config::{DeployTarget, Strategy};
 use crate::aws::Arn;
 use crate::error::{Error, Result};
 use crate::events::{DeploymentEventName, EcsDeploymentStateChange, Event};
@@ -66,6 +66,10 @@ pub enum OutcomePlan<'a> {
         target: &'a DeployTarget,
         prune: Option<usize>,
     },
+    /// A deployment started that the deployer may not have made (a `sam deploy`, another
+    /// tool, a person): read the service and the revisions it lists, and say in the service's
+    /// thread if it replaces a revision the deployer pinned ([`check_replacement`]).
+    CheckReplaced { target: &'a DeployTarget },
 }
 
 /// The service a deployment event is about: `(service ARN, cluster name, service name)`. The
@@ -95,8 +99,9 @@ pub fn service_of(
 }
 
 /// Decides whether to report: only about configured services (a short-ARN service by its name,
-/// when one entry has it), nothing while a deploy is in progress (its start was announced with
-/// the push), pruning only after a completed deployment outside dry run.
+/// when one entry has it); a deploy's start only to check, for a pin-digest service, that it
+/// does not replace the deployer's pinned release unannounced (the deployer's own start was
+/// announced with the push); pruning only after a completed deployment outside dry run.
 pub fn plan<'a>(
     outcome: DeploymentOutcome,
     cluster: Option<&str>,
@@ -117,6 +122,9 @@ pub fn plan<'a>(
         );
     }
     match outcome {
+        DeploymentOutcome::InProgress if target.strategy == Strategy::PinDigest => {
+            OutcomePlan::CheckReplaced { target }
+        }
         DeploymentOutcome::InProgress => {
             OutcomePlan::Quiet("in-progress: the start was announced with the push")
         }
@@ -298,6 +306,125 @@ pub fn deployed_image(
     }
 }
 
+/// A deployment that puts a revision the autopilot did not register (a `sam deploy` or any
+/// other tool's) in place of one the deployer pinned to a pushed digest: what replaced what.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Replacement {
+    pub deployment: String,
+    /// The revision rolling out, and the image it names for the target's container.
+    pub by: DeployedImage,
+    /// The deployer's pinned revision it replaces, and the release that revision ran.
+    pub replaced: DeployedImage,
+}
+
+/// A revision read for [`check_replacement`]: its tags and `(container, image)`s.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RevisionRead {
+    pub tags: BTreeMap<String, String>,
+    pub containers: Vec<(String, String)>,
+}
+
+/// What a deployment's start means for the deployer's pinned release.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(tag = "is", rename_all = "kebab-case")]
+pub enum ReplacementCheck {
+    /// Nothing to say, for this reason.
+    Quiet { reason: &'static str },
+    /// Say in the service's thread what replaced what.
+    Replaced(Replacement),
+}
+
+/// Whether the deployer registered a revision (its `autopilot:registered-by` tag).
+pub fn registered_by_deployer(tags: &BTreeMap<String, String>) -> bool {
+    tags.get(tags::REGISTERED_BY).map(String::as_str) == Some("deployer")
+}
+
+/// The revisions [`check_replacement`] needs, as `(the deployment's, the others listed beside
+/// it, newest first)`: nothing when the deployment is no longer listed or replaces nothing.
+pub fn replacement_reads(
+    change: &EcsDeploymentStateChange,
+    service: Option<&ServiceSnapshot>,
+) -> Option<(String, Vec<String>)> {
+    let service = service?;
+    let deployment = service.deployment(&change.deployment_id)?;
+    let new = if deployment.task_definition.is_empty() {
+        service.task_definition.clone()
+    } else {
+        deployment.task_definition.clone()
+    };
+    let mut others: Vec<&crate::service::DeploymentSnapshot> = service
+        .deployments
+        .iter()
+        .filter(|d| d.id != change.deployment_id && !d.task_definition.is_empty())
+        .filter(|d| d.task_definition != new)
+        .collect();
+    others.sort_by_key(|d| std::cmp::Reverse(d.created_at));
+    let mut old: Vec<String> = vec![];
+    for d in others {
+        if !old.contains(&d.task_definition) {
+            old.push(d.task_definition.clone());
+        }
+    }
+    Some((new, old))
+}
+
+/// Decides whether a deployment's start replaces the deployer's pinned release without the
+/// deployer: the deployment rolls out a revision the deployer did not register, while a
+/// revision it did register (and pinned to a digest) still runs beside it (an ACTIVE
+/// deployment, listed until its tasks are replaced). The deployer does not re-pin: the
+/// replacement may be meant (a rollback through `ImageTag`, a change to run exactly as the
+/// template says), and a second deployment would fight the tool that made the first; it says
+/// what replaced what, in the service's thread, so no release is lost unannounced. Quiet when
+/// the new revision runs the release's digest anyway. `read` holds what [`replacement_reads`]
+/// named (the others may be missing when the new one is the deployer's). Pure.
+pub fn check_replacement(
+    change: &EcsDeploymentStateChange,
+    service: Option<&ServiceSnapshot>,
+    read: &BTreeMap<String, RevisionRead>,
+    container: Option<&str>,
+) -> ReplacementCheck {
+    let quiet = |reason| ReplacementCheck::Quiet { reason };
+    let Some((new, old)) = replacement_reads(change, service) else {
+        return quiet("deployment-not-listed: the service no longer lists it");
+    };
+    let Some(new_read) = read.get(&new) else {
+        return quiet("revision-not-read: the deployment's revision could not be read");
+    };
+    if registered_by_deployer(&new_read.tags) {
+        return quiet("deployers-own: the deployer registered the revision, its push announced it");
+    }
+    if old.is_empty() {
+        return quiet("nothing-replaced: no other revision is listed beside the deployment");
+    }
+    let Some((pinned, pinned_read)) = old.iter().find_map(|arn| {
+        Some((arn, read.get(arn)?)).filter(|(_, r)| registered_by_deployer(&r.tags))
+    }) else {
+        return quiet("no-release-replaced: the revisions it replaces are not the deployer's");
+    };
+    let none = BTreeMap::new();
+    let by = deployed_image(&new, &new_read.tags, &none, &new_read.containers, container);
+    let replaced = deployed_image(
+        pinned,
+        &pinned_read.tags,
+        &none,
+        &pinned_read.containers,
+        container,
+    );
+    let runs_the_release = match (&replaced.digest, &by.image) {
+        (Some(digest), Some(image)) => image.ends_with(&format!("@{digest}")),
+        _ => false,
+    };
+    if runs_the_release {
+        return quiet("same-release: the new revision pins the release's digest too");
+    }
+    ReplacementCheck::Replaced(Replacement {
+        deployment: change.deployment_id.clone(),
+        by,
+        replaced,
+    })
+}
+
 /// How long a deployment took; `None` when a time is missing or they are out of order.
 pub fn duration(
     started: Option<DateTime<Utc>>,
@@ -311,8 +438,9 @@ pub fn duration(
 
 #[cfg(test)]
 mod tests {
+    use chrono::TimeZone;
+
     use super::*;
-    use crate::deploy::Strategy;
     use crate::service::DeploymentSnapshot;
 
     fn target(cluster: &str, service: &str) -> DeployTarget {
@@ -329,9 +457,12 @@ mod tests {
     #[test]
     fn outcome_decision_table() {
         use DeploymentOutcome::*;
+        let mut edge = target("prod", "edge");
+        edge.strategy = Strategy::FollowTag;
         let targets = [
             target("arn:aws:ecs:us-east-1:123456789012:cluster/prod", "web"),
             target("prod", "api"),
+            edge,
         ];
         let completed = |prune| OutcomePlan::Report {
             target: &targets[0],
@@ -367,6 +498,16 @@ mod tests {
                 InProgress,
                 "prod",
                 "web",
+                None,
+                false,
+                OutcomePlan::CheckReplaced {
+                    target: &targets[0],
+                },
+            ),
+            (
+                InProgress,
+                "prod",
+                "edge",
                 None,
                 false,
                 OutcomePlan::Quiet("in-progress: the start was announced with the push"),
@@ -620,6 +761,181 @@ mod tests {
         assert_eq!(image.image.as_deref(), Some("web@sha256:abc"));
         let only = deployed_image("td:7", &revision, &service, &containers[..1], None);
         assert_eq!(only.image.as_deref(), Some("envoy:1"));
+    }
+
+    #[test]
+    fn a_revision_the_autopilot_did_not_register_replacing_a_pinned_one_is_told() {
+        const STACK: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
+        const PINNED: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:8";
+        const OLDER: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:5";
+        const RELEASE: &str =
+            "sha256:0c1f6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7";
+        let at = |m: u32| {
+            chrono::Utc
+                .with_ymd_and_hms(2026, 11, 16, 10, m, 0)
+                .single()
+        };
+        let listed = |id: &str, status: &str, td: &str, m: u32| DeploymentSnapshot {
+            id: id.into(),
+            status: status.into(),
+            task_definition: td.into(),
+            created_at: at(m),
+            ..DeploymentSnapshot::default()
+        };
+        let service = |deployments: Vec<DeploymentSnapshot>| ServiceSnapshot {
+            task_definition: STACK.into(),
+            deployments,
+            ..ServiceSnapshot::default()
+        };
+        let start = EcsDeploymentStateChange {
+            event_type: None,
+            event_name: DeploymentEventName::InProgress,
+            deployment_id: "ecs-svc/new".into(),
+            updated_at: None,
+            reason: Some("ECS deployment ecs-svc/new in progress.".into()),
+        };
+        let ours = |tag: &str| RevisionRead {
+            tags: BTreeMap::from([
+                (tags::REGISTERED_BY.to_string(), "deployer".to_string()),
+                (tags::IMAGE_TAG.to_string(), tag.to_string()),
+                (tags::IMAGE_DIGEST.to_string(), RELEASE.to_string()),
+            ]),
+            containers: vec![("app".into(), format!("r/web@{RELEASE}"))],
+        };
+        let theirs = |image: &str| RevisionRead {
+            tags: BTreeMap::from([(
+                "aws:cloudformation:stack-name".to_string(),
+                "shop".to_string(),
+            )]),
+            containers: vec![("app".into(), image.into())],
+        };
+        let sam_over_pinned = vec![
+            listed("ecs-svc/new", "PRIMARY", STACK, 30),
+            listed("ecs-svc/old", "ACTIVE", PINNED, 10),
+        ];
+        let replaced = ReplacementCheck::Replaced(Replacement {
+            deployment: "ecs-svc/new".into(),
+            by: DeployedImage {
+                task_definition: STACK.into(),
+                tag: None,
+                digest: None,
+                image: Some("r/web:latest".into()),
+            },
+            replaced: DeployedImage {
+                task_definition: PINNED.into(),
+                tag: Some("v1.4.2".into()),
+                digest: Some(RELEASE.into()),
+                image: Some(format!("r/web@{RELEASE}")),
+            },
+        });
+        let quiet = |reason: &str| reason.split(':').next().unwrap_or_default().to_string();
+        for (case, deployments, read, expected) in [
+            (
+                "sam deploy over the pinned release",
+                sam_over_pinned.clone(),
+                vec![(STACK, theirs("r/web:latest")), (PINNED, ours("v1.4.2"))],
+                Ok(replaced.clone()),
+            ),
+            (
+                "the newest of ours among several listed is named",
+                vec![
+                    listed("ecs-svc/new", "PRIMARY", STACK, 30),
+                    listed("ecs-svc/older", "ACTIVE", OLDER, 5),
+                    listed("ecs-svc/old", "ACTIVE", PINNED, 10),
+                ],
+                vec![
+                    (STACK, theirs("r/web:latest")),
+                    (PINNED, ours("v1.4.2")),
+                    (OLDER, theirs("r/web:v1")),
+                ],
+                Ok(replaced.clone()),
+            ),
+            (
+                "the deployer's own deploy",
+                vec![
+                    listed("ecs-svc/new", "PRIMARY", PINNED, 30),
+                    listed("ecs-svc/old", "ACTIVE", OLDER, 10),
+                ],
+                vec![(PINNED, ours("v1.4.2"))],
+                Err("deployers-own"),
+            ),
+            (
+                "the stack's revision over the stack's (no release pinned yet)",
+                vec![
+                    listed("ecs-svc/new", "PRIMARY", STACK, 30),
+                    listed("ecs-svc/old", "ACTIVE", OLDER, 10),
+                ],
+                vec![(STACK, theirs("r/web:latest")), (OLDER, theirs("r/web:v1"))],
+                Err("no-release-replaced"),
+            ),
+            (
+                "a forced deployment of the same revision",
+                vec![
+                    listed("ecs-svc/new", "PRIMARY", STACK, 30),
+                    listed("ecs-svc/old", "ACTIVE", STACK, 10),
+                ],
+                vec![(STACK, theirs("r/web:latest"))],
+                Err("nothing-replaced"),
+            ),
+            (
+                "the pinned deployment already left the list",
+                vec![listed("ecs-svc/new", "PRIMARY", STACK, 30)],
+                vec![(STACK, theirs("r/web:latest"))],
+                Err("nothing-replaced"),
+            ),
+            (
+                "a person pinned the release's digest by hand",
+                sam_over_pinned.clone(),
+                vec![
+                    (STACK, theirs(&format!("r/web@{RELEASE}"))),
+                    (PINNED, ours("v1.4.2")),
+                ],
+                Err("same-release"),
+            ),
+            (
+                "the deployment is no longer listed",
+                vec![listed("ecs-svc/later", "PRIMARY", STACK, 40)],
+                vec![],
+                Err("deployment-not-listed"),
+            ),
+            (
+                "the new revision was not read",
+                sam_over_pinned.clone(),
+                vec![(PINNED, ours("v1.4.2"))],
+                Err("revision-not-read"),
+            ),
+        ] {
+            let read: BTreeMap<String, RevisionRead> =
+                read.into_iter().map(|(a, r)| (a.to_string(), r)).collect();
+            let svc = service(deployments);
+            let got = check_replacement(&start, Some(&svc), &read, Some("app"));
+            match (&got, expected) {
+                (ReplacementCheck::Quiet { reason }, Err(want)) => {
+                    assert_eq!(quiet(reason), want, "{case}")
+                }
+                (got, Ok(want)) => assert_eq!(got, &want, "{case}"),
+                (got, Err(want)) => panic!("{case}: {got:?}, wanted quiet {want}"),
+            }
+        }
+        assert_eq!(
+            check_replacement(&start, None, &BTreeMap::new(), None),
+            ReplacementCheck::Quiet {
+                reason: "deployment-not-listed: the service no longer lists it"
+            }
+        );
+        // What is read: the deployment's revision, then the others listed, newest first.
+        let svc = service(vec![
+            listed("ecs-svc/new", "PRIMARY", STACK, 30),
+            listed("ecs-svc/older", "ACTIVE", OLDER, 5),
+            listed("ecs-svc/old", "ACTIVE", PINNED, 10),
+        ]);
+        assert_eq!(
+            replacement_reads(&start, Some(&svc)),
+            Some((
+                STACK.to_string(),
+                vec![PINNED.to_string(), OLDER.to_string()]
+            ))
+        );
     }
 
     #[test]

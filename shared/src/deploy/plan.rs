@@ -236,6 +236,7 @@ fn decide(
     }
 
     let image_tags = image_tags(push, now);
+    let mut left_out = String::new();
     let step = match target.strategy {
         Strategy::FollowTag => Step::FollowTag {
             service_arn: service.arn.clone(),
@@ -259,15 +260,15 @@ fn decide(
                     )
                 }
             };
-            let mut new_tags: BTreeMap<String, String> = td
-                .tags
-                .iter()
-                .filter(|(k, _)| !k.starts_with(tags::PREFIX))
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            new_tags.extend(image_tags);
-            new_tags.insert(tags::REPLACES.into(), td.arn.clone());
-            new_tags.insert(tags::REGISTERED_BY.into(), "deployer".into());
+            let copy = super::copy_tags::copy_tags(&td.arn, &td.tags, image_tags);
+            if !copy.left_out.is_empty() {
+                left_out = format!(
+                    "; tags of {} not copied (reserved by AWS, or beyond the 50-tag limit): {}",
+                    td.arn,
+                    copy.left_out.join(", ")
+                );
+            }
+            let new_tags = copy.tags;
             Step::PinDigest {
                 service_arn: service.arn.clone(),
                 base: td.arn.clone(),
@@ -287,7 +288,7 @@ fn decide(
     (
         Reason::Deployed,
         format!(
-            "{}:{tag} ({}) rolls out to service {name} ({})",
+            "{}:{tag} ({}) rolls out to service {name} ({}){left_out}",
             d.repository_name,
             short_digest(digest),
             target.strategy.as_str()

@@ -71,7 +71,17 @@ pub async fn prune(
         };
         revisions.push((arn.clone(), ours));
     }
-    let replaced = live_tags.get(tags::REPLACES).map(String::as_str);
+    // `autopilot:replaces` names the replaced revision of this family by ARN, or in a shorter
+    // form ending in its revision number when the ARN is too long for a tag value.
+    let replaced = live_tags
+        .get(tags::REPLACES)
+        .map(|v| crate::aws::ecs::revision_number(v))
+        .and_then(|n| {
+            same_family
+                .iter()
+                .find(|a| crate::aws::ecs::revision_number(a) == n)
+        })
+        .map(String::as_str);
     let drop = choose(&revisions, live_arn, replaced, keep);
     for arn in &drop {
         aws.deregister(arn).await?;

@@ -70,6 +70,9 @@ pub(super) async fn handle<P: DeployPorts>(
             result["reason"] = json!(reason);
             return Ok(json!({ "deployment": result }));
         }
+        OutcomePlan::CheckReplaced { target } => {
+            return check_replaced(d, &change, &service_arn, &service, target, read, result).await
+        }
         OutcomePlan::Report { target, prune } => (target, prune),
     };
     result["cluster"] = json!(target.cluster_name());
@@ -136,23 +139,30 @@ pub(super) async fn handle<P: DeployPorts>(
             }
         }
         Resolution::Failed { failed, rollback } => {
-            // The stopped tasks of the deployment that failed, never of the rollback.
+            // The stopped tasks of the deployment that failed, never of the rollback. A failure
+            // to read them never holds the notice back: it says they could not be read.
             let stopped = match failed {
-                Some(failed) => {
-                    d.clients
-                        .deployment_stops(&target.cluster, failed, MAX_STOPPED_TASKS)
-                        .await?
-                }
-                None => vec![],
+                Some(failed) => d
+                    .clients
+                    .deployment_stops(&target.cluster, &service, failed, MAX_STOPPED_TASKS)
+                    .await
+                    .map_err(|e| {
+                        tracing::error!(error = ?e, deployment = %failed, "could not read the deployment's stopped tasks");
+                        e.to_string()
+                    }),
+                None => Ok(vec![]),
             };
-            result["stoppedTasks"] = json!(stopped);
+            match &stopped {
+                Ok(tasks) => result["stoppedTasks"] = json!(tasks),
+                Err(why) => result["stoppedTasksError"] = json!(why),
+            }
             notices::failed(
                 &change,
                 target,
                 &service_arn,
                 failed.as_deref(),
                 rollback.as_ref(),
-                &stopped,
+                stopped.as_deref().map_err(String::as_str),
             )
         }
     };
@@ -169,5 +179,69 @@ pub(super) async fn handle<P: DeployPorts>(
             1,
         )
         .emit();
+    Ok(json!({ "deployment": result }))
+}
+
+/// A deployment's start on a pin-digest service: reads the service (unless already read) and
+/// the revisions it lists (the deployment's first, the others only when it is not the
+/// deployer's), then says in the service's thread what replaced the deployer's pinned release,
+/// when [`outcome::check_replacement`] finds that.
+async fn check_replaced<P: DeployPorts>(
+    d: &Deployer<P>,
+    change: &Event<EcsDeploymentStateChange>,
+    service_arn: &str,
+    service: &str,
+    target: &DeployTarget,
+    read: Option<Vec<ServiceSnapshot>>,
+    mut result: Value,
+) -> Result<Value> {
+    result["cluster"] = json!(target.cluster_name());
+    let services = match read {
+        Some(read) => read,
+        None => {
+            d.clients
+                .services(&target.cluster, &[service.to_string()])
+                .await?
+        }
+    };
+    let svc = services.first();
+    let mut revisions = BTreeMap::new();
+    if let Some((new, old)) = outcome::replacement_reads(&change.detail, svc) {
+        let (td, tags) = d.clients.revision(&new).await?;
+        let ours = outcome::registered_by_deployer(&tags);
+        revisions.insert(
+            new,
+            outcome::RevisionRead {
+                tags,
+                containers: td.containers(),
+            },
+        );
+        if !ours {
+            for arn in old {
+                let (td, tags) = d.clients.revision(&arn).await?;
+                revisions.insert(
+                    arn,
+                    outcome::RevisionRead {
+                        tags,
+                        containers: td.containers(),
+                    },
+                );
+            }
+        }
+    }
+    let check =
+        outcome::check_replacement(&change.detail, svc, &revisions, target.container.as_deref());
+    tracing::info!(check = ?check, "deployment start checked for a replaced release");
+    match &check {
+        outcome::ReplacementCheck::Quiet { reason } => result["reason"] = json!(reason),
+        outcome::ReplacementCheck::Replaced(r) => {
+            let notice = notices::replaced(change, target, service_arn, r);
+            d.clients.publish(&d.config.topic_arn, &notice).await?;
+            result["replaced"] = json!(r);
+            result["notified"] = json!(true);
+            result["notificationId"] = json!(notice.id);
+            Metrics::new("deployer").count("ReleasesReplaced", 1).emit();
+        }
+    }
     Ok(json!({ "deployment": result }))
 }

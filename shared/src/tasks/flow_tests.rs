@@ -527,7 +527,7 @@ async fn a_bad_watch_or_severity_value_is_reported_once_and_the_stop_is_still_ex
         watcher
             .clients
             .service("web")
-            .and_then(|s| s.tags.get(tags::WATCH_TAG_PROBLEM).cloned())
+            .and_then(|s| s.tags.get(tags::SEVERITY_TAG_PROBLEM).cloned())
             .as_deref(),
         Some("autopilot:severity=loud")
     );
@@ -540,4 +540,49 @@ async fn a_bad_watch_or_severity_value_is_reported_once_and_the_stop_is_still_ex
     let second = watcher.handle(again).await.expect("handled");
     assert_eq!(second["tagProblems"][0]["reported"], true, "{second}");
     assert_eq!(watcher.clients.published().len(), 3);
+}
+
+#[tokio::test]
+async fn with_both_the_watch_and_severity_tags_wrong_three_stops_announce_each_once() {
+    let watcher = TaskWatcher::new(
+        aws(&[(tags::WATCH, "no"), (tags::SEVERITY, "loud")]),
+        config(CrashLoopAction::Alert),
+    );
+    for id in ["c1", "c2", "c3"] {
+        let mut stop = sample("elb-health-check");
+        stop["detail"]["taskArn"] = json!(format!(
+            "arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/{id}"
+        ));
+        let result = watcher.handle(stop).await.expect("handled");
+        assert_eq!(result["actions"], json!(["alert"]), "{id}: {result}");
+    }
+    let titles: Vec<String> = watcher
+        .clients
+        .published()
+        .iter()
+        .map(|n| n.title.clone())
+        .collect();
+    let about = |tag: &str| titles.iter().filter(|t| t.contains(tag)).count();
+    assert_eq!(about("its tag autopilot:watch "), 1, "{titles:?}");
+    assert_eq!(about("its tag autopilot:severity "), 1, "{titles:?}");
+    assert_eq!(
+        titles.len(),
+        2 + 3,
+        "two tag notices and three alerts: {titles:?}"
+    );
+    let remembered = watcher
+        .clients
+        .service("web")
+        .map(|s| s.tags)
+        .unwrap_or_default();
+    assert_eq!(
+        remembered.get(tags::WATCH_TAG_PROBLEM).map(String::as_str),
+        Some("autopilot:watch=no")
+    );
+    assert_eq!(
+        remembered
+            .get(tags::SEVERITY_TAG_PROBLEM)
+            .map(String::as_str),
+        Some("autopilot:severity=loud")
+    );
 }

@@ -178,7 +178,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
                 &self.clients,
                 &self.config.topic_arn,
                 "task-watcher",
-                crate::tags::WATCH_TAG_PROBLEM,
+                crate::fleet::watcher_memory,
                 self.config.dry_run,
                 &outcome.tag_problems,
                 |p| {

@@ -19,27 +19,50 @@ use crate::events::{EcsTaskStateChange, StopCode, TaskContainer};
 
 use super::{tag_list, tag_map, DESCRIBE_TASKS_BATCH};
 
-/// The stopped tasks a deployment (or any `startedBy`) started, described, at most `limit`.
-pub async fn stopped_tasks_started_by(
-    client: &Client,
-    cluster: &str,
-    started_by: &str,
-    limit: usize,
-) -> Result<Vec<Task>> {
-    stopped_tasks(client, cluster, limit, |l| l.started_by(started_by)).await
-}
+/// How many pages of a service's stopped tasks (100 each) are read for a deployment's.
+#[cfg(feature = "deploy")]
+pub const DEPLOYMENT_STOPS_PAGES: usize = 3;
 
-/// The stopped tasks a deployment started (`startedBy` = its id), summarised for the failure
-/// notice: id, stop code, stop reason, and what each container said.
+/// The stopped tasks a deployment started, summarised for the failure notice (id, stop code,
+/// stop reason, what each container said), at most `limit`. ListTasks takes `startedBy` only as
+/// its one filter, so the service's stopped tasks are listed (`serviceName` and
+/// `desiredStatus=STOPPED`, up to [`DEPLOYMENT_STOPS_PAGES`] pages of 100), described, and those
+/// whose `startedBy` is the deployment's id (ECS sets it on the tasks a deployment starts) are
+/// kept.
 #[cfg(feature = "deploy")]
 pub async fn stopped_task_summaries(
     client: &Client,
     cluster: &str,
+    service: &str,
     deployment_id: &str,
     limit: usize,
 ) -> Result<Vec<StoppedTask>> {
-    let tasks = stopped_tasks_started_by(client, cluster, deployment_id, limit).await?;
-    Ok(tasks.iter().map(stopped_task).collect())
+    let mut found = vec![];
+    let mut pages = client
+        .list_tasks()
+        .cluster(cluster)
+        .service_name(service)
+        .desired_status(DesiredStatus::Stopped)
+        .max_results(DESCRIBE_TASKS_BATCH as i32)
+        .into_paginator()
+        .send();
+    let mut read = 0;
+    while let Some(page) = pages.next().await {
+        let arns = page
+            .map_err(|e| Error::aws("ListTasks", e))?
+            .task_arns
+            .unwrap_or_default();
+        for task in describe_tasks(client, cluster, &arns).await? {
+            if task.started_by() == Some(deployment_id) && found.len() < limit {
+                found.push(stopped_task(&task));
+            }
+        }
+        read += 1;
+        if found.len() >= limit || read >= DEPLOYMENT_STOPS_PAGES {
+            break;
+        }
+    }
+    Ok(found)
 }
 
 #[cfg(feature = "deploy")]
@@ -312,4 +335,122 @@ pub(crate) fn container_overrides(overrides: Option<&Value>) -> Option<Vec<Conta
         })
         .collect();
     (!out.is_empty()).then_some(out)
+}
+
+#[cfg(all(test, feature = "deploy"))]
+mod tests {
+    use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
+    use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;
+    use aws_sdk_ecs::types::{Container, TaskStopCode};
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    const TASKS: &str = "arn:aws:ecs:us-east-1:123456789012:task/prod/";
+
+    /// A stopped task as DescribeTasks returns it: `startedBy` is the id of the deployment that
+    /// started it (`ecs-svc/...`), as the Task data type documents.
+    fn task(id: &str, started_by: &str) -> Task {
+        Task::builder()
+            .task_arn(format!("{TASKS}{id}"))
+            .group("service:web")
+            .started_by(started_by)
+            .last_status("STOPPED")
+            .stop_code(TaskStopCode::EssentialContainerExited)
+            .stopped_reason("Essential container in task exited")
+            .containers(
+                Container::builder()
+                    .name("app")
+                    .exit_code(1)
+                    .reason("Error: Cannot find module 'next'")
+                    .build(),
+            )
+            .build()
+    }
+
+    #[tokio::test]
+    async fn a_deployments_stops_are_the_services_stopped_tasks_it_started() {
+        // ListTasks documents that `startedBy` must be the only filter when given: the service's
+        // stopped tasks are listed instead (two pages here), and only the deployment's kept.
+        let list_filters_ok = |r: &aws_sdk_ecs::operation::list_tasks::ListTasksInput| {
+            r.started_by().is_none()
+                && r.service_name() == Some("web")
+                && r.cluster() == Some("prod")
+                && r.desired_status() == Some(&DesiredStatus::Stopped)
+        };
+        let first = mock!(Client::list_tasks)
+            .match_requests(move |r| list_filters_ok(r) && r.next_token().is_none())
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .task_arns(format!("{TASKS}a"))
+                    .task_arns(format!("{TASKS}b"))
+                    .next_token("page-2")
+                    .build()
+            });
+        let second = mock!(Client::list_tasks)
+            .match_requests(move |r| list_filters_ok(r) && r.next_token() == Some("page-2"))
+            .then_output(|| {
+                ListTasksOutput::builder()
+                    .task_arns(format!("{TASKS}c"))
+                    .build()
+            });
+        let describe_first = mock!(Client::describe_tasks)
+            .match_requests(|r| r.tasks().len() == 2)
+            .then_output(|| {
+                DescribeTasksOutput::builder()
+                    .tasks(task("a", "ecs-svc/1"))
+                    .tasks(task("b", "ecs-svc/0"))
+                    .build()
+            });
+        let describe_second = mock!(Client::describe_tasks)
+            .match_requests(|r| r.tasks().len() == 1)
+            .then_output(|| {
+                DescribeTasksOutput::builder()
+                    .tasks(task("c", "ecs-svc/1"))
+                    .build()
+            });
+        let client = mock_client!(
+            aws_sdk_ecs,
+            RuleMode::MatchAny,
+            &[&first, &second, &describe_first, &describe_second]
+        );
+        let stops = stopped_task_summaries(&client, "prod", "web", "ecs-svc/1", 100)
+            .await
+            .expect("read");
+        let ids: Vec<&str> = stops.iter().map(|s| s.task_id.as_str()).collect();
+        assert_eq!(ids, ["a", "c"], "only the deployment's own tasks");
+        assert_eq!(
+            stops[0].containers,
+            ["app: exit code 1 (Error: Cannot find module 'next')"]
+        );
+        assert_eq!(first.num_calls() + second.num_calls(), 2);
+
+        // The limit stops the reading early.
+        let one = stopped_task_summaries(&client, "prod", "web", "ecs-svc/1", 1)
+            .await
+            .expect("read");
+        assert_eq!(one.len(), 1);
+        assert_eq!(
+            second.num_calls(),
+            1,
+            "no second page once the limit is reached"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_names_list_tasks() {
+        let denied = mock!(Client::list_tasks).then_error(|| {
+            aws_sdk_ecs::operation::list_tasks::ListTasksError::generic(
+                aws_smithy_types::error::ErrorMetadata::builder()
+                    .code("AccessDeniedException")
+                    .message("not authorized to perform: ecs:ListTasks")
+                    .build(),
+            )
+        });
+        let client = mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[&denied]);
+        let e = stopped_task_summaries(&client, "prod", "web", "ecs-svc/1", 100)
+            .await
+            .expect_err("denied");
+        assert!(e.to_string().contains("ListTasks"), "{e}");
+    }
 }
