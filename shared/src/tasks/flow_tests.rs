@@ -262,6 +262,23 @@ async fn a_benign_stop_costs_no_call() {
 }
 
 #[tokio::test]
+async fn the_spot_warning_is_explained_while_the_task_still_runs_under_either_stop_code() {
+    // Fargate Spot's two-minute warning is a task state change with the task still RUNNING,
+    // desiredStatus STOPPED, and stopCode SpotInterruption (AWS's knowledge-center article on
+    // Fargate Spot termination notices) or TerminationNotice: the template's rule takes both.
+    for code in ["SpotInterruption", "TerminationNotice"] {
+        let mut warning = sample("spot-interruption");
+        warning["detail"]["lastStatus"] = json!("RUNNING");
+        warning["detail"]["desiredStatus"] = json!("STOPPED");
+        warning["detail"]["stopCode"] = json!(code);
+        let watcher = TaskWatcher::new(aws(&[]), config(CrashLoopAction::Alert));
+        let result = watcher.handle(warning).await.expect("handled");
+        assert_eq!(result["cause"], "spot-interruption", "{code}: {result}");
+        assert_ne!(result["actions"], json!(["ignore"]), "{code}: {result}");
+    }
+}
+
+#[tokio::test]
 async fn the_task_watchers_messages_read_as_their_snapshots() {
     let aws = aws(&[]);
     crash_looping(&aws);

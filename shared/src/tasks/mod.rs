@@ -148,7 +148,11 @@ impl<P: TaskPorts> TaskWatcher<P> {
             notification_id: None,
             tag_problems: vec![],
         };
-        let spot_warning = t.stop_code == Some(StopCode::TerminationNotice);
+        // Fargate Spot's two-minute warning, sent while the task still runs: under either code.
+        let spot_warning = matches!(
+            t.stop_code,
+            Some(StopCode::TerminationNotice | StopCode::SpotInterruption)
+        );
         if t.last_status != "STOPPED" && !spot_warning {
             outcome.actions.push(Action::Ignore);
             outcome.detail = format!(
