@@ -537,3 +537,51 @@ async fn scaling_is_suspended_through_the_night_and_its_own_state_comes_back() {
     assert_eq!(suspended_state(&stack, "web").await, (false, false, true));
     assert_eq!(scalable(&stack, "web", None).await, Some((2, 10)));
 }
+
+#[tokio::test]
+async fn a_selection_tag_in_another_case_selects_and_a_bad_value_is_reported_once() {
+    // Selection in every cluster of the account, through GetResources.
+    let (_emu, stack, mut off) = setup(&[]).await;
+    off.config.targets = vec![];
+    off.config.selection = Some(TagSelection {
+        key: "autopilot:off-hours".into(),
+        value: "enabled".into(),
+        clusters: vec![],
+    });
+    stack
+        .create_service("batch", 1, &[("autopilot:off-hours", "Enabled")])
+        .await;
+    stack
+        .create_service("api", 1, &[("autopilot:off-hours", "yes")])
+        .await;
+
+    let night = off.handle(tick(NIGHT)).await.expect("night tick");
+    assert_eq!(action_of(&night, "batch"), "sleep", "{night}");
+    assert_eq!(action_of(&night, "api"), "missing", "{night}");
+    assert_eq!(stack.service_named("batch").await.desired_count(), 0);
+    assert_eq!(stack.service_named("api").await.desired_count(), 1);
+    assert_eq!(night["tagProblems"][0]["value"], "yes", "{night}");
+    assert_eq!(
+        tag(
+            &stack.service_named("api").await,
+            "autopilot:off-hours-tag-problem"
+        ),
+        Some("autopilot:off-hours=yes")
+    );
+    let said = |chat: &[Value]| {
+        chat.iter()
+            .filter(|n| {
+                n["id"]
+                    .as_str()
+                    .is_some_and(|i| i.starts_with("tag-problem:off-hours:"))
+            })
+            .count()
+    };
+    assert_eq!(said(&stack.notifications().await), 1);
+    let again = off
+        .handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(again["tagProblems"][0]["reported"], true, "{again}");
+    assert_eq!(said(&stack.notifications().await), 0, "said once");
+}
