@@ -527,6 +527,7 @@ fn tick_once(raw: &str, s: &TickState) -> Option<(String, String)> {
                 desired: svc.desired,
                 min: b.map(|b| b.0),
                 max: b.map(|b| b.1),
+                suspended: b.map(|_| Default::default()),
             });
         }
     }
@@ -548,6 +549,7 @@ fn tick_once(raw: &str, s: &TickState) -> Option<(String, String)> {
         estimated_savings: Some((savings * 100.0).round() / 100.0),
         notification_id: None,
         notification_error: None,
+        tag_problems: vec![],
     };
     let boundary = s
         .calendar

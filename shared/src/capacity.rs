@@ -1,13 +1,15 @@
 //! What a service must come back to after it was scaled to zero: its desired count and, when it
 //! has an Application Auto Scaling target, that target's min and max. Recorded in the service
 //! tag `autopilot:restore` before anything changes; shared by the task-watcher (crash loops) and
-//! off-hours.
+//! off-hours. Off-hours also records the target's suspended state, and keeps every scaling
+//! activity suspended while the service sleeps (a scheduled action would otherwise reset the
+//! bounds at night).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::aws::autoscaling;
+use crate::aws::autoscaling::{self, Suspended};
 use crate::error::Result;
 use crate::ports::Capacity;
 use crate::service::ServiceSnapshot;
@@ -19,52 +21,105 @@ pub struct Restore {
     pub desired: i32,
     pub min: Option<i32>,
     pub max: Option<i32>,
+    /// The scalable target's suspended state to put back. Recorded by off-hours only (which
+    /// then suspends every scaling activity while asleep); absent from a crash loop's record
+    /// and from records written before off-hours knew of it: then it is left as it is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspended>,
 }
 
 impl Restore {
-    /// The tag value: `desired=2 min=2 max=10` (tag values allow letters, digits, spaces, `=`).
+    /// The tag value: `desired=2 min=2 max=10`, with off-hours' `suspended=none` or
+    /// `suspended=in+out+scheduled` (any of the three) after it (tag values allow letters,
+    /// digits, spaces, `=` and `+`).
     pub fn to_tag(&self) -> String {
         let mut s = format!("desired={}", self.desired);
         if let (Some(min), Some(max)) = (self.min, self.max) {
             s.push_str(&format!(" min={min} max={max}"));
+            if let Some(sus) = self.suspended {
+                let on: Vec<&str> = [
+                    (sus.dynamic_in, "in"),
+                    (sus.dynamic_out, "out"),
+                    (sus.scheduled, "scheduled"),
+                ]
+                .iter()
+                .filter(|(on, _)| *on)
+                .map(|(_, n)| *n)
+                .collect();
+                let v = if on.is_empty() {
+                    "none".to_string()
+                } else {
+                    on.join("+")
+                };
+                s.push_str(&format!(" suspended={v}"));
+            }
         }
         s
     }
 
     /// Reads a tag value; `None` when it is damaged (then nothing is guessed).
     pub fn parse(tag: &str) -> Option<Restore> {
-        let (mut desired, mut min, mut max) = (None, None, None);
+        let (mut desired, mut min, mut max, mut suspended) = (None, None, None, None);
+        let count = |v: &str| v.parse::<i32>().ok().filter(|n| *n >= 0);
         for part in tag.split_whitespace() {
             let (k, v) = part.split_once('=')?;
-            let v: i32 = v.parse().ok().filter(|n| *n >= 0)?;
             match k {
-                "desired" => desired = Some(v),
-                "min" => min = Some(v),
-                "max" => max = Some(v),
+                "desired" => desired = Some(count(v)?),
+                "min" => min = Some(count(v)?),
+                "max" => max = Some(count(v)?),
+                "suspended" => suspended = Some(parse_suspended(v)?),
                 _ => return None,
             }
         }
         if min.is_some() != max.is_some() || min.zip(max).is_some_and(|(a, b)| a > b) {
             return None;
         }
+        // A suspended state belongs to a scalable target: without bounds it is damage.
+        if suspended.is_some() && min.is_none() {
+            return None;
+        }
         Some(Restore {
             desired: desired?,
             min,
             max,
+            suspended,
         })
     }
 }
 
-/// The capacity a service has now: its desired count and its scalable target, if any.
+/// `none`, or `in`, `out`, `scheduled` joined by `+`, each at most once.
+fn parse_suspended(v: &str) -> Option<Suspended> {
+    let mut s = Suspended::default();
+    if v == "none" {
+        return Some(s);
+    }
+    for part in v.split('+') {
+        let flag = match part {
+            "in" => &mut s.dynamic_in,
+            "out" => &mut s.dynamic_out,
+            "scheduled" => &mut s.scheduled,
+            _ => return None,
+        };
+        if *flag {
+            return None;
+        }
+        *flag = true;
+    }
+    Some(s)
+}
+
+/// The capacity a service has now: its desired count and its scalable target's bounds, if any
+/// (the crash-loop record: the suspended state is not touched, so not recorded).
 pub async fn current(aws: &impl Capacity, service: &ServiceSnapshot) -> Result<Restore> {
-    let bounds = aws
-        .scalable_bounds(&[autoscaling::resource_id(&service.cluster, &service.name)])
+    let targets = aws
+        .scalable_targets(&[autoscaling::resource_id(&service.cluster, &service.name)])
         .await?;
-    let target = bounds.values().next();
+    let target = targets.values().next();
     Ok(Restore {
         desired: service.desired,
-        min: target.map(|t| t.0),
-        max: target.map(|t| t.1),
+        min: target.map(|t| t.min),
+        max: target.map(|t| t.max),
+        suspended: None,
     })
 }
 
@@ -103,20 +158,24 @@ pub async fn record(
 }
 
 /// Scales a service whose capacity is recorded to zero: the scalable target to 0..0 when it
-/// has one (so target tracking cannot bring tasks back), then the desired count to 0.
+/// has one (so target tracking cannot bring tasks back), with every scaling activity
+/// suspended when the record holds the suspended state to go back to (so a scheduled action
+/// cannot either), then the desired count to 0.
 pub async fn to_zero(
     aws: &impl Capacity,
     service: &ServiceSnapshot,
     recorded: Restore,
 ) -> Result<()> {
     if recorded.min.is_some() {
-        aws.set_bounds(&service.cluster, &service.name, 0, 0)
+        let suspend = recorded.suspended.map(|_| Suspended::ALL);
+        aws.set_bounds(&service.cluster, &service.name, 0, 0, suspend)
             .await?;
     }
     aws.set_desired(&service.cluster, &service.name, 0).await
 }
 
-/// Puts the scalable target's bounds back, then the desired count.
+/// Puts the scalable target's bounds (and the recorded suspended state) back, then the desired
+/// count.
 pub async fn restore(
     aws: &impl Capacity,
     service: &ServiceSnapshot,
@@ -124,7 +183,8 @@ pub async fn restore(
 ) -> Result<()> {
     let (cluster, name) = (&service.cluster, &service.name);
     if let (Some(min), Some(max)) = (restore.min, restore.max) {
-        aws.set_bounds(cluster, name, min, max).await?;
+        aws.set_bounds(cluster, name, min, max, restore.suspended)
+            .await?;
     }
     aws.set_desired(cluster, name, restore.desired).await
 }
@@ -134,17 +194,64 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_written_before_the_suspended_state_was_kept_still_reads() {
+        // What off-hours and the task-watcher wrote before: no suspended state, so waking
+        // from it leaves the target's suspended state as it is.
+        assert_eq!(
+            Restore::parse("desired=2 min=2 max=10"),
+            Some(Restore {
+                desired: 2,
+                min: Some(2),
+                max: Some(10),
+                suspended: None,
+            })
+        );
+        assert_eq!(
+            Restore::parse("desired=2 min=2 max=10 suspended=scheduled").and_then(|r| r.suspended),
+            Some(Suspended {
+                dynamic_in: false,
+                dynamic_out: false,
+                scheduled: true,
+            })
+        );
+    }
+
+    #[test]
     fn the_restore_tag_round_trips_and_is_a_valid_tag_value() {
         for r in [
             Restore {
                 desired: 2,
                 min: Some(2),
                 max: Some(10),
+                suspended: None,
             },
             Restore {
                 desired: 3,
                 min: None,
                 max: None,
+                suspended: None,
+            },
+            Restore {
+                desired: 2,
+                min: Some(2),
+                max: Some(10),
+                suspended: Some(Suspended::default()),
+            },
+            Restore {
+                desired: 2,
+                min: Some(1),
+                max: Some(4),
+                suspended: Some(Suspended {
+                    dynamic_in: true,
+                    dynamic_out: false,
+                    scheduled: true,
+                }),
+            },
+            Restore {
+                desired: 0,
+                min: Some(0),
+                max: Some(0),
+                suspended: Some(Suspended::ALL),
             },
         ] {
             assert!(crate::tags::is_valid_value(&r.to_tag()), "{}", r.to_tag());
@@ -162,6 +269,11 @@ mod tests {
             "desired=2 min=5 max=1",
             "x=1 desired=2",
             "desired=two",
+            "desired=2 suspended=none",
+            "desired=2 min=2 max=10 suspended=",
+            "desired=2 min=2 max=10 suspended=all",
+            "desired=2 min=2 max=10 suspended=in+in",
+            "desired=2 min=2 max=10 suspended=none+in",
         ] {
             assert_eq!(Restore::parse(bad), None, "{bad:?}");
         }

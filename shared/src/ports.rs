@@ -74,19 +74,22 @@ pub trait TagService: Send + Sync {
 }
 
 /// Set a service's capacity: the one way both the task-watcher and off-hours scale.
+#[cfg(feature = "autoscaling")]
 pub trait Capacity: TagService {
-    /// The (min, max) of the services' scalable targets, by resource id
+    /// The services' scalable targets (bounds and suspended state), by resource id
     /// (`service/<cluster>/<service>`); services without a target are absent.
-    fn scalable_bounds(
+    fn scalable_targets(
         &self,
         resource_ids: &[String],
-    ) -> impl Future<Output = Result<BTreeMap<String, (i32, i32)>>> + Send;
+    ) -> impl Future<Output = Result<BTreeMap<String, crate::aws::autoscaling::ScalableTarget>>> + Send;
+    /// Sets a scalable target's bounds and, when given, its suspended state.
     fn set_bounds(
         &self,
         cluster: &str,
         service: &str,
         min: i32,
         max: i32,
+        suspended: Option<crate::aws::autoscaling::Suspended>,
     ) -> impl Future<Output = Result<()>> + Send;
     fn set_desired(
         &self,

@@ -33,6 +33,14 @@ pub const RESTORE: &str = "autopilot:restore";
 pub const MUTED_BY: &str = "autopilot:muted-by";
 /// On a service: `enabled` selects it for off-hours (the default `SELECT_TAG`).
 pub const OFF_HOURS: &str = "autopilot:off-hours";
+/// On a service: when off-hours began putting it to sleep (RFC 3339), written with
+/// `autopilot:restore` before anything changes and removed last when it wakes. It says the
+/// record is off-hours' own (not a crash loop's), so a sleep or a wake that died half-way is
+/// finished from it; `autopilot:asleep-since` is only written once the service is at zero.
+pub const SLEEP_STARTED_AT: &str = "autopilot:sleep-started-at";
+/// On a service: the bad off-hours selection tag value last reported to chat (see
+/// `fleet::report`), so each mistake is said once.
+pub const OFF_HOURS_TAG_PROBLEM: &str = "autopilot:off-hours-tag-problem";
 /// On a service: an RFC 3339 time until which off-hours keeps it awake.
 pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
 /// On a service: when the last crash-loop alert went out (RFC 3339).

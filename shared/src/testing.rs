@@ -95,11 +95,30 @@ pub struct FakeState {
         std::collections::BTreeMap<String, Vec<crate::deploy::outcome::StoppedTask>>,
     /// When set, reading a deployment's stopped tasks fails with this AWS error code.
     pub deployment_stops_fail_with: Option<&'static str>,
+    /// Scalable targets' suspended state by resource id (absent: nothing suspended).
+    pub suspended: std::collections::BTreeMap<String, crate::aws::autoscaling::Suspended>,
+    /// Alarm actions (ARNs) by alarm name (absent: none).
+    pub alarm_actions: std::collections::BTreeMap<String, Vec<String>>,
+    /// Calls that fail, by the name they are recorded under (`CloudWatch.DisableAlarmActions`),
+    /// with the AWS error code they fail with (HTTP 400); they change nothing.
+    pub failing: std::collections::BTreeMap<&'static str, &'static str>,
 }
 
 impl FakeAws {
     fn call(&self, name: &str) {
         self.calls.record(name.to_string());
+    }
+
+    /// Records the call, then fails it when `FakeState::failing` says so.
+    fn call_or_fail(&self, name: &'static str) -> crate::error::Result<()> {
+        self.call(name);
+        match self.with(|s| s.failing.get(name).copied()) {
+            Some(code) => {
+                let op = name.rsplit('.').next().unwrap_or(name);
+                Err(aws_error(op, code))
+            }
+            None => Ok(()),
+        }
     }
 
     /// Reads or changes the state.
@@ -197,7 +216,10 @@ mod fake_ports {
             Ok(self.with(|s| {
                 s.services
                     .iter()
-                    .filter(|x| x.cluster == cluster && names.contains(&x.name))
+                    // DescribeServices takes names or ARNs.
+                    .filter(|x| {
+                        x.cluster == cluster && (names.contains(&x.name) || names.contains(&x.arn))
+                    })
                     .cloned()
                     .collect()
             }))
@@ -230,7 +252,7 @@ mod fake_ports {
 
     impl TagService for FakeAws {
         async fn tag_service(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-            self.call("ECS.TagResource");
+            self.call_or_fail("ECS.TagResource")?;
             self.with(|s| {
                 for x in s.services.iter_mut().filter(|x| x.arn == arn) {
                     x.tags.extend(tags.clone());
@@ -241,29 +263,48 @@ mod fake_ports {
     }
 
     impl Capacity for FakeAws {
-        async fn scalable_bounds(
+        async fn scalable_targets(
             &self,
             resource_ids: &[String],
-        ) -> Result<BTreeMap<String, (i32, i32)>> {
+        ) -> Result<BTreeMap<String, autoscaling::ScalableTarget>> {
             self.call("Application Auto Scaling.DescribeScalableTargets");
             Ok(self.with(|s| {
                 s.bounds
                     .iter()
                     .filter(|(id, _)| resource_ids.contains(id))
-                    .map(|(id, b)| (id.clone(), *b))
+                    .map(|(id, b)| {
+                        let target = autoscaling::ScalableTarget {
+                            min: b.0,
+                            max: b.1,
+                            suspended: s.suspended.get(id).copied().unwrap_or_default(),
+                        };
+                        (id.clone(), target)
+                    })
                     .collect()
             }))
         }
 
-        async fn set_bounds(&self, cluster: &str, service: &str, min: i32, max: i32) -> Result<()> {
-            self.call("Application Auto Scaling.RegisterScalableTarget");
+        async fn set_bounds(
+            &self,
+            cluster: &str,
+            service: &str,
+            min: i32,
+            max: i32,
+            suspended: Option<autoscaling::Suspended>,
+        ) -> Result<()> {
+            self.call_or_fail("Application Auto Scaling.RegisterScalableTarget")?;
             let id = autoscaling::resource_id(cluster, service);
-            self.with(|s| s.bounds.insert(id, (min, max)));
+            self.with(|s| {
+                if let Some(sus) = suspended {
+                    s.suspended.insert(id.clone(), sus);
+                }
+                s.bounds.insert(id, (min, max))
+            });
             Ok(())
         }
 
         async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
-            self.call("ECS.UpdateService");
+            self.call_or_fail("ECS.UpdateService")?;
             let cluster = crate::aws::arn::cluster_name(cluster).to_string();
             self.with(|s| {
                 for x in s.services.iter_mut() {
@@ -347,7 +388,7 @@ mod fake_ports {
         }
 
         async fn untag_service(&self, arn: &str, keys: &[&str]) -> Result<()> {
-            self.call("ECS.UntagResource");
+            self.call_or_fail("ECS.UntagResource")?;
             self.with(|s| {
                 for x in s.services.iter_mut().filter(|x| x.arn == arn) {
                     x.tags.retain(|k, _| !keys.contains(&k.as_str()));
@@ -367,6 +408,7 @@ mod fake_ports {
                             name: name.clone(),
                             arn: super::alarm_arn(name),
                             actions_enabled: *enabled,
+                            actions: s.alarm_actions.get(name).cloned().unwrap_or_default(),
                         });
                 }
                 out
@@ -374,7 +416,7 @@ mod fake_ports {
         }
 
         async fn tag_alarm(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-            self.call("CloudWatch.TagResource");
+            self.call_or_fail("CloudWatch.TagResource")?;
             self.with(|s| {
                 s.alarm_tags
                     .entry(arn.to_string())
@@ -385,7 +427,7 @@ mod fake_ports {
         }
 
         async fn untag_alarm(&self, arn: &str, keys: &[&str]) -> Result<()> {
-            self.call("CloudWatch.UntagResource");
+            self.call_or_fail("CloudWatch.UntagResource")?;
             self.with(|s| {
                 if let Some(t) = s.alarm_tags.get_mut(arn) {
                     t.retain(|k, _| !keys.contains(&k.as_str()));
@@ -398,11 +440,11 @@ mod fake_ports {
             if names.is_empty() {
                 return Ok(());
             }
-            self.call(if enable {
+            self.call_or_fail(if enable {
                 "CloudWatch.EnableAlarmActions"
             } else {
                 "CloudWatch.DisableAlarmActions"
-            });
+            })?;
             self.with(|s| {
                 for n in names {
                     if let Some(a) = s.alarms.get_mut(n) {

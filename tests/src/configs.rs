@@ -81,6 +81,7 @@ impl Stack {
             price_gb_hour: 0.004445,
             tick_minutes: 15,
             concurrency: 10,
+            alarm_prefix: None,
         }
     }
 

@@ -342,6 +342,6 @@ async fn the_same_tick_three_times_makes_one_transition() {
     assert_eq!(stack.notifications().await.len(), 1);
     assert_eq!(
         stack.service_tag("autopilot:restore").await.as_deref(),
-        Some("desired=2 min=2 max=10")
+        Some("desired=2 min=2 max=10 suspended=none")
     );
 }

@@ -51,6 +51,7 @@ async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
         price_gb_hour: 0.004445,
         tick_minutes: 15,
         concurrency: 10,
+        alarm_prefix: None,
     };
     (emu, stack, OffHours::new(clients, config))
 }
@@ -130,14 +131,15 @@ async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
     assert_eq!(action_of(&night, "web"), "sleep", "{night}");
     assert_eq!(
         night["services"][0]["restore"],
-        json!({"desired": 2, "min": 2, "max": 10})
+        json!({"desired": 2, "min": 2, "max": 10,
+               "suspended": {"dynamicIn": false, "dynamicOut": false, "scheduled": false}})
     );
     let web = stack.service_named("web").await;
     assert_eq!(web.desired_count(), 0);
     assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
     assert_eq!(
         tag(&web, "autopilot:restore"),
-        Some("desired=2 min=2 max=10")
+        Some("desired=2 min=2 max=10 suspended=none")
     );
     assert_eq!(tag(&web, "autopilot:asleep-since"), Some(NIGHT));
     assert!(
@@ -367,4 +369,219 @@ async fn a_bad_event_changes_nothing() {
         );
         assert!(off.clients.calls.snapshot().is_empty());
     }
+}
+
+/// The alarms Application Auto Scaling creates for a target-tracking policy on `service`, as
+/// AWS names them (`TargetTracking-service/<cluster>/<service>-AlarmHigh-<uuid>`, `-AlarmLow-`),
+/// the service in their dimensions and the policy's ARN as their action. The emulator's own
+/// target-tracking policies do not create them the way AWS does, so they are put here.
+async fn put_target_tracking_alarms(stack: &Stack, service: &str) -> Vec<String> {
+    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+    let policy = format!(
+        "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:6d8972f3-efc8-437c-92d1-6270f29a66e7:resource/ecs/service/{}/{service}:policyName/cpu-target-tracking",
+        stack.cluster
+    );
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    let mut names = vec![];
+    for (kind, op, threshold) in [
+        (
+            "AlarmHigh-4bd0b9a4-0a4c-4b4e-9ad4-1f4a2c3b5d6e",
+            ComparisonOperator::GreaterThanThreshold,
+            75.0,
+        ),
+        (
+            "AlarmLow-8c1e7f2d-3b5a-4c6d-9e8f-0a1b2c3d4e5f",
+            ComparisonOperator::LessThanThreshold,
+            67.5,
+        ),
+    ] {
+        let name = format!("TargetTracking-service/{}/{service}-{kind}", stack.cluster);
+        cw.put_metric_alarm()
+            .alarm_name(&name)
+            .alarm_description(format!(
+                "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy}."
+            ))
+            .namespace("AWS/ECS")
+            .metric_name("CPUUtilization")
+            .dimensions(
+                Dimension::builder()
+                    .name("ClusterName")
+                    .value(&stack.cluster)
+                    .build(),
+            )
+            .dimensions(
+                Dimension::builder()
+                    .name("ServiceName")
+                    .value(service)
+                    .build(),
+            )
+            .statistic(Statistic::Average)
+            .period(60)
+            .evaluation_periods(3)
+            .threshold(threshold)
+            .comparison_operator(op)
+            .alarm_actions(&policy)
+            .send()
+            .await
+            .expect("PutMetricAlarm");
+        names.push(name);
+    }
+    names
+}
+
+async fn alarm_tag_keys(stack: &Stack, name: &str) -> Vec<String> {
+    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
+    let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
+    cw.list_tags_for_resource()
+        .resource_arn(arn)
+        .send()
+        .await
+        .expect("ListTagsForResource")
+        .tags()
+        .iter()
+        .filter_map(|t| t.key().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_alarms_target_tracking_creates_are_left_to_auto_scaling_through_a_night() {
+    let (_emu, stack, mut off) = setup(&["web"]).await;
+    scalable(&stack, "web", Some((2, 10))).await;
+    let tracking = put_target_tracking_alarms(&stack, "web").await;
+    // The stack scope: the role may touch only the stack's own alarms.
+    let own = "web-cpu";
+    stack.put_cpu_alarm(own, "web", &[]).await;
+    off.config.alarm_prefix = Some("web-".into());
+
+    let night = off.handle(tick(NIGHT)).await.expect("night tick");
+    assert_eq!(action_of(&night, "web"), "sleep", "{night}");
+    assert_eq!(stack.service_named("web").await.desired_count(), 0);
+    assert!(
+        !alarm_enabled(&stack, own).await,
+        "the stack's alarm is muted"
+    );
+    for name in &tracking {
+        assert!(alarm_enabled(&stack, name).await, "{name} stays on");
+        assert!(
+            alarm_tag_keys(&stack, name).await.is_empty(),
+            "{name} is not tagged"
+        );
+    }
+
+    let morning = off.handle(tick(MORNING)).await.expect("morning tick");
+    assert_eq!(action_of(&morning, "web"), "wake", "{morning}");
+    let web = stack.service_named("web").await;
+    assert_eq!(web.desired_count(), 2);
+    assert_eq!(tag(&web, "autopilot:asleep-since"), None);
+    assert_eq!(tag(&web, "autopilot:sleep-started-at"), None);
+    assert!(alarm_enabled(&stack, own).await);
+    for name in &tracking {
+        assert!(alarm_enabled(&stack, name).await, "{name} stays on");
+        assert!(
+            alarm_tag_keys(&stack, name).await.is_empty(),
+            "{name} is not tagged"
+        );
+    }
+}
+
+async fn suspended_state(stack: &Stack, service: &str) -> (bool, bool, bool) {
+    let aas = aws_sdk_applicationautoscaling::Client::new(&stack.sdk);
+    let out = aas
+        .describe_scalable_targets()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_ids(format!("service/{}/{service}", stack.cluster))
+        .send()
+        .await
+        .expect("DescribeScalableTargets");
+    let s = out
+        .scalable_targets()
+        .first()
+        .and_then(|t| t.suspended_state());
+    (
+        s.and_then(|s| s.dynamic_scaling_in_suspended()) == Some(true),
+        s.and_then(|s| s.dynamic_scaling_out_suspended()) == Some(true),
+        s.and_then(|s| s.scheduled_scaling_suspended()) == Some(true),
+    )
+}
+
+#[tokio::test]
+async fn scaling_is_suspended_through_the_night_and_its_own_state_comes_back() {
+    use aws_sdk_applicationautoscaling::types::SuspendedState;
+    let (_emu, stack, off) = setup(&["web"]).await;
+    // The team suspended scheduled scaling themselves.
+    aws_sdk_applicationautoscaling::Client::new(&stack.sdk)
+        .register_scalable_target()
+        .service_namespace(ServiceNamespace::Ecs)
+        .resource_id(format!("service/{}/web", stack.cluster))
+        .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+        .min_capacity(2)
+        .max_capacity(10)
+        .suspended_state(
+            SuspendedState::builder()
+                .scheduled_scaling_suspended(true)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("RegisterScalableTarget");
+
+    off.handle(tick(NIGHT)).await.expect("night tick");
+    assert_eq!(suspended_state(&stack, "web").await, (true, true, true));
+    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+    assert_eq!(
+        tag(&stack.service_named("web").await, "autopilot:restore"),
+        Some("desired=2 min=2 max=10 suspended=scheduled")
+    );
+
+    off.handle(tick(MORNING)).await.expect("morning tick");
+    assert_eq!(suspended_state(&stack, "web").await, (false, false, true));
+    assert_eq!(scalable(&stack, "web", None).await, Some((2, 10)));
+}
+
+#[tokio::test]
+async fn a_selection_tag_in_another_case_selects_and_a_bad_value_is_reported_once() {
+    // Selection in every cluster of the account, through GetResources.
+    let (_emu, stack, mut off) = setup(&[]).await;
+    off.config.targets = vec![];
+    off.config.selection = Some(TagSelection {
+        key: "autopilot:off-hours".into(),
+        value: "enabled".into(),
+        clusters: vec![],
+    });
+    stack
+        .create_service("batch", 1, &[("autopilot:off-hours", "Enabled")])
+        .await;
+    stack
+        .create_service("api", 1, &[("autopilot:off-hours", "yes")])
+        .await;
+
+    let night = off.handle(tick(NIGHT)).await.expect("night tick");
+    assert_eq!(action_of(&night, "batch"), "sleep", "{night}");
+    assert_eq!(action_of(&night, "api"), "missing", "{night}");
+    assert_eq!(stack.service_named("batch").await.desired_count(), 0);
+    assert_eq!(stack.service_named("api").await.desired_count(), 1);
+    assert_eq!(night["tagProblems"][0]["value"], "yes", "{night}");
+    assert_eq!(
+        tag(
+            &stack.service_named("api").await,
+            "autopilot:off-hours-tag-problem"
+        ),
+        Some("autopilot:off-hours=yes")
+    );
+    let said = |chat: &[Value]| {
+        chat.iter()
+            .filter(|n| {
+                n["id"]
+                    .as_str()
+                    .is_some_and(|i| i.starts_with("tag-problem:off-hours:"))
+            })
+            .count()
+    };
+    assert_eq!(said(&stack.notifications().await), 1);
+    let again = off
+        .handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("next tick");
+    assert_eq!(again["tagProblems"][0]["reported"], true, "{again}");
+    assert_eq!(said(&stack.notifications().await), 0, "said once");
 }

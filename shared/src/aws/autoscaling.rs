@@ -2,13 +2,62 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
+use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use aws_sdk_applicationautoscaling::Client;
+use serde::Serialize;
 
 use crate::error::{Error, Result};
 
 /// DescribeScalableTargets takes at most this many resource ids per call.
 pub const DESCRIBE_TARGETS_BATCH: usize = 50;
+
+/// Which of a scalable target's scaling activities are suspended (its `SuspendedState`, each
+/// flag `false` when AWS leaves it out, as the API reference gives the default).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suspended {
+    /// Scale-in by target tracking and step scaling policies.
+    pub dynamic_in: bool,
+    /// Scale-out by target tracking and step scaling policies.
+    pub dynamic_out: bool,
+    /// Scheduled actions.
+    pub scheduled: bool,
+}
+
+impl Suspended {
+    /// Everything suspended: what a sleeping service's target holds, so neither a scheduled
+    /// action nor a policy can bring tasks back.
+    pub const ALL: Suspended = Suspended {
+        dynamic_in: true,
+        dynamic_out: true,
+        scheduled: true,
+    };
+
+    fn from_sdk(s: Option<&SuspendedState>) -> Self {
+        Suspended {
+            dynamic_in: s.and_then(|s| s.dynamic_scaling_in_suspended()) == Some(true),
+            dynamic_out: s.and_then(|s| s.dynamic_scaling_out_suspended()) == Some(true),
+            scheduled: s.and_then(|s| s.scheduled_scaling_suspended()) == Some(true),
+        }
+    }
+
+    /// All three flags, always: an update that leaves one out leaves it as it was.
+    fn to_sdk(self) -> SuspendedState {
+        SuspendedState::builder()
+            .dynamic_scaling_in_suspended(self.dynamic_in)
+            .dynamic_scaling_out_suspended(self.dynamic_out)
+            .scheduled_scaling_suspended(self.scheduled)
+            .build()
+    }
+}
+
+/// A service's scalable target as off-hours and the task-watcher read it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ScalableTarget {
+    pub min: i32,
+    pub max: i32,
+    pub suspended: Suspended,
+}
 
 /// The scalable target's resource id of a service: `service/<cluster name>/<service>`.
 pub fn resource_id(cluster: &str, service: &str) -> String {
@@ -18,13 +67,13 @@ pub fn resource_id(cluster: &str, service: &str) -> String {
     )
 }
 
-/// The bounds (min, max) of the services' scalable targets, by resource id, 50 per call;
-/// services without a target are absent. Every batch is asked even when one fails; then the
-/// last error is returned.
-pub async fn bounds(
+/// The scalable targets of the services (bounds and suspended state), by resource id, 50 per
+/// call; services without a target are absent. Every batch is asked even when one fails; then
+/// the last error is returned.
+pub async fn targets(
     client: &Client,
     resource_ids: &[String],
-) -> Result<BTreeMap<String, (i32, i32)>> {
+) -> Result<BTreeMap<String, ScalableTarget>> {
     let mut found = BTreeMap::new();
     let mut error = None;
     for chunk in resource_ids.chunks(DESCRIBE_TARGETS_BATCH) {
@@ -40,7 +89,11 @@ pub async fn bounds(
                 for t in out.scalable_targets() {
                     found.insert(
                         t.resource_id().to_string(),
-                        (t.min_capacity(), t.max_capacity()),
+                        ScalableTarget {
+                            min: t.min_capacity(),
+                            max: t.max_capacity(),
+                            suspended: Suspended::from_sdk(t.suspended_state()),
+                        },
                     );
                 }
             }
@@ -50,13 +103,15 @@ pub async fn bounds(
     error.map_or(Ok(found), Err)
 }
 
-/// Sets the bounds of a service's scalable target.
+/// Sets the bounds of a service's scalable target and, when given, its suspended state (left
+/// as it is otherwise: RegisterScalableTarget changes only the parameters it is given).
 pub async fn set_bounds(
     client: &Client,
     cluster: &str,
     service: &str,
     min: i32,
     max: i32,
+    suspended: Option<Suspended>,
 ) -> Result<()> {
     client
         .register_scalable_target()
@@ -65,8 +120,104 @@ pub async fn set_bounds(
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .min_capacity(min)
         .max_capacity(max)
+        .set_suspended_state(suspended.map(Suspended::to_sdk))
         .send()
         .await
         .map_err(|e| Error::aws("RegisterScalableTarget", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_applicationautoscaling::operation::describe_scalable_targets::DescribeScalableTargetsOutput;
+    use aws_sdk_applicationautoscaling::operation::register_scalable_target::RegisterScalableTargetOutput;
+    use aws_sdk_applicationautoscaling::types::ScalableTarget as SdkTarget;
+    use aws_smithy_mocks::{mock, mock_client, RuleMode};
+
+    use super::*;
+
+    fn target(id: &str, suspended: Option<SuspendedState>) -> SdkTarget {
+        SdkTarget::builder()
+            .service_namespace(ServiceNamespace::Ecs)
+            .resource_id(id)
+            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
+            .min_capacity(2)
+            .max_capacity(10)
+            .role_arn("arn:aws:iam::123456789012:role/aws-service-role/ecs.application-autoscaling.amazonaws.com/AWSServiceRoleForApplicationAutoScaling_ECSService")
+            .creation_time(aws_smithy_types::DateTime::from_secs(1_700_000_000))
+            .set_suspended_state(suspended)
+            .build()
+            .expect("target")
+    }
+
+    #[tokio::test]
+    async fn the_suspended_state_is_read_and_a_missing_flag_is_false() {
+        // As the API reference shapes DescribeScalableTargets: SuspendedState with the three
+        // flags; a target that never had one (the emulator's) reads as nothing suspended.
+        let rule = mock!(Client::describe_scalable_targets).then_output(|| {
+            DescribeScalableTargetsOutput::builder()
+                .scalable_targets(target(
+                    "service/dev/web",
+                    Some(
+                        SuspendedState::builder()
+                            .dynamic_scaling_in_suspended(false)
+                            .dynamic_scaling_out_suspended(false)
+                            .scheduled_scaling_suspended(true)
+                            .build(),
+                    ),
+                ))
+                .scalable_targets(target("service/dev/api", None))
+                .build()
+        });
+        let client = mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[&rule]);
+        let found = targets(
+            &client,
+            &["service/dev/web".to_string(), "service/dev/api".to_string()],
+        )
+        .await
+        .expect("targets");
+        assert_eq!(
+            found["service/dev/web"],
+            ScalableTarget {
+                min: 2,
+                max: 10,
+                suspended: Suspended {
+                    dynamic_in: false,
+                    dynamic_out: false,
+                    scheduled: true
+                }
+            }
+        );
+        assert_eq!(found["service/dev/api"].suspended, Suspended::default());
+    }
+
+    #[tokio::test]
+    async fn the_suspended_state_is_sent_whole_or_not_at_all() {
+        let with = mock!(Client::register_scalable_target)
+            .match_requests(|r| {
+                r.min_capacity() == Some(0)
+                    && r.max_capacity() == Some(0)
+                    && r.suspended_state().is_some_and(|s| {
+                        s.dynamic_scaling_in_suspended() == Some(true)
+                            && s.dynamic_scaling_out_suspended() == Some(true)
+                            && s.scheduled_scaling_suspended() == Some(true)
+                    })
+            })
+            .then_output(|| RegisterScalableTargetOutput::builder().build());
+        let without = mock!(Client::register_scalable_target)
+            .match_requests(|r| r.min_capacity() == Some(2) && r.suspended_state().is_none())
+            .then_output(|| RegisterScalableTargetOutput::builder().build());
+        let client = mock_client!(
+            aws_sdk_applicationautoscaling,
+            RuleMode::Sequential,
+            &[&with, &without]
+        );
+        set_bounds(&client, "dev", "web", 0, 0, Some(Suspended::ALL))
+            .await
+            .expect("suspended");
+        set_bounds(&client, "dev", "web", 2, 10, None)
+            .await
+            .expect("left as it is");
+        assert_eq!(with.num_calls() + without.num_calls(), 2);
+    }
 }

@@ -69,6 +69,23 @@ pub struct ServiceAlarm {
     pub arn: String,
     /// Whether its actions are on now.
     pub actions_enabled: bool,
+    /// Its `AlarmActions`, `OKActions` and `InsufficientDataActions` (ARNs).
+    pub actions: Vec<String>,
+}
+
+impl ServiceAlarm {
+    /// Whether one of its actions is a scaling policy (`arn:<partition>:autoscaling:<region>:
+    /// <account>:scalingPolicy:<id>:resource/...`, the ARN Application Auto Scaling gives a
+    /// policy and sets as the action of the alarms a target-tracking policy creates, or of a
+    /// step-scaling alarm): such an alarm drives scaling, it is not a page, and it belongs to
+    /// auto scaling.
+    pub fn drives_scaling(&self) -> bool {
+        self.actions.iter().any(|a| {
+            crate::aws::Arn::parse(a).is_some_and(|arn| {
+                arn.service == "autoscaling" && arn.resource.starts_with("scalingPolicy:")
+            })
+        })
+    }
 }
 
 /// The (`ClusterName`, `ServiceName`) a metric alarm's dimensions name: its own dimensions, or
@@ -112,6 +129,13 @@ pub async fn alarms_by_service(
                     name: name.to_string(),
                     arn: arn.to_string(),
                     actions_enabled: a.actions_enabled().unwrap_or(true),
+                    actions: a
+                        .alarm_actions()
+                        .iter()
+                        .chain(a.ok_actions())
+                        .chain(a.insufficient_data_actions())
+                        .cloned()
+                        .collect(),
                 });
             }
         }
@@ -256,6 +280,70 @@ mod tests {
                 .map(|a| (a.name.as_str(), a.actions_enabled))
                 .collect::<Vec<_>>(),
             [("dev-web-cpu-high", true), ("dev-web-5xx-rate", false)]
+        );
+    }
+
+    #[tokio::test]
+    async fn the_alarms_target_tracking_creates_are_known_by_their_scaling_policy_action() {
+        // As AWS lists the alarms of a target-tracking policy on an ECS service: named
+        // TargetTracking-service/<cluster>/<service>-AlarmHigh-<uuid>, the service in their
+        // dimensions, the policy's ARN as their only action; beside them a team's own alarm
+        // that pages through SNS.
+        let policy = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:7e7a2c4b-0f64-4a8f-9d7e-2f0c1b9a4e11:resource/ecs/service/dev/web:policyName/cpu-target";
+        let tracking = move |name: &str| {
+            MetricAlarm::builder()
+                .alarm_name(name)
+                .alarm_arn(format!(
+                    "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+                ))
+                .actions_enabled(true)
+                .alarm_actions(policy)
+                .set_dimensions(Some(dims("dev", "web")))
+                .build()
+        };
+        let rule = mock!(aws_sdk_cloudwatch::Client::describe_alarms).then_output(move || {
+            DescribeAlarmsOutput::builder()
+                .metric_alarms(tracking(
+                    "TargetTracking-service/dev/web-AlarmHigh-3c1e0b8e-5b1f-4a55-9c5d-2b8f9a7d6e01",
+                ))
+                .metric_alarms(tracking(
+                    "TargetTracking-service/dev/web-AlarmLow-9a2d4c6e-1f3b-4d5a-8e7c-0b1a2c3d4e5f",
+                ))
+                .metric_alarms(
+                    MetricAlarm::builder()
+                        .alarm_name("dev-web-cpu-high")
+                        .alarm_arn(
+                            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:dev-web-cpu-high",
+                        )
+                        .actions_enabled(true)
+                        .alarm_actions("arn:aws:sns:us-east-1:123456789012:pager")
+                        .ok_actions("arn:aws:sns:us-east-1:123456789012:pager")
+                        .set_dimensions(Some(dims("dev", "web")))
+                        .build(),
+                )
+                .build()
+        });
+        let client = mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[&rule]);
+        let found = alarms_by_service(&client).await.expect("alarms");
+        let web = &found[&("dev".to_string(), "web".to_string())];
+        let scaling: Vec<(bool, &str)> = web
+            .iter()
+            .map(|a| (a.drives_scaling(), a.name.split('-').next().unwrap_or("")))
+            .collect();
+        assert_eq!(
+            scaling,
+            [
+                (true, "TargetTracking"),
+                (true, "TargetTracking"),
+                (false, "dev")
+            ]
+        );
+        assert_eq!(
+            web[2].actions,
+            [
+                "arn:aws:sns:us-east-1:123456789012:pager",
+                "arn:aws:sns:us-east-1:123456789012:pager"
+            ]
         );
     }
 }

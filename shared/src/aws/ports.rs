@@ -74,15 +74,22 @@ impl TagService for Clients {
 
 #[cfg(feature = "autoscaling")]
 impl Capacity for Clients {
-    async fn scalable_bounds(
+    async fn scalable_targets(
         &self,
         resource_ids: &[String],
-    ) -> Result<BTreeMap<String, (i32, i32)>> {
-        autoscaling::bounds(&self.autoscaling, resource_ids).await
+    ) -> Result<BTreeMap<String, autoscaling::ScalableTarget>> {
+        autoscaling::targets(&self.autoscaling, resource_ids).await
     }
 
-    async fn set_bounds(&self, cluster: &str, service: &str, min: i32, max: i32) -> Result<()> {
-        autoscaling::set_bounds(&self.autoscaling, cluster, service, min, max).await
+    async fn set_bounds(
+        &self,
+        cluster: &str,
+        service: &str,
+        min: i32,
+        max: i32,
+        suspended: Option<autoscaling::Suspended>,
+    ) -> Result<()> {
+        autoscaling::set_bounds(&self.autoscaling, cluster, service, min, max, suspended).await
     }
 
     async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {

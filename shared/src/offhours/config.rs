@@ -14,7 +14,8 @@ pub struct ServiceRef {
     pub service: String,
 }
 
-/// Tag selection: services in `clusters` whose tag `key` is `value`.
+/// Tag selection: services in `clusters` whose tag `key` is `value` (read trimmed and whatever
+/// its case; see [`TagSelection::selects`]).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TagSelection {
     pub key: String,
@@ -22,6 +23,34 @@ pub struct TagSelection {
     /// Where to look; empty: every cluster of the account and region (one paginated
     /// Resource Groups Tagging API GetResources, not ListClusters x ListServices).
     pub clusters: Vec<String>,
+}
+
+/// What a service's value of the selection tag says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Selected {
+    /// The value selects it.
+    Yes,
+    /// Another value: not selected, and nothing wrong (a custom key's other values).
+    No,
+    /// A value off-hours cannot read (its own `autopilot:` key with another value): not
+    /// selected, and said once in the service's thread.
+    Bad,
+}
+
+impl TagSelection {
+    /// What `value` of the tag `key` says. The value selects whatever its case and surrounding
+    /// spaces (`Enabled`, `enabled `); for an `autopilot:` key (the default
+    /// `autopilot:off-hours`), whose values are the project's, any other value is a mistake to
+    /// report, never silently ignored.
+    pub fn selects(&self, value: &str) -> Selected {
+        if value.trim().eq_ignore_ascii_case(&self.value) {
+            Selected::Yes
+        } else if self.key.starts_with(crate::tags::PREFIX) {
+            Selected::Bad
+        } else {
+            Selected::No
+        }
+    }
 }
 
 /// The default selection tag.
@@ -47,6 +76,10 @@ pub struct OffHoursConfig {
     pub tick_minutes: u32,
     /// How many services transition at the same time (each one's calls stay in order).
     pub concurrency: usize,
+    /// When set, only the alarms whose name starts with it are muted and tagged (the stack
+    /// scope's role may touch only `<ProjectName>-<Environment>-*`); the others naming a
+    /// service are left alone. Alarms that drive auto scaling are never touched.
+    pub alarm_prefix: Option<String>,
 }
 
 impl OffHoursConfig {
@@ -116,6 +149,18 @@ impl OffHoursConfig {
                 })
             }
         };
+        let alarm_prefix = env.optional("ALARM_PREFIX");
+        if let Some(p) = &alarm_prefix {
+            // CloudWatch alarm names are 1 to 255 characters: a longer prefix matches nothing.
+            if p.chars().count() > 255 || p.trim() != p {
+                return Err(Error::Config {
+                    var: "ALARM_PREFIX",
+                    message: format!(
+                        "must be the start of alarm names (at most 255 characters, no surrounding spaces), e.g. shop-prod-; got {p:?}"
+                    ),
+                });
+            }
+        }
         if targets.is_empty() && selection.is_none() {
             return Err(Error::Config {
                 var: "TARGETS",
@@ -138,6 +183,7 @@ impl OffHoursConfig {
             concurrency: env
                 .u32_in("CONCURRENCY", 1, 50)?
                 .unwrap_or(DEFAULT_CONCURRENCY) as usize,
+            alarm_prefix,
         })
     }
 }
@@ -164,6 +210,62 @@ mod tests {
         assert_eq!((sel.key.as_str(), sel.value.as_str()), DEFAULT_SELECT_TAG);
         assert_eq!(sel.clusters, ["dev", "staging"]);
         assert_eq!((c.price_vcpu_hour, c.price_gb_hour), (0.04048, 0.004445));
+    }
+
+    #[test]
+    fn the_selection_value_is_read_trimmed_and_whatever_its_case_and_other_values_of_its_own_key_are_bad(
+    ) {
+        let ours = TagSelection {
+            key: DEFAULT_SELECT_TAG.0.into(),
+            value: DEFAULT_SELECT_TAG.1.into(),
+            clusters: vec![],
+        };
+        for (v, expected) in [
+            ("enabled", Selected::Yes),
+            ("Enabled", Selected::Yes),
+            ("enabled ", Selected::Yes),
+            ("ENABLED", Selected::Yes),
+            ("yes", Selected::Bad),
+            ("", Selected::Bad),
+            ("enable", Selected::Bad),
+        ] {
+            assert_eq!(ours.selects(v), expected, "{v:?}");
+        }
+        let team = TagSelection {
+            key: "team".into(),
+            value: "shop".into(),
+            clusters: vec![],
+        };
+        assert_eq!(team.selects("Shop"), Selected::Yes);
+        assert_eq!(
+            team.selects("billing"),
+            Selected::No,
+            "another team's service"
+        );
+    }
+
+    #[test]
+    fn alarm_prefix_is_optional_and_checked() {
+        let base = [
+            ("ON_HOURS", "Mon-Fri 07:00-19:00"),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("CLUSTERS", "dev"),
+        ];
+        let c = OffHoursConfig::from(&Env::from_pairs(&base)).expect("config");
+        assert_eq!(c.alarm_prefix, None);
+        let mut with = base.to_vec();
+        with.push(("ALARM_PREFIX", "shop-prod-"));
+        let c = OffHoursConfig::from(&Env::from_pairs(&with)).expect("config");
+        assert_eq!(c.alarm_prefix.as_deref(), Some("shop-prod-"));
+        let long = "a".repeat(256);
+        for bad in [" shop-prod-", long.as_str()] {
+            let mut with = base.to_vec();
+            with.push(("ALARM_PREFIX", bad));
+            let e = OffHoursConfig::from(&Env::from_pairs(&with))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains("ALARM_PREFIX"), "{e}");
+        }
     }
 
     #[test]

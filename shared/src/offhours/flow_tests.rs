@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::offhours::calendar::{parse_windows, Calendar};
+use crate::offhours::TagSelection;
 use crate::service::ServiceSnapshot;
 use crate::tags;
 use crate::testing::FakeAws;
@@ -46,6 +47,7 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
             price_gb_hour: 0.004445,
             tick_minutes: 15,
             concurrency: 10,
+            alarm_prefix: None,
         },
     )
 }
@@ -101,7 +103,7 @@ async fn a_night_and_a_morning_put_the_service_back_exactly_as_it_was() {
     assert_eq!(web.desired, 0);
     assert_eq!(
         web.tags.get(tags::RESTORE).map(String::as_str),
-        Some("desired=2 min=2 max=10")
+        Some("desired=2 min=2 max=10 suspended=none")
     );
     assert_eq!(
         web.tags.get(tags::ASLEEP_SINCE).map(String::as_str),
@@ -125,6 +127,7 @@ async fn a_night_and_a_morning_put_the_service_back_exactly_as_it_was() {
     let web = aws.service("web").expect("web");
     assert_eq!(web.desired, 2);
     assert!(!web.tags.contains_key(tags::RESTORE) && !web.tags.contains_key(tags::ASLEEP_SINCE));
+    assert!(!web.tags.contains_key(tags::SLEEP_STARTED_AT));
     assert_eq!(aws.with(|s| s.bounds["service/dev/web"]), (2, 10));
     assert!(
         aws.with(|s| s.alarms["dev-web-cpu-high"].2),
@@ -346,4 +349,343 @@ async fn a_cluster_given_by_arn_still_finds_the_services_alarms() {
         !off.clients.with(|s| s.alarms["dev-web-cpu-high"].2),
         "the alarm's ClusterName dimension is the cluster's name"
     );
+}
+
+/// The alarms a target-tracking policy on `web` creates, as AWS names them, their action the
+/// policy's ARN.
+fn with_target_tracking_alarms(aws: &FakeAws) -> [String; 2] {
+    let policy = "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:7e7a2c4b-0f64-4a8f-9d7e-2f0c1b9a4e11:resource/ecs/service/dev/web:policyName/cpu-target";
+    let names = [
+        "TargetTracking-service/dev/web-AlarmHigh-3c1e0b8e-5b1f-4a55-9c5d-2b8f9a7d6e01".to_string(),
+        "TargetTracking-service/dev/web-AlarmLow-9a2d4c6e-1f3b-4d5a-8e7c-0b1a2c3d4e5f".to_string(),
+    ];
+    aws.with(|s| {
+        for n in &names {
+            s.alarms
+                .insert(n.clone(), ("dev".into(), "web".into(), true));
+            s.alarm_actions.insert(n.clone(), vec![policy.to_string()]);
+        }
+    });
+    names
+}
+
+#[tokio::test]
+async fn the_alarms_auto_scaling_owns_are_neither_muted_nor_tagged() {
+    let aws = aws(2, &[]);
+    let tracking = with_target_tracking_alarms(&aws);
+    let off = off_hours(aws);
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let untouched = |off: &OffHours<FakeAws>| {
+        for n in &tracking {
+            assert!(off.clients.with(|s| s.alarms[n].2), "{n} stays on");
+            assert!(
+                off.clients
+                    .with(|s| !s.alarm_tags.contains_key(&crate::testing::alarm_arn(n))),
+                "{n} is not tagged"
+            );
+        }
+    };
+    untouched(&off);
+    assert!(
+        !off.clients.with(|s| s.alarms["dev-web-cpu-high"].2),
+        "the team's alarm is muted"
+    );
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    untouched(&off);
+    assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+}
+
+#[tokio::test]
+async fn with_an_alarm_prefix_only_the_alarms_the_role_may_touch_are_muted() {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        s.alarms.insert(
+            "team-web-latency".into(),
+            ("dev".into(), "web".into(), true),
+        );
+    });
+    let mut off = off_hours(aws);
+    off.config.alarm_prefix = Some("dev-".into());
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    assert!(!off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+    assert!(
+        off.clients.with(|s| s.alarms["team-web-latency"].2),
+        "outside the prefix: left alone"
+    );
+    assert!(off.clients.with(|s| !s
+        .alarm_tags
+        .contains_key(&crate::testing::alarm_arn("team-web-latency"))));
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+}
+
+#[tokio::test]
+async fn a_sleep_step_that_fails_never_leaves_a_running_service_marked_asleep() {
+    for failing in [
+        "CloudWatch.TagResource",
+        "CloudWatch.DisableAlarmActions",
+        "Application Auto Scaling.RegisterScalableTarget",
+        "ECS.UpdateService",
+    ] {
+        let aws = aws(2, &[]);
+        aws.with(|s| s.failing.insert(failing, "AccessDeniedException"));
+        let off = off_hours(aws);
+        let night = off.handle(tick(NIGHT)).await.expect("night");
+        assert_eq!(
+            night["services"][0]["action"], "error",
+            "{failing}: {night}"
+        );
+        let web = off.clients.service("web").expect("web");
+        assert_eq!(web.desired, 2, "{failing}");
+        assert!(
+            !web.tags.contains_key(tags::ASLEEP_SINCE),
+            "{failing}: a running service is not marked asleep: {:?}",
+            web.tags
+        );
+        // The record is there, so the next tick finishes the sleep from it...
+        assert_eq!(
+            web.tags.get(tags::SLEEP_STARTED_AT).map(String::as_str),
+            Some(NIGHT)
+        );
+        off.clients.with(|s| s.failing.clear());
+        let later = off
+            .handle(tick("2026-11-16T22:15:00Z"))
+            .await
+            .expect("later");
+        assert_eq!(
+            later["services"][0]["action"], "sleep",
+            "{failing}: {later}"
+        );
+        let web = off.clients.service("web").expect("web");
+        assert_eq!(web.desired, 0);
+        assert_eq!(
+            web.tags.get(tags::ASLEEP_SINCE).map(String::as_str),
+            Some(NIGHT),
+            "asleep since the sleep began"
+        );
+        assert_eq!(
+            web.tags.get(tags::RESTORE).map(String::as_str),
+            Some("desired=2 min=2 max=10 suspended=none")
+        );
+        // ...and the morning brings it back exactly.
+        off.handle(tick(MORNING)).await.expect("morning");
+        let web = off.clients.service("web").expect("web");
+        assert_eq!(web.desired, 2);
+        assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+        assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+        assert!(
+            web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
+            "{:?}",
+            web.tags
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_sleep_that_failed_all_night_is_undone_in_the_morning() {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        s.failing
+            .insert("ECS.UpdateService", "AccessDeniedException")
+    });
+    let off = off_hours(aws);
+    off.handle(tick(NIGHT)).await.expect("night");
+    // The alarms were muted and the bounds pinned before UpdateService failed.
+    assert!(!off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+    off.clients.with(|s| s.failing.clear());
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
+    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+    let web = off.clients.service("web").expect("web");
+    assert!(
+        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
+        "{:?}",
+        web.tags
+    );
+}
+
+#[tokio::test]
+async fn a_wake_step_that_fails_never_leaves_a_running_service_marked_asleep() {
+    let off = off_hours(aws(2, &[]));
+    off.handle(tick(NIGHT)).await.expect("night");
+    // Removing tags fails: the mark must not outlive the sleep on a service running again.
+    off.clients
+        .with(|s| s.failing.insert("ECS.UntagResource", "ThrottlingException"));
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "error", "{morning}");
+    let web = off.clients.service("web").expect("web");
+    assert!(
+        !(web.desired > 0 && web.tags.contains_key(tags::ASLEEP_SINCE)),
+        "desired {} with {:?}",
+        web.desired,
+        web.tags
+    );
+    off.clients.with(|s| s.failing.clear());
+    let later = off
+        .handle(tick("2026-11-17T08:15:00Z"))
+        .await
+        .expect("later");
+    assert_eq!(later["services"][0]["action"], "wake", "{later}");
+    let web = off.clients.service("web").expect("web");
+    assert_eq!(web.desired, 2);
+    assert!(
+        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
+        "{:?}",
+        web.tags
+    );
+}
+
+#[tokio::test]
+async fn a_sleeping_services_scaling_is_suspended_and_its_own_state_comes_back() {
+    use crate::aws::autoscaling::Suspended;
+    let aws = aws(2, &[]);
+    // A person had suspended scale-in; nothing else.
+    let before = Suspended {
+        dynamic_in: true,
+        ..Suspended::default()
+    };
+    aws.with(|s| s.suspended.insert("service/dev/web".into(), before));
+    let off = off_hours(aws);
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(
+        night["services"][0]["restore"]["suspended"],
+        json!({"dynamicIn": true, "dynamicOut": false, "scheduled": false}),
+        "{night}"
+    );
+    assert_eq!(
+        off.clients.with(|s| s.suspended["service/dev/web"]),
+        Suspended::ALL,
+        "no scheduled action or policy can bring tasks back at night"
+    );
+    assert_eq!(
+        off.clients
+            .service("web")
+            .and_then(|w| w.tags.get(tags::RESTORE).cloned())
+            .as_deref(),
+        Some("desired=2 min=2 max=10 suspended=in")
+    );
+    off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(off.clients.with(|s| s.suspended["service/dev/web"]), before);
+    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+}
+
+#[tokio::test]
+async fn a_record_from_before_the_suspended_state_wakes_without_touching_it() {
+    use crate::aws::autoscaling::Suspended;
+    // Put to sleep by the previous version: no suspended state recorded, no start mark.
+    let aws = aws(
+        0,
+        &[
+            (tags::RESTORE, "desired=2 min=2 max=10"),
+            (tags::ASLEEP_SINCE, "2026-11-16T19:00:00Z"),
+        ],
+    );
+    let theirs = Suspended {
+        scheduled: true,
+        ..Suspended::default()
+    };
+    aws.with(|s| {
+        s.bounds.insert("service/dev/web".into(), (0, 0));
+        s.suspended.insert("service/dev/web".into(), theirs);
+    });
+    let off = off_hours(aws);
+    let morning = off.handle(tick(MORNING)).await.expect("morning");
+    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+    assert_eq!(off.clients.with(|s| s.suspended["service/dev/web"]), theirs);
+    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+    let web = off.clients.service("web").expect("web");
+    assert_eq!(web.desired, 2);
+    assert!(
+        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
+        "{:?}",
+        web.tags
+    );
+}
+
+/// `api` of cluster `staging` and `batch` of cluster `dev`, tagged `autopilot:off-hours` with
+/// `api_value` and `batch_value`, 1 task each, selected by tag (in `clusters`, or everywhere).
+fn tagged(api_value: &str, batch_value: &str, clusters: &[&str]) -> OffHours<FakeAws> {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        for (cluster, name, value) in [("staging", "api", api_value), ("dev", "batch", batch_value)]
+        {
+            s.services.push(ServiceSnapshot {
+                cluster: cluster.into(),
+                name: name.into(),
+                arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}"),
+                status: "ACTIVE".into(),
+                desired: 1,
+                task_definition: TD.into(),
+                tags: crate::testing::tags(&[(tags::OFF_HOURS, value)]),
+                ..ServiceSnapshot::default()
+            });
+        }
+    });
+    let mut off = off_hours(aws);
+    off.config.selection = Some(TagSelection {
+        key: tags::OFF_HOURS.into(),
+        value: "enabled".into(),
+        clusters: clusters.iter().map(|c| c.to_string()).collect(),
+    });
+    off
+}
+
+fn action(out: &Value, service: &str) -> String {
+    out["services"]
+        .as_array()
+        .and_then(|l| l.iter().find(|s| s["service"] == service))
+        .and_then(|s| s["action"].as_str())
+        .unwrap_or("missing")
+        .to_string()
+}
+
+#[tokio::test]
+async fn a_selection_value_in_another_case_selects_and_a_bad_one_is_reported_once() {
+    // Everywhere (GetResources by key), and in named clusters (ListServices).
+    for clusters in [&[][..], &["dev", "staging"][..]] {
+        let off = tagged("Enabled ", "yes", clusters);
+        let night = off.handle(tick(NIGHT)).await.expect("night");
+        assert_eq!(action(&night, "api"), "sleep", "{clusters:?}: {night}");
+        assert_eq!(
+            action(&night, "batch"),
+            "missing",
+            "{clusters:?}: not selected"
+        );
+        assert_eq!(off.clients.service("batch").map(|s| s.desired), Some(1));
+        assert_eq!(night["tagProblems"][0]["tag"], tags::OFF_HOURS, "{night}");
+        assert_eq!(night["tagProblems"][0]["value"], "yes", "{night}");
+        let notices: Vec<_> = off
+            .clients
+            .published()
+            .into_iter()
+            .filter(|n| n.id.starts_with("tag-problem:off-hours:"))
+            .collect();
+        assert_eq!(notices.len(), 1, "{clusters:?}");
+        assert_eq!(
+            off.clients
+                .service("batch")
+                .and_then(|s| s.tags.get(tags::OFF_HOURS_TAG_PROBLEM).cloned())
+                .as_deref(),
+            Some("autopilot:off-hours=yes")
+        );
+        let again = off
+            .handle(tick("2026-11-16T22:15:00Z"))
+            .await
+            .expect("again");
+        assert_eq!(again["tagProblems"][0]["reported"], true, "{again}");
+        assert_eq!(
+            off.clients
+                .published()
+                .iter()
+                .filter(|n| n.id.starts_with("tag-problem:off-hours:"))
+                .count(),
+            1,
+            "{clusters:?}: said once"
+        );
+    }
 }

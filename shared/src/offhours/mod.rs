@@ -1,5 +1,5 @@
-//! off-hours: services sleep (zero tasks, auto scaling pinned to 0..0, alarm actions off)
-//! outside working hours and wake exactly as they were.
+//! off-hours: services sleep (zero tasks, auto scaling pinned to 0..0 with its scaling
+//! suspended, alarm actions off) outside working hours and wake exactly as they were.
 //!
 //! Level-triggered: every tick reconciles each selected service toward what the calendar wants,
 //! so a missed or failed tick heals on the next, and a tick in the same state makes no mutating
@@ -23,10 +23,11 @@ use crate::aws::cloudwatch::ServiceAlarm;
 use crate::aws::{autoscaling, Clients};
 use crate::capacity::{self, Restore};
 use crate::error::{Error, Failure, Result};
+use crate::fleet::TagProblem;
 use crate::metrics::Metrics;
 use crate::ports::OffHoursPorts;
-use crate::tags::{ASLEEP_SINCE, MUTED_BY, RESTORE};
-pub use config::{OffHoursConfig, ServiceRef, TagSelection};
+use crate::tags::{ASLEEP_SINCE, MUTED_BY, OFF_HOURS_TAG_PROBLEM, RESTORE, SLEEP_STARTED_AT};
+pub use config::{OffHoursConfig, Selected, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
 
 /// What the invocation returns: the tick's mode and what it did to each service.
@@ -43,6 +44,26 @@ pub struct TickReport {
     /// does not redo them, so it will not say them either); this and the log are what is left.
     #[serde(rename = "notificationError", skip_serializing_if = "Option::is_none")]
     pub notification_error: Option<String>,
+    /// Services carrying the selection tag with a value off-hours cannot read (left awake),
+    /// each said once in its thread.
+    #[serde(rename = "tagProblems", skip_serializing_if = "Vec::is_empty")]
+    pub tag_problems: Vec<TagProblem>,
+}
+
+/// The alarms of a service that off-hours may mute and tag: never one that drives auto
+/// scaling (its actions are scaling policies: the alarms target tracking creates, a step
+/// policy's), which the 0..0 bounds already hold and which belong to Application Auto Scaling;
+/// and, with `prefix` (the stack scope, whose role may touch only the stack's alarms), only
+/// those whose name starts with it. Pure.
+pub fn alarms_to_touch<'a>(
+    alarms: &'a [ServiceAlarm],
+    prefix: Option<&str>,
+) -> Vec<&'a ServiceAlarm> {
+    alarms
+        .iter()
+        .filter(|a| !a.drives_scaling())
+        .filter(|a| prefix.is_none_or(|p| a.name.starts_with(p)))
+        .collect()
 }
 
 /// The tick's time: the scheduled event's `time`, else the clock.
@@ -103,7 +124,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         } else {
             Mode::Asleep
         };
-        let (states, mut failed) = self.discover().await;
+        let (states, mut failed, problems) = self.discover().await;
         let mut planned: Vec<(ServiceSnapshot, Planned)> = states
             .into_iter()
             .map(|s| {
@@ -181,11 +202,30 @@ impl<P: OffHoursPorts> OffHours<P> {
             estimated_savings: savings,
             notification_id: None,
             notification_error: None,
+            tag_problems: vec![],
         };
         let boundary = self.config.calendar.first_tick_after_boundary(
             now,
             chrono::Duration::minutes(i64::from(self.config.tick_minutes)),
         );
+        // A dry run remembers nothing, so it says a bad tag on the first tick after a boundary.
+        if !problems.is_empty() && (!self.config.dry_run || boundary) {
+            let reported = crate::fleet::report(
+                &self.clients,
+                &self.config.topic_arn,
+                "off-hours",
+                |_| OFF_HOURS_TAG_PROBLEM,
+                self.config.dry_run,
+                &problems,
+                |_| "off-hours leaves the service awake at night until the tag is fixed.".into(),
+            )
+            .await;
+            // Not remembered: the next tick says it again.
+            if let Err(e) = reported {
+                tracing::warn!(error = ?e, "a tag problem could not be reported");
+            }
+        }
+        outcome.tag_problems = problems;
         if announce(&outcome.services, self.config.dry_run, boundary) {
             let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
             match self.clients.publish(&self.config.topic_arn, &n).await {
@@ -202,9 +242,11 @@ impl<P: OffHoursPorts> OffHours<P> {
     }
 
     /// The selected services, with one DescribeServices per 10 (and, for tag selection, one
-    /// ListServices per 100). Services that cannot be read are returned as errors.
-    async fn discover(&self) -> (Vec<ServiceSnapshot>, Vec<Planned>) {
+    /// ListServices per 100). Services that cannot be read are returned as errors; services
+    /// whose selection tag holds a value off-hours cannot read, as tag problems.
+    async fn discover(&self) -> (Vec<ServiceSnapshot>, Vec<Planned>, Vec<TagProblem>) {
         let mut failed = vec![];
+        let mut problems = vec![];
         let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for t in &self.config.targets {
             by_cluster
@@ -246,16 +288,24 @@ impl<P: OffHoursPorts> OffHours<P> {
             .as_ref()
             .filter(|s| s.clusters.is_empty())
         {
-            // Every cluster of the account: the tagged services come with their ARNs, grouped
-            // by cluster for DescribeServices.
-            match self
-                .clients
-                .tagged_services(&sel.key, std::slice::from_ref(&sel.value))
-                .await
-            {
+            // Every cluster of the account: the services carrying the key, whatever its value
+            // (GetResources matches values exactly: `Enabled` would never come back), come
+            // with their ARNs, grouped by cluster for DescribeServices; the value is read here.
+            match self.clients.tagged_services(&sel.key, &[]).await {
                 Ok(found) => {
                     let mut by_cluster: BTreeMap<String, Vec<String>> = BTreeMap::new();
                     for s in found.iter().filter(|s| !seen.contains(&s.arn)) {
+                        if let Some(p) = selection_problem(sel, &s.arn, &s.tags) {
+                            problems.push(p);
+                            continue;
+                        }
+                        let yes = s
+                            .tags
+                            .get(&sel.key)
+                            .is_some_and(|v| sel.selects(v) == Selected::Yes);
+                        if !yes {
+                            continue;
+                        }
                         if let Some((cluster, name)) =
                             crate::aws::Arn::parse(&s.arn).and_then(|a| a.ecs_service())
                         {
@@ -269,9 +319,11 @@ impl<P: OffHoursPorts> OffHours<P> {
                         match self.clients.services(&cluster, &names).await {
                             Ok(read) => {
                                 for s in read {
-                                    if s.tags.get(&sel.key) == Some(&sel.value)
-                                        && seen.insert(s.arn.clone())
-                                    {
+                                    let yes = s
+                                        .tags
+                                        .get(&sel.key)
+                                        .is_some_and(|v| sel.selects(v) == Selected::Yes);
+                                    if yes && seen.insert(s.arn.clone()) {
                                         states.push(s);
                                     }
                                 }
@@ -301,9 +353,15 @@ impl<P: OffHoursPorts> OffHours<P> {
                 match self.clients.services(cluster, &fresh).await {
                     Ok(found) => {
                         for s in found {
-                            if s.tags.get(&sel.key) == Some(&sel.value)
-                                && seen.insert(s.arn.clone())
-                            {
+                            if let Some(p) = selection_problem(sel, &s.arn, &s.tags) {
+                                problems.push(p);
+                                continue;
+                            }
+                            let yes = s
+                                .tags
+                                .get(&sel.key)
+                                .is_some_and(|v| sel.selects(v) == Selected::Yes);
+                            if yes && seen.insert(s.arn.clone()) {
                                 states.push(s);
                             }
                         }
@@ -314,7 +372,7 @@ impl<P: OffHoursPorts> OffHours<P> {
                 }
             }
         }
-        (states, failed)
+        (states, failed, problems)
     }
 
     /// The auto scaling bounds of the services about to sleep (not those resuming: their record
@@ -325,8 +383,8 @@ impl<P: OffHoursPorts> OffHours<P> {
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
             .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.name))
             .collect();
-        let (bounds, error) = match self.clients.scalable_bounds(&wanted).await {
-            Ok(bounds) => (bounds, None),
+        let (targets, error) = match self.clients.scalable_targets(&wanted).await {
+            Ok(targets) => (targets, None),
             Err(e) => (BTreeMap::new(), Some(e)),
         };
         for (s, p) in planned.iter_mut() {
@@ -340,17 +398,21 @@ impl<P: OffHoursPorts> OffHours<P> {
                 p.error = Some(Failure::from(e));
                 continue;
             }
-            let b = bounds.get(&autoscaling::resource_id(&s.cluster, &s.name));
+            let t = targets.get(&autoscaling::resource_id(&s.cluster, &s.name));
             p.restore = Some(Restore {
                 desired: s.desired,
-                min: b.map(|b| b.0),
-                max: b.map(|b| b.1),
+                min: t.map(|t| t.min),
+                max: t.map(|t| t.max),
+                suspended: t.map(|t| t.suspended),
             });
         }
     }
 
-    /// Record, silence the alarms, pin auto scaling to 0..0, then zero tasks. Each step is
-    /// idempotent, so a tick that dies half-way is finished by the next.
+    /// Record, silence the alarms, pin auto scaling to 0..0 with its scaling suspended, zero
+    /// tasks, and only then mark the service asleep (`autopilot:asleep-since`, which keeps the
+    /// alarm-notifier quiet): a step that fails leaves a running service unmarked, and the
+    /// record (`autopilot:restore` with `autopilot:sleep-started-at`) lets the next tick finish
+    /// the sleep, or undo it in the morning. Each step is idempotent.
     async fn sleep(
         &self,
         now: DateTime<Utc>,
@@ -361,6 +423,15 @@ impl<P: OffHoursPorts> OffHours<P> {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a sleep without the capacity to record"))?;
+        let alarms = alarms_to_touch(alarms, self.config.alarm_prefix.as_deref());
+        let stamp = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        // When the sleep began: the record's own time when resuming.
+        let since = s
+            .tags
+            .get(SLEEP_STARTED_AT)
+            .or_else(|| s.tags.get(ASLEEP_SINCE))
+            .cloned()
+            .unwrap_or(stamp);
         // Resuming, the record is on the service already (and the plan read it).
         if !p.resume {
             // An awake service's alarm that is off was turned off by a person: a mark left by a
@@ -368,29 +439,54 @@ impl<P: OffHoursPorts> OffHours<P> {
             for a in alarms.iter().filter(|a| !a.actions_enabled) {
                 self.clients.untag_alarm(&a.arn, &[MUTED_BY]).await?;
             }
-            let since = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
-            capacity::record(&self.clients, s, restore, &[(ASLEEP_SINCE, since)]).await?;
+            capacity::record(
+                &self.clients,
+                s,
+                restore,
+                &[(SLEEP_STARTED_AT, since.clone())],
+            )
+            .await?;
         }
         // Only the alarms that are on are muted, each marked first: an alarm a person turned
         // off stays theirs, and a tick that dies here leaves nothing muted unmarked.
-        let on: Vec<&ServiceAlarm> = alarms.iter().filter(|a| a.actions_enabled).collect();
+        let on: Vec<&ServiceAlarm> = alarms.into_iter().filter(|a| a.actions_enabled).collect();
         let mark = BTreeMap::from([(MUTED_BY.to_string(), "off-hours".to_string())]);
         for a in &on {
             self.clients.tag_alarm(&a.arn, &mark).await?;
         }
         let names: Vec<String> = on.iter().map(|a| a.name.clone()).collect();
         self.clients.set_alarm_actions(&names, false).await?;
-        capacity::to_zero(&self.clients, s, restore).await
+        capacity::to_zero(&self.clients, s, restore).await?;
+        if !s.tags.contains_key(ASLEEP_SINCE) {
+            let asleep = BTreeMap::from([(ASLEEP_SINCE.to_string(), since)]);
+            self.clients.tag_service(&s.arn, &asleep).await?;
+        }
+        Ok(())
     }
 
-    /// Alarms back on (only those off-hours muted), bounds and desired count back, then the
-    /// sleep tags go.
+    /// The sleep mark goes first (from then on the service's alarms page again: one that
+    /// fails to wake is not running in on-hours, which is worth a page), then the alarms
+    /// off-hours muted come back on, the bounds, suspended state and desired count are
+    /// restored exactly, and the record goes last, so a wake that dies half-way is finished
+    /// by the next tick.
     async fn wake(&self, s: &ServiceSnapshot, p: &Planned, alarms: &[ServiceAlarm]) -> Result<()> {
         let restore = p
             .restore
             .ok_or_else(|| Error::invariant("a wake without a restore record"))?;
+        if let Some(since) = s.tags.get(ASLEEP_SINCE) {
+            // A record from before `autopilot:sleep-started-at`: it gets one, so the record
+            // stays off-hours' once the sleep mark is gone.
+            if !s.tags.contains_key(SLEEP_STARTED_AT) {
+                let started = BTreeMap::from([(SLEEP_STARTED_AT.to_string(), since.clone())]);
+                self.clients.tag_service(&s.arn, &started).await?;
+            }
+            self.clients.untag_service(&s.arn, &[ASLEEP_SINCE]).await?;
+        }
         let mut muted = vec![];
-        for a in alarms.iter().filter(|a| !a.actions_enabled) {
+        for a in alarms_to_touch(alarms, self.config.alarm_prefix.as_deref())
+            .into_iter()
+            .filter(|a| !a.actions_enabled)
+        {
             let tags = self.clients.alarm_tags(&a.arn).await?;
             if tags.get(MUTED_BY).map(String::as_str) == Some("off-hours") {
                 muted.push(a);
@@ -403,7 +499,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         }
         capacity::restore(&self.clients, s, restore).await?;
         self.clients
-            .untag_service(&s.arn, &[RESTORE, ASLEEP_SINCE])
+            .untag_service(&s.arn, &[RESTORE, SLEEP_STARTED_AT])
             .await?;
         Ok(())
     }
@@ -469,6 +565,32 @@ pub fn announce(services: &[Planned], dry_run: bool, first_after_boundary: bool)
         return first_after_boundary && (transition || lasting);
     }
     transition || passing || (first_after_boundary && lasting)
+}
+
+/// What is wrong with a service's selection tag, if anything: its value is not one off-hours
+/// can read (see [`TagSelection::selects`]). `reported` is read from
+/// `autopilot:off-hours-tag-problem`.
+fn selection_problem(
+    sel: &TagSelection,
+    arn: &str,
+    tags: &BTreeMap<String, String>,
+) -> Option<TagProblem> {
+    let value = tags.get(&sel.key)?;
+    if sel.selects(value) != Selected::Bad {
+        return None;
+    }
+    let mut p = TagProblem {
+        service_arn: arn.to_string(),
+        tag: sel.key.clone(),
+        value: value.clone(),
+        problem: format!(
+            "must be {} (any case) to put the service to sleep outside on-hours, or the tag removed",
+            sel.value
+        ),
+        reported: false,
+    };
+    p.reported = tags.get(OFF_HOURS_TAG_PROBLEM) == Some(&p.fingerprint());
+    Some(p)
 }
 
 fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> Planned {

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::calendar::Calendar;
 use super::{Action, Planned, TickReport};
+use crate::capacity::Restore;
 use crate::notify::{self, Notification, Severity};
 use crate::tags::{KEEP_AWAKE_UNTIL, RESTORE};
 
@@ -61,7 +62,14 @@ pub fn transition(
                 .map(|p| format!(
                     "{} ({})",
                     name(p),
-                    p.restore.map(|r| r.to_tag()).unwrap_or_default()
+                    // The count and bounds; the suspended state comes back too, unsaid.
+                    p.restore
+                        .map(|r| Restore {
+                            suspended: None,
+                            ..r
+                        }
+                        .to_tag())
+                        .unwrap_or_default()
                 ))
                 .collect::<Vec<_>>()
                 .join(", ")
@@ -162,6 +170,7 @@ mod tests {
                     desired: 2,
                     min: Some(2),
                     max: Some(10),
+                    suspended: None,
                 }),
                 resume: false,
                 error: None,
@@ -169,6 +178,7 @@ mod tests {
             estimated_savings: Some(0.23),
             notification_id: None,
             notification_error: None,
+            tag_problems: vec![],
         }
     }
 

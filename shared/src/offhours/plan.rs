@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::capacity::Restore;
 use crate::error::Failure;
-use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE};
+use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE, SLEEP_STARTED_AT};
 
 /// What the calendar wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -59,6 +59,10 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
         error: None,
     };
     let asleep = s.tags.contains_key(ASLEEP_SINCE);
+    // off-hours' own record: a sleep begun (the capacity recorded, maybe not yet at zero), done
+    // (asleep), or a wake not finished. `autopilot:asleep-since` alone is a record written
+    // before `autopilot:sleep-started-at` existed.
+    let ours = asleep || s.tags.contains_key(SLEEP_STARTED_AT);
     let recorded = s.tags.get(RESTORE).and_then(|t| Restore::parse(t));
     if s.status != "ACTIVE" {
         p.action = Action::Skip;
@@ -70,7 +74,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
             p.reason = "asleep already".into();
             p.restore = recorded;
         }
-        Mode::Asleep if asleep && recorded.is_some() => {
+        Mode::Asleep if ours && recorded.is_some() => {
             p.action = Action::Sleep;
             p.resume = true;
             p.restore = recorded;
@@ -102,7 +106,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
                 p.reason = format!("outside on-hours: {} to 0", tasks(s.desired));
             }
         }
-        Mode::Awake if asleep => match recorded {
+        Mode::Awake if ours => match recorded {
             Some(r) => {
                 p.action = Action::Wake;
                 p.restore = Some(r);
@@ -111,7 +115,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
             None => {
                 p.action = Action::Error;
                 p.reason = format!(
-                    "asleep, but the tag {RESTORE} is {}: not guessed at; set the desired count (and auto scaling bounds) by hand, then remove {ASLEEP_SINCE}",
+                    "asleep, but the tag {RESTORE} is {}: not guessed at; set the desired count (and auto scaling bounds) by hand, then remove {ASLEEP_SINCE} and {SLEEP_STARTED_AT}",
                     match s.tags.get(RESTORE) {
                         Some(v) => format!("damaged ({v:?})"),
                         None => "missing".into(),
@@ -153,6 +157,7 @@ pub fn tasks(n: i32) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tags;
 
     fn state(desired: i32, tags: &[(&str, &str)]) -> ServiceSnapshot {
         ServiceSnapshot {
@@ -180,6 +185,7 @@ mod tests {
     fn the_decision_table() {
         let restore = ("autopilot:restore", "desired=2 min=2 max=10");
         let asleep = (ASLEEP_SINCE, "2026-11-16T19:00:00Z");
+        let started = (SLEEP_STARTED_AT, "2026-11-16T19:00:00Z");
         let cases: Vec<(Mode, ServiceSnapshot, Action, bool)> = vec![
             (Mode::Asleep, state(2, &[]), Action::Sleep, false),
             (
@@ -228,6 +234,54 @@ mod tests {
             ),
             (Mode::Awake, state(2, &[]), Action::None, false),
             (Mode::Awake, state(0, &[restore]), Action::None, false),
+            // A sleep begun (recorded, not yet asleep), at any count: finished at night...
+            (
+                Mode::Asleep,
+                state(2, &[restore, started]),
+                Action::Sleep,
+                true,
+            ),
+            (
+                Mode::Asleep,
+                state(0, &[restore, started]),
+                Action::Sleep,
+                true,
+            ),
+            // ...and undone in the morning, from the record.
+            (
+                Mode::Awake,
+                state(2, &[restore, started]),
+                Action::Wake,
+                false,
+            ),
+            // A wake begun (asleep-since removed first): finished.
+            (
+                Mode::Awake,
+                state(0, &[restore, started]),
+                Action::Wake,
+                false,
+            ),
+            (Mode::Awake, state(0, &[started]), Action::Error, false),
+            // Asleep by the new order: the mark comes with zero tasks.
+            (
+                Mode::Asleep,
+                state(0, &[restore, started, asleep]),
+                Action::None,
+                false,
+            ),
+            // A crash loop's record (no off-hours mark) is not off-hours' to finish or undo.
+            (
+                Mode::Awake,
+                state(
+                    0,
+                    &[
+                        restore,
+                        (tags::CRASH_LOOP_STOPPED_AT, "2026-11-16T10:00:00Z"),
+                    ],
+                ),
+                Action::None,
+                false,
+            ),
         ];
         for (mode, s, action, resume) in cases {
             let p = plan(mode, now(), &s);
@@ -252,7 +306,8 @@ mod tests {
             Some(Restore {
                 desired: 2,
                 min: Some(2),
-                max: Some(10)
+                max: Some(10),
+                suspended: None,
             })
         );
     }
