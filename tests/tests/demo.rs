@@ -153,7 +153,7 @@ async fn a_rule_pattern_that_misses_stops_the_day_at_the_step_it_shows_in() {
     let mut transcript = Transcript::default();
     let failed = day::play_with(&mut transcript, |emu, names| {
         // The image rule now follows another repository: the push reaches no function.
-        let rule = format!("{}image-pushed", names.rule_prefix());
+        let rule = format!("{}push", names.rule_prefix());
         let pattern = serde_json::json!({"source": ["aws.ecr"], "detail-type": ["ECR Image Action"],
             "detail": {"repository-name": ["another-repository"]}});
         emu.json(
