@@ -565,6 +565,40 @@ impl Statement {
 }
 
 /// The statements of a function's role in `scope`, resolved with `values`.
+/// Actions a role holds for what AWS does with the function's role on its behalf, which no
+/// recorded call shows: the dead-letter queue Lambda writes a failed asynchronous event to, and
+/// the FIFO queue an event source mapping reads for the function ("Using Lambda with Amazon
+/// SQS", execution role permissions).
+pub const USED_BY_LAMBDA: [&str; 4] = [
+    "sqs:SendMessage",
+    "sqs:ReceiveMessage",
+    "sqs:DeleteMessage",
+    "sqs:GetQueueAttributes",
+];
+
+/// What the statements allow that no request needs: each statement's each action must allow,
+/// by itself (its resources and conditions), at least one request. Least privilege by action
+/// and by resource, the other half of [`refusals`]; each names the statement.
+pub fn unneeded(statements: &[Statement], requests: &[Request], iam: &Definitions) -> Vec<String> {
+    statements
+        .iter()
+        .flat_map(|s| s.actions.iter().map(move |a| (s, a)))
+        .filter(|(_, a)| !USED_BY_LAMBDA.contains(&a.as_str()))
+        .filter(|(s, a)| {
+            !requests.iter().any(|r| {
+                glob(&a.to_lowercase(), &r.action.to_lowercase())
+                    && allowed(std::slice::from_ref(*s), r, iam).is_ok()
+            })
+        })
+        .map(|(s, a)| {
+            format!(
+                "{}: {a} on {:?} is allowed but nothing needs it",
+                s.sid, s.resources
+            )
+        })
+        .collect()
+}
+
 pub fn statements(t: &Value, function: &str, scope: &str, values: &Values) -> Vec<Statement> {
     role_statements_in(t, function, scope)
         .iter()

@@ -737,6 +737,14 @@ impl Tour {
             data.version,
             refused.join("\n")
         );
+        // And nothing more: every action the role allows is one the tour needed.
+        let unneeded = iam::unneeded(&statements, &requests, &data);
+        assert!(
+            unneeded.is_empty(),
+            "{function} (Scope={}): the role allows what the function never calls:\n{}",
+            self.scope,
+            unneeded.join("\n")
+        );
     }
 }
 
@@ -868,6 +876,11 @@ async fn deployer_tour(scope: &'static str) {
                 (tags::DEPLOY_TAGS, "latest prefix:v"),
             ])
             .await;
+        // A team's service whose tag names no repository: reported once, and remembered in a
+        // tag of that service (ecs:TagResource on it).
+        tour.stack
+            .create_service("misconfigured", 1, &[(tags::DEPLOY, "Web")])
+            .await;
     }
     with_task_roles(&tour).await;
     let config = tour
@@ -913,10 +926,9 @@ async fn deployer_tour(scope: &'static str) {
         "ECS.DeregisterTaskDefinition",
         "ECS.ListTasks",
     ];
-    if scope == "stack" {
-        // The follow-tag push records the image it deployed on the service.
-        needed.push("ECS.TagResource");
-    }
+    // Stack scope: the follow-tag push records the image it deployed on the service; account
+    // scope: the bad tag is remembered on its service.
+    needed.push("ECS.TagResource");
     for needed in needed {
         assert!(
             counts.contains_key(needed),

@@ -7,18 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::process::Command;
 use std::time::Duration;
 
-use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
+use autopilot_core::alarms::AlarmNotifierConfig;
 use autopilot_core::config::Env;
-use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
-use autopilot_core::offhours::{OffHours, OffHoursConfig};
-use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
+use autopilot_core::deploy::DeployerConfig;
+use autopilot_core::offhours::OffHoursConfig;
+use autopilot_core::tasks::TaskWatcherConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
 use integration_tests::iam::{actions, role_statements_in};
 use integration_tests::template::{
     self, function_name, template_path, tool, translate, DeployedStack, Rule, FUNCTIONS,
 };
-use integration_tests::{release_binary, run_function, sample_event, Stack};
+use integration_tests::{release_binary, run_function, sample_event};
 use serde_json::{json, Value};
 
 const CLUSTER: &str = "autopilot-cluster-demo";
@@ -1937,73 +1937,9 @@ async fn each_release_binary_starts_and_handles_an_event_with_the_templates_envi
 }
 
 // ---------------------------------------------------------------------------------------------
-// IAM: each role allows exactly the calls its function makes
+// IAM: the shape of the roles' statements. Each call the functions make, by action, resource
+// and condition, and nothing more, is checked by the tours of tests/iam.rs in both scopes.
 // ---------------------------------------------------------------------------------------------
-
-/// The IAM action of a recorded call (`ECS.DescribeServices` -> `ecs:DescribeServices`).
-fn iam_action(call: &str) -> String {
-    let (service, operation) = call.split_once('.').unwrap_or(("", call));
-    let prefix = match service {
-        "ECS" => "ecs",
-        "SNS" => "sns",
-        "CloudWatch" => "cloudwatch",
-        "Application Auto Scaling" => "application-autoscaling",
-        "Resource Groups Tagging API" => "tag",
-        other => panic!("a call to a service the roles do not know: {other}"),
-    };
-    format!("{prefix}:{operation}")
-}
-
-/// Actions a role needs for what AWS does on the function's behalf, never as its own call: the
-/// key of the encrypted topic and queues, passing the task roles to ECS, the dead-letter queue,
-/// and reading the function's FIFO queue (Lambda's event source mapping polls it with the
-/// function's role: "Using Lambda with Amazon SQS", execution role permissions).
-fn implied(action: &str, called: &BTreeSet<String>) -> Option<bool> {
-    match action {
-        "sqs:ReceiveMessage" | "sqs:DeleteMessage" | "sqs:GetQueueAttributes" => Some(true),
-        "kms:Decrypt" | "kms:GenerateDataKey*" => Some(called.contains("sns:Publish")),
-        "iam:PassRole" => {
-            Some(called.contains("ecs:RegisterTaskDefinition") || called.contains("ecs:RunTask"))
-        }
-        "sqs:SendMessage" => Some(true),
-        _ => None,
-    }
-}
-
-/// The actions a function's role allows (statements of its inline policies) with their
-/// resources, in the stack's scope.
-fn role_statements(t: &Value, function: &str) -> Vec<Value> {
-    role_statements_in(t, function, "stack")
-}
-
-fn assert_role_matches(t: &Value, function: &str, calls: &[String]) {
-    let called: BTreeSet<String> = calls.iter().map(|c| iam_action(c)).collect();
-    let allowed: BTreeSet<String> = role_statements(t, function)
-        .iter()
-        .flat_map(actions)
-        .collect();
-    for action in &allowed {
-        match implied(action, &called) {
-            Some(needed) => assert!(
-                needed,
-                "{function}: {action} is allowed but nothing needs it"
-            ),
-            None => assert!(
-                called.contains(action),
-                "{function}: the role allows {action}, which the function never calls ({called:?})"
-            ),
-        }
-    }
-    for action in &called {
-        assert!(
-            allowed.contains(action),
-            "{function}: the function calls {action}, which its role does not allow"
-        );
-    }
-    for needed in ["kms:Decrypt", "kms:GenerateDataKey*", "sqs:SendMessage"] {
-        assert!(allowed.contains(needed), "{function}: {needed} is missing");
-    }
-}
 
 #[test]
 fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
@@ -2064,229 +2000,4 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
             }
         }
     }
-}
-
-/// The deployed stack with the template's service at 2 tasks and its scalable target, as auto
-/// scaling's MinCapacity would have it (the emulator's CloudFormation creates no scalable target).
-async fn tour_stack(overrides: &[(&str, &str)]) -> (Emulator, DeployedStack, Stack) {
-    let emu = template::emulator();
-    let deployed = DeployedStack::deploy(&emu, &translate(), overrides);
-    let stack = deployed.as_stack(&emu).await;
-    stack
-        .ecs
-        .update_service()
-        .cluster(CLUSTER)
-        .service(SERVICE)
-        .desired_count(2)
-        .send()
-        .await
-        .expect("UpdateService");
-    stack.register_scalable_target(2, 10).await;
-    (emu, deployed, stack)
-}
-
-/// The function's configuration, read from the deployed function's environment.
-fn env_pairs(emu: &Emulator, binary: &str) -> Vec<(String, String)> {
-    DeployedStack::function_env(emu, binary)
-        .into_iter()
-        .collect()
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-#[tokio::test]
-async fn the_deployers_role_allows_exactly_what_it_calls() {
-    let (emu, _deployed, stack) = tour_stack(&[("KeepRevisions", "1")]).await;
-    let env = env_pairs(&emu, "deployer");
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config = DeployerConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
-    let (clients, _) = stack.clients();
-    let deployer = Deployer::new(clients, config.clone());
-    // Each invocation starts a new record of calls: collect them as they go.
-    let mut calls = vec![];
-    // Three pin-digest deploys, a failed deployment, a completed one that prunes.
-    for (i, digest) in ["aaaa", "bbbb", "cccc"].iter().enumerate() {
-        let mut push = for_stack("deployer/ecr-push-release-tag.json");
-        push["detail"]["image-tag"] = json!(format!("v1.0.{i}"));
-        push["detail"]["image-digest"] = json!(format!("sha256:{}", digest.repeat(16)));
-        push["time"] = json!(format!("2026-11-16T02:0{i}:00Z"));
-        push["id"] = json!(format!("push-{i}"));
-        let result = deployer.handle(push).await.expect("push handled");
-        calls.extend(deployer.clients.calls.snapshot());
-        assert_eq!(result["decisions"][0]["reason"], "deployed", "{result}");
-    }
-    let deployment_id = stack.deployment_id().await.expect("deployment");
-    stack
-        .stopped_deployment_tasks(&deployment_id, 1, "Task failed ELB health checks")
-        .await;
-    for (sample, name) in [
-        ("deployer/ecs-deployment-failed.json", "failed"),
-        ("deployer/ecs-deployment-completed.json", "completed"),
-    ] {
-        let mut e = for_stack(sample);
-        e["detail"]["deploymentId"] = json!(deployment_id);
-        deployer
-            .handle(e)
-            .await
-            .unwrap_or_else(|err| panic!("{name}: {err}"));
-        calls.extend(deployer.clients.calls.snapshot());
-    }
-    // follow-tag, as DeployStrategy=follow-tag configures it.
-    let mut follow = config;
-    follow.targets[0].strategy = Strategy::FollowTag;
-    let (clients, _) = stack.clients();
-    let follower = Deployer::new(clients, follow);
-    let mut push = for_stack("deployer/ecr-push-latest.json");
-    push["detail"]["image-digest"] = json!(format!("sha256:{}", "dddd".repeat(16)));
-    push["time"] = json!("2026-11-16T03:00:00Z");
-    follower.handle(push).await.expect("follow-tag push");
-    calls.extend(follower.clients.calls.snapshot());
-    for needed in [
-        "ECS.DeregisterTaskDefinition",
-        "ECS.ListTasks",
-        "ECS.TagResource",
-    ] {
-        assert!(
-            calls.iter().any(|c| c == needed),
-            "the tour makes {needed}: {calls:?}"
-        );
-    }
-    assert_role_matches(&translate(), "DeployerFunction", &calls);
-}
-
-#[tokio::test]
-async fn the_task_watchers_role_allows_exactly_what_it_calls() {
-    let (emu, _deployed, stack) = tour_stack(&[("CrashLoopAction", "scale-to-zero")]).await;
-    let env = env_pairs(&emu, "task-watcher");
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config =
-        TaskWatcherConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
-    let (clients, _) = stack.clients();
-    let watcher = TaskWatcher::new(clients, config);
-    let mut calls = vec![];
-    let point = |sample: &str, task: &str| {
-        let mut e = for_stack(sample);
-        e["time"] = json!(now());
-        e["resources"] = json!([task]);
-        e["detail"]["taskArn"] = json!(task);
-        e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
-        e
-    };
-    // A crash loop, scaled to zero.
-    let mut last = Value::Null;
-    for _ in 0..3 {
-        let task = stack
-            .stopped_service_task("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/autopilot-demo/0123456789abcdef)")
-            .await;
-        last = watcher
-            .handle(point("task-watcher/elb-health-check.json", &task))
-            .await
-            .expect("handled");
-        calls.extend(watcher.clients.calls.snapshot());
-    }
-    assert_eq!(
-        last["actions"],
-        json!(["crash-loop", "scale-to-zero"]),
-        "{last}"
-    );
-    // A standalone task opted in to restarts, interrupted.
-    let task = stack
-        .run_and_stop(
-            None,
-            Some("family:batch-import"),
-            &[("autopilot:restart", "on-interruption")],
-            1,
-            "Your Spot Task was interrupted.",
-        )
-        .await
-        .remove(0);
-    let mut e = point("task-watcher/spot-interruption.json", &task);
-    e["detail"]
-        .as_object_mut()
-        .map(|d| d.remove("capacityProviderName"));
-    e["detail"]["launchType"] = json!("FARGATE");
-    let restarted = watcher.handle(e).await.expect("handled");
-    calls.extend(watcher.clients.calls.snapshot());
-    assert!(
-        restarted["actions"]
-            .as_array()
-            .is_some_and(|a| a.contains(&json!("restart"))),
-        "{restarted}"
-    );
-    assert_role_matches(&translate(), "TaskWatcherFunction", &calls);
-}
-
-#[tokio::test]
-async fn the_alarm_notifiers_role_allows_exactly_what_it_calls() {
-    let (emu, _deployed, stack) = tour_stack(&[]).await;
-    let env = env_pairs(&emu, "alarm-notifier");
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config =
-        AlarmNotifierConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
-    let (clients, _) = stack.clients();
-    let notifier = AlarmNotifier::new(clients, config);
-    stack
-        .put_cpu_alarm(
-            "autopilot-demo-web-cpu-high",
-            SERVICE,
-            &[("autopilot:severity", "critical")],
-        )
-        .await;
-    // The previous state began a minute ago: inside the flap window, so the history is read
-    // (the emulator has no DescribeAlarmHistory; the message goes out without it).
-    let mut e = for_stack("alarm-notifier/cpu-alarm.json");
-    let changed = chrono::Utc::now();
-    let stamp =
-        |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
-    e["time"] = json!(now());
-    e["detail"]["state"]["timestamp"] = json!(stamp(changed));
-    e["detail"]["previousState"]["timestamp"] =
-        json!(stamp(changed - chrono::Duration::minutes(1)));
-    e["detail"]["configuration"]["metrics"][0]["metricStat"]["metric"]["dimensions"] =
-        json!({"ClusterName": CLUSTER, "ServiceName": SERVICE});
-    let result = notifier.handle(e).await.expect("handled");
-    assert_eq!(result["published"], true, "{result}");
-    let calls = notifier.clients.calls.snapshot();
-    assert!(
-        calls.iter().any(|c| c == "CloudWatch.DescribeAlarmHistory"),
-        "{calls:?}"
-    );
-    assert!(
-        calls.iter().any(|c| c == "ECS.DescribeServices"),
-        "{calls:?}"
-    );
-    assert_role_matches(&translate(), "AlarmNotifierFunction", &calls);
-}
-
-#[tokio::test]
-async fn the_off_hours_role_allows_exactly_what_it_calls() {
-    let (emu, _deployed, stack) = tour_stack(&[OFF_HOURS]).await;
-    let env = env_pairs(&emu, "off-hours");
-    let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let config = OffHoursConfig::from(&Env::from_pairs(&pairs)).expect("config from the template");
-    let (clients, _) = stack.clients();
-    let off = OffHours::new(clients, config);
-    stack
-        .put_cpu_alarm("autopilot-demo-cpu-high", SERVICE, &[])
-        .await;
-    let tick = |time: &str| {
-        let mut e = sample_event("off-hours/scheduled-event.json");
-        e["time"] = json!(time);
-        e
-    };
-    let night = off
-        .handle(tick("2026-11-16T22:00:00Z"))
-        .await
-        .expect("night");
-    let mut calls = off.clients.calls.snapshot();
-    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
-    let morning = off
-        .handle(tick("2026-11-17T08:00:00Z"))
-        .await
-        .expect("morning");
-    calls.extend(off.clients.calls.snapshot());
-    assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
-    assert_role_matches(&translate(), "OffHoursFunction", &calls);
 }
