@@ -27,6 +27,18 @@ const MUTATING: &[&str] = &[
     "SNS.Publish",
 ];
 
+/// `web` is back at 2 tasks within 2..10, with no `autopilot:` record left on it.
+fn assert_web_restored(off: &OffHours<FakeAws>) {
+    let web = off.clients.service("web").expect("web");
+    assert_eq!(web.desired, 2);
+    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+    assert!(
+        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
+        "{:?}",
+        web.tags
+    );
+}
+
 fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
     OffHours::new(
         aws,
@@ -473,15 +485,8 @@ async fn a_sleep_step_that_fails_never_leaves_a_running_service_marked_asleep() 
         );
         // ...and the morning brings it back exactly.
         off.handle(tick(MORNING)).await.expect("morning");
-        let web = off.clients.service("web").expect("web");
-        assert_eq!(web.desired, 2);
-        assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
+        assert_web_restored(&off);
         assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
-        assert!(
-            web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
-            "{:?}",
-            web.tags
-        );
     }
 }
 
@@ -500,13 +505,7 @@ async fn a_sleep_that_failed_all_night_is_undone_in_the_morning() {
     let morning = off.handle(tick(MORNING)).await.expect("morning");
     assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
     assert!(off.clients.with(|s| s.alarms["dev-web-cpu-high"].2));
-    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
-    let web = off.clients.service("web").expect("web");
-    assert!(
-        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
-        "{:?}",
-        web.tags
-    );
+    assert_web_restored(&off);
 }
 
 #[tokio::test]
@@ -531,13 +530,7 @@ async fn a_wake_step_that_fails_never_leaves_a_running_service_marked_asleep() {
         .await
         .expect("later");
     assert_eq!(later["services"][0]["action"], "wake", "{later}");
-    let web = off.clients.service("web").expect("web");
-    assert_eq!(web.desired, 2);
-    assert!(
-        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
-        "{:?}",
-        web.tags
-    );
+    assert_web_restored(&off);
 }
 
 #[tokio::test]
@@ -597,14 +590,7 @@ async fn a_record_from_before_the_suspended_state_wakes_without_touching_it() {
     let morning = off.handle(tick(MORNING)).await.expect("morning");
     assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
     assert_eq!(off.clients.with(|s| s.suspended["service/dev/web"]), theirs);
-    assert_eq!(off.clients.with(|s| s.bounds["service/dev/web"]), (2, 10));
-    let web = off.clients.service("web").expect("web");
-    assert_eq!(web.desired, 2);
-    assert!(
-        web.tags.keys().all(|k| !k.starts_with(tags::PREFIX)),
-        "{:?}",
-        web.tags
-    );
+    assert_web_restored(&off);
 }
 
 /// `api` of cluster `staging` and `batch` of cluster `dev`, tagged `autopilot:off-hours` with
