@@ -363,6 +363,7 @@ impl<'n> Day<'n> {
             }
         }
         let rules = DeployedStack::rules_in(&self.emu, &self.deployed.names);
+        let mut event_rules = 0;
         for rule in rules {
             let [target] = rule.targets.as_slice() else {
                 return Err(self.failed(format!(
@@ -401,12 +402,18 @@ impl<'n> Day<'n> {
                     "rule:     {} -> queue {queue_name} (group {group}) -> {binary}, one message at a time",
                     rule.name
                 ));
-                self.routes.push(Route {
-                    rule: rule.name,
-                    queue_url,
-                    binary,
-                    fifo: Some(target_arn.to_string()),
-                });
+                event_rules += 1;
+                // Rules that share a queue share its route: the message does not say which
+                // rule put it there.
+                match self.routes.iter_mut().find(|r| r.queue_url == queue_url) {
+                    Some(route) => route.rule = format!("{} or {}", route.rule, rule.name),
+                    None => self.routes.push(Route {
+                        rule: rule.name,
+                        queue_url,
+                        binary,
+                        fifo: Some(target_arn.to_string()),
+                    }),
+                }
                 continue;
             }
             let Some(binary) = arns.get(target_arn).copied() else {
@@ -452,6 +459,7 @@ impl<'n> Day<'n> {
                 "rule:     {} -> {binary} (through queue {})",
                 rule.name, rule.name
             ));
+            event_rules += 1;
             self.routes.push(Route {
                 rule: rule.name,
                 queue_url,
@@ -459,10 +467,10 @@ impl<'n> Day<'n> {
                 fifo: None,
             });
         }
-        if self.routes.len() != 4 || self.schedule.0.is_empty() {
+        if event_rules != 4 || self.schedule.0.is_empty() {
             return Err(self.failed(format!(
                 "expected 4 event rules and 1 schedule, found {} and {}",
-                self.routes.len(),
+                event_rules,
                 usize::from(!self.schedule.0.is_empty())
             )));
         }
