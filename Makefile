@@ -54,7 +54,9 @@ demo: venv $(SAM_VENV)/.installed
 	@echo "Set-up: the emulator's venv ($(VENV)) and the SAM translator's ($(SAM_VENV)) are ready"
 	@echo "Set-up: the release binaries (cargo rebuilds only what changed)"
 	cargo build --release --bins
-	cargo run --quiet --release -p integration-tests --bin demo
+	@# The binary cargo just built, run as it is: `cargo run -p integration-tests` would build the
+	@# SDK a second time, with that package's own feature set.
+	./target/release/demo
 
 # Figures, not pass/fail (docs/benchmarks.md): cold starts of the `lambda` profile's x86_64
 # builds (each function alone, as it ships) against the floors, the handlers' criterion
@@ -62,7 +64,8 @@ demo: venv $(SAM_VENV)/.installed
 bench: venv
 	@for p in $(FUNCTIONS) floors; do echo "Building $$p (lambda profile, x86_64)"; cargo build --quiet --profile lambda -p $$p || exit 1; done
 	cargo bench --quiet -p autopilot-core --bench handlers -- --warm-up-time 1 --measurement-time 3
-	AUTOPILOT_BIN_DIR=target/lambda cargo run --quiet --release -p integration-tests --bin bench
+	cargo build --quiet --release --bins
+	AUTOPILOT_BIN_DIR=target/lambda ./target/release/bench
 
 lint:
 	cargo fmt --all --check
