@@ -828,12 +828,15 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
+/// The fleet install of `docs/fleet-mode.md` ("Install once per account"), resolved by the SAM
+/// CLI's own code and accepted by the template.
 #[test]
-fn the_readmes_fleet_install_runs_as_written_on_a_new_account() {
-    let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md"))
-        .expect("README.md");
-    let block = readme
-        .split("### Install once per account")
+fn the_fleet_install_of_the_fleet_mode_page_runs_as_written_on_a_new_account() {
+    let page =
+        std::fs::read_to_string(integration_tests::workspace_root().join("docs/fleet-mode.md"))
+            .expect("docs/fleet-mode.md");
+    let block = page
+        .split("## Install once per account")
         .nth(1)
         .and_then(|s| s.split("```sh").nth(1))
         .and_then(|b| b.split("```").next())
@@ -861,6 +864,135 @@ fn the_readmes_fleet_install_runs_as_written_on_a_new_account() {
     stack.extend(sent);
     assert_eq!(refused(&t, &stack), Vec::<String>::new(), "{stack:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The docs: every page reachable from the README, every link to a file and heading that exist
+// ---------------------------------------------------------------------------------------------
+
+/// The text of a Markdown file outside its fenced code blocks.
+fn outside_code_blocks(markdown: &str) -> String {
+    let mut fenced = false;
+    let mut kept = String::new();
+    for line in markdown.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            kept.push_str(line);
+            kept.push('\n');
+        }
+    }
+    kept
+}
+
+/// GitHub's anchor of a heading: lower-case, spaces to `-`, punctuation other than `-` and `_`
+/// removed.
+fn heading_anchor(heading: &str) -> String {
+    heading
+        .trim()
+        .to_lowercase()
+        .chars()
+        .filter_map(|c| match c {
+            ' ' => Some('-'),
+            c if c.is_alphanumeric() || c == '-' || c == '_' => Some(c),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The anchors of a Markdown file's headings, in order (a repeated one is repeated).
+fn heading_anchors(markdown: &str) -> Vec<String> {
+    outside_code_blocks(markdown)
+        .lines()
+        .filter(|l| l.starts_with('#'))
+        .map(|l| heading_anchor(l.trim_start_matches('#')))
+        .collect()
+}
+
+/// The targets of a Markdown file's inline links (`[text](target)`) outside code blocks.
+fn link_targets(markdown: &str) -> Vec<String> {
+    outside_code_blocks(markdown)
+        .split("](")
+        .skip(1)
+        .filter_map(|rest| rest.split(')').next())
+        .map(str::to_string)
+        .collect()
+}
+
+/// What is wrong with the links of the README and the docs pages: a page the README does not
+/// link to, a relative link to a file that does not exist or to a heading its file does not
+/// have, a heading repeated on one page (GitHub would give the second another anchor).
+fn docs_link_problems(root: &std::path::Path) -> Vec<String> {
+    let mut files = vec![root.join("README.md")];
+    let mut pages: Vec<_> = std::fs::read_dir(root.join("docs"))
+        .expect("docs/")
+        .map(|e| e.expect("docs/ entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    pages.sort();
+    files.extend(pages.iter().cloned());
+    let name = |p: &std::path::Path| p.strip_prefix(root).unwrap_or(p).display().to_string();
+    let mut problems = vec![];
+    let mut linked_from_readme = BTreeSet::new();
+    for file in &files {
+        let text = std::fs::read_to_string(file).expect("a markdown file");
+        let mut seen = BTreeSet::new();
+        for anchor in heading_anchors(&text) {
+            if !seen.insert(anchor.clone()) {
+                problems.push(format!("{}: the heading #{anchor} is repeated", name(file)));
+            }
+        }
+        for target in link_targets(&text) {
+            if target.contains("://") || target.starts_with("mailto:") {
+                continue;
+            }
+            let (path, anchor) = target.split_once('#').unwrap_or((&target, ""));
+            let linked = if path.is_empty() {
+                file.clone()
+            } else {
+                file.parent().expect("a folder").join(path)
+            };
+            let Ok(linked) = linked.canonicalize() else {
+                problems.push(format!("{}: ({target}) names no file", name(file)));
+                continue;
+            };
+            if *file == root.join("README.md") {
+                linked_from_readme.insert(linked.clone());
+            }
+            if !anchor.is_empty() {
+                let headings = std::fs::read_to_string(&linked)
+                    .map(|t| heading_anchors(&t))
+                    .unwrap_or_default();
+                if !headings.iter().any(|h| h == anchor) {
+                    problems.push(format!(
+                        "{}: ({target}): {} has no heading #{anchor}",
+                        name(file),
+                        name(&linked)
+                    ));
+                }
+            }
+        }
+    }
+    for page in &pages {
+        if !linked_from_readme.contains(&page.canonicalize().expect("a page")) {
+            problems.push(format!("{} is not linked from README.md", name(page)));
+        }
+    }
+    problems
+}
+
+#[test]
+fn readme_links_every_docs_page_and_every_link_of_the_docs_leads_somewhere() {
+    assert_eq!(
+        heading_anchor(" What `make demo` does"),
+        "what-make-demo-does"
+    );
+    assert_eq!(
+        heading_anchor("Build and deploy, from an empty account"),
+        "build-and-deploy-from-an-empty-account"
+    );
+    let root = integration_tests::workspace_root();
+    assert_eq!(docs_link_problems(&root), Vec::<String>::new());
 }
 
 #[test]
