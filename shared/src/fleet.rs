@@ -139,7 +139,7 @@ pub fn notice(p: &TagProblem, function: &str, effect: &str) -> Notification {
         ("service".to_string(), service),
         ("tag".to_string(), p.tag.clone()),
     ])
-    .next_steps(["Fix the tag on the service (the README's \"Fleet mode\" lists the values). This is said once per mistake.".to_string()])
+    .next_steps(["Fix the tag on the service (docs/fleet-mode.md, \"The tags\", lists the values). This is said once per mistake.".to_string()])
 }
 
 #[cfg(test)]
