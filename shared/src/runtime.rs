@@ -66,10 +66,19 @@ pub fn stop_at(deadline_ms: u64, now: SystemTime) -> Option<Instant> {
 
 /// One invocation: an SQS event message by message, anything else as one event; all of it
 /// done by `stop`.
+///
+/// A batch in which no message was handled fails the invocation with its first message's
+/// error, rather than answering that every message failed: Lambda then returns them all to the
+/// queue just the same, and counts the invocation in the function's `Errors` metric, which the
+/// stack's errors alarm watches (a batch response of failures counts as a success there). With
+/// the template's batch size of 1, every failed message fails its invocation.
 pub async fn invoke<H: Handler>(handler: &H, event: Value, stop: Option<Instant>) -> Result<Value> {
     match sqs_records(&event) {
         None => handle_one(handler, event, stop).await,
-        Some(records) => Ok(handle_batch(handler, &records?, stop).await),
+        Some(records) => match handle_batch(handler, &records?, stop).await {
+            (_, Some(first_error), 0) => Err(first_error),
+            (response, _, _) => Ok(response),
+        },
     }
 }
 
@@ -110,14 +119,18 @@ fn out_of_time(seen: Watched) -> Error {
 /// after the queue's `maxReceiveCount` goes to its dead-letter queue); on a FIFO queue every
 /// later message is reported too, unhandled, so the order holds. `records` carries each
 /// message's result (its plan) or error.
+///
+/// Returns the batch response, the first message's error if any, and how many were handled.
 async fn handle_batch<H: Handler>(
     handler: &H,
     records: &[SqsRecord],
     stop: Option<Instant>,
-) -> Value {
+) -> (Value, Option<Error>, usize) {
     let fifo = records.iter().any(SqsRecord::is_fifo);
     let mut failures: Vec<Value> = vec![];
     let mut results: Vec<Value> = vec![];
+    let mut first_error: Option<Error> = None;
+    let mut handled = 0;
     for record in records {
         let id = record.message_id.as_str();
         if fifo && !failures.is_empty() {
@@ -139,6 +152,7 @@ async fn handle_batch<H: Handler>(
         match outcome {
             Ok(result) => {
                 tracing::info!(message_id = id, "message handled");
+                handled += 1;
                 results.push(json!({ "messageId": id, "result": result }));
             }
             Err(e) => {
@@ -149,10 +163,15 @@ async fn handle_batch<H: Handler>(
                     "errorType": e.error_type(),
                 }));
                 failures.push(json!({ "itemIdentifier": id }));
+                first_error.get_or_insert(e);
             }
         }
     }
-    json!({ "batchItemFailures": failures, "records": results })
+    (
+        json!({ "batchItemFailures": failures, "records": results }),
+        first_error,
+        handled,
+    )
 }
 
 #[cfg(test)]
@@ -274,15 +293,26 @@ mod tests {
             message("m-1", "<html>not an event</html>", "q.fifo"),
             message("m-2", "{}", "q.fifo"),
         ]});
-        let response = invoke(&handler, event, None).await.unwrap();
-        assert_eq!(failed_ids(&response), ["m-1", "m-2"]);
+        // Nothing handled: the invocation fails with the first message's error.
+        let error = invoke(&handler, event, None).await.unwrap_err();
         assert!(handler.seen().is_empty());
-        assert_eq!(response["records"][0]["errorType"], "NonRetryable");
-        let error = response["records"][0]["error"].as_str().unwrap();
+        assert_eq!(error.error_type(), "NonRetryable");
+        let error = error.to_string();
         assert!(
             error.contains("m-1") && error.contains("not a JSON event"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_single_failed_message_fails_its_invocation_so_the_errors_metric_counts_it() {
+        // The template's batch size is 1: a batch response of failures would be a successful
+        // invocation, invisible to the function's Errors metric and its alarm.
+        let handler = Recorder::default();
+        let event = batch("q.fifo", &[("m-1", json!({"fail": true}))]);
+        let error = invoke(&handler, event, None).await.unwrap_err();
+        assert_eq!(error.error_type(), "NonRetryable");
+        assert!(error.to_string().contains("marked to fail"), "{error}");
     }
 
     #[tokio::test]
@@ -382,10 +412,10 @@ mod tests {
         let handler = ReadsEcs(ecs_client(&http));
         let stop = Instant::now() + Duration::from_secs(3);
         let event = batch("q.fifo", &[("m-1", json!({})), ("m-2", json!({}))]);
-        let response = invoke(&handler, event, Some(stop)).await.unwrap();
-        assert_eq!(failed_ids(&response), ["m-1", "m-2"]);
-        assert_eq!(response["records"][0]["errorType"], "Retryable");
-        let error = response["records"][0]["error"].as_str().unwrap();
+        // Nothing handled: the invocation fails with the first message's error.
+        let error = invoke(&handler, event, Some(stop)).await.unwrap_err();
+        assert_eq!(error.error_type(), "Retryable");
+        let error = error.to_string();
         assert!(error.contains("in flight: ECS.DescribeServices"), "{error}");
     }
 }
