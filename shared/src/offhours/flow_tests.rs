@@ -491,6 +491,30 @@ async fn a_sleep_step_that_fails_never_leaves_a_running_service_marked_asleep() 
 }
 
 #[tokio::test]
+async fn a_record_already_on_the_service_is_the_one_the_scale_down_follows() {
+    // A readable autopilot:restore from before (a crash loop's, which holds no suspended state)
+    // is kept: scaling must then not be suspended, since the wake could not resume it.
+    let aws = aws(2, &[(tags::RESTORE, "desired=2 min=2 max=10")]);
+    let off = off_hours(aws);
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    let suspended = off
+        .clients
+        .with(|s| s.suspended.get("service/dev/web").copied());
+    assert!(
+        suspended.is_none_or(|s| s == crate::aws::autoscaling::Suspended::default()),
+        "{night}: {suspended:?}"
+    );
+    off.handle(tick(MORNING)).await.expect("morning");
+    let suspended = off
+        .clients
+        .with(|s| s.suspended.get("service/dev/web").copied());
+    assert!(
+        suspended.is_none_or(|s| s == crate::aws::autoscaling::Suspended::default()),
+        "scaling left suspended after the wake: {suspended:?}"
+    );
+}
+
+#[tokio::test]
 async fn a_sleep_that_failed_all_night_is_undone_in_the_morning() {
     let aws = aws(2, &[]);
     aws.with(|s| {

@@ -432,8 +432,13 @@ impl<P: OffHoursPorts> OffHours<P> {
             .or_else(|| s.tags.get(ASLEEP_SINCE))
             .cloned()
             .unwrap_or(stamp);
-        // Resuming, the record is on the service already (and the plan read it).
-        if !p.resume {
+        // Resuming, the record is on the service already (and the plan read it). Otherwise the
+        // record written is the one the scale-down follows: a readable record already on the
+        // service (a crash loop's) is kept, and it holds no suspended state to go back to, so
+        // scaling is not suspended for it either (the wake could not resume it).
+        let recorded = if p.resume {
+            restore
+        } else {
             // An awake service's alarm that is off was turned off by a person: a mark left by a
             // wake that died before removing it must not make the next wake turn it on.
             for a in alarms.iter().filter(|a| !a.actions_enabled) {
@@ -445,8 +450,8 @@ impl<P: OffHoursPorts> OffHours<P> {
                 restore,
                 &[(SLEEP_STARTED_AT, since.clone())],
             )
-            .await?;
-        }
+            .await?
+        };
         // Only the alarms that are on are muted, each marked first: an alarm a person turned
         // off stays theirs, and a tick that dies here leaves nothing muted unmarked.
         let on: Vec<&ServiceAlarm> = alarms.into_iter().filter(|a| a.actions_enabled).collect();
@@ -456,7 +461,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         }
         let names: Vec<String> = on.iter().map(|a| a.name.clone()).collect();
         self.clients.set_alarm_actions(&names, false).await?;
-        capacity::to_zero(&self.clients, s, restore).await?;
+        capacity::to_zero(&self.clients, s, recorded).await?;
         if !s.tags.contains_key(ASLEEP_SINCE) {
             let asleep = BTreeMap::from([(ASLEEP_SINCE.to_string(), since)]);
             self.clients.tag_service(&s.arn, &asleep).await?;
