@@ -774,11 +774,13 @@ fn the_readmes_first_deploy_runs_as_written_from_an_empty_account() {
                 command.join(" ")
             );
             if i == 0 {
-                // The first deploy starts no task: no image exists yet.
+                // The first deploy starts no task (no image exists yet) and pages nobody for it.
                 assert_eq!(stack["DesiredCount"], "0", "{env}: {command:?}");
                 assert_eq!(stack["EnableAutoscaling"], "false", "{env}: {command:?}");
+                assert_eq!(stack["EnableAlarms"], "false", "{env}: {command:?}");
                 for (k, v) in &own {
-                    if !["DesiredCount", "EnableAutoscaling"].contains(&k.as_str()) {
+                    if !["DesiredCount", "EnableAutoscaling", "EnableAlarms"].contains(&k.as_str())
+                    {
                         assert_eq!(
                             &stack[k], v,
                             "{env}: the first deploy keeps the environment's {k}"
@@ -1050,6 +1052,35 @@ fn limits(t: &Value, scope: &str) -> Value {
     let out = python_tool("limits.py", &[file.to_str().expect("path"), scope]);
     let _ = std::fs::remove_file(&file);
     out
+}
+
+#[test]
+fn no_rule_takes_the_name_a_rule_of_another_logical_id_had_in_the_last_release() {
+    // The last release made its rules from SAM events (logical ids <Function><Event>); this one
+    // declares them itself. On a stack update CloudFormation creates a resource whose logical id
+    // is new before it deletes the old one, so a new rule with an old rule's name fails with
+    // "already exists": every name must be new.
+    let last_release = [
+        "autopilot-image-pushed",
+        "autopilot-deployment-state",
+        "autopilot-task-stopped",
+        "autopilot-alarm-state",
+        "autopilot-off-hours",
+    ];
+    let t = translate();
+    for (id, rule) in of_type(&t, "AWS::Events::Rule") {
+        let name = rule["Properties"]["Name"]["Fn::Sub"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{id}: a rule named by Fn::Sub"));
+        let suffix = name
+            .strip_prefix("${ProjectName}-${Environment}-")
+            .unwrap_or_else(|| panic!("{id}: {name}"));
+        let was_sam_event = id.starts_with("AlarmNotifierFunction");
+        assert!(
+            was_sam_event || !last_release.contains(&suffix),
+            "{id} is named {name}, as a rule of the last release was"
+        );
+    }
 }
 
 #[test]
@@ -1534,7 +1565,7 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
         ),
         ("alarms", "alarm-notifier", None),
         (
-            "off-hours",
+            "ticks",
             "off-hours",
             Some("autopilot-demo-autopilot-off-hours.fifo"),
         ),
@@ -1568,7 +1599,7 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
     }
     assert_eq!(rules.len(), 5, "{rules:?}");
     assert_eq!(
-        by_suffix("off-hours").schedule.as_deref(),
+        by_suffix("ticks").schedule.as_deref(),
         Some("cron(0/15 * * * ? *)")
     );
 
