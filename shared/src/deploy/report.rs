@@ -217,15 +217,24 @@ async fn check_replaced<P: DeployPorts>(
             },
         );
         if !ours {
+            // An older revision that cannot be read (deregistered since, a denied read) is left
+            // out of the comparison rather than failing the deployment's report, which would
+            // hold back every event queued behind it.
             for arn in old {
-                let (td, tags) = d.clients.revision(&arn).await?;
-                revisions.insert(
-                    arn,
-                    outcome::RevisionRead {
-                        tags,
-                        containers: td.containers(),
-                    },
-                );
+                match d.clients.revision(&arn).await {
+                    Ok((td, tags)) => {
+                        revisions.insert(
+                            arn,
+                            outcome::RevisionRead {
+                                tags,
+                                containers: td.containers(),
+                            },
+                        );
+                    }
+                    Err(error) => {
+                        tracing::warn!(revision = %arn, error = ?error, "an older revision could not be read: not compared");
+                    }
+                }
             }
         }
     }
