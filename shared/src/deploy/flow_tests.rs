@@ -765,6 +765,48 @@ fn in_progress(id: &str) -> Value {
 }
 
 #[tokio::test]
+async fn an_older_revision_that_cannot_be_read_leaves_the_deployments_report_standing() {
+    let d = deployer(Strategy::PinDigest, None);
+    const STACK: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
+    const GONE: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:5";
+    d.clients.with(|s| {
+        let (base, _) = s.revisions[TD].clone();
+        s.revisions.insert(
+            STACK.into(),
+            (
+                base.copy_as(
+                    STACK,
+                    "app",
+                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest",
+                ),
+                crate::testing::tags(&[("aws:cloudformation:stack-name", "shop")]),
+            ),
+        );
+        s.services[0].task_definition = STACK.into();
+        // The older deployment's revision was deregistered since: reading it fails.
+        s.services[0].deployments = vec![
+            DeploymentSnapshot {
+                id: "ecs-svc/3".into(),
+                status: "PRIMARY".into(),
+                task_definition: STACK.into(),
+                ..DeploymentSnapshot::default()
+            },
+            DeploymentSnapshot {
+                id: "ecs-svc/2".into(),
+                status: "ACTIVE".into(),
+                task_definition: GONE.into(),
+                ..DeploymentSnapshot::default()
+            },
+        ];
+    });
+    let result = d
+        .handle(in_progress("ecs-svc/3"))
+        .await
+        .expect("the report stands without the revision it could not read");
+    assert_eq!(result["deployment"]["notified"], false, "{result}");
+}
+
+#[tokio::test]
 async fn a_sam_deploy_that_replaces_the_pinned_release_is_said_in_the_services_thread() {
     let d = deployer(Strategy::PinDigest, None);
     d.handle(push("v1.4.2", DIGEST, "2026-11-16T02:00:00Z"))
