@@ -377,31 +377,31 @@ pub(crate) mod fake_http {
         aws_sdk_ecs::config::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test")
     }
 
+    /// A client of the SDK crate `$sdk` on `$http`, set up as the functions' clients are (retry
+    /// and timeout configuration), recording into a fresh [`super::CallLog`].
+    macro_rules! scripted_client {
+        ($sdk:ident, $http:expr) => {
+            $sdk::Client::from_conf(
+                $sdk::Config::builder()
+                    .behavior_version(aws_config::BehaviorVersion::latest())
+                    .region($sdk::config::Region::new("us-east-1"))
+                    .credentials_provider(credentials())
+                    .http_client($http.clone())
+                    .retry_config(super::retry_config())
+                    .timeout_config(super::timeout_config())
+                    .interceptor(super::CallLog::default())
+                    .build(),
+            )
+        };
+    }
+
     /// An ECS client on `http`, recording into a fresh [`super::CallLog`].
     pub fn ecs_client(http: &Scripted) -> aws_sdk_ecs::Client {
-        let config = aws_sdk_ecs::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_sdk_ecs::config::Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .http_client(http.clone())
-            .retry_config(super::retry_config())
-            .timeout_config(super::timeout_config())
-            .interceptor(super::CallLog::default())
-            .build();
-        aws_sdk_ecs::Client::from_conf(config)
+        scripted_client!(aws_sdk_ecs, http)
     }
 
     /// An SNS client on `http`, recording into a fresh [`super::CallLog`].
     pub fn sns_client(http: &Scripted) -> aws_sdk_sns::Client {
-        let config = aws_sdk_sns::Config::builder()
-            .behavior_version(aws_config::BehaviorVersion::latest())
-            .region(aws_sdk_sns::config::Region::new("us-east-1"))
-            .credentials_provider(credentials())
-            .http_client(http.clone())
-            .retry_config(super::retry_config())
-            .timeout_config(super::timeout_config())
-            .interceptor(super::CallLog::default())
-            .build();
-        aws_sdk_sns::Client::from_conf(config)
+        scripted_client!(aws_sdk_sns, http)
     }
 }

@@ -764,41 +764,51 @@ fn in_progress(id: &str) -> Value {
     e
 }
 
-#[tokio::test]
-async fn an_older_revision_that_cannot_be_read_leaves_the_deployments_report_standing() {
-    let d = deployer(Strategy::PinDigest, None);
-    const STACK: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
-    const GONE: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:5";
+/// The revision `sam deploy` registers (web:9, naming `:latest`, tagged by CloudFormation).
+const SAM_REVISION: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
+
+/// `sam deploy` registers [`SAM_REVISION`] and points the service at it: deployment
+/// `ecs-svc/3` starts, with the one on `older` (`ecs-svc/2`) still listed.
+fn sam_points_the_service_back(d: &Deployer<FakeAws>, older: &str) {
     d.clients.with(|s| {
         let (base, _) = s.revisions[TD].clone();
         s.revisions.insert(
-            STACK.into(),
+            SAM_REVISION.into(),
             (
                 base.copy_as(
-                    STACK,
+                    SAM_REVISION,
                     "app",
                     "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest",
                 ),
                 crate::testing::tags(&[("aws:cloudformation:stack-name", "shop")]),
             ),
         );
-        s.services[0].task_definition = STACK.into();
-        // The older deployment's revision was deregistered since: reading it fails.
+        s.services[0].task_definition = SAM_REVISION.into();
         s.services[0].deployments = vec![
             DeploymentSnapshot {
                 id: "ecs-svc/3".into(),
                 status: "PRIMARY".into(),
-                task_definition: STACK.into(),
+                task_definition: SAM_REVISION.into(),
                 ..DeploymentSnapshot::default()
             },
             DeploymentSnapshot {
                 id: "ecs-svc/2".into(),
                 status: "ACTIVE".into(),
-                task_definition: GONE.into(),
+                task_definition: older.into(),
                 ..DeploymentSnapshot::default()
             },
         ];
     });
+}
+
+#[tokio::test]
+async fn an_older_revision_that_cannot_be_read_leaves_the_deployments_report_standing() {
+    let d = deployer(Strategy::PinDigest, None);
+    // The older deployment's revision was deregistered since: reading it fails.
+    sam_points_the_service_back(
+        &d,
+        "arn:aws:ecs:us-east-1:123456789012:task-definition/web:5",
+    );
     let result = d
         .handle(in_progress("ecs-svc/3"))
         .await
@@ -839,36 +849,7 @@ async fn a_sam_deploy_that_replaces_the_pinned_release_is_said_in_the_services_t
     );
 
     // `sam deploy` registers web:9 (naming `:latest`) and points the service back at it.
-    const STACK: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:9";
-    d.clients.with(|s| {
-        let (base, _) = s.revisions[TD].clone();
-        s.revisions.insert(
-            STACK.into(),
-            (
-                base.copy_as(
-                    STACK,
-                    "app",
-                    "123456789012.dkr.ecr.us-east-1.amazonaws.com/web:latest",
-                ),
-                crate::testing::tags(&[("aws:cloudformation:stack-name", "shop")]),
-            ),
-        );
-        s.services[0].task_definition = STACK.into();
-        s.services[0].deployments = vec![
-            DeploymentSnapshot {
-                id: "ecs-svc/3".into(),
-                status: "PRIMARY".into(),
-                task_definition: STACK.into(),
-                ..DeploymentSnapshot::default()
-            },
-            DeploymentSnapshot {
-                id: "ecs-svc/2".into(),
-                status: "ACTIVE".into(),
-                task_definition: pinned.clone(),
-                ..DeploymentSnapshot::default()
-            },
-        ];
-    });
+    sam_points_the_service_back(&d, &pinned);
     let result = d
         .handle(in_progress("ecs-svc/3"))
         .await
