@@ -1,4 +1,4 @@
-//! The day `make demo` plays and `tests/tests/demo.rs` asserts: `sam/template.yaml`, translated,
+//! The day `make demo` plays and `tests/tests/integration/demo.rs` asserts: `sam/template.yaml`, translated,
 //! deployed into the emulator's CloudFormation with the `dev` parameters of `sam/samconfig.toml`,
 //! and a working day of one service played through it.
 //!
