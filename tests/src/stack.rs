@@ -345,6 +345,83 @@ impl Stack {
             .expect("the service exists")
     }
 
+    /// The two alarms Application Auto Scaling creates for a target-tracking policy named
+    /// `policy` on `metric` of `service`, as AWS makes them: named
+    /// `TargetTracking-service/<cluster>/<service>-AlarmHigh-<uuid>` (and `-AlarmLow-`), the
+    /// service in their dimensions, the scaling policy's ARN as their action. The emulator's
+    /// own target-tracking policies do not create them as AWS does. Returns their names.
+    pub async fn put_target_tracking_alarms(
+        &self,
+        service: &str,
+        policy: &str,
+        metric: &str,
+    ) -> Vec<String> {
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+        let uuid = || {
+            format!(
+                "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
+                fastrand::u32(..),
+                fastrand::u16(..),
+                fastrand::u16(..0x1000),
+                fastrand::u16(..0x1000),
+                fastrand::u64(..0x1_0000_0000_0000)
+            )
+        };
+        let policy_arn = format!(
+            "arn:aws:autoscaling:{REGION}:{ACCOUNT}:scalingPolicy:{}:resource/ecs/service/{}/{service}:policyName/{policy}",
+            uuid(),
+            self.cluster
+        );
+        let cloudwatch = aws_sdk_cloudwatch::Client::new(&self.sdk);
+        let mut names = vec![];
+        for (kind, comparison, threshold, periods) in [
+            (
+                "AlarmHigh",
+                ComparisonOperator::GreaterThanThreshold,
+                70.0,
+                3,
+            ),
+            ("AlarmLow", ComparisonOperator::LessThanThreshold, 63.0, 15),
+        ] {
+            let name = format!(
+                "TargetTracking-service/{}/{service}-{kind}-{}",
+                self.cluster,
+                uuid()
+            );
+            cloudwatch
+                .put_metric_alarm()
+                .alarm_name(&name)
+                .alarm_description(format!(
+                    "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy_arn}."
+                ))
+                .namespace("AWS/ECS")
+                .metric_name(metric)
+                .dimensions(
+                    Dimension::builder()
+                        .name("ClusterName")
+                        .value(&self.cluster)
+                        .build(),
+                )
+                .dimensions(
+                    Dimension::builder()
+                        .name("ServiceName")
+                        .value(service)
+                        .build(),
+                )
+                .statistic(Statistic::Average)
+                .period(60)
+                .evaluation_periods(periods)
+                .threshold(threshold)
+                .comparison_operator(comparison)
+                .alarm_actions(&policy_arn)
+                .send()
+                .await
+                .expect("PutMetricAlarm");
+            names.push(name);
+        }
+        names
+    }
+
     /// A CPU alarm (above 80 % for 3 minutes) on one of the cluster's services, with tags.
     pub async fn put_cpu_alarm(&self, name: &str, service: &str, tags: &[(&str, &str)]) {
         use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};

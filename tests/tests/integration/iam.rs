@@ -1056,79 +1056,6 @@ async fn the_alarm_notifiers_calls_are_allowed_by_resource_in_account_scope() {
     alarm_notifier_tour("account").await;
 }
 
-/// The four alarms Application Auto Scaling creates for the service's two target-tracking
-/// policies (CPU and memory), named, dimensioned and actioned as AWS makes them: their actions
-/// are the scaling policies.
-async fn target_tracking_alarms(stack: &Stack) -> Vec<String> {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
-    let cloudwatch = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    let mut names = vec![];
-    for (policy, metric, policy_id, alarms) in [
-        (
-            "autopilot-demo-cpu",
-            "CPUUtilization",
-            "5d0f4b2c-8a1e-4c3b-9f6d-1a2b3c4d5e6f",
-            [
-                "0f5b6c7d-1e2f-4a3b-8c4d-5e6f7a8b9c0d",
-                "1a6c7d8e-2f3a-4b4c-9d5e-6f7a8b9c0d1e",
-            ],
-        ),
-        (
-            "autopilot-demo-memory",
-            "MemoryUtilization",
-            "7e1a2b3c-4d5e-4f60-8a9b-0c1d2e3f4a5b",
-            [
-                "2b7d8e9f-3a4b-4c5d-8e6f-7a8b9c0d1e2f",
-                "3c8e9f0a-4b5c-4d6e-9f7a-8b9c0d1e2f3a",
-            ],
-        ),
-    ] {
-        let policy_arn = format!(
-            "arn:aws:autoscaling:{REGION}:{ACCOUNT}:scalingPolicy:{policy_id}:resource/ecs/service/{CLUSTER}/{SERVICE}:policyName/{policy}"
-        );
-        for ((kind, comparison, threshold), id) in [
-            ("AlarmHigh", ComparisonOperator::GreaterThanThreshold, 70.0),
-            ("AlarmLow", ComparisonOperator::LessThanThreshold, 63.0),
-        ]
-        .into_iter()
-        .zip(alarms)
-        {
-            let name = format!("TargetTracking-service/{CLUSTER}/{SERVICE}-{kind}-{id}");
-            cloudwatch
-                .put_metric_alarm()
-                .alarm_name(&name)
-                .alarm_description(format!(
-                    "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy_arn}."
-                ))
-                .namespace("AWS/ECS")
-                .metric_name(metric)
-                .dimensions(
-                    Dimension::builder()
-                        .name("ClusterName")
-                        .value(CLUSTER)
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name("ServiceName")
-                        .value(SERVICE)
-                        .build(),
-                )
-                .statistic(Statistic::Average)
-                .period(60)
-                .evaluation_periods(if kind == "AlarmHigh" { 3 } else { 15 })
-                .threshold(threshold)
-                .comparison_operator(comparison)
-                .alarm_actions(&policy_arn)
-                .send()
-                .await
-                .expect("PutMetricAlarm");
-            names.push(name);
-        }
-    }
-    names
-}
-
 async fn off_hours_tour(scope: &'static str) {
     let tour = Tour::start(scope, &[OFF_HOURS]).await;
     if scope == "account" {
@@ -1143,7 +1070,16 @@ async fn off_hours_tour(scope: &'static str) {
     tour.stack
         .put_cpu_alarm("autopilot-demo-cpu-high", SERVICE, &[])
         .await;
-    let tracking = target_tracking_alarms(&tour.stack).await;
+    // The four alarms of the service's two target-tracking policies (CPU and memory).
+    let mut tracking = tour
+        .stack
+        .put_target_tracking_alarms(SERVICE, "autopilot-demo-cpu", "CPUUtilization")
+        .await;
+    tracking.extend(
+        tour.stack
+            .put_target_tracking_alarms(SERVICE, "autopilot-demo-memory", "MemoryUtilization")
+            .await,
+    );
     assert_eq!(tracking.len(), 4);
     let tick = |time: &str| {
         let mut e = sample_event("off-hours/scheduled-event.json");

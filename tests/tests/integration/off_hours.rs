@@ -371,64 +371,6 @@ async fn a_bad_event_changes_nothing() {
     }
 }
 
-/// The alarms Application Auto Scaling creates for a target-tracking policy on `service`, as
-/// AWS names them (`TargetTracking-service/<cluster>/<service>-AlarmHigh-<uuid>`, `-AlarmLow-`),
-/// the service in their dimensions and the policy's ARN as their action. The emulator's own
-/// target-tracking policies do not create them the way AWS does, so they are put here.
-async fn put_target_tracking_alarms(stack: &Stack, service: &str) -> Vec<String> {
-    use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
-    let policy = format!(
-        "arn:aws:autoscaling:us-east-1:123456789012:scalingPolicy:6d8972f3-efc8-437c-92d1-6270f29a66e7:resource/ecs/service/{}/{service}:policyName/cpu-target-tracking",
-        stack.cluster
-    );
-    let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    let mut names = vec![];
-    for (kind, op, threshold) in [
-        (
-            "AlarmHigh-4bd0b9a4-0a4c-4b4e-9ad4-1f4a2c3b5d6e",
-            ComparisonOperator::GreaterThanThreshold,
-            75.0,
-        ),
-        (
-            "AlarmLow-8c1e7f2d-3b5a-4c6d-9e8f-0a1b2c3d4e5f",
-            ComparisonOperator::LessThanThreshold,
-            67.5,
-        ),
-    ] {
-        let name = format!("TargetTracking-service/{}/{service}-{kind}", stack.cluster);
-        cw.put_metric_alarm()
-            .alarm_name(&name)
-            .alarm_description(format!(
-                "DO NOT EDIT OR DELETE. For TargetTrackingScaling policy {policy}."
-            ))
-            .namespace("AWS/ECS")
-            .metric_name("CPUUtilization")
-            .dimensions(
-                Dimension::builder()
-                    .name("ClusterName")
-                    .value(&stack.cluster)
-                    .build(),
-            )
-            .dimensions(
-                Dimension::builder()
-                    .name("ServiceName")
-                    .value(service)
-                    .build(),
-            )
-            .statistic(Statistic::Average)
-            .period(60)
-            .evaluation_periods(3)
-            .threshold(threshold)
-            .comparison_operator(op)
-            .alarm_actions(&policy)
-            .send()
-            .await
-            .expect("PutMetricAlarm");
-        names.push(name);
-    }
-    names
-}
-
 async fn alarm_tag_keys(stack: &Stack, name: &str) -> Vec<String> {
     let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
     let arn = format!("arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}");
@@ -447,7 +389,9 @@ async fn alarm_tag_keys(stack: &Stack, name: &str) -> Vec<String> {
 async fn the_alarms_target_tracking_creates_are_left_to_auto_scaling_through_a_night() {
     let (_emu, stack, mut off) = setup(&["web"]).await;
     scalable(&stack, "web", Some((2, 10))).await;
-    let tracking = put_target_tracking_alarms(&stack, "web").await;
+    let tracking = stack
+        .put_target_tracking_alarms("web", "cpu-target-tracking", "CPUUtilization")
+        .await;
     // The stack scope: the role may touch only the stack's own alarms.
     let own = "web-cpu";
     stack.put_cpu_alarm(own, "web", &[]).await;
