@@ -338,8 +338,8 @@ fn stopped_once(raw: &str, s: &TaskState) -> (String, String) {
         .tags
         .get(tags::CRASH_LOOP_ALERTED_AT)
         .map(String::as_str);
-    black_box(tasks::plan::quiet_until(alerted, window, now));
-    let plan = tasks::plan::crash_loop(t, c.cause, &s.stopped, s.service.desired, &s.config, now);
+    black_box(tasks::rules::quiet_until(alerted, window, now));
+    let plan = tasks::rules::crash_loop(t, c.cause, &s.stopped, s.service.desired, &s.config, now);
     assert_eq!(plan, CrashLoop::Alert, "a single stop, not a loop");
     // The log links the handler builds from the revision's awslogs configuration.
     let logs = vec![(

@@ -1,18 +1,18 @@
-//! The task-watcher's crash-loop and restart decision tables.
+//! The whole decision about a stop, as a table: which read each step asks for, in order, and
+//! what the plan finally does. No AWS, not even a fake: the facts are given.
+
+use serde_json::Value;
 
 use super::*;
-use crate::events::{StopCode, TaskContainer};
+use crate::aws::ecs::{AwsLogs, RevisionFacts};
+use crate::tasks::config::CrashLoopAction;
 
-const NOW: &str = "2026-11-16T10:00:00Z";
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";
 
-fn now() -> DateTime<Utc> {
-    NOW.parse().expect("time")
-}
-
-fn config(threshold: u32, action: CrashLoopAction, dry_run: bool) -> TaskWatcherConfig {
+fn config(action: CrashLoopAction, dry_run: bool) -> TaskWatcherConfig {
     TaskWatcherConfig {
         topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
-        crash_loop_threshold: threshold,
+        crash_loop_threshold: 3,
         crash_loop_window_minutes: 15,
         crash_loop_action: action,
         max_restarts: 3,
@@ -25,461 +25,248 @@ fn config(threshold: u32, action: CrashLoopAction, dry_run: bool) -> TaskWatcher
     }
 }
 
-/// A stopped task of service `web`, `minutes_ago` before NOW, with a stop reason.
-fn stop(id: &str, minutes_ago: i64, code: StopCode, reason: &str, exit: i64) -> EcsTaskStateChange {
-    EcsTaskStateChange {
-        task_arn: format!("arn:aws:ecs:us-east-1:123456789012:task/prod/{id}"),
-        cluster_arn: "arn:aws:ecs:us-east-1:123456789012:cluster/prod".into(),
-        task_definition_arn: None,
-        group: Some("service:web".into()),
-        started_by: None,
-        last_status: "STOPPED".into(),
-        desired_status: Some("STOPPED".into()),
-        stop_code: Some(code),
-        stopped_reason: Some(reason.into()),
-        launch_type: Some("FARGATE".into()),
-        capacity_provider_name: None,
-        cpu: None,
-        memory: None,
-        containers: vec![TaskContainer {
-            name: "app".into(),
-            image: None,
-            image_digest: None,
-            last_status: Some("STOPPED".into()),
-            exit_code: Some(exit),
-            reason: None,
-        }],
-        overrides: None,
-        stopped_at: Some(now() - Duration::minutes(minutes_ago)),
-        version: None,
+fn event(json: &str) -> Event<EcsTaskStateChange> {
+    let v: Value = serde_json::from_str(json).expect("sample JSON");
+    super::super::parse(v).expect("sample parses")
+}
+
+fn health_check_stop() -> Event<EcsTaskStateChange> {
+    event(include_str!(
+        "../../../events/task-watcher/elb-health-check.json"
+    ))
+}
+
+fn now(ev: &Event<EcsTaskStateChange>) -> DateTime<Utc> {
+    ev.time.expect("the sample has a time")
+}
+
+fn web(tags: &[(&str, &str)]) -> ServiceSnapshot {
+    ServiceSnapshot {
+        cluster: "autopilot-demo".into(),
+        name: "web".into(),
+        arn: SERVICE_ARN.into(),
+        status: "ACTIVE".into(),
+        desired: 2,
+        tags: crate::testing::tags(tags),
+        ..ServiceSnapshot::default()
     }
 }
 
-fn failed(id: &str, minutes_ago: i64) -> EcsTaskStateChange {
-    stop(
-        id,
-        minutes_ago,
-        StopCode::EssentialContainerExited,
-        "Essential container in task exited",
-        1,
-    )
-}
-
-fn scaled_in(id: &str, minutes_ago: i64) -> EcsTaskStateChange {
-    stop(
-        id,
-        minutes_ago,
-        StopCode::ServiceSchedulerInitiated,
-        "Scaling activity initiated by (deployment ecs-svc/1)",
-        0,
-    )
-}
-
-#[test]
-fn the_quiet_window_runs_from_the_last_alert() {
-    let window = Duration::minutes(15);
-    for (alerted, quiet) in [
-        (None, false),
-        (Some("2026-11-16T09:50:00Z"), true),
-        (Some("2026-11-16T09:45:00Z"), false), // exactly one window ago: speaks again
-        (Some("2026-11-16T09:30:00Z"), false),
-        (Some("2026-11-16T10:05:00Z"), false), // a stamp in the future is not trusted
-        (Some("yesterday"), false),
-    ] {
-        let got = quiet_until(alerted, window, now());
-        assert_eq!(got.is_some(), quiet, "{alerted:?}");
-        if let Some((at, until)) = got {
-            assert_eq!(until - at, window);
-        }
-    }
-}
-
-/// (recent stops, threshold, action, dry run, desired count) -> a loop, and whether it scales.
-type Row = (
-    Vec<EcsTaskStateChange>,
-    u32,
-    CrashLoopAction,
-    bool,
-    i32,
-    Option<bool>,
-);
-
-#[test]
-fn crash_loop_decision_table() {
-    let this = failed("this", 0);
-    let c = |t, a, d| config(t, a, d);
-    use CrashLoopAction::{Alert as A, ScaleToZero as Z};
-    let table: Vec<Row> = vec![
-        (vec![], 3, A, false, 2, None),
-        (vec![failed("a", 2)], 3, A, false, 2, None),
-        (
-            vec![failed("a", 2), failed("b", 5)],
-            3,
-            A,
-            false,
-            2,
-            Some(false),
-        ),
-        (
-            vec![failed("a", 2), failed("b", 5)],
-            3,
-            Z,
-            false,
-            2,
-            Some(true),
-        ),
-        // Already at zero: nothing to scale.
-        (
-            vec![failed("a", 2), failed("b", 5)],
-            3,
-            Z,
-            false,
-            0,
-            Some(false),
-        ),
-        // A dry run decides on the same capacity: at zero, it would not scale either.
-        (
-            vec![failed("a", 2), failed("b", 5)],
-            3,
-            Z,
-            true,
-            0,
-            Some(false),
-        ),
-        (
-            vec![failed("a", 2), failed("b", 5)],
-            3,
-            Z,
-            true,
-            2,
-            Some(true),
-        ),
-        // Outside the window, benign stops, and this stop listed again do not count.
-        (
-            vec![failed("a", 2), failed("old", 16)],
-            3,
-            Z,
-            false,
-            2,
-            None,
-        ),
-        (
-            vec![failed("a", 2), scaled_in("b", 1)],
-            3,
-            Z,
-            false,
-            2,
-            None,
-        ),
-        (
-            vec![failed("a", 2), failed("this", 0)],
-            3,
-            Z,
-            false,
-            2,
-            None,
-        ),
-        (vec![failed("a", 2)], 2, A, false, 2, Some(false)),
-    ];
-    for (i, (stopped, threshold, action, dry, desired, expected)) in table.into_iter().enumerate() {
-        let got = crash_loop(
-            &this,
-            Cause::EssentialContainerExited,
-            &stopped,
-            desired,
-            &c(threshold, action, dry),
-            now(),
-        );
-        match (got, expected) {
-            (CrashLoop::Alert, None) => {}
-            (
-                CrashLoop::Loop {
-                    scale_to_zero,
-                    counts,
-                },
-                Some(scale),
-            ) => {
-                assert_eq!(scale_to_zero, scale, "row {i}");
-                assert!(
-                    counts.values().sum::<usize>() >= threshold as usize,
-                    "row {i}"
-                );
-            }
-            (got, want) => panic!("row {i}: got {got:?}, expected loop {want:?}"),
-        }
-    }
-}
-
-#[test]
-fn the_crash_loop_counts_each_cause_this_stop_with_its_own() {
-    let this = failed("this", 0);
-    let mut oom = failed("oom", 3);
-    oom.containers[0].exit_code = Some(137);
-    oom.containers[0].reason =
-        Some("OutOfMemoryError: Container killed due to memory usage".into());
-    let got = crash_loop(
-        &this,
-        Cause::OutOfMemory,
-        &[failed("a", 1), oom],
-        2,
-        &config(3, CrashLoopAction::Alert, false),
-        now(),
-    );
-    let CrashLoop::Loop { counts, .. } = got else {
-        panic!("a crash loop: {got:?}")
-    };
-    assert_eq!(counts.get(&Cause::OutOfMemory), Some(&2), "{counts:?}");
-    assert_eq!(
-        counts.get(&Cause::EssentialContainerExited),
-        Some(&1),
-        "{counts:?}"
-    );
-}
-
-const NONE: &BTreeMap<String, String> = &BTreeMap::new();
-
-/// The opt-in of a task whose task definition has no tags and that nobody restarted yet.
-fn only_task(task_tags: &BTreeMap<String, String>) -> RestartOptIn<'_> {
-    RestartOptIn {
-        task_tags,
-        definition_tags: NONE,
-        started_by: None,
-    }
-}
-
-#[test]
-fn the_task_definitions_opt_in_counts_and_the_tasks_own_wins() {
-    let cfg = config(3, CrashLoopAction::Alert, false);
-    let restart_tag = |v: &str| BTreeMap::from([(tags::RESTART.to_string(), v.to_string())]);
-    let run = |attempt| Restart::Run {
-        attempt,
-        network: cfg.restart_network.as_ref().expect("network"),
-    };
-    let on_failure = restart_tag("on-failure");
-    let on_interruption = restart_tag("on-interruption");
-    let off = restart_tag("off");
-    for (task_tags, definition_tags, started_by, cause, expected) in [
-        // The stopped task reports no tags: the revision's opt-in holds.
-        (NONE, &on_failure, None, Cause::OutOfMemory, run(1)),
-        // The task's own tag wins, both ways.
-        (
-            &on_interruption,
-            &on_failure,
-            None,
-            Cause::OutOfMemory,
-            Restart::NotOptedIn,
-        ),
-        (
-            &off,
-            &on_failure,
-            None,
-            Cause::SpotInterruption,
-            Restart::NotOptedIn,
-        ),
-        (&on_failure, &off, None, Cause::OutOfMemory, run(1)),
-        // The attempt survives in startedBy when the tags do not.
-        (
-            NONE,
-            &on_failure,
-            Some("autopilot-task-watcher/2"),
-            Cause::OutOfMemory,
-            run(3),
-        ),
-        // A service's deployment id or a person's value is no attempt count.
-        (
-            NONE,
-            &on_failure,
-            Some("ecs-svc/1234567890"),
-            Cause::OutOfMemory,
-            run(1),
-        ),
-        (
-            NONE,
-            &on_failure,
-            Some("autopilot-task-watcher/x"),
-            Cause::OutOfMemory,
-            run(1),
-        ),
-    ] {
-        let opt_in = RestartOptIn {
-            task_tags,
-            definition_tags,
-            started_by,
-        };
-        assert_eq!(
-            restart(cause, opt_in, &cfg),
-            expected,
-            "{opt_in:?} {cause:?}"
-        );
-    }
-    let at_limit = RestartOptIn {
-        task_tags: NONE,
-        definition_tags: &on_failure,
-        started_by: Some("autopilot-task-watcher/3"),
-    };
-    assert!(
-        matches!(restart(Cause::OutOfMemory, at_limit, &cfg), Restart::Refused(ref why) if why.contains("3 times")),
-        "the startedBy attempt counts toward MAX_RESTARTS"
-    );
-    assert_eq!(started_by(3), "autopilot-task-watcher/3");
-    assert!(
-        started_by(100).len() <= 36,
-        "RunTask takes 36 characters of startedBy"
-    );
-}
-
-#[test]
-fn restart_decision_table() {
-    let cfg = config(3, CrashLoopAction::Alert, false);
-    let no_network = TaskWatcherConfig {
-        restart_network: None,
-        ..cfg.clone()
-    };
-    let tagged = |restart: &str, attempt: Option<&str>| {
-        let mut t = BTreeMap::from([(tags::RESTART.to_string(), restart.to_string())]);
-        if let Some(a) = attempt {
-            t.insert(tags::ATTEMPT.into(), a.into());
-        }
-        t
-    };
-    let run = |attempt| Restart::Run {
-        attempt,
-        network: cfg.restart_network.as_ref().expect("network"),
-    };
-    for (cause, task_tags, config, expected) in [
-        (
-            Cause::SpotInterruption,
-            BTreeMap::new(),
-            &cfg,
-            Restart::NotOptedIn,
-        ),
-        (
-            Cause::SpotInterruption,
-            tagged("on-interruption", None),
-            &cfg,
-            run(1),
-        ),
-        (
-            Cause::Infrastructure,
-            tagged("on-interruption", Some("1")),
-            &cfg,
-            run(2),
-        ),
-        (
-            Cause::OutOfMemory,
-            tagged("on-interruption", None),
-            &cfg,
-            Restart::NotOptedIn,
-        ),
-        (Cause::OutOfMemory, tagged("on-failure", None), &cfg, run(1)),
-        (
-            Cause::SpotInterruption,
-            tagged("on-failure", None),
-            &cfg,
-            run(1),
-        ),
-        (
-            Cause::Completed,
-            tagged("on-failure", None),
-            &cfg,
-            Restart::NotOptedIn,
-        ),
-        (
-            Cause::SpotInterruption,
-            tagged("always", None),
-            &cfg,
-            Restart::NotOptedIn,
-        ),
-        (
-            Cause::SpotInterruption,
-            tagged("on-interruption", Some("garbage")),
-            &cfg,
-            run(1),
-        ),
-    ] {
-        assert_eq!(
-            restart(cause, only_task(&task_tags), config),
-            expected,
-            "{cause:?} {task_tags:?}"
-        );
-    }
-    let Restart::Refused(why) = restart(
-        Cause::SpotInterruption,
-        only_task(&tagged("on-interruption", Some("3"))),
-        &cfg,
-    ) else {
-        panic!("refused at the limit")
-    };
-    assert!(why.contains("MAX_RESTARTS = 3"), "{why}");
-    let Restart::Refused(why) = restart(
-        Cause::SpotInterruption,
-        only_task(&tagged("on-interruption", None)),
-        &no_network,
-    ) else {
-        panic!("refused without a network")
-    };
-    assert!(why.contains("RESTART_NETWORK"), "{why}");
-}
-
-#[test]
-fn a_restart_drops_the_keys_aws_reserves_and_counts_the_attempt() {
-    let stopped = BTreeMap::from([
-        ("aws:ecs:clusterName".to_string(), "prod".to_string()),
-        ("AWS:ecs:serviceName".to_string(), "web".to_string()),
-        ("team".to_string(), "payments".to_string()),
-        ("origin".to_string(), "Aws:cloudformation".to_string()),
-        (tags::RESTART.to_string(), "on-failure".to_string()),
-        (tags::ATTEMPT.to_string(), "1".to_string()),
-    ]);
-    let tags = restart_tags(&stopped, 2);
-    assert_eq!(
-        tags.keys().map(String::as_str).collect::<Vec<_>>(),
-        ["autopilot:attempt", "autopilot:restart", "team"]
-    );
-    assert_eq!(tags[tags::ATTEMPT], "2");
-}
-
-#[test]
-fn a_dry_run_replays_the_alert_once_per_window() {
-    let cfg = config(3, CrashLoopAction::Alert, true);
-    let replay = |this: &EcsTaskStateChange, stopped: &[EcsTaskStateChange], minutes_ago: i64| {
-        let at = now() - Duration::minutes(minutes_ago);
-        replayed_alert(this, Cause::EssentialContainerExited, stopped, &cfg, at)
-    };
-    let at = |minutes_ago: i64| now() - Duration::minutes(minutes_ago);
-    // Stops every 2 minutes, window 15, threshold 3: the third stop (at -10) alerts.
-    let history: Vec<EcsTaskStateChange> = [14, 12, 10, 8, 6, 4, 2]
+/// Two earlier failing stops of the service, inside the window.
+fn two_earlier_failures(ev: &Event<EcsTaskStateChange>) -> Vec<EcsTaskStateChange> {
+    ["a1", "a2"]
         .iter()
-        .map(|m| failed(&format!("t{m}"), *m))
-        .collect();
-    // The stop that brings the count to the threshold speaks...
-    let third = replay(&failed("t10", 10), &history[..2], 10).expect("a loop");
-    assert_eq!((third.at, third.by_this_stop), (at(10), true));
-    // ...and the ones after it, inside its window, stay quiet, whatever order they are read in.
-    let mut later = history[..6].to_vec();
-    later.reverse();
-    let quiet = replay(&failed("t2", 2), &later, 2).expect("a loop");
-    assert_eq!((quiet.at, quiet.by_this_stop), (at(10), false));
-    // Below the threshold nothing was alerted.
-    assert_eq!(replay(&failed("t12", 12), &history[..1], 12), None);
-    // A window after the alert, a stop that still makes a loop alerts again.
-    let cfg5 = TaskWatcherConfig {
-        crash_loop_window_minutes: 5,
-        ..cfg.clone()
+        .enumerate()
+        .map(|(i, id)| {
+            let mut t = ev.detail.clone();
+            t.task_arn = format!("arn:aws:ecs:us-east-1:123456789012:task/autopilot-demo/{id}");
+            t.stopped_at = Some(now(ev) - Duration::minutes(2 + i as i64));
+            t
+        })
+        .collect()
+}
+
+fn revision() -> RevisionFacts {
+    RevisionFacts {
+        logs: vec![AwsLogs {
+            container: "app".into(),
+            group: "/ecs/web".into(),
+            region: "us-east-1".into(),
+            prefix: Some("ecs".into()),
+        }],
+        tags: BTreeMap::new(),
+    }
+}
+
+/// Plays the decision through, answering each read from `answer`; returns the reads asked
+/// for, in order, and the plan.
+fn play(
+    ev: &Event<EcsTaskStateChange>,
+    config: &TaskWatcherConfig,
+    answer: impl Fn(&Read, &mut Facts),
+) -> (Vec<Read>, Plan) {
+    let mut facts = Facts::default();
+    let mut reads = vec![];
+    for _ in 0..10 {
+        match plan(ev, &facts, config, now(ev)) {
+            Step::Act(plan) => return (reads, *plan),
+            Step::Read(read) => {
+                assert!(!reads.contains(&read), "{read:?} asked for twice");
+                answer(&read, &mut facts);
+                reads.push(read);
+            }
+        }
+    }
+    panic!("no plan after 10 reads: {reads:?}");
+}
+
+#[test]
+fn a_benign_stop_is_decided_without_a_read() {
+    let ev = event(include_str!("../../../events/task-watcher/scaling.json"));
+    let (reads, plan) = play(&ev, &config(CrashLoopAction::Alert, false), |_, _| {});
+    assert_eq!(reads, vec![]);
+    assert_eq!(plan.act, Act::Nothing);
+    assert_eq!(plan.report.actions, vec![Action::Ignore]);
+}
+
+#[test]
+fn a_crash_loop_asks_for_the_service_then_its_stops_then_its_capacity() {
+    let ev = health_check_stop();
+    let earlier = two_earlier_failures(&ev);
+    let (reads, plan) = play(
+        &ev,
+        &config(CrashLoopAction::ScaleToZero, false),
+        |r, f| match r {
+            Read::Service(_) => f.service = Some(Some(web(&[]))),
+            Read::RecentStops(_) => f.recent_stops = Some(earlier.clone()),
+            Read::Capacity(_) => {
+                f.capacity = Some(Restore {
+                    desired: 2,
+                    min: Some(2),
+                    max: Some(10),
+                    suspended: None,
+                })
+            }
+            other => panic!("a crash loop needs no {other:?}"),
+        },
+    );
+    assert_eq!(
+        reads,
+        vec![
+            Read::Service("web".into()),
+            Read::RecentStops("web".into()),
+            Read::Capacity(Box::new(web(&[]))),
+        ]
+    );
+    let Act::CrashLoop {
+        apply, tags, scale, ..
+    } = &plan.act
+    else {
+        panic!("not a crash loop: {:?}", plan.act);
     };
-    let again = replayed_alert(
-        &failed("t2", 2),
-        Cause::EssentialContainerExited,
-        &history[..6],
-        &cfg5,
-        at(2),
-    )
-    .expect("a loop");
-    // t10 alerts (t14, t12, t10 are within 5 minutes), t8..t6 are quiet, t4 is 6 minutes on
-    // and alerts again (t8, t6, t4), and t2 is inside that window.
-    assert_eq!((again.at, again.by_this_stop), (at(4), false));
-    // A benign stop never speaks for the loop.
-    let benign = replayed_alert(&scaled_in("s", 0), Cause::Scaling, &history, &cfg, now())
-        .expect("the history was a loop");
-    assert!(!benign.by_this_stop);
+    assert!(apply);
+    assert_eq!(
+        scale.map(|r| r.to_tag()).as_deref(),
+        Some("desired=2 min=2 max=10")
+    );
+    assert_eq!(
+        tags.get(crate::tags::RESTORE).map(String::as_str),
+        Some("desired=2 min=2 max=10")
+    );
+    assert_eq!(
+        plan.report.actions,
+        vec![Action::CrashLoop, Action::ScaleToZero]
+    );
+    assert_eq!(plan.report.severity, Severity::Critical);
+}
+
+#[test]
+fn inside_the_quiet_window_the_stops_are_never_asked_for() {
+    let ev = health_check_stop();
+    let alerted = (now(&ev) - Duration::minutes(3)).to_rfc3339();
+    let service = web(&[(crate::tags::CRASH_LOOP_ALERTED_AT, alerted.as_str())]);
+    let (reads, plan) = play(&ev, &config(CrashLoopAction::ScaleToZero, false), |r, f| {
+        if let Read::Service(_) = r {
+            f.service = Some(Some(service.clone()));
+        }
+    });
+    assert_eq!(reads, vec![Read::Service("web".into())]);
+    assert_eq!(plan.act, Act::Nothing);
+    assert!(
+        plan.report.detail.contains("quiet until"),
+        "{}",
+        plan.report.detail
+    );
+}
+
+#[test]
+fn below_the_threshold_the_alert_asks_for_the_revision_and_links_the_logs() {
+    let ev = health_check_stop();
+    let td = ev
+        .detail
+        .task_definition_arn
+        .clone()
+        .expect("sample has one");
+    let (reads, plan) = play(
+        &ev,
+        &config(CrashLoopAction::ScaleToZero, false),
+        |r, f| match r {
+            Read::Service(_) => f.service = Some(Some(web(&[]))),
+            Read::RecentStops(_) => f.recent_stops = Some(vec![]),
+            Read::Revision(_) => f.revision = Some(Ok(revision())),
+            other => panic!("an alert needs no {other:?}"),
+        },
+    );
+    assert_eq!(
+        reads,
+        vec![
+            Read::Service("web".into()),
+            Read::RecentStops("web".into()),
+            Read::Revision(td),
+        ]
+    );
+    let Act::Publish { notice } = &plan.act else {
+        panic!("not an alert: {:?}", plan.act);
+    };
+    assert!(
+        notice.description.contains("app logs"),
+        "{}",
+        notice.description
+    );
+    assert_eq!(notice.thread_id, SERVICE_ARN);
+    assert_eq!(plan.report.notification_id.as_ref(), Some(&notice.id));
+}
+
+#[test]
+fn a_standalone_task_whose_revision_cannot_be_read_is_alerted_with_what_was_not_checked() {
+    let ev = event(include_str!(
+        "../../../events/task-watcher/spot-interruption.json"
+    ));
+    let (reads, plan) = play(
+        &ev,
+        &config(CrashLoopAction::Alert, false),
+        |r, f| match r {
+            Read::OptIn => {
+                f.task_tags = Some(BTreeMap::new());
+                f.revision = Some(Err("AccessDenied".into()));
+            }
+            other => panic!("a standalone stop needs no {other:?}"),
+        },
+    );
+    // The opt-in read brought the revision's answer: the alert does not ask for it again.
+    assert_eq!(reads, vec![Read::OptIn]);
+    let Act::Publish { notice } = &plan.act else {
+        panic!("not an alert: {:?}", plan.act);
+    };
+    assert_eq!(notice.severity, Severity::Critical);
+    assert!(
+        notice
+            .description
+            .contains("Its task definition could not be read (AccessDenied)"),
+        "{}",
+        notice.description
+    );
+}
+
+#[test]
+fn an_opted_in_task_is_run_again_except_in_a_dry_run() {
+    let ev = event(include_str!(
+        "../../../events/task-watcher/spot-interruption.json"
+    ));
+    let opted_in = |_: &Read, f: &mut Facts| {
+        f.task_tags = Some(crate::testing::tags(&[(
+            crate::tags::RESTART,
+            "on-interruption",
+        )]));
+        f.revision = Some(Ok(revision()));
+    };
+    for dry_run in [false, true] {
+        let (_, plan) = play(&ev, &config(CrashLoopAction::Alert, dry_run), opted_in);
+        let Act::Restart { run, attempt, .. } = &plan.act else {
+            panic!("not a restart: {:?}", plan.act);
+        };
+        assert_eq!(*attempt, 1);
+        assert_eq!(run.is_none(), dry_run, "dry run {dry_run}");
+        assert_eq!(plan.report.actions, vec![Action::Restart, Action::Alert]);
+    }
 }
