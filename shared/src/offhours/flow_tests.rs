@@ -149,6 +149,35 @@ async fn a_night_and_a_morning_put_the_service_back_exactly_as_it_was() {
 }
 
 #[tokio::test]
+async fn a_night_reads_everything_it_needs_before_it_changes_anything() {
+    let off = off_hours(aws(2, &[]));
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    let calls = off.clients.calls.snapshot();
+    let first_change = calls
+        .iter()
+        .position(|c| MUTATING.contains(&c.as_str()))
+        .expect("the night changes something");
+    for read in [
+        "Application Auto Scaling.DescribeScalableTargets",
+        "ECS.DescribeTaskDefinition",
+    ] {
+        let at = calls.iter().position(|c| c == read);
+        assert!(
+            at.is_some_and(|at| at < first_change),
+            "{read} after a change: {calls:?}"
+        );
+    }
+    // The capacity is read once, the sizes once: nothing is read again after the plan.
+    for read in [
+        "Application Auto Scaling.DescribeScalableTargets",
+        "ECS.DescribeTaskDefinition",
+    ] {
+        assert_eq!(calls.iter().filter(|c| *c == read).count(), 1, "{calls:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_same_night_again_changes_nothing() {
     let off = off_hours(aws(2, &[]));
     off.handle(tick(NIGHT)).await.expect("night");

@@ -19,9 +19,10 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
+use crate::aws::autoscaling::{self, ScalableTarget};
 use crate::aws::cloudwatch::ServiceAlarm;
-use crate::aws::{autoscaling, Clients};
-use crate::capacity::{self, Restore};
+use crate::aws::Clients;
+use crate::capacity;
 use crate::error::{Error, Failure, Result};
 use crate::fleet::TagProblem;
 use crate::metrics::Metrics;
@@ -137,9 +138,18 @@ impl<P: OffHoursPorts> OffHours<P> {
         let transitions = planned
             .iter()
             .any(|(_, p)| matches!(p.action, Action::Sleep | Action::Wake));
+        // Everything the plan needs is read before anything changes: the bounds of the
+        // services about to sleep, then their tasks' sizes for the savings.
         if transitions {
-            self.read_capacity(&mut planned).await;
+            let targets = self.read_capacity(&planned).await;
+            plan::with_capacity(&mut planned, targets.as_ref());
         }
+        let sizes =
+            if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
+                Some(self.task_sizes(&planned).await)
+            } else {
+                None
+            };
         if transitions && !self.config.dry_run {
             let alarms = self.clients.alarms_by_service().await;
             // Services transition side by side, at most `concurrency` at a time (each one's
@@ -187,12 +197,19 @@ impl<P: OffHoursPorts> OffHours<P> {
                 tracing::warn!(error = ?e, "alarms could not be listed: their actions were not changed");
             }
         }
-        let savings =
-            if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
-                Some(self.estimate_savings(now, &planned).await)
-            } else {
-                None
-            };
+        // Counted over the services that did go to sleep.
+        let savings = sizes
+            .filter(|_| planned.iter().any(|(_, p)| p.action == Action::Sleep))
+            .map(|sizes| {
+                let hours = self
+                    .config
+                    .calendar
+                    .next_start(now)
+                    .map(|t| (t - now).num_minutes() as f64 / 60.0)
+                    .unwrap_or(0.0);
+                let prices = (self.config.price_vcpu_hour, self.config.price_gb_hour);
+                plan::savings(&planned, &sizes, hours, prices)
+            });
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
         let mut outcome = TickReport {
@@ -377,35 +394,42 @@ impl<P: OffHoursPorts> OffHours<P> {
 
     /// The auto scaling bounds of the services about to sleep (not those resuming: their record
     /// is the truth), 50 per DescribeScalableTargets.
-    async fn read_capacity(&self, planned: &mut [(ServiceSnapshot, Planned)]) {
+    async fn read_capacity(
+        &self,
+        planned: &[(ServiceSnapshot, Planned)],
+    ) -> Result<BTreeMap<String, ScalableTarget>> {
         let wanted: Vec<String> = planned
             .iter()
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
             .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.name))
             .collect();
-        let (targets, error) = match self.clients.scalable_targets(&wanted).await {
-            Ok(targets) => (targets, None),
-            Err(e) => (BTreeMap::new(), Some(e)),
-        };
-        for (s, p) in planned.iter_mut() {
-            if p.action != Action::Sleep || p.resume {
+        self.clients.scalable_targets(&wanted).await
+    }
+
+    /// The task-level vCPU and GB of each revision the services about to sleep run: one
+    /// DescribeTaskDefinition per revision; a revision that cannot be read counts as nothing.
+    async fn task_sizes(
+        &self,
+        planned: &[(ServiceSnapshot, Planned)],
+    ) -> BTreeMap<String, (f64, f64)> {
+        let mut sizes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+        for (s, p) in planned {
+            if p.action != Action::Sleep || p.restore.is_none() {
                 continue;
             }
-            if let Some(e) = &error {
-                // Without the bounds the restore would be a guess: this service waits.
-                p.action = Action::Error;
-                p.reason = format!("auto scaling bounds unreadable, retried next tick: {e}");
-                p.error = Some(Failure::from(e));
+            if sizes.contains_key(&s.task_definition) {
                 continue;
             }
-            let t = targets.get(&autoscaling::resource_id(&s.cluster, &s.name));
-            p.restore = Some(Restore {
-                desired: s.desired,
-                min: t.map(|t| t.min),
-                max: t.map(|t| t.max),
-                suspended: t.map(|t| t.suspended),
-            });
+            let size = match self.clients.task_size(&s.task_definition).await {
+                Ok((cpu, memory)) => (cpu.unwrap_or(0.0) / 1024.0, memory.unwrap_or(0.0) / 1024.0),
+                Err(e) => {
+                    tracing::warn!(error = ?e, "task size unknown: no saving counted for it");
+                    (0.0, 0.0)
+                }
+            };
+            sizes.insert(s.task_definition.clone(), size);
         }
+        sizes
     }
 
     /// Record, silence the alarms, pin auto scaling to 0..0 with its scaling suspended, zero
@@ -507,49 +531,6 @@ impl<P: OffHoursPorts> OffHours<P> {
             .untag_service(&s.arn, &[RESTORE, SLEEP_STARTED_AT])
             .await?;
         Ok(())
-    }
-
-    /// vCPU and GB of each sleeping service's tasks, times the tasks stopped, times the hours
-    /// until the next on-hours start, at the configured prices. One DescribeTaskDefinition per
-    /// revision; a revision that cannot be read counts as nothing.
-    async fn estimate_savings(
-        &self,
-        now: DateTime<Utc>,
-        planned: &[(ServiceSnapshot, Planned)],
-    ) -> f64 {
-        let hours = self
-            .config
-            .calendar
-            .next_start(now)
-            .map(|t| (t - now).num_minutes() as f64 / 60.0)
-            .unwrap_or(0.0);
-        let mut sizes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
-        let mut total = 0.0;
-        for (s, p) in planned {
-            let Some(r) = p.restore else {
-                continue;
-            };
-            if p.action != Action::Sleep {
-                continue;
-            }
-            if !sizes.contains_key(&s.task_definition) {
-                let size = match self.clients.task_size(&s.task_definition).await {
-                    Ok((cpu, memory)) => {
-                        (cpu.unwrap_or(0.0) / 1024.0, memory.unwrap_or(0.0) / 1024.0)
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = ?e, "task size unknown: no saving counted for it");
-                        (0.0, 0.0)
-                    }
-                };
-                sizes.insert(s.task_definition.clone(), size);
-            }
-            let (vcpu, gb) = sizes[&s.task_definition];
-            total += f64::from(r.desired)
-                * hours
-                * (vcpu * self.config.price_vcpu_hour + gb * self.config.price_gb_hour);
-        }
-        (total * 100.0).round() / 100.0
     }
 }
 

@@ -1,13 +1,16 @@
 //! What each service needs this tick. Pure: the calendar's mode, the time and the service's
 //! state (its tags hold everything off-hours remembers).
 
+use std::collections::BTreeMap;
+
+use crate::aws::autoscaling::{self, ScalableTarget};
 use crate::service::ServiceSnapshot;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::capacity::Restore;
-use crate::error::Failure;
+use crate::error::{Error, Failure};
 use crate::tags::{ASLEEP_SINCE, KEEP_AWAKE_UNTIL, RESTORE, SLEEP_STARTED_AT};
 
 /// What the calendar wants.
@@ -45,6 +48,58 @@ pub struct Planned {
     /// For an `error`: its code and whether the next tick may get past it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<Failure>,
+}
+
+/// Fills in the capacity to record of the services about to sleep, from their scalable
+/// targets (`targets`, by resource id): desired count, bounds and suspended state. A service
+/// resuming a sleep keeps its record. Without the bounds the record would be a guess: when they
+/// could not be read, each such service waits for the next tick, as an error.
+pub fn with_capacity(
+    planned: &mut [(ServiceSnapshot, Planned)],
+    targets: std::result::Result<&BTreeMap<String, ScalableTarget>, &Error>,
+) {
+    for (s, p) in planned.iter_mut() {
+        if p.action != Action::Sleep || p.resume {
+            continue;
+        }
+        match targets {
+            Err(e) => {
+                p.action = Action::Error;
+                p.reason = format!("auto scaling bounds unreadable, retried next tick: {e}");
+                p.error = Some(Failure::from(e));
+            }
+            Ok(targets) => {
+                let t = targets.get(&autoscaling::resource_id(&s.cluster, &s.name));
+                p.restore = Some(Restore {
+                    desired: s.desired,
+                    min: t.map(|t| t.min),
+                    max: t.map(|t| t.max),
+                    suspended: t.map(|t| t.suspended),
+                });
+            }
+        }
+    }
+}
+
+/// What the services put to sleep save until `hours` from now: their tasks' vCPU and GB
+/// (`sizes`, by revision) times the tasks stopped, at `prices` (per vCPU-hour, per GB-hour),
+/// rounded to the cent.
+pub fn savings(
+    planned: &[(ServiceSnapshot, Planned)],
+    sizes: &BTreeMap<String, (f64, f64)>,
+    hours: f64,
+    (price_vcpu_hour, price_gb_hour): (f64, f64),
+) -> f64 {
+    let total: f64 = planned
+        .iter()
+        .filter(|(_, p)| p.action == Action::Sleep)
+        .filter_map(|(s, p)| {
+            let r = p.restore?;
+            let (vcpu, gb) = sizes.get(&s.task_definition).copied().unwrap_or((0.0, 0.0));
+            Some(f64::from(r.desired) * hours * (vcpu * price_vcpu_hour + gb * price_gb_hour))
+        })
+        .sum();
+    (total * 100.0).round() / 100.0
 }
 
 /// Decides one service.
