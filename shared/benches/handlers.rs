@@ -14,16 +14,16 @@ use criterion::{criterion_group, criterion_main, Criterion};
 use serde_json::Value;
 
 use autopilot_core::alarms::{self, AlarmNotifierConfig, AlarmState};
-use autopilot_core::aws::arn;
 use autopilot_core::capacity::Restore;
 use autopilot_core::deploy::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
 use autopilot_core::deploy::plan::{self as push_plan, Live, LiveTaskDefinition, Reason};
 use autopilot_core::deploy::{self, notices as deploy_notices, DeployTarget, DeployerEvent};
 use autopilot_core::events::{EcsTaskStateChange, Event};
+use autopilot_core::model::arn;
+use autopilot_core::model::service::{DeploymentSnapshot, ServiceSnapshot};
 use autopilot_core::notify::Notification;
 use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{self, notices as offhours_notices, Action, Mode, TickReport};
-use autopilot_core::service::{DeploymentSnapshot, ServiceSnapshot};
 use autopilot_core::tags;
 use autopilot_core::tasks::{self, notices as task_notices, CrashLoop, TaskWatcherConfig};
 

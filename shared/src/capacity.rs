@@ -6,14 +6,65 @@
 //! bounds at night).
 
 use std::collections::BTreeMap;
+use std::future::Future;
 
 use serde::Serialize;
 
-use crate::aws::autoscaling::{self, Suspended};
+use crate::aws::{autoscaling, ecs, Clients};
 use crate::error::Result;
-use crate::ports::Capacity;
-use crate::service::ServiceSnapshot;
+use crate::model::scaling::{ScalableTarget, Suspended};
+use crate::model::service::ServiceSnapshot;
+use crate::ports::TagService;
 use crate::tags;
+
+/// Set a service's capacity: the one way both the task-watcher and off-hours scale.
+pub trait Capacity: TagService {
+    /// The services' scalable targets (bounds and suspended state), by resource id
+    /// (`service/<cluster>/<service>`); services without a target are absent.
+    fn scalable_targets(
+        &self,
+        resource_ids: &[String],
+    ) -> impl Future<Output = Result<BTreeMap<String, ScalableTarget>>> + Send;
+    /// Sets a scalable target's bounds and, when given, its suspended state.
+    fn set_bounds(
+        &self,
+        cluster: &str,
+        service: &str,
+        min: i32,
+        max: i32,
+        suspended: Option<Suspended>,
+    ) -> impl Future<Output = Result<()>> + Send;
+    fn set_desired(
+        &self,
+        cluster: &str,
+        service: &str,
+        desired: i32,
+    ) -> impl Future<Output = Result<()>> + Send;
+}
+
+impl Capacity for Clients {
+    async fn scalable_targets(
+        &self,
+        resource_ids: &[String],
+    ) -> Result<BTreeMap<String, ScalableTarget>> {
+        autoscaling::targets(&self.autoscaling, resource_ids).await
+    }
+
+    async fn set_bounds(
+        &self,
+        cluster: &str,
+        service: &str,
+        min: i32,
+        max: i32,
+        suspended: Option<Suspended>,
+    ) -> Result<()> {
+        autoscaling::set_bounds(&self.autoscaling, cluster, service, min, max, suspended).await
+    }
+
+    async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
+        ecs::update_desired_count(&self.ecs, cluster, service, desired).await
+    }
+}
 
 /// Capacity to restore.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -187,6 +238,71 @@ pub async fn restore(
             .await?;
     }
     aws.set_desired(cluster, name, restore.desired).await
+}
+
+#[cfg(test)]
+mod fake {
+    use std::collections::BTreeMap;
+
+    use super::Capacity;
+    use crate::error::Result;
+    use crate::model::scaling::{ScalableTarget, Suspended};
+    use crate::testing::FakeAws;
+
+    impl Capacity for FakeAws {
+        async fn scalable_targets(
+            &self,
+            resource_ids: &[String],
+        ) -> Result<BTreeMap<String, ScalableTarget>> {
+            self.call("Application Auto Scaling.DescribeScalableTargets");
+            Ok(self.with(|s| {
+                s.bounds
+                    .iter()
+                    .filter(|(id, _)| resource_ids.contains(id))
+                    .map(|(id, b)| {
+                        let target = ScalableTarget {
+                            min: b.0,
+                            max: b.1,
+                            suspended: s.suspended.get(id).copied().unwrap_or_default(),
+                        };
+                        (id.clone(), target)
+                    })
+                    .collect()
+            }))
+        }
+
+        async fn set_bounds(
+            &self,
+            cluster: &str,
+            service: &str,
+            min: i32,
+            max: i32,
+            suspended: Option<Suspended>,
+        ) -> Result<()> {
+            self.call_or_fail("Application Auto Scaling.RegisterScalableTarget")?;
+            let id = crate::model::scaling::resource_id(cluster, service);
+            self.with(|s| {
+                if let Some(sus) = suspended {
+                    s.suspended.insert(id.clone(), sus);
+                }
+                s.bounds.insert(id, (min, max))
+            });
+            Ok(())
+        }
+
+        async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
+            self.call_or_fail("ECS.UpdateService")?;
+            let cluster = crate::model::arn::cluster_name(cluster).to_string();
+            self.with(|s| {
+                for x in s.services.iter_mut() {
+                    if x.cluster == cluster && x.name == service {
+                        x.desired = desired;
+                    }
+                }
+            });
+            Ok(())
+        }
+    }
 }
 
 #[cfg(test)]

@@ -121,7 +121,7 @@ impl<'a> Env<'a> {
     /// An SNS topic ARN.
     pub fn topic_arn(&self, var: &'static str) -> Result<String> {
         let arn = self.required(var)?;
-        if crate::aws::arn::is_topic_arn(&arn) {
+        if crate::model::arn::is_topic_arn(&arn) {
             Ok(arn)
         } else {
             Err(Error::Config {

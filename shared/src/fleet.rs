@@ -102,7 +102,7 @@ pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
         clients
             .publish(topic_arn, &notice(p, function, &effect(p)))
             .await?;
-        if !dry_run && crate::aws::arn::is_long_service_arn(&p.service_arn) {
+        if !dry_run && crate::model::arn::is_long_service_arn(&p.service_arn) {
             let tag = BTreeMap::from([(memory(p).to_string(), p.fingerprint())]);
             clients.tag_service(&p.service_arn, &tag).await?;
         }
@@ -113,7 +113,7 @@ pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
 /// A chat notice of a tag problem, in the service's thread; `effect` says what the function
 /// does instead.
 pub fn notice(p: &TagProblem, function: &str, effect: &str) -> Notification {
-    let (cluster, service) = crate::aws::Arn::parse(&p.service_arn)
+    let (cluster, service) = crate::model::arn::Arn::parse(&p.service_arn)
         .and_then(|a| a.ecs_service())
         .map_or_else(
             || ("?".to_string(), p.service_arn.clone()),

@@ -53,14 +53,14 @@ pub struct FakeAws {
 /// What [`FakeAws`] holds.
 #[derive(Debug, Default)]
 pub struct FakeState {
-    pub services: Vec<crate::service::ServiceSnapshot>,
+    pub services: Vec<crate::model::service::ServiceSnapshot>,
     /// Recently stopped tasks, by service name.
     pub stops: std::collections::BTreeMap<String, Vec<crate::events::EcsTaskStateChange>>,
     /// Tags by task ARN.
     pub task_tags: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     /// Scalable target bounds by resource id.
     pub bounds: std::collections::BTreeMap<String, (i32, i32)>,
-    pub awslogs: std::collections::BTreeMap<String, Vec<crate::aws::ecs::AwsLogs>>,
+    pub awslogs: std::collections::BTreeMap<String, Vec<crate::model::revision::AwsLogs>>,
     /// Task-definition tags as the task-watcher reads them, by task-definition ARN.
     pub definition_tags:
         std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
@@ -91,12 +91,11 @@ pub struct FakeState {
         ),
     >,
     /// The stopped tasks of a deployment, by deployment id.
-    pub deployment_stops:
-        std::collections::BTreeMap<String, Vec<crate::deploy::outcome::StoppedTask>>,
+    pub deployment_stops: std::collections::BTreeMap<String, Vec<crate::model::task::StoppedTask>>,
     /// When set, reading a deployment's stopped tasks fails with this AWS error code.
     pub deployment_stops_fail_with: Option<&'static str>,
     /// Scalable targets' suspended state by resource id (absent: nothing suspended).
-    pub suspended: std::collections::BTreeMap<String, crate::aws::autoscaling::Suspended>,
+    pub suspended: std::collections::BTreeMap<String, crate::model::scaling::Suspended>,
     /// Alarm actions (ARNs) by alarm name (absent: none).
     pub alarm_actions: std::collections::BTreeMap<String, Vec<String>>,
     /// Calls that fail, by the name they are recorded under (`CloudWatch.DisableAlarmActions`),
@@ -105,12 +104,12 @@ pub struct FakeState {
 }
 
 impl FakeAws {
-    fn call(&self, name: &str) {
+    pub(crate) fn call(&self, name: &str) {
         self.calls.record(name.to_string());
     }
 
     /// Records the call, then fails it when `FakeState::failing` says so.
-    fn call_or_fail(&self, name: &'static str) -> crate::error::Result<()> {
+    pub(crate) fn call_or_fail(&self, name: &'static str) -> crate::error::Result<()> {
         self.call(name);
         match self.with(|s| s.failing.get(name).copied()) {
             Some(code) => {
@@ -130,7 +129,7 @@ impl FakeAws {
     }
 
     /// A service by name.
-    pub fn service(&self, name: &str) -> Option<crate::service::ServiceSnapshot> {
+    pub fn service(&self, name: &str) -> Option<crate::model::service::ServiceSnapshot> {
         self.with(|s| s.services.iter().find(|x| x.name == name).cloned())
     }
 
@@ -179,19 +178,11 @@ mod fake_ports {
     use std::collections::BTreeMap;
 
     use super::FakeAws;
-    use crate::aws::cloudwatch::ServiceAlarm;
-    use crate::aws::ecs::Revision;
-    use crate::aws::ecs::{RevisionFacts, RunAgain};
-    use crate::aws::{autoscaling, CallLog};
-    use crate::deploy::outcome::StoppedTask;
+    use crate::aws::CallLog;
     use crate::error::Result;
-    use crate::events::EcsTaskStateChange;
+    use crate::model::service::ServiceSnapshot;
     use crate::notify::Notification;
-    use crate::ports::{
-        AlarmPorts, AlarmTags, Calls, Capacity, DeployPorts, OffHoursPorts, Publish, ReadServices,
-        TagService, TaskPorts,
-    };
-    use crate::service::ServiceSnapshot;
+    use crate::ports::{Calls, Publish, ReadServices, TagService};
 
     impl Calls for FakeAws {
         fn calls(&self) -> &CallLog {
@@ -212,7 +203,7 @@ mod fake_ports {
     impl ReadServices for FakeAws {
         async fn services(&self, cluster: &str, names: &[String]) -> Result<Vec<ServiceSnapshot>> {
             self.call("ECS.DescribeServices");
-            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
+            let cluster = crate::model::arn::cluster_name(cluster).to_string();
             Ok(self.with(|s| {
                 s.services
                     .iter()
@@ -226,12 +217,12 @@ mod fake_ports {
         }
     }
 
-    impl crate::ports::FindTagged for FakeAws {
-        async fn tagged_services(
+    impl FakeAws {
+        pub(crate) async fn find_tagged(
             &self,
             key: &str,
             values: &[String],
-        ) -> Result<Vec<crate::aws::tagging::TaggedService>> {
+        ) -> Result<Vec<crate::model::service::TaggedService>> {
             self.call("Resource Groups Tagging API.GetResources");
             Ok(self.with(|s| {
                 s.services
@@ -241,7 +232,7 @@ mod fake_ports {
                             .get(key)
                             .is_some_and(|v| values.is_empty() || values.contains(v))
                     })
-                    .map(|x| crate::aws::tagging::TaggedService {
+                    .map(|x| crate::model::service::TaggedService {
                         arn: x.arn.clone(),
                         tags: x.tags.clone(),
                     })
@@ -262,333 +253,10 @@ mod fake_ports {
         }
     }
 
-    impl Capacity for FakeAws {
-        async fn scalable_targets(
-            &self,
-            resource_ids: &[String],
-        ) -> Result<BTreeMap<String, autoscaling::ScalableTarget>> {
-            self.call("Application Auto Scaling.DescribeScalableTargets");
-            Ok(self.with(|s| {
-                s.bounds
-                    .iter()
-                    .filter(|(id, _)| resource_ids.contains(id))
-                    .map(|(id, b)| {
-                        let target = autoscaling::ScalableTarget {
-                            min: b.0,
-                            max: b.1,
-                            suspended: s.suspended.get(id).copied().unwrap_or_default(),
-                        };
-                        (id.clone(), target)
-                    })
-                    .collect()
-            }))
-        }
-
-        async fn set_bounds(
-            &self,
-            cluster: &str,
-            service: &str,
-            min: i32,
-            max: i32,
-            suspended: Option<autoscaling::Suspended>,
-        ) -> Result<()> {
-            self.call_or_fail("Application Auto Scaling.RegisterScalableTarget")?;
-            let id = autoscaling::resource_id(cluster, service);
-            self.with(|s| {
-                if let Some(sus) = suspended {
-                    s.suspended.insert(id.clone(), sus);
-                }
-                s.bounds.insert(id, (min, max))
-            });
-            Ok(())
-        }
-
-        async fn set_desired(&self, cluster: &str, service: &str, desired: i32) -> Result<()> {
-            self.call_or_fail("ECS.UpdateService")?;
-            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
-            self.with(|s| {
-                for x in s.services.iter_mut() {
-                    if x.cluster == cluster && x.name == service {
-                        x.desired = desired;
-                    }
-                }
-            });
-            Ok(())
-        }
-    }
-
-    impl TaskPorts for FakeAws {
-        async fn recent_stops(
-            &self,
-            _cluster: &str,
-            service: &str,
-            limit: usize,
-        ) -> Result<Vec<EcsTaskStateChange>> {
-            self.call("ECS.ListTasks");
-            self.call("ECS.DescribeTasks");
-            Ok(self.with(|s| {
-                s.stops
-                    .get(service)
-                    .map(|v| v.iter().take(limit).cloned().collect())
-                    .unwrap_or_default()
-            }))
-        }
-
-        async fn task_tags(
-            &self,
-            _cluster: &str,
-            task_arn: &str,
-        ) -> Result<BTreeMap<String, String>> {
-            self.call("ECS.DescribeTasks");
-            Ok(self.with(|s| s.task_tags.get(task_arn).cloned().unwrap_or_default()))
-        }
-
-        async fn revision_facts(&self, task_definition: &str) -> Result<RevisionFacts> {
-            self.call("ECS.DescribeTaskDefinition");
-            Ok(self.with(|s| RevisionFacts {
-                logs: s.awslogs.get(task_definition).cloned().unwrap_or_default(),
-                tags: s
-                    .definition_tags
-                    .get(task_definition)
-                    .cloned()
-                    .unwrap_or_default(),
-            }))
-        }
-
-        async fn run_again(&self, r: &RunAgain<'_>) -> Result<String> {
-            self.call("ECS.RunTask");
-            self.with(|s| {
-                s.run_tags.push(r.tags.clone());
-                s.run_started_by.push(r.started_by.to_string());
-            });
-            if let Some(code) = self.with(|s| s.run_fails_with) {
-                return Err(super::aws_error("RunTask", code));
-            }
-            let token = r.client_token.clone();
-            Ok(self.with(|s| {
-                if !s.runs.contains(&token) {
-                    s.runs.push(token.clone());
-                }
-                format!("arn:aws:ecs:us-east-1:123456789012:task/restarted/{token}")
-            }))
-        }
-    }
-
-    impl OffHoursPorts for FakeAws {
-        async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
-            self.call("ECS.ListServices");
-            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
-            Ok(self.with(|s| {
-                s.services
-                    .iter()
-                    .filter(|x| x.cluster == cluster)
-                    .map(|x| x.arn.clone())
-                    .collect()
-            }))
-        }
-
-        async fn untag_service(&self, arn: &str, keys: &[&str]) -> Result<()> {
-            self.call_or_fail("ECS.UntagResource")?;
-            self.with(|s| {
-                for x in s.services.iter_mut().filter(|x| x.arn == arn) {
-                    x.tags.retain(|k, _| !keys.contains(&k.as_str()));
-                }
-            });
-            Ok(())
-        }
-
-        async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<ServiceAlarm>>> {
-            self.call("CloudWatch.DescribeAlarms");
-            Ok(self.with(|s| {
-                let mut out: BTreeMap<(String, String), Vec<ServiceAlarm>> = BTreeMap::new();
-                for (name, (cluster, service, enabled)) in &s.alarms {
-                    out.entry((cluster.clone(), service.clone()))
-                        .or_default()
-                        .push(ServiceAlarm {
-                            name: name.clone(),
-                            arn: super::alarm_arn(name),
-                            actions_enabled: *enabled,
-                            actions: s.alarm_actions.get(name).cloned().unwrap_or_default(),
-                        });
-                }
-                out
-            }))
-        }
-
-        async fn tag_alarm(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
-            self.call_or_fail("CloudWatch.TagResource")?;
-            self.with(|s| {
-                s.alarm_tags
-                    .entry(arn.to_string())
-                    .or_default()
-                    .extend(tags.clone())
-            });
-            Ok(())
-        }
-
-        async fn untag_alarm(&self, arn: &str, keys: &[&str]) -> Result<()> {
-            self.call_or_fail("CloudWatch.UntagResource")?;
-            self.with(|s| {
-                if let Some(t) = s.alarm_tags.get_mut(arn) {
-                    t.retain(|k, _| !keys.contains(&k.as_str()));
-                }
-            });
-            Ok(())
-        }
-
-        async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
-            if names.is_empty() {
-                return Ok(());
-            }
-            self.call_or_fail(if enable {
-                "CloudWatch.EnableAlarmActions"
-            } else {
-                "CloudWatch.DisableAlarmActions"
-            })?;
-            self.with(|s| {
-                for n in names {
-                    if let Some(a) = s.alarms.get_mut(n) {
-                        a.2 = enable;
-                    }
-                }
-            });
-            Ok(())
-        }
-
-        async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
-            self.call("ECS.DescribeTaskDefinition");
-            Ok(self.with(|s| {
-                s.sizes
-                    .get(task_definition)
-                    .map_or((None, None), |(c, m)| (Some(*c), Some(*m)))
-            }))
-        }
-    }
-
-    impl AlarmTags for FakeAws {
-        async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+    impl FakeAws {
+        pub(crate) async fn tags_of_alarm(&self, arn: &str) -> Result<BTreeMap<String, String>> {
             self.call("CloudWatch.ListTagsForResource");
             Ok(self.with(|s| s.alarm_tags.get(arn).cloned().unwrap_or_default()))
-        }
-    }
-
-    impl AlarmPorts for FakeAws {
-        async fn state_changes(
-            &self,
-            name: &str,
-            from: chrono::DateTime<chrono::Utc>,
-            to: chrono::DateTime<chrono::Utc>,
-        ) -> Result<Vec<chrono::DateTime<chrono::Utc>>> {
-            self.call("CloudWatch.DescribeAlarmHistory");
-            Ok(self.with(|s| {
-                s.history
-                    .get(name)
-                    .map(|v| {
-                        v.iter()
-                            .filter(|t| **t >= from && **t <= to)
-                            .copied()
-                            .collect()
-                    })
-                    .unwrap_or_default()
-            }))
-        }
-    }
-
-    impl DeployPorts for FakeAws {
-        async fn revision(&self, arn: &str) -> Result<(Revision, BTreeMap<String, String>)> {
-            self.call("ECS.DescribeTaskDefinition");
-            self.with(|s| s.revisions.get(arn).cloned()).ok_or_else(|| {
-                crate::error::Error::invariant(format!("the fake has no revision {arn}"))
-            })
-        }
-
-        async fn register_copy(
-            &self,
-            base: &Revision,
-            container: &str,
-            image: &str,
-            tags: &BTreeMap<String, String>,
-        ) -> Result<String> {
-            self.call("ECS.RegisterTaskDefinition");
-            let family = base.family().to_string();
-            Ok(self.with(|s| {
-                let next = s
-                    .revisions
-                    .keys()
-                    .filter_map(|a| a.rsplit_once(&format!("task-definition/{family}:")))
-                    .filter_map(|(_, n)| n.parse::<u32>().ok())
-                    .max()
-                    .unwrap_or(0)
-                    + 1;
-                let arn =
-                    format!("arn:aws:ecs:us-east-1:123456789012:task-definition/{family}:{next}");
-                s.revisions.insert(
-                    arn.clone(),
-                    (base.copy_as(&arn, container, image), tags.clone()),
-                );
-                arn
-            }))
-        }
-
-        async fn update_service(
-            &self,
-            cluster: &str,
-            service: &str,
-            task_definition: Option<&str>,
-            _force_new_deployment: bool,
-        ) -> Result<()> {
-            self.call("ECS.UpdateService");
-            let cluster = crate::aws::arn::cluster_name(cluster).to_string();
-            self.with(|s| {
-                for x in s.services.iter_mut() {
-                    if x.cluster == cluster && x.name == service {
-                        if let Some(td) = task_definition {
-                            x.task_definition = td.to_string();
-                        }
-                    }
-                }
-            });
-            Ok(())
-        }
-
-        async fn deployment_stops(
-            &self,
-            _cluster: &str,
-            _service: &str,
-            deployment_id: &str,
-            _limit: usize,
-        ) -> Result<Vec<StoppedTask>> {
-            self.call("ECS.ListTasks");
-            if let Some(code) = self.with(|s| s.deployment_stops_fail_with) {
-                return Err(super::aws_error("ListTasks", code));
-            }
-            self.call("ECS.DescribeTasks");
-            Ok(self.with(|s| {
-                s.deployment_stops
-                    .get(deployment_id)
-                    .cloned()
-                    .unwrap_or_default()
-            }))
-        }
-
-        async fn active_revisions(&self, family: &str) -> Result<Vec<String>> {
-            self.call("ECS.ListTaskDefinitions");
-            Ok(self.with(|s| {
-                let mut arns: Vec<String> = s
-                    .revisions
-                    .keys()
-                    .filter(|a| a.contains(&format!("task-definition/{family}:")))
-                    .cloned()
-                    .collect();
-                arns.reverse();
-                arns
-            }))
-        }
-
-        async fn deregister(&self, arn: &str) -> Result<()> {
-            self.call("ECS.DeregisterTaskDefinition");
-            self.with(|s| s.revisions.remove(arn));
-            Ok(())
         }
     }
 }

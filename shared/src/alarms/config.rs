@@ -34,7 +34,7 @@ impl AlarmNotifierConfig {
                     message: format!("keys must be critical, warning or info, got {severity:?}"),
                 });
             }
-            if !crate::aws::arn::is_topic_arn(arn) {
+            if !crate::model::arn::is_topic_arn(arn) {
                 return Err(Error::Config {
                     var: VAR,
                     message: format!("{severity}: must be an SNS topic ARN, got {arn:?}"),

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::service::ServiceSnapshot;
+use crate::model::service::ServiceSnapshot;
 use crate::tags;
 use crate::testing::FakeAws;
 

@@ -10,6 +10,7 @@
 pub mod condition;
 pub mod config;
 pub mod plan;
+pub mod ports;
 pub mod render;
 
 use std::collections::BTreeMap;
@@ -22,12 +23,12 @@ use crate::aws::Clients;
 use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
+use crate::model::service::ServiceSnapshot;
 use crate::notify::Severity;
-use crate::ports::AlarmPorts;
-use crate::service::ServiceSnapshot;
 use crate::tags::{RUNBOOK, SEVERITY};
 pub use config::AlarmNotifierConfig;
 pub use plan::{AlarmPlan, AlarmState};
+pub use ports::AlarmPorts;
 pub use render::{render, Context};
 
 /// The detail type the alarm-notifier takes.
@@ -290,3 +291,6 @@ mod tests;
 #[cfg(test)]
 #[path = "flow_tests.rs"]
 mod flow_tests;
+
+#[cfg(test)]
+mod fake;

@@ -9,8 +9,8 @@ use super::config::AlarmNotifierConfig;
 use super::render::{changed_at, Context};
 use super::{flap, runbook, severity, Flap};
 use crate::events::{AlarmStateChange, Event};
+use crate::model::service::ServiceSnapshot;
 use crate::notify::Severity;
-use crate::service::ServiceSnapshot;
 use crate::tags::ASLEEP_SINCE;
 
 /// What was read about an alarm beyond its event. Each read is optional: a failed read

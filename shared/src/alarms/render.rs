@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 pub use super::condition::condition;
-use crate::aws::arn::{console_host, ecs_service_url};
 use crate::events::{AlarmStateChange, AlarmStateValue, Event};
+use crate::model::arn::{console_host, ecs_service_url};
+use crate::model::service::ServiceSnapshot;
 use crate::notify::{link, neutralise, Notification, Severity};
-use crate::service::ServiceSnapshot;
 
 /// What the handler learnt beyond the event.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -48,7 +48,7 @@ pub fn alarm_arn(ev: &Event<AlarmStateChange>) -> String {
     ev.resources.first().cloned().unwrap_or_else(|| {
         format!(
             "arn:{}:cloudwatch:{}:{}:alarm:{}",
-            crate::aws::arn::partition_of(&ev.region),
+            crate::model::arn::partition_of(&ev.region),
             ev.region,
             ev.account,
             alarm_name(ev)

@@ -9,13 +9,12 @@ use aws_sdk_cloudwatch::operation::list_tags_for_resource::{
 };
 use aws_sdk_cloudwatch::types::AlarmHistoryItem;
 use aws_sdk_sns::operation::publish::PublishOutput;
-use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+use aws_smithy_mocks::{mock, Rule};
 use proptest::prelude::{prop_oneof, proptest, Just, ProptestConfig};
 use serde_json::{json, Value};
 
 use super::*;
-use crate::aws::CallLog;
-use crate::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
 
 macro_rules! sample {
     ($name:literal) => {
@@ -301,14 +300,7 @@ fn flapping_is_reported_on_the_change_that_crosses_and_then_quiet() {
 
 fn notifier(cw: &[&Rule], sns: &[&Rule]) -> AlarmNotifier {
     AlarmNotifier::new(
-        Clients {
-            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
-            sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
-            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
-            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw),
-            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
-            calls: CallLog::default(),
-        },
+        crate::aws::mocked_clients(&[], sns, cw),
         AlarmNotifierConfig {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             severity_topics: BTreeMap::new(),

@@ -4,67 +4,30 @@ use std::collections::BTreeMap;
 
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace, SuspendedState};
 use aws_sdk_applicationautoscaling::Client;
-use serde::Serialize;
 
 use crate::error::{Error, Result};
 
 /// DescribeScalableTargets takes at most this many resource ids per call.
 pub const DESCRIBE_TARGETS_BATCH: usize = 50;
 
-/// Which of a scalable target's scaling activities are suspended (its `SuspendedState`, each
-/// flag `false` when AWS leaves it out, as the API reference gives the default).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Suspended {
-    /// Scale-in by target tracking and step scaling policies.
-    pub dynamic_in: bool,
-    /// Scale-out by target tracking and step scaling policies.
-    pub dynamic_out: bool,
-    /// Scheduled actions.
-    pub scheduled: bool,
-}
+pub use crate::model::scaling::resource_id;
+use crate::model::scaling::{ScalableTarget, Suspended};
 
-impl Suspended {
-    /// Everything suspended: what a sleeping service's target holds, so neither a scheduled
-    /// action nor a policy can bring tasks back.
-    pub const ALL: Suspended = Suspended {
-        dynamic_in: true,
-        dynamic_out: true,
-        scheduled: true,
-    };
-
-    fn from_sdk(s: Option<&SuspendedState>) -> Self {
-        Suspended {
-            dynamic_in: s.and_then(|s| s.dynamic_scaling_in_suspended()) == Some(true),
-            dynamic_out: s.and_then(|s| s.dynamic_scaling_out_suspended()) == Some(true),
-            scheduled: s.and_then(|s| s.scheduled_scaling_suspended()) == Some(true),
-        }
-    }
-
-    /// All three flags, always: an update that leaves one out leaves it as it was.
-    fn to_sdk(self) -> SuspendedState {
-        SuspendedState::builder()
-            .dynamic_scaling_in_suspended(self.dynamic_in)
-            .dynamic_scaling_out_suspended(self.dynamic_out)
-            .scheduled_scaling_suspended(self.scheduled)
-            .build()
+fn suspended_from_sdk(s: Option<&SuspendedState>) -> Suspended {
+    Suspended {
+        dynamic_in: s.and_then(|s| s.dynamic_scaling_in_suspended()) == Some(true),
+        dynamic_out: s.and_then(|s| s.dynamic_scaling_out_suspended()) == Some(true),
+        scheduled: s.and_then(|s| s.scheduled_scaling_suspended()) == Some(true),
     }
 }
 
-/// A service's scalable target as off-hours and the task-watcher read it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ScalableTarget {
-    pub min: i32,
-    pub max: i32,
-    pub suspended: Suspended,
-}
-
-/// The scalable target's resource id of a service: `service/<cluster name>/<service>`.
-pub fn resource_id(cluster: &str, service: &str) -> String {
-    format!(
-        "service/{}/{service}",
-        crate::aws::arn::cluster_name(cluster)
-    )
+/// All three flags, always: an update that leaves one out leaves it as it was.
+fn suspended_to_sdk(s: Suspended) -> SuspendedState {
+    SuspendedState::builder()
+        .dynamic_scaling_in_suspended(s.dynamic_in)
+        .dynamic_scaling_out_suspended(s.dynamic_out)
+        .scheduled_scaling_suspended(s.scheduled)
+        .build()
 }
 
 /// The scalable targets of the services (bounds and suspended state), by resource id, 50 per
@@ -92,7 +55,7 @@ pub async fn targets(
                         ScalableTarget {
                             min: t.min_capacity(),
                             max: t.max_capacity(),
-                            suspended: Suspended::from_sdk(t.suspended_state()),
+                            suspended: suspended_from_sdk(t.suspended_state()),
                         },
                     );
                 }
@@ -120,7 +83,7 @@ pub async fn set_bounds(
         .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
         .min_capacity(min)
         .max_capacity(max)
-        .set_suspended_state(suspended.map(Suspended::to_sdk))
+        .set_suspended_state(suspended.map(suspended_to_sdk))
         .send()
         .await
         .map_err(|e| Error::aws("RegisterScalableTarget", e))?;

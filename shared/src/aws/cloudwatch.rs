@@ -8,6 +8,7 @@ use aws_sdk_cloudwatch::Client;
 use chrono::{DateTime, Duration, Utc};
 
 use crate::error::{Error, Result};
+use crate::model::alarm::ServiceAlarm;
 
 /// Enable/DisableAlarmActions take at most this many alarms per call.
 pub const ALARM_ACTIONS_BATCH: usize = 100;
@@ -60,32 +61,6 @@ pub async fn state_changes(
                 .unwrap_or(from - Duration::days(1))
         })
         .collect())
-}
-
-/// A metric alarm on a service, as off-hours reads it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServiceAlarm {
-    pub name: String,
-    pub arn: String,
-    /// Whether its actions are on now.
-    pub actions_enabled: bool,
-    /// Its `AlarmActions`, `OKActions` and `InsufficientDataActions` (ARNs).
-    pub actions: Vec<String>,
-}
-
-impl ServiceAlarm {
-    /// Whether one of its actions is a scaling policy (`arn:<partition>:autoscaling:<region>:
-    /// <account>:scalingPolicy:<id>:resource/...`, the ARN Application Auto Scaling gives a
-    /// policy and sets as the action of the alarms a target-tracking policy creates, or of a
-    /// step-scaling alarm): such an alarm drives scaling, it is not a page, and it belongs to
-    /// auto scaling.
-    pub fn drives_scaling(&self) -> bool {
-        self.actions.iter().any(|a| {
-            crate::aws::Arn::parse(a).is_some_and(|arn| {
-                arn.service == "autoscaling" && arn.resource.starts_with("scalingPolicy:")
-            })
-        })
-    }
 }
 
 /// The (`ClusterName`, `ServiceName`) a metric alarm's dimensions name: its own dimensions, or

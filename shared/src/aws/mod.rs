@@ -4,13 +4,11 @@
 //! Endpoints come from the SDK's own `AWS_ENDPOINT_URL`, so the local emulator needs no special
 //! code path here.
 
-pub mod arn;
 #[cfg(feature = "autoscaling")]
 pub mod autoscaling;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
 pub mod ecs;
-mod ports;
 pub mod sns;
 #[cfg(feature = "fleet")]
 pub mod tagging;
@@ -27,8 +25,6 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::orchestrator::Metadata;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::ConfigBag;
-
-pub use arn::{console_host, Arn};
 
 /// How long one attempt of a call may take before the SDK gives up on it and retries: a
 /// response that never comes must not eat the function's whole timeout.
@@ -307,6 +303,31 @@ impl Clients {
 /// An HTTP client for the adapters' tests: answers the first requests with scripted responses,
 /// then never answers (a hung connection), counting every request the SDK sends. Clients built
 /// on it use the production retry and timeout settings, so tests see what Lambda would.
+/// Clients answered by `aws-smithy-mocks` rules (ECS, SNS and, in builds that have it,
+/// CloudWatch; the others answer no call), for the adapters' tests of any one job.
+#[cfg(test)]
+#[allow(dead_code)] // by the deployer's and the alarm-notifier's tests
+pub(crate) fn mocked_clients(
+    ecs: &[&aws_smithy_mocks::Rule],
+    sns: &[&aws_smithy_mocks::Rule],
+    cw_rules: &[&aws_smithy_mocks::Rule],
+) -> Clients {
+    use aws_smithy_mocks::{mock_client, RuleMode};
+    #[cfg(not(feature = "cloudwatch"))]
+    let _ = cw_rules;
+    Clients {
+        ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
+        sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
+        #[cfg(feature = "autoscaling")]
+        autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
+        #[cfg(feature = "cloudwatch")]
+        cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw_rules),
+        #[cfg(feature = "fleet")]
+        tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+        calls: CallLog::default(),
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod fake_http {
     use std::collections::VecDeque;

@@ -7,13 +7,7 @@ use aws_sdk_resourcegroupstagging::types::TagFilter;
 use aws_sdk_resourcegroupstagging::Client;
 
 use crate::error::{Error, Result};
-
-/// A service found by its tags: its ARN and every tag it carries.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct TaggedService {
-    pub arn: String,
-    pub tags: BTreeMap<String, String>,
-}
+use crate::model::service::TaggedService;
 
 /// The ECS services carrying tag `key` with one of `values` (any value when `values` is empty),
 /// 100 per page. GetResources also returns resources that were tagged once and are not any

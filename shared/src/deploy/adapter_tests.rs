@@ -15,20 +15,12 @@ use aws_smithy_types::error::ErrorMetadata;
 use serde_json::json;
 
 use super::*;
-use crate::aws::CallLog;
 
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 
 fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
     Deployer::new(
-        Clients {
-            ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
-            sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
-            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
-            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
-            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
-            calls: CallLog::default(),
-        },
+        crate::aws::mocked_clients(ecs, sns, &[]),
         DeployerConfig {
             targets: vec![DeployTarget {
                 repository: "web".into(),

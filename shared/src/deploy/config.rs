@@ -58,7 +58,7 @@ impl DeployTarget {
     }
 }
 
-pub use crate::aws::arn::cluster_name;
+pub use crate::model::arn::cluster_name;
 
 /// Everything the deployer reads from its environment.
 #[derive(Clone, Debug, PartialEq)]

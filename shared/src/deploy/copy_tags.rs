@@ -38,7 +38,7 @@ const ESSENTIAL: [&str; 5] = [
 /// The `autopilot:replaces` value for a base revision: its ARN when it fits in a tag value,
 /// else `<family>:<revision>`, else the revision number alone (a copy stays in its base's
 /// family, so the number names it). Every form ends in the revision number
-/// ([`crate::aws::ecs::revision_number`] reads it).
+/// ([`crate::model::revision::revision_number`] reads it).
 pub fn replaces_value(base_arn: &str) -> String {
     if base_arn.chars().count() <= tags::MAX_VALUE_CHARS {
         return base_arn.to_string();
@@ -49,7 +49,7 @@ pub fn replaces_value(base_arn: &str) -> String {
     if short.chars().count() <= tags::MAX_VALUE_CHARS {
         return short.to_string();
     }
-    crate::aws::ecs::revision_number(base_arn).to_string()
+    crate::model::revision::revision_number(base_arn).to_string()
 }
 
 /// The tags of the copy of `base_arn` (whose tags are `base`) with the deployer's `ours`
@@ -193,7 +193,7 @@ mod tests {
         assert_eq!(t.tags[tags::RESTART], "on-failure");
         assert_eq!(t.tags[tags::REPLACES], "1000000");
         assert_eq!(
-            crate::aws::ecs::revision_number(&t.tags[tags::REPLACES]),
+            crate::model::revision::revision_number(&t.tags[tags::REPLACES]),
             1_000_000
         );
         // 5 essentials + the opt-in leave room for 44 of the base's 49 others; the image tag

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::config::{DeployTarget, Strategy};
-use crate::aws::arn::Arn;
+use crate::model::arn::Arn;
 use crate::tags;
 
 pub use crate::fleet::TagProblem;

@@ -8,8 +8,8 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::aws::ecs::Revision;
-use crate::deploy::outcome::StoppedTask;
-use crate::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::task::StoppedTask;
 use crate::tags;
 use crate::testing::FakeAws;
 

@@ -13,6 +13,7 @@ pub mod model;
 pub mod notices;
 pub mod outcome;
 pub mod plan;
+pub mod ports;
 mod prune;
 mod report;
 
@@ -25,11 +26,12 @@ use crate::aws::{ecs, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
-use crate::ports::DeployPorts;
-use crate::service::ServiceSnapshot;
+use crate::model::revision::revision_number;
+use crate::model::service::ServiceSnapshot;
 use crate::tags;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use plan::{Action, Live, LiveTaskDefinition, PushPlan, Reason, Step};
+pub use ports::DeployPorts;
 
 /// The detail types the deployer takes.
 pub const ECR_IMAGE_ACTION: &str = "ECR Image Action";
@@ -387,7 +389,7 @@ impl<P: DeployPorts> Deployer<P> {
             .active_revisions(base.family())
             .await?
             .into_iter()
-            .filter(|a| ecs::revision_number(a) > ecs::revision_number(base.arn()))
+            .filter(|a| revision_number(a) > revision_number(base.arn()))
             .take(5)
             .collect();
         for arn in newer {
@@ -558,3 +560,6 @@ mod parse_props {
         }
     }
 }
+
+#[cfg(test)]
+mod fake;

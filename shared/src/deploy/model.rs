@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::service::ServiceSnapshot;
+use crate::model::service::ServiceSnapshot;
 
 /// What happens to one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -4,11 +4,12 @@
 use chrono::Duration;
 
 use super::config::DeployTarget;
-use super::outcome::{DeployedImage, Replacement, Rollback, StoppedTask};
+use super::outcome::{DeployedImage, Replacement, Rollback};
 use super::plan::{short_digest, Decision, Reason};
-use crate::aws::arn::{ecs_service_arn, ecs_service_url, ecs_task_url};
 use crate::error::Error;
 use crate::events::{DeploymentEventName, EcrImageAction, EcsDeploymentStateChange, Event};
+use crate::model::arn::{ecs_service_arn, ecs_service_url, ecs_task_url};
+use crate::model::task::StoppedTask;
 use crate::notify::{link, neutralise, Notification, Severity};
 use crate::tags;
 

@@ -7,10 +7,10 @@ use chrono::{DateTime, Duration, Utc};
 use serde::Serialize;
 
 use super::config::{DeployTarget, Strategy};
-use crate::aws::Arn;
 use crate::error::{Error, Result};
 use crate::events::{DeploymentEventName, EcsDeploymentStateChange, Event};
-use crate::service::ServiceSnapshot;
+use crate::model::arn::Arn;
+use crate::model::service::ServiceSnapshot;
 use crate::tags;
 
 /// What the event says happened.
@@ -33,17 +33,6 @@ impl DeploymentOutcome {
             _ => DeploymentOutcome::InProgress,
         }
     }
-}
-
-/// One stopped task of a deployment, as the failure notice shows it.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct StoppedTask {
-    pub task_id: String,
-    pub stop_code: Option<String>,
-    pub stopped_reason: Option<String>,
-    /// `name: exit code N (reason)` per container that says something.
-    pub containers: Vec<String>,
 }
 
 /// The image a completed deployment runs, as far as the tags tell.
@@ -353,7 +342,7 @@ pub fn replacement_reads(
     } else {
         deployment.task_definition.clone()
     };
-    let mut others: Vec<&crate::service::DeploymentSnapshot> = service
+    let mut others: Vec<&crate::model::service::DeploymentSnapshot> = service
         .deployments
         .iter()
         .filter(|d| d.id != change.deployment_id && !d.task_definition.is_empty())
@@ -441,7 +430,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::service::DeploymentSnapshot;
+    use crate::model::service::DeploymentSnapshot;
 
     fn target(cluster: &str, service: &str) -> DeployTarget {
         DeployTarget {

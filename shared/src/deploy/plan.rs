@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 
 use super::config::{DeployTarget, Strategy};
 pub use super::model::*;
-use crate::aws::arn::dns_suffix;
 use crate::events::{EcrImageAction, Event};
+use crate::model::arn::dns_suffix;
 use crate::tags;
 
 /// The entries of `DEPLOY_TARGETS` whose state is needed to decide: those for this repository
@@ -161,7 +161,8 @@ fn decide(
     }
     // Follow-tag records the image on the service's tags; a service with an old short ARN
     // (service/<name>, no cluster) cannot be tagged.
-    if target.strategy == Strategy::FollowTag && !crate::aws::arn::is_long_service_arn(&service.arn)
+    if target.strategy == Strategy::FollowTag
+        && !crate::model::arn::is_long_service_arn(&service.arn)
     {
         return (
             Reason::ShortServiceArn,

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::events::{envelope, typed};
-use crate::service::ServiceSnapshot;
+use crate::model::service::ServiceSnapshot;
 
 const DIGEST: &str = "sha256:0c1f6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7";
 const OLD_DIGEST: &str = "sha256:aaaa6e7bb4b4f7e2a1d3c5b7e9f1a3c5e7b9d1f3a5c7e9b1d3f5a7c9e1b3d5f7";

@@ -4,8 +4,8 @@
 use std::collections::BTreeMap;
 
 use crate::aws::ecs::Revision;
+use crate::deploy::ports::DeployPorts;
 use crate::error::Result;
-use crate::ports::DeployPorts;
 use crate::tags;
 
 /// At most this many older revisions are examined per run; the next completion goes on.
@@ -75,11 +75,11 @@ pub async fn prune(
     // form ending in its revision number when the ARN is too long for a tag value.
     let replaced = live_tags
         .get(tags::REPLACES)
-        .map(|v| crate::aws::ecs::revision_number(v))
+        .map(|v| crate::model::revision::revision_number(v))
         .and_then(|n| {
             same_family
                 .iter()
-                .find(|a| crate::aws::ecs::revision_number(a) == n)
+                .find(|a| crate::model::revision::revision_number(a) == n)
         })
         .map(String::as_str);
     let drop = choose(&revisions, live_arn, replaced, keep);

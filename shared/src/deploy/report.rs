@@ -8,12 +8,12 @@ use serde_json::{json, Value};
 use super::config::DeployTarget;
 use super::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
 use super::{fleet, notices, prune, Deployer};
-use crate::aws::arn::is_long_service_arn;
+use crate::deploy::ports::DeployPorts;
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
 use crate::metrics::Metrics;
-use crate::ports::DeployPorts;
-use crate::service::ServiceSnapshot;
+use crate::model::arn::is_long_service_arn;
+use crate::model::service::ServiceSnapshot;
 use crate::tags;
 
 /// How many stopped tasks of a failed deployment are read for their reasons.

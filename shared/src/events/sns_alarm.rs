@@ -15,8 +15,8 @@ use serde_json::{json, Map, Value};
 
 use super::cloudwatch_alarm::{parse_time, MetricQuery};
 use super::{AlarmConfiguration, AlarmState, AlarmStateChange, Event, Metric, MetricStat};
-use crate::aws::Arn;
 use crate::error::{Error, Result};
+use crate::model::arn::Arn;
 
 /// The detail type the alarms read from SNS stand in for.
 const ALARM_STATE_CHANGE: &str = "CloudWatch Alarm State Change";

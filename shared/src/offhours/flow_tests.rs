@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::*;
+use crate::model::service::ServiceSnapshot;
 use crate::offhours::calendar::{parse_windows, Calendar};
 use crate::offhours::TagSelection;
-use crate::service::ServiceSnapshot;
 use crate::tags;
 use crate::testing::FakeAws;
 
@@ -530,7 +530,7 @@ async fn a_record_already_on_the_service_is_the_one_the_scale_down_follows() {
         .clients
         .with(|s| s.suspended.get("service/dev/web").copied());
     assert!(
-        suspended.is_none_or(|s| s == crate::aws::autoscaling::Suspended::default()),
+        suspended.is_none_or(|s| s == crate::model::scaling::Suspended::default()),
         "{night}: {suspended:?}"
     );
     off.handle(tick(MORNING)).await.expect("morning");
@@ -538,7 +538,7 @@ async fn a_record_already_on_the_service_is_the_one_the_scale_down_follows() {
         .clients
         .with(|s| s.suspended.get("service/dev/web").copied());
     assert!(
-        suspended.is_none_or(|s| s == crate::aws::autoscaling::Suspended::default()),
+        suspended.is_none_or(|s| s == crate::model::scaling::Suspended::default()),
         "scaling left suspended after the wake: {suspended:?}"
     );
 }
@@ -588,7 +588,7 @@ async fn a_wake_step_that_fails_never_leaves_a_running_service_marked_asleep() {
 
 #[tokio::test]
 async fn a_sleeping_services_scaling_is_suspended_and_its_own_state_comes_back() {
-    use crate::aws::autoscaling::Suspended;
+    use crate::model::scaling::Suspended;
     let aws = aws(2, &[]);
     // A person had suspended scale-in; nothing else.
     let before = Suspended {
@@ -622,7 +622,7 @@ async fn a_sleeping_services_scaling_is_suspended_and_its_own_state_comes_back()
 
 #[tokio::test]
 async fn a_record_from_before_the_suspended_state_wakes_without_touching_it() {
-    use crate::aws::autoscaling::Suspended;
+    use crate::model::scaling::Suspended;
     // Put to sleep by the previous version: no suspended state recorded, no start mark.
     let aws = aws(
         0,

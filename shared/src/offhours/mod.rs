@@ -10,26 +10,27 @@ pub mod config;
 /// off-hours' chat notification (public for the core's benchmarks).
 pub mod notices;
 pub mod plan;
+pub mod ports;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::service::ServiceSnapshot;
+use crate::model::service::ServiceSnapshot;
 use chrono::{DateTime, Utc};
 use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::autoscaling::{self, ScalableTarget};
-use crate::aws::cloudwatch::ServiceAlarm;
 use crate::aws::Clients;
 use crate::capacity;
 use crate::error::{Error, Failure, Result};
 use crate::fleet::TagProblem;
 use crate::metrics::Metrics;
-use crate::ports::OffHoursPorts;
+use crate::model::alarm::ServiceAlarm;
+use crate::model::scaling::{resource_id, ScalableTarget};
 use crate::tags::{ASLEEP_SINCE, MUTED_BY, OFF_HOURS_TAG_PROBLEM, RESTORE, SLEEP_STARTED_AT};
 pub use config::{OffHoursConfig, Selected, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
+pub use ports::OffHoursPorts;
 
 /// What the invocation returns: the tick's mode and what it did to each service.
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -324,7 +325,7 @@ impl<P: OffHoursPorts> OffHours<P> {
                             continue;
                         }
                         if let Some((cluster, name)) =
-                            crate::aws::Arn::parse(&s.arn).and_then(|a| a.ecs_service())
+                            crate::model::arn::Arn::parse(&s.arn).and_then(|a| a.ecs_service())
                         {
                             by_cluster
                                 .entry(cluster.to_string())
@@ -401,7 +402,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         let wanted: Vec<String> = planned
             .iter()
             .filter(|(_, p)| p.action == Action::Sleep && !p.resume)
-            .map(|(s, _)| autoscaling::resource_id(&s.cluster, &s.name))
+            .map(|(s, _)| resource_id(&s.cluster, &s.name))
             .collect();
         self.clients.scalable_targets(&wanted).await
     }
@@ -600,3 +601,6 @@ impl<P: OffHoursPorts> crate::runtime::Handler for OffHours<P> {
 #[cfg(test)]
 #[path = "flow_tests.rs"]
 mod flow_tests;
+
+#[cfg(test)]
+mod fake;

@@ -21,7 +21,7 @@ pub fn transition(
     let name = |p: &Planned| {
         format!(
             "{}/{}",
-            crate::aws::arn::cluster_name(&p.cluster),
+            crate::model::arn::cluster_name(&p.cluster),
             p.service
         )
     };

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use crate::aws::autoscaling::{self, ScalableTarget};
-use crate::service::ServiceSnapshot;
+use crate::model::scaling::{resource_id, ScalableTarget};
+use crate::model::service::ServiceSnapshot;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -69,7 +69,7 @@ pub fn with_capacity(
                 p.error = Some(Failure::from(e));
             }
             Ok(targets) => {
-                let t = targets.get(&autoscaling::resource_id(&s.cluster, &s.name));
+                let t = targets.get(&resource_id(&s.cluster, &s.name));
                 p.restore = Some(Restore {
                     desired: s.desired,
                     min: t.map(|t| t.min),
@@ -186,7 +186,7 @@ pub fn plan(mode: Mode, now: DateTime<Utc>, s: &ServiceSnapshot) -> Planned {
     }
     // Sleeping records the capacity to restore in the service's tags, which a service with an
     // old short ARN cannot carry: say so rather than fail on TagResource.
-    if p.action == Action::Sleep && !crate::aws::arn::is_long_service_arn(&s.arn) {
+    if p.action == Action::Sleep && !crate::model::arn::is_long_service_arn(&s.arn) {
         p.action = Action::Error;
         p.reason = format!(
             "the service has an old short ARN ({}), which cannot be tagged, and off-hours records the capacity to restore in its tags: migrate the service to the long ARN format",
@@ -349,7 +349,7 @@ mod tests {
             );
         }
         let mut busy = state(2, &[]);
-        busy.deployments = vec![crate::service::DeploymentSnapshot {
+        busy.deployments = vec![crate::model::service::DeploymentSnapshot {
             status: "PRIMARY".into(),
             rollout_state: Some("IN_PROGRESS".into()),
             ..Default::default()

@@ -3,11 +3,11 @@
 
 use super::plan::{self, Act, Plan, RunSpec, StopReport};
 use super::{notices, rules, Action, TaskWatcher};
-use crate::aws::ecs;
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{EcsTaskStateChange, Event};
-use crate::ports::TaskPorts;
+use crate::model::task::RunAgain;
+use crate::tasks::ports::TaskPorts;
 
 impl<P: TaskPorts> TaskWatcher<P> {
     /// Carries a plan out: tags, scaling, a restart, then its notice. A change that fails is
@@ -111,7 +111,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
     /// start no second task.
     async fn run_again(&self, t: &EcsTaskStateChange, run: &RunSpec) -> Result<String> {
         self.clients
-            .run_again(&ecs::RunAgain {
+            .run_again(&RunAgain {
                 cluster: &t.cluster_arn,
                 task_definition: t.task_definition_arn.as_deref(),
                 group: t.group.as_deref(),

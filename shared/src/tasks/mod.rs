@@ -12,6 +12,7 @@ pub mod config;
 /// The task-watcher's chat notifications (public for the core's benchmarks).
 pub mod notices;
 pub mod plan;
+pub mod ports;
 pub mod rules;
 
 use std::collections::HashMap;
@@ -20,16 +21,18 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::aws::{ecs, Arn, Clients};
+use crate::aws::Clients;
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event};
 use crate::metrics::Metrics;
-use crate::ports::TaskPorts;
+use crate::model::arn::Arn;
+use crate::model::revision::RevisionFacts;
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 use plan::{Facts, Read, Step};
 pub use plan::{RunSpec, StopReport};
+pub use ports::TaskPorts;
 pub use rules::{Action, CrashLoop, Restart};
 
 /// The detail type the task-watcher takes.
@@ -44,7 +47,7 @@ pub struct TaskWatcher<P = Clients> {
     pub clients: P,
     pub config: TaskWatcherConfig,
     /// Log configuration and tags per task-definition ARN, read once for the life of the process.
-    revisions: Mutex<HashMap<String, ecs::RevisionFacts>>,
+    revisions: Mutex<HashMap<String, RevisionFacts>>,
 }
 
 /// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
@@ -166,7 +169,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
 
     /// A revision's log configuration and tags, read once per revision for the life of the
     /// process (a revision never changes); a failed read is not remembered, and is said as why.
-    async fn revision(&self, td: &str) -> std::result::Result<ecs::RevisionFacts, String> {
+    async fn revision(&self, td: &str) -> std::result::Result<RevisionFacts, String> {
         let cached = self.revisions.lock().ok().and_then(|m| m.get(td).cloned());
         if let Some(facts) = cached {
             return Ok(facts);
@@ -199,3 +202,6 @@ mod tests;
 #[cfg(test)]
 #[path = "flow_tests.rs"]
 mod flow_tests;
+
+#[cfg(test)]
+mod fake;

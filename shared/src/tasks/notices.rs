@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::classify::{Cause, Classification};
-use crate::aws::arn::{ecs_service_arn, ecs_task_url};
 use crate::capacity::Restore;
 use crate::events::{EcsTaskStateChange, Event};
+use crate::model::arn::{ecs_service_arn, ecs_task_url};
 use crate::notify::{link, neutralise, Notification, Severity};
 use crate::tags;
 
@@ -176,7 +176,7 @@ pub(super) fn crash_loop(
         }
         None => next_steps.push("The service keeps retrying; set CRASH_LOOP_ACTION=scale-to-zero to stop such loops automatically.".into()),
     }
-    if !crate::aws::arn::is_long_service_arn(service_arn) {
+    if !crate::model::arn::is_long_service_arn(service_arn) {
         description.push_str(
             "\nThe service has an old short ARN, which ECS cannot tag: the watcher can neither remember this alert nor record the capacity to restore, so it did not scale the service (it works out from the listed stops when to speak again).",
         );

@@ -16,13 +16,13 @@ use super::classify::{classify, Cause, Classification};
 use super::config::{RestartNetwork, TaskWatcherConfig};
 use super::notices;
 use super::rules::{self, Action, CrashLoop, Restart, RestartOptIn};
-use crate::aws::arn::{self, Arn};
-use crate::aws::ecs::RevisionFacts;
 use crate::capacity::{self, Restore};
 use crate::events::{EcsTaskStateChange, Event, StopCode};
 use crate::fleet::{self as tag_problems, TagProblem};
+use crate::model::arn::{self, Arn};
+use crate::model::revision::RevisionFacts;
+use crate::model::service::ServiceSnapshot;
 use crate::notify::{Notification, Severity};
-use crate::service::ServiceSnapshot;
 use crate::tags::{self, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
 
 /// What the invocation returns: the stop, its cause, and what was done about it.

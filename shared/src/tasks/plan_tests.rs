@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use super::*;
-use crate::aws::ecs::{AwsLogs, RevisionFacts};
+use crate::model::revision::{AwsLogs, RevisionFacts};
 use crate::tasks::config::CrashLoopAction;
 
 const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";

@@ -14,7 +14,7 @@ use aws_sdk_ecs::Client;
 use chrono::DateTime;
 
 use crate::error::{Error, Result};
-use crate::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -68,9 +68,9 @@ pub async fn describe_services(
 fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
     let arn = s.service_arn().unwrap_or_default().to_string();
     // The long ARN names the cluster: arn:...:service/<cluster>/<service>.
-    let cluster = crate::aws::Arn::parse(&arn)
+    let cluster = crate::model::arn::Arn::parse(&arn)
         .and_then(|a| a.ecs_service().map(|(c, _)| c.to_string()))
-        .unwrap_or_else(|| crate::aws::arn::cluster_name(cluster).to_string());
+        .unwrap_or_else(|| crate::model::arn::cluster_name(cluster).to_string());
     ServiceSnapshot {
         cluster,
         name: s.service_name().unwrap_or_default().to_string(),

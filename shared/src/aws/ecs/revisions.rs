@@ -8,30 +8,13 @@ use aws_sdk_ecs::Client;
 use crate::error::{Error, Result};
 
 use super::{tag_list, tag_map};
+use crate::model::revision::{revision_number, AwsLogs};
 
 /// A task-definition revision as DescribeTaskDefinition returned it. Kept whole, because the
 /// deployer registers copies identical in every field; the rest of the core reads it through
 /// these accessors.
 #[derive(Clone, Debug)]
 pub struct Revision(TaskDefinition);
-
-/// Where a container logs, from its `awslogs` log configuration.
-#[derive(Clone, Debug, PartialEq)]
-pub struct AwsLogs {
-    pub container: String,
-    pub group: String,
-    /// Empty when the configuration names none.
-    pub region: String,
-    pub prefix: Option<String>,
-}
-
-/// What the task-watcher reads of a revision, once for the life of its process: where its
-/// containers log, and its tags (the `autopilot:restart` opt-in of every task it runs).
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct RevisionFacts {
-    pub logs: Vec<AwsLogs>,
-    pub tags: BTreeMap<String, String>,
-}
 
 impl Revision {
     pub fn arn(&self) -> &str {
@@ -85,6 +68,7 @@ impl Revision {
 }
 
 #[cfg(test)]
+#[allow(dead_code)] // by the deployer's tests
 impl Revision {
     /// A revision as tests build it with the SDK's builders.
     pub(crate) fn from_sdk(td: TaskDefinition) -> Self {
@@ -203,14 +187,6 @@ pub async fn active_revisions(client: &Client, family: &str) -> Result<Vec<Strin
     // Newest first by revision number, whatever order the answer came in.
     arns.sort_by_key(|a| std::cmp::Reverse(revision_number(a)));
     Ok(arns)
-}
-
-/// The revision number at the end of a task-definition ARN (`...:task-definition/web:7` is 7).
-pub fn revision_number(arn: &str) -> u64 {
-    arn.rsplit(':')
-        .next()
-        .and_then(|n| n.parse().ok())
-        .unwrap_or(0)
 }
 
 /// Deregisters a task definition revision.

@@ -12,15 +12,13 @@ use chrono::DateTime;
 use futures_util::{stream, StreamExt, TryStreamExt};
 use serde_json::Value;
 
-#[cfg(feature = "deploy")]
-use crate::deploy::outcome::StoppedTask;
 use crate::error::{Error, Result};
 use crate::events::{EcsTaskStateChange, StopCode, TaskContainer};
+use crate::model::task::{RunAgain, StoppedTask};
 
 use super::{tag_list, tag_map, DESCRIBE_TASKS_BATCH};
 
 /// How many pages of a service's stopped tasks (100 each) are read for a deployment's.
-#[cfg(feature = "deploy")]
 pub const DEPLOYMENT_STOPS_PAGES: usize = 3;
 
 /// The stopped tasks a deployment started, summarised for the failure notice (id, stop code,
@@ -29,7 +27,6 @@ pub const DEPLOYMENT_STOPS_PAGES: usize = 3;
 /// `desiredStatus=STOPPED`, up to [`DEPLOYMENT_STOPS_PAGES`] pages of 100), described, and those
 /// whose `startedBy` is the deployment's id (ECS sets it on the tasks a deployment starts) are
 /// kept.
-#[cfg(feature = "deploy")]
 pub async fn stopped_task_summaries(
     client: &Client,
     cluster: &str,
@@ -65,7 +62,6 @@ pub async fn stopped_task_summaries(
     Ok(found)
 }
 
-#[cfg(feature = "deploy")]
 fn stopped_task(task: &Task) -> StoppedTask {
     let task_id = task
         .task_arn()
@@ -202,25 +198,6 @@ fn task_state(task: &Task) -> EcsTaskStateChange {
     }
 }
 
-/// A stopped task to run again as it ran, in the task-watcher's terms.
-pub struct RunAgain<'a> {
-    pub cluster: &'a str,
-    pub task_definition: Option<&'a str>,
-    pub group: Option<&'a str>,
-    pub started_by: &'a str,
-    /// Derived from the stopped task: a duplicate event starts no second task.
-    pub client_token: String,
-    pub subnets: &'a [String],
-    pub security_groups: &'a [String],
-    pub assign_public_ip: bool,
-    pub tags: &'a BTreeMap<String, String>,
-    /// The capacity provider it ran on (wins over the launch type).
-    pub capacity_provider: Option<&'a str>,
-    pub launch_type: Option<&'a str>,
-    /// The event's `overrides`, as sent: their container overrides are passed on.
-    pub overrides: Option<&'a Value>,
-}
-
 /// Runs a task again (RunTask); returns the new task's ARN.
 pub async fn run_task(client: &Client, r: &RunAgain<'_>) -> Result<String> {
     let mut req = client
@@ -337,7 +314,7 @@ pub(crate) fn container_overrides(overrides: Option<&Value>) -> Option<Vec<Conta
     (!out.is_empty()).then_some(out)
 }
 
-#[cfg(all(test, feature = "deploy"))]
+#[cfg(test)]
 mod tests {
     use aws_sdk_ecs::operation::describe_tasks::DescribeTasksOutput;
     use aws_sdk_ecs::operation::list_tasks::ListTasksOutput;

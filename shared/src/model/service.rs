@@ -103,3 +103,10 @@ mod tests {
         );
     }
 }
+
+/// A service found by its tags: its ARN and every tag it carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaggedService {
+    pub arn: String,
+    pub tags: BTreeMap<String, String>,
+}

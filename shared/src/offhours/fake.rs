@@ -1,0 +1,111 @@
+//! The in-memory fake's side of this job's ports (`testing::FakeAws`).
+
+use std::collections::BTreeMap;
+
+use super::OffHoursPorts;
+use crate::error::Result;
+use crate::model::alarm::ServiceAlarm;
+use crate::testing::FakeAws;
+
+impl OffHoursPorts for FakeAws {
+    async fn tagged_services(
+        &self,
+        key: &str,
+        values: &[String],
+    ) -> Result<Vec<crate::model::service::TaggedService>> {
+        self.find_tagged(key, values).await
+    }
+
+    async fn alarm_tags(&self, arn: &str) -> Result<BTreeMap<String, String>> {
+        self.tags_of_alarm(arn).await
+    }
+
+    async fn service_arns(&self, cluster: &str) -> Result<Vec<String>> {
+        self.call("ECS.ListServices");
+        let cluster = crate::model::arn::cluster_name(cluster).to_string();
+        Ok(self.with(|s| {
+            s.services
+                .iter()
+                .filter(|x| x.cluster == cluster)
+                .map(|x| x.arn.clone())
+                .collect()
+        }))
+    }
+
+    async fn untag_service(&self, arn: &str, keys: &[&str]) -> Result<()> {
+        self.call_or_fail("ECS.UntagResource")?;
+        self.with(|s| {
+            for x in s.services.iter_mut().filter(|x| x.arn == arn) {
+                x.tags.retain(|k, _| !keys.contains(&k.as_str()));
+            }
+        });
+        Ok(())
+    }
+
+    async fn alarms_by_service(&self) -> Result<BTreeMap<(String, String), Vec<ServiceAlarm>>> {
+        self.call("CloudWatch.DescribeAlarms");
+        Ok(self.with(|s| {
+            let mut out: BTreeMap<(String, String), Vec<ServiceAlarm>> = BTreeMap::new();
+            for (name, (cluster, service, enabled)) in &s.alarms {
+                out.entry((cluster.clone(), service.clone()))
+                    .or_default()
+                    .push(ServiceAlarm {
+                        name: name.clone(),
+                        arn: crate::testing::alarm_arn(name),
+                        actions_enabled: *enabled,
+                        actions: s.alarm_actions.get(name).cloned().unwrap_or_default(),
+                    });
+            }
+            out
+        }))
+    }
+
+    async fn tag_alarm(&self, arn: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        self.call_or_fail("CloudWatch.TagResource")?;
+        self.with(|s| {
+            s.alarm_tags
+                .entry(arn.to_string())
+                .or_default()
+                .extend(tags.clone())
+        });
+        Ok(())
+    }
+
+    async fn untag_alarm(&self, arn: &str, keys: &[&str]) -> Result<()> {
+        self.call_or_fail("CloudWatch.UntagResource")?;
+        self.with(|s| {
+            if let Some(t) = s.alarm_tags.get_mut(arn) {
+                t.retain(|k, _| !keys.contains(&k.as_str()));
+            }
+        });
+        Ok(())
+    }
+
+    async fn set_alarm_actions(&self, names: &[String], enable: bool) -> Result<()> {
+        if names.is_empty() {
+            return Ok(());
+        }
+        self.call_or_fail(if enable {
+            "CloudWatch.EnableAlarmActions"
+        } else {
+            "CloudWatch.DisableAlarmActions"
+        })?;
+        self.with(|s| {
+            for n in names {
+                if let Some(a) = s.alarms.get_mut(n) {
+                    a.2 = enable;
+                }
+            }
+        });
+        Ok(())
+    }
+
+    async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
+        self.call("ECS.DescribeTaskDefinition");
+        Ok(self.with(|s| {
+            s.sizes
+                .get(task_definition)
+                .map_or((None, None), |(c, m)| (Some(*c), Some(*m)))
+        }))
+    }
+}
