@@ -17,13 +17,52 @@ use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
 use tokio::time::Instant;
 
-use crate::aws::{CallWatch, Watched};
+use serde::Serialize;
+
+use crate::aws::{CallLog, CallWatch, Watched};
 use crate::error::{Error, Result};
 use crate::events::{sqs_records, SqsRecord};
+use crate::metrics::Metrics;
 
 /// A function's handler: one event in, the JSON result out.
 pub trait Handler: Send + Sync {
     fn handle(&self, event: Value) -> impl Future<Output = Result<Value>> + Send;
+}
+
+/// One job as every function runs it: parse the event, run it, count what it did. The
+/// invocation around it is the same for all four ([`Handler`] for every `Job`): a fresh record
+/// of the AWS calls, the job's metrics with `AwsCalls` on success, and the report as the
+/// invocation's JSON result.
+pub trait Job: Send + Sync {
+    /// The function's name: its metrics' `function` dimension.
+    const NAME: &'static str;
+    /// The event, parsed and validated.
+    type Event: Send;
+    /// What an invocation returns.
+    type Report: Serialize + Send;
+    /// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
+    fn parse(&self, event: Value) -> Result<Self::Event>;
+    /// Reads, plans, applies and notifies.
+    fn run(&self, event: Self::Event) -> impl Future<Output = Result<Self::Report>> + Send;
+    /// What the invocation counts, beside `AwsCalls`.
+    fn metrics(report: &Self::Report, metrics: Metrics) -> Metrics;
+    /// The record of the AWS calls the job's clients make.
+    fn calls(&self) -> &CallLog;
+}
+
+impl<J: Job> Handler for J {
+    async fn handle(&self, event: Value) -> Result<Value> {
+        let (result, calls) = self
+            .calls()
+            .around(async { self.run(self.parse(event)?).await })
+            .await;
+        let report = result?;
+        J::metrics(&report, Metrics::new(J::NAME))
+            .count("AwsCalls", calls.len())
+            .emit();
+        serde_json::to_value(&report)
+            .map_err(|e| Error::invariant(format!("the {} report is not JSON: {e}", J::NAME)))
+    }
 }
 
 /// How long before Lambda's deadline an invocation stops: time to log why and to post the
@@ -203,6 +242,66 @@ mod tests {
         fn seen(&self) -> Vec<Value> {
             self.0.lock().unwrap().clone()
         }
+    }
+
+    /// A job that counts the `n` its events carry, with its own call record.
+    #[derive(Default)]
+    struct Counter {
+        calls: CallLog,
+        runs: Mutex<usize>,
+    }
+
+    #[derive(Serialize)]
+    struct Counted {
+        n: usize,
+    }
+
+    impl Job for Counter {
+        const NAME: &'static str = "counter";
+        type Event = usize;
+        type Report = Counted;
+
+        fn parse(&self, event: Value) -> Result<usize> {
+            event["n"]
+                .as_u64()
+                .map(|n| n as usize)
+                .ok_or_else(|| Error::bad_event("n: must be a count"))
+        }
+
+        async fn run(&self, n: usize) -> Result<Counted> {
+            *self.runs.lock().unwrap() += 1;
+            self.calls.record("ECS.DescribeServices".into());
+            Ok(Counted { n })
+        }
+
+        fn metrics(report: &Counted, metrics: Metrics) -> Metrics {
+            metrics.count("Counted", report.n)
+        }
+
+        fn calls(&self) -> &CallLog {
+            &self.calls
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_answers_with_its_report_on_a_fresh_call_record() {
+        let job = Counter::default();
+        job.calls
+            .record("left over from the last invocation".into());
+        let answer = job.handle(json!({"n": 3})).await.expect("handled");
+        assert_eq!(answer, json!({"n": 3}));
+        assert_eq!(job.calls.snapshot(), vec!["ECS.DescribeServices"]);
+    }
+
+    #[tokio::test]
+    async fn a_job_whose_event_does_not_parse_never_runs() {
+        let job = Counter::default();
+        let error = job
+            .handle(json!({"n": "three"}))
+            .await
+            .expect_err("bad event");
+        assert!(error.to_string().contains("n: must be a count"), "{error}");
+        assert_eq!(*job.runs.lock().unwrap(), 0);
     }
 
     fn message(id: &str, body: &str, queue: &str) -> Value {

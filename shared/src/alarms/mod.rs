@@ -17,14 +17,15 @@ use std::collections::BTreeMap;
 
 use chrono::{Duration, Utc};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::aws::Clients;
+use crate::aws::{CallLog, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
 use crate::metrics::Metrics;
 use crate::model::service::ServiceSnapshot;
 use crate::notify::Severity;
+use crate::runtime::Job;
 use crate::tags::{RUNBOOK, SEVERITY};
 pub use config::AlarmNotifierConfig;
 pub use plan::{AlarmPlan, AlarmState};
@@ -151,37 +152,6 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
         AlarmNotifier { clients, config }
     }
 
-    /// Handles one `CloudWatch Alarm State Change` event, or an SNS event of alarm
-    /// notifications (one report per record; a single record returns its report alone).
-    pub async fn handle(&self, event: Value) -> Result<Value> {
-        let (result, calls) = self
-            .clients
-            .calls()
-            .around(async {
-                let mut reports = vec![];
-                for ev in parse_all(event)? {
-                    reports.push(self.on_event(&ev).await?);
-                }
-                Ok(reports)
-            })
-            .await;
-        if let Ok(reports) = &result {
-            for o in reports {
-                tracing::info!(alarm = %o.alarm, state = %o.state, published = o.published, reason = ?o.reason, "alarm handled");
-            }
-            let published = reports.iter().filter(|o| o.published).count();
-            Metrics::new("alarm-notifier")
-                .count("AlarmsPublished", published)
-                .count("AlarmsSuppressed", reports.len() - published)
-                .count("AwsCalls", calls.len())
-                .emit();
-        }
-        result.map(|mut reports| match reports.len() {
-            1 => json!(reports.remove(0)),
-            _ => json!({ "records": reports }),
-        })
-    }
-
     /// Reads what the alarm needs (tags; its service; its history only when it may be
     /// flapping), plans, and publishes the message the plan routes.
     async fn on_event(&self, ev: &Event<AlarmStateChange>) -> Result<AlarmReport> {
@@ -278,9 +248,58 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
     }
 }
 
-impl<P: AlarmPorts> crate::runtime::Handler for AlarmNotifier<P> {
-    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        Self::handle(self, event)
+/// What an invocation returns: the alarm's report, or, for an SNS event of several alarm
+/// notifications, one per record (`{"records": [...]}`).
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum AlarmReports {
+    One(AlarmReport),
+    Records { records: Vec<AlarmReport> },
+}
+
+impl AlarmReports {
+    /// Every record's report.
+    pub fn all(&self) -> &[AlarmReport] {
+        match self {
+            AlarmReports::One(report) => std::slice::from_ref(report),
+            AlarmReports::Records { records } => records,
+        }
+    }
+}
+
+impl<P: AlarmPorts> Job for AlarmNotifier<P> {
+    const NAME: &'static str = "alarm-notifier";
+    type Event = Vec<Event<AlarmStateChange>>;
+    type Report = AlarmReports;
+
+    /// One `CloudWatch Alarm State Change` event, or an SNS event of alarm notifications.
+    fn parse(&self, event: Value) -> Result<Self::Event> {
+        parse_all(event)
+    }
+
+    async fn run(&self, events: Self::Event) -> Result<AlarmReports> {
+        let mut reports = vec![];
+        for event in &events {
+            let report = self.on_event(event).await?;
+            tracing::info!(alarm = %report.alarm, state = %report.state, published = report.published, reason = ?report.reason, "alarm handled");
+            reports.push(report);
+        }
+        Ok(match reports.len() {
+            1 => AlarmReports::One(reports.remove(0)),
+            _ => AlarmReports::Records { records: reports },
+        })
+    }
+
+    fn metrics(reports: &AlarmReports, metrics: Metrics) -> Metrics {
+        let all = reports.all();
+        let published = all.iter().filter(|report| report.published).count();
+        metrics
+            .count("AlarmsPublished", published)
+            .count("AlarmsSuppressed", all.len() - published)
+    }
+
+    fn calls(&self) -> &CallLog {
+        self.clients.calls()
     }
 }
 

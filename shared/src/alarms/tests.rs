@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::runtime::Handler;
 
 macro_rules! sample {
     ($name:literal) => {

@@ -15,6 +15,7 @@ use aws_smithy_types::error::ErrorMetadata;
 use serde_json::json;
 
 use super::*;
+use crate::runtime::Handler;
 
 const TD: &str = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:1";
 

@@ -10,6 +10,7 @@ use super::*;
 use crate::aws::ecs::Revision;
 use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
 use crate::model::task::StoppedTask;
+use crate::runtime::Handler;
 use crate::tags;
 use crate::testing::FakeAws;
 

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Utc};
 
 use super::config::{DeployTarget, Strategy};
-pub use super::model::*;
+pub use super::decision::*;
 use crate::events::{EcrImageAction, Event};
 use crate::model::arn::dns_suffix;
 use crate::tags;

@@ -9,6 +9,7 @@ use super::*;
 use crate::model::service::ServiceSnapshot;
 use crate::offhours::calendar::{parse_windows, Calendar};
 use crate::offhours::TagSelection;
+use crate::runtime::Handler;
 use crate::tags;
 use crate::testing::FakeAws;
 

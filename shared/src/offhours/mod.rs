@@ -20,13 +20,14 @@ use futures_util::StreamExt;
 use serde::Serialize;
 use serde_json::{json, Value};
 
-use crate::aws::Clients;
+use crate::aws::{CallLog, Clients};
 use crate::capacity;
 use crate::error::{Error, Failure, Result};
 use crate::fleet::TagProblem;
 use crate::metrics::Metrics;
 use crate::model::alarm::ServiceAlarm;
 use crate::model::scaling::{resource_id, ScalableTarget};
+use crate::runtime::Job;
 use crate::tags::{ASLEEP_SINCE, MUTED_BY, OFF_HOURS_TAG_PROBLEM, RESTORE, SLEEP_STARTED_AT};
 pub use config::{OffHoursConfig, Selected, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
@@ -97,27 +98,6 @@ pub struct OffHours<P = Clients> {
 impl<P: OffHoursPorts> OffHours<P> {
     pub fn new(clients: P, config: OffHoursConfig) -> Self {
         OffHours { clients, config }
-    }
-
-    /// Runs one tick.
-    pub async fn handle(&self, event: Value) -> Result<Value> {
-        let (result, calls) = self
-            .clients
-            .calls()
-            .around(async { self.tick(tick_time(&event)?).await })
-            .await;
-        if let Ok(o) = &result {
-            let count = |a: Action| o.services.iter().filter(|p| p.action == a).count();
-            Metrics::new("off-hours")
-                .count("Services", o.services.len())
-                .count("Slept", count(Action::Sleep))
-                .count("Woke", count(Action::Wake))
-                .count("Skipped", count(Action::Skip))
-                .count("Errors", count(Action::Error))
-                .count("AwsCalls", calls.len())
-                .emit();
-        }
-        result.map(|o| json!(o))
     }
 
     async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
@@ -592,9 +572,38 @@ fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> 
     }
 }
 
-impl<P: OffHoursPorts> crate::runtime::Handler for OffHours<P> {
-    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        Self::handle(self, event)
+impl<P: OffHoursPorts> Job for OffHours<P> {
+    const NAME: &'static str = "off-hours";
+    /// The tick's time.
+    type Event = DateTime<Utc>;
+    type Report = TickReport;
+
+    fn parse(&self, event: Value) -> Result<DateTime<Utc>> {
+        tick_time(&event)
+    }
+
+    async fn run(&self, now: DateTime<Utc>) -> Result<TickReport> {
+        self.tick(now).await
+    }
+
+    fn metrics(report: &TickReport, metrics: Metrics) -> Metrics {
+        let count = |action: Action| {
+            report
+                .services
+                .iter()
+                .filter(|p| p.action == action)
+                .count()
+        };
+        metrics
+            .count("Services", report.services.len())
+            .count("Slept", count(Action::Sleep))
+            .count("Woke", count(Action::Wake))
+            .count("Skipped", count(Action::Skip))
+            .count("Errors", count(Action::Error))
+    }
+
+    fn calls(&self) -> &CallLog {
+        self.clients.calls()
     }
 }
 

@@ -8,6 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::model::service::ServiceSnapshot;
+use crate::runtime::Handler;
 use crate::tags;
 use crate::testing::FakeAws;
 

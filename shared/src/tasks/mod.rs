@@ -21,13 +21,14 @@ use std::sync::Mutex;
 use chrono::Utc;
 use serde_json::{json, Value};
 
-use crate::aws::Clients;
+use crate::aws::{CallLog, Clients};
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event};
 use crate::metrics::Metrics;
 use crate::model::arn::Arn;
 use crate::model::revision::RevisionFacts;
+use crate::runtime::Job;
 pub use classify::{classify, Cause, Classification};
 pub use config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 use plan::{Facts, Read, Step};
@@ -86,26 +87,6 @@ impl<P: TaskPorts> TaskWatcher<P> {
             config,
             revisions: Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Handles one `ECS Task State Change` event.
-    pub async fn handle(&self, event: Value) -> Result<Value> {
-        let (result, calls) = self
-            .clients
-            .calls()
-            .around(async { self.on_event(&parse(event)?).await })
-            .await;
-        if let Ok(report) = &result {
-            let did = |action: Action| usize::from(report.actions.contains(&action));
-            Metrics::new("task-watcher")
-                .count("StoppedTasks", 1)
-                .count("Alerts", did(Action::Alert).max(did(Action::CrashLoop)))
-                .count("CrashLoops", did(Action::CrashLoop))
-                .count("Restarts", did(Action::Restart))
-                .count("AwsCalls", calls.len())
-                .emit();
-        }
-        result.map(|report| json!(report))
     }
 
     /// Reads what the plan asks for until it is decided, then applies it.
@@ -189,9 +170,30 @@ impl<P: TaskPorts> TaskWatcher<P> {
     }
 }
 
-impl<P: TaskPorts> crate::runtime::Handler for TaskWatcher<P> {
-    fn handle(&self, event: Value) -> impl std::future::Future<Output = Result<Value>> + Send {
-        Self::handle(self, event)
+impl<P: TaskPorts> Job for TaskWatcher<P> {
+    const NAME: &'static str = "task-watcher";
+    type Event = Event<EcsTaskStateChange>;
+    type Report = StopReport;
+
+    fn parse(&self, event: Value) -> Result<Self::Event> {
+        parse(event)
+    }
+
+    async fn run(&self, event: Self::Event) -> Result<StopReport> {
+        self.on_event(&event).await
+    }
+
+    fn metrics(report: &StopReport, metrics: Metrics) -> Metrics {
+        let did = |action: Action| usize::from(report.actions.contains(&action));
+        metrics
+            .count("StoppedTasks", 1)
+            .count("Alerts", did(Action::Alert).max(did(Action::CrashLoop)))
+            .count("CrashLoops", did(Action::CrashLoop))
+            .count("Restarts", did(Action::Restart))
+    }
+
+    fn calls(&self) -> &CallLog {
+        self.clients.calls()
     }
 }
 

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
+use autopilot_core::runtime::Handler;
 use integration_tests::{sample_event, Emulator, Stack};
 use serde_json::{json, Value};
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use autopilot_core::alarms::AlarmNotifier;
 use autopilot_core::deploy::Deployer;
 use autopilot_core::offhours::OffHours;
+use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use autopilot_core::Error;
 use integration_tests::configs::{push_event, ELB};

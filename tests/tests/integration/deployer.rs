@@ -1,6 +1,7 @@
 //! The deployer against the local emulator: real ECS, SNS and SQS wire protocols.
 
 use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
+use autopilot_core::runtime::Handler;
 use autopilot_core::Error;
 use integration_tests::{Capture, Emulator, Stack};
 use serde_json::{json, Value};

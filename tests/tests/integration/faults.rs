@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use autopilot_core::alarms::AlarmNotifier;
 use autopilot_core::deploy::Deployer;
 use autopilot_core::offhours::{OffHours, ServiceRef};
+use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use autopilot_core::Error;
 use integration_tests::configs::{push_event, tick_event, ELB};

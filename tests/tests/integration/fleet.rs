@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use autopilot_core::deploy::{DeployTarget, Deployer};
 use autopilot_core::offhours::{OffHours, ServiceRef};
+use autopilot_core::runtime::Handler;
 use integration_tests::configs::{push_event, tick_event};
 use integration_tests::{Emulator, Fault, FaultProxy, Rule, Stack};
 

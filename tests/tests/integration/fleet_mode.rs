@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use autopilot_core::deploy::{Deployer, DeployerConfig};
 use autopilot_core::offhours::{OffHours, TagSelection};
+use autopilot_core::runtime::Handler;
 use autopilot_core::tags;
 use integration_tests::configs::{push_event, tick_event};
 use integration_tests::{Emulator, Stack};

@@ -14,6 +14,7 @@ use autopilot_core::aws::Clients;
 use autopilot_core::config::Env;
 use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
 use autopilot_core::offhours::{OffHours, OffHoursConfig};
+use autopilot_core::runtime::Handler;
 use autopilot_core::tags;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 use integration_tests::emulator::{Emulator, ACCOUNT, REGION};

@@ -3,6 +3,7 @@
 
 use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef, TagSelection};
+use autopilot_core::runtime::Handler;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
 use integration_tests::{Emulator, Stack};
 use serde_json::{json, Value};

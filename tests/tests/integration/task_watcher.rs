@@ -1,5 +1,6 @@
 //! The task-watcher against the local emulator.
 
+use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, RestartNetwork, TaskWatcher, TaskWatcherConfig};
 use autopilot_core::Error;
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;

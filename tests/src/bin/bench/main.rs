@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use autopilot_core::alarms::AlarmNotifier;
 use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
+use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
 use integration_tests::configs::{tick_event, ELB};
 use integration_tests::{Emulator, Fault, FaultProxy, Rule, Stack};

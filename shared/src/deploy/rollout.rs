@@ -1,20 +1,55 @@
-//! Reports a deployment's outcome: parse, plan ([`outcome::plan`]), read what the report needs,
+//! A deployment's outcome (`ECS Deployment State Change`): parse, plan ([`outcome::plan`]), read what the report needs,
 //! prune, notify in the deploy's thread.
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use super::config::DeployTarget;
-use super::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
+use super::outcome::{
+    self, DeployedImage, DeploymentOutcome, OutcomePlan, Replacement, Resolution,
+};
 use super::{fleet, notices, prune, Deployer};
 use crate::deploy::ports::DeployPorts;
 use crate::error::Result;
 use crate::events::{EcsDeploymentStateChange, Event};
-use crate::metrics::Metrics;
 use crate::model::arn::is_long_service_arn;
 use crate::model::service::ServiceSnapshot;
+use crate::model::task::StoppedTask;
 use crate::tags;
+
+/// What a deployment event's invocation returns.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RolloutReport {
+    /// The cluster's name, when the event or the target says it.
+    pub cluster: Option<String>,
+    pub service: String,
+    pub deployment_id: String,
+    pub outcome: DeploymentOutcome,
+    /// Whether a notice was published.
+    pub notified: bool,
+    /// Why nothing was said.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+    /// The revisions deregistered after a completed deploy.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pruned: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<DeployedImage>,
+    /// A failed deployment's stopped tasks, or why they could not be read.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_tasks: Option<Vec<StoppedTask>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stopped_tasks_error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notification_id: Option<String>,
+    /// What replaced the deployer's pinned release.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replaced: Option<Replacement>,
+}
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
 const MAX_STOPPED_TASKS: usize = 100;
@@ -47,7 +82,7 @@ async fn targets_of<P: DeployPorts>(
 pub(super) async fn handle<P: DeployPorts>(
     d: &Deployer<P>,
     change: Event<EcsDeploymentStateChange>,
-) -> Result<Value> {
+) -> Result<RolloutReport> {
     let (service_arn, cluster, service) = outcome::service_of(&change)?;
     let happened = DeploymentOutcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
@@ -61,21 +96,32 @@ pub(super) async fn handle<P: DeployPorts>(
         d.config.dry_run,
     );
     tracing::info!(plan = ?plan, "deployment outcome plan");
-    let mut result = json!({
-        "cluster": cluster, "service": service, "deploymentId": deployment_id,
-        "outcome": happened, "notified": false,
-    });
+    let mut result = RolloutReport {
+        cluster: cluster.clone(),
+        service: service.clone(),
+        deployment_id: deployment_id.clone(),
+        outcome: happened,
+        notified: false,
+        reason: None,
+        resolution: None,
+        pruned: None,
+        image: None,
+        stopped_tasks: None,
+        stopped_tasks_error: None,
+        notification_id: None,
+        replaced: None,
+    };
     let (target, prune) = match plan {
         OutcomePlan::Quiet(reason) => {
-            result["reason"] = json!(reason);
-            return Ok(json!({ "deployment": result }));
+            result.reason = Some(reason);
+            return Ok(result);
         }
         OutcomePlan::CheckReplaced { target } => {
             return check_replaced(d, &change, &service_arn, &service, target, read, result).await
         }
         OutcomePlan::Report { target, prune } => (target, prune),
     };
-    result["cluster"] = json!(target.cluster_name());
+    result.cluster = Some(target.cluster_name().to_string());
     let services = match read {
         Some(read) => read,
         None => {
@@ -87,7 +133,7 @@ pub(super) async fn handle<P: DeployPorts>(
     let svc = services.first();
     let resolution = outcome::resolve(&change.detail, svc);
     tracing::info!(resolution = ?resolution, "deployment resolved");
-    result["resolution"] = json!(resolution);
+    result.resolution = Some(resolution.clone());
     // Remember a rollback on the service before saying anything, so that its completion is told
     // from a deploy whichever event comes next (a short ARN cannot be tagged: then only the
     // listed deployments tell).
@@ -126,11 +172,11 @@ pub(super) async fn handle<P: DeployPorts>(
                 // be looked at.
                 if let Some(keep) = prune.filter(|_| resolution == Resolution::Completed) {
                     let pruned = prune::prune(&d.clients, &td, &td_tags, keep).await?;
-                    result["pruned"] = json!(pruned);
+                    result.pruned = Some(pruned);
                 }
             }
             let took = outcome::duration(started, change.detail.updated_at.or(change.time));
-            result["image"] = json!(image);
+            result.image = Some(image.clone());
             match &resolution {
                 Resolution::RolledBack(r) => {
                     notices::rolled_back(target, &service_arn, &image, r, took)
@@ -153,8 +199,8 @@ pub(super) async fn handle<P: DeployPorts>(
                 None => Ok(vec![]),
             };
             match &stopped {
-                Ok(tasks) => result["stoppedTasks"] = json!(tasks),
-                Err(why) => result["stoppedTasksError"] = json!(why),
+                Ok(tasks) => result.stopped_tasks = Some(tasks.clone()),
+                Err(why) => result.stopped_tasks_error = Some(why.clone()),
             }
             notices::failed(
                 &change,
@@ -167,19 +213,9 @@ pub(super) async fn handle<P: DeployPorts>(
         }
     };
     d.clients.publish(&d.config.topic_arn, &notice).await?;
-    result["notified"] = json!(true);
-    result["notificationId"] = json!(notice.id);
-    Metrics::new("deployer")
-        .count(
-            match resolution {
-                Resolution::Completed => "DeploymentsCompleted",
-                Resolution::RolledBack(_) => "DeploymentsRolledBack",
-                Resolution::Failed { .. } => "DeploymentsFailed",
-            },
-            1,
-        )
-        .emit();
-    Ok(json!({ "deployment": result }))
+    result.notified = true;
+    result.notification_id = Some(notice.id);
+    Ok(result)
 }
 
 /// A deployment's start on a pin-digest service: reads the service (unless already read) and
@@ -193,9 +229,9 @@ async fn check_replaced<P: DeployPorts>(
     service: &str,
     target: &DeployTarget,
     read: Option<Vec<ServiceSnapshot>>,
-    mut result: Value,
-) -> Result<Value> {
-    result["cluster"] = json!(target.cluster_name());
+    mut result: RolloutReport,
+) -> Result<RolloutReport> {
+    result.cluster = Some(target.cluster_name().to_string());
     let services = match read {
         Some(read) => read,
         None => {
@@ -242,15 +278,14 @@ async fn check_replaced<P: DeployPorts>(
         outcome::check_replacement(&change.detail, svc, &revisions, target.container.as_deref());
     tracing::info!(check = ?check, "deployment start checked for a replaced release");
     match &check {
-        outcome::ReplacementCheck::Quiet { reason } => result["reason"] = json!(reason),
+        outcome::ReplacementCheck::Quiet { reason } => result.reason = Some(reason),
         outcome::ReplacementCheck::Replaced(r) => {
             let notice = notices::replaced(change, target, service_arn, r);
             d.clients.publish(&d.config.topic_arn, &notice).await?;
-            result["replaced"] = json!(r);
-            result["notified"] = json!(true);
-            result["notificationId"] = json!(notice.id);
-            Metrics::new("deployer").count("ReleasesReplaced", 1).emit();
+            result.replaced = Some(r.clone());
+            result.notified = true;
+            result.notification_id = Some(notice.id);
         }
     }
-    Ok(json!({ "deployment": result }))
+    Ok(result)
 }
