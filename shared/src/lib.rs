@@ -11,7 +11,6 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod events;
-pub mod fleet;
 pub mod metrics;
 pub mod model;
 pub mod notify;
@@ -19,6 +18,7 @@ pub mod notify;
 pub mod offhours;
 pub mod ports;
 pub mod runtime;
+pub mod tag_problems;
 pub mod tags;
 #[cfg(feature = "tasks")]
 pub mod tasks;

@@ -155,21 +155,21 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
     /// Reads what the alarm needs (tags; its service; its history only when it may be
     /// flapping), plans, and publishes the message the plan routes.
     async fn on_event(&self, ev: &Event<AlarmStateChange>) -> Result<AlarmReport> {
-        let a = &ev.detail;
+        let alarm = &ev.detail;
         let name = render::alarm_name(ev);
         let now = Utc::now();
         let mut state = AlarmState {
             tags: self.alarm_tags(&render::alarm_arn(ev)).await,
             ..AlarmState::default()
         };
-        if let Some((cluster, service)) = render::ecs_service(a) {
+        if let Some((cluster, service)) = render::ecs_service(alarm) {
             state.service = self.read_service(&cluster, &service).await;
         }
         // An alarm without its own severity or runbook takes its service's (fleet mode: a
         // service owner tags the service once, not each alarm).
-        if let Some(s) = &state.service {
+        if let Some(service) = &state.service {
             for key in [SEVERITY, RUNBOOK] {
-                if let (false, Some(v)) = (state.tags.contains_key(key), s.tags.get(key)) {
+                if let (false, Some(v)) = (state.tags.contains_key(key), service.tags.get(key)) {
                     state.tags.insert(key.to_string(), v.clone());
                 }
             }
@@ -191,8 +191,8 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
         tracing::info!(alarm = %name, topic = ?plan.topic, reason = ?plan.reason, "alarm plan");
         let mut report = AlarmReport {
             alarm: name,
-            state: render::state_word(a.state.value.as_ref()).to_string(),
-            previous_state: a
+            state: render::state_word(alarm.state.value.as_ref()).to_string(),
+            previous_state: alarm
                 .previous_state
                 .as_ref()
                 .map(|p| render::state_word(p.value.as_ref()).to_string()),
@@ -202,8 +202,8 @@ impl<P: AlarmPorts> AlarmNotifier<P> {
             reason: plan.reason.clone(),
         };
         if let Some(topic) = plan.topic {
-            let n = render(ev, &plan.context);
-            self.clients.publish(&topic, &n).await?;
+            let notice = render(ev, &plan.context);
+            self.clients.publish(&topic, &notice).await?;
             report.topic = Some(topic);
             report.published = true;
         }

@@ -10,7 +10,7 @@ pub mod autoscaling;
 pub mod cloudwatch;
 pub mod ecs;
 pub mod sns;
-#[cfg(feature = "fleet")]
+#[cfg(feature = "tagging")]
 pub mod tagging;
 pub mod tls;
 
@@ -258,7 +258,7 @@ pub struct Clients {
     pub autoscaling: aws_sdk_applicationautoscaling::Client,
     #[cfg(feature = "cloudwatch")]
     pub cloudwatch: aws_sdk_cloudwatch::Client,
-    #[cfg(feature = "fleet")]
+    #[cfg(feature = "tagging")]
     pub tagging: aws_sdk_resourcegroupstagging::Client,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
@@ -288,7 +288,7 @@ impl Clients {
                     .interceptor(calls.clone())
                     .build(),
             ),
-            #[cfg(feature = "fleet")]
+            #[cfg(feature = "tagging")]
             tagging: aws_sdk_resourcegroupstagging::Client::from_conf(
                 aws_sdk_resourcegroupstagging::config::Builder::from(config)
                     .interceptor(calls.clone())
@@ -322,7 +322,7 @@ pub(crate) fn mocked_clients(
         autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
         #[cfg(feature = "cloudwatch")]
         cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw_rules),
-        #[cfg(feature = "fleet")]
+        #[cfg(feature = "tagging")]
         tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
         calls: CallLog::default(),
     }

@@ -8,7 +8,7 @@ use super::config::{DeployTarget, Strategy};
 use crate::model::arn::Arn;
 use crate::tags;
 
-pub use crate::fleet::TagProblem;
+pub use crate::tag_problems::TagProblem;
 
 /// Whether a push of `repository` concerns a service with these tags: its `autopilot:deploy`
 /// names that repository (spaces around it aside), or is no repository name at all, a mistake

@@ -84,7 +84,7 @@ impl<P: DeployPorts> Job for Deployer<P> {
                 let deployed = push
                     .decisions
                     .iter()
-                    .filter(|d| d.reason == Reason::Deployed)
+                    .filter(|decision| decision.reason == Reason::Deployed)
                     .count();
                 metrics
                     .count("Deploys", deployed)

@@ -13,9 +13,9 @@ use super::{fleet, notices, DeployPorts, DeployTarget, Deployer, Strategy, REGIS
 use crate::aws::ecs;
 use crate::error::{Error, Result};
 use crate::events::{EcrImageAction, Event};
-use crate::fleet::TagProblem;
 use crate::model::revision::revision_number;
 use crate::model::service::ServiceSnapshot;
+use crate::tag_problems::TagProblem;
 use crate::tags;
 
 /// What a push's invocation returns: the decision for each service.
@@ -51,7 +51,7 @@ impl<P: DeployPorts> Deployer<P> {
             plan.planned
                 .iter()
                 .enumerate()
-                .filter_map(|(k, p)| Some((k, p.target?, p.step.clone()?)))
+                .filter_map(|(at, planned)| Some((at, planned.target?, planned.step.clone()?)))
                 .collect()
         };
         // Targets that share a base revision register one copy: the first registers, the
@@ -66,32 +66,36 @@ impl<P: DeployPorts> Deployer<P> {
             .collect();
         let (raw, registering) = (&raw, &registering);
         let mut done: Vec<(usize, usize, Result<Option<String>>)> = stream::iter(steps)
-            .map(|(k, i, step)| async move {
-                (k, i, self.apply(&targets[i], &step, raw, registering).await)
+            .map(|(at, target, step)| async move {
+                let done = self.apply(&targets[target], &step, raw, registering).await;
+                (at, target, done)
             })
             .buffer_unordered(crate::aws::FAN_OUT)
             .collect()
             .await;
-        done.sort_by_key(|(k, _, _)| *k);
+        done.sort_by_key(|(at, _, _)| *at);
         let mut first_error = None;
-        for (k, i, result) in done {
-            let p = &mut plan.planned[k];
+        for (at, target, result) in done {
+            let decision = &mut plan.planned[at].decision;
+            let target = &targets[target];
             match result {
-                Ok(arn) => p.decision.task_definition_arn = arn,
-                Err(e) => {
-                    tracing::error!(error = ?e, cluster = %targets[i].cluster, service = %targets[i].service, "deploy failed");
-                    let n = notices::deploy_error(&push, &targets[i], &e);
-                    if let Err(pe) = self.clients.publish(&self.config.topic_arn, &n).await {
-                        tracing::error!(error = ?pe, "could not publish the failure notification");
+                Ok(arn) => decision.task_definition_arn = arn,
+                Err(error) => {
+                    tracing::error!(error = ?error, cluster = %target.cluster, service = %target.service, "deploy failed");
+                    let notice = notices::deploy_error(&push, target, &error);
+                    if let Err(not_published) =
+                        self.clients.publish(&self.config.topic_arn, &notice).await
+                    {
+                        tracing::error!(error = ?not_published, "could not publish the failure notification");
                     }
                     // This target's outcome; the others go on.
-                    p.decision.action = Action::Skip;
-                    p.decision.reason = Reason::DeployFailed;
-                    p.decision.detail = format!("{}; it failed: {e}", p.decision.detail);
+                    decision.action = Action::Skip;
+                    decision.reason = Reason::DeployFailed;
+                    decision.detail = format!("{}; it failed: {error}", decision.detail);
                     // A service deleted since it was read is this target's final outcome; any
                     // other failure fails the invocation once the others are done.
-                    if !e.is_not_found() {
-                        first_error.get_or_insert(e);
+                    if !error.is_not_found() {
+                        first_error.get_or_insert(error);
                     }
                 }
             }
@@ -100,7 +104,7 @@ impl<P: DeployPorts> Deployer<P> {
         // invocation (a retryable one comes again, and the others are already running then).
         self.notify_push(&push, targets, &plan).await?;
         let repository = &push.detail.repository_name;
-        crate::fleet::report(
+        crate::tag_problems::say_once(
             &self.clients,
             &self.config.topic_arn,
             "deployer",
@@ -110,12 +114,16 @@ impl<P: DeployPorts> Deployer<P> {
             |_| format!("Pushes of {repository} leave the service out until the tag is fixed; the other services deploy."),
         )
         .await?;
-        if let Some(e) = first_error {
-            return Err(e);
+        if let Some(error) = first_error {
+            return Err(error);
         }
 
         Ok(PushReport {
-            decisions: plan.planned.into_iter().map(|p| p.decision).collect(),
+            decisions: plan
+                .planned
+                .into_iter()
+                .map(|planned| planned.decision)
+                .collect(),
             tag_problems: problems,
         })
     }
@@ -133,7 +141,7 @@ impl<P: DeployPorts> Deployer<P> {
     async fn targets_for(
         &self,
         push: &Event<EcrImageAction>,
-    ) -> Result<(Vec<DeployTarget>, Vec<fleet::TagProblem>)> {
+    ) -> Result<(Vec<DeployTarget>, Vec<TagProblem>)> {
         let mut targets = self.config.targets.clone();
         let mut problems = vec![];
         if !self.config.fleet || !push.detail.is_successful_push() {
@@ -362,13 +370,17 @@ impl<P: DeployPorts> Deployer<P> {
         targets: &[DeployTarget],
         plan: &PushPlan,
     ) -> Result<()> {
-        for p in &plan.planned {
-            let Some(i) = p.target else { continue };
-            if !p.decision.reason.is_notified() {
+        for planned in &plan.planned {
+            let Some(target) = planned.target else {
+                continue;
+            };
+            if !planned.decision.reason.is_notified() {
                 continue;
             }
-            let n = notices::push_decision(push, &targets[i], &p.decision);
-            self.clients.publish(&self.config.topic_arn, &n).await?;
+            let notice = notices::push_decision(push, &targets[target], &planned.decision);
+            self.clients
+                .publish(&self.config.topic_arn, &notice)
+                .await?;
         }
         Ok(())
     }

@@ -59,41 +59,44 @@ const MAX_STOPPED_TASKS: usize = 100;
 /// is not reported on, its pushes already said why). Returns the services it had to read
 /// (one DescribeServices), so the report does not read them again.
 async fn targets_of<P: DeployPorts>(
-    d: &Deployer<P>,
+    deployer: &Deployer<P>,
     cluster: Option<&str>,
     service: &str,
 ) -> Result<(Vec<DeployTarget>, Option<Vec<ServiceSnapshot>>)> {
-    let mut targets = d.config.targets.clone();
+    let mut targets = deployer.config.targets.clone();
     let configured = targets
         .iter()
         .any(|t| t.service == service && cluster.is_none_or(|c| t.cluster_name() == c));
-    let Some(cluster) = cluster.filter(|_| d.config.fleet && !configured) else {
+    let Some(cluster) = cluster.filter(|_| deployer.config.fleet && !configured) else {
         return Ok((targets, None));
     };
-    let found = d.clients.services(cluster, &[service.to_string()]).await?;
-    if let Some(s) = found.first().filter(|s| s.tags.contains_key(tags::DEPLOY)) {
-        if let Ok(t) = fleet::target_from_tags(&s.arn, &s.tags) {
-            targets.push(t);
+    let found = deployer
+        .clients
+        .services(cluster, &[service.to_string()])
+        .await?;
+    if let Some(found) = found.first().filter(|s| s.tags.contains_key(tags::DEPLOY)) {
+        if let Ok(target) = fleet::target_from_tags(&found.arn, &found.tags) {
+            targets.push(target);
         }
     }
     Ok((targets, Some(found)))
 }
 
 pub(super) async fn handle<P: DeployPorts>(
-    d: &Deployer<P>,
+    deployer: &Deployer<P>,
     change: Event<EcsDeploymentStateChange>,
 ) -> Result<RolloutReport> {
     let (service_arn, cluster, service) = outcome::service_of(&change)?;
     let happened = DeploymentOutcome::of(&change.detail);
     let deployment_id = change.detail.deployment_id.clone();
-    let (targets, read) = targets_of(d, cluster.as_deref(), &service).await?;
+    let (targets, read) = targets_of(deployer, cluster.as_deref(), &service).await?;
     let plan = outcome::plan(
         happened,
         cluster.as_deref(),
         &service,
         &targets,
-        d.config.keep_revisions,
-        d.config.dry_run,
+        deployer.config.keep_revisions,
+        deployer.config.dry_run,
     );
     tracing::info!(plan = ?plan, "deployment outcome plan");
     let mut result = RolloutReport {
@@ -117,7 +120,16 @@ pub(super) async fn handle<P: DeployPorts>(
             return Ok(result);
         }
         OutcomePlan::CheckReplaced { target } => {
-            return check_replaced(d, &change, &service_arn, &service, target, read, result).await
+            return check_replaced(
+                deployer,
+                &change,
+                &service_arn,
+                &service,
+                target,
+                read,
+                result,
+            )
+            .await
         }
         OutcomePlan::Report { target, prune } => (target, prune),
     };
@@ -125,7 +137,8 @@ pub(super) async fn handle<P: DeployPorts>(
     let services = match read {
         Some(read) => read,
         None => {
-            d.clients
+            deployer
+                .clients
                 .services(&target.cluster, std::slice::from_ref(&service))
                 .await?
         }
@@ -139,9 +152,9 @@ pub(super) async fn handle<P: DeployPorts>(
     // listed deployments tell).
     if let Some(value) = svc.and_then(|s| outcome::to_remember(&resolution, s)) {
         let arn = svc.map(|s| s.arn.as_str()).unwrap_or_default();
-        if !d.config.dry_run && is_long_service_arn(arn) {
+        if !deployer.config.dry_run && is_long_service_arn(arn) {
             let tag = BTreeMap::from([(tags::ROLLBACK.to_string(), value)]);
-            d.clients.tag_service(arn, &tag).await?;
+            deployer.clients.tag_service(arn, &tag).await?;
         }
     }
     let notice = match &resolution {
@@ -160,7 +173,7 @@ pub(super) async fn handle<P: DeployPorts>(
                 ..Default::default()
             };
             if !td_arn.is_empty() {
-                let (td, td_tags) = d.clients.revision(&td_arn).await?;
+                let (td, td_tags) = deployer.clients.revision(&td_arn).await?;
                 image = outcome::deployed_image(
                     &td_arn,
                     &td_tags,
@@ -171,7 +184,7 @@ pub(super) async fn handle<P: DeployPorts>(
                 // Pruning follows a deploy, never a rollback: the failed revision stays to
                 // be looked at.
                 if let Some(keep) = prune.filter(|_| resolution == Resolution::Completed) {
-                    let pruned = prune::prune(&d.clients, &td, &td_tags, keep).await?;
+                    let pruned = prune::prune(&deployer.clients, &td, &td_tags, keep).await?;
                     result.pruned = Some(pruned);
                 }
             }
@@ -188,7 +201,7 @@ pub(super) async fn handle<P: DeployPorts>(
             // The stopped tasks of the deployment that failed, never of the rollback. A failure
             // to read them never holds the notice back: it says they could not be read.
             let stopped = match failed {
-                Some(failed) => d
+                Some(failed) => deployer
                     .clients
                     .deployment_stops(&target.cluster, &service, failed, MAX_STOPPED_TASKS)
                     .await
@@ -212,7 +225,10 @@ pub(super) async fn handle<P: DeployPorts>(
             )
         }
     };
-    d.clients.publish(&d.config.topic_arn, &notice).await?;
+    deployer
+        .clients
+        .publish(&deployer.config.topic_arn, &notice)
+        .await?;
     result.notified = true;
     result.notification_id = Some(notice.id);
     Ok(result)
@@ -223,7 +239,7 @@ pub(super) async fn handle<P: DeployPorts>(
 /// deployer's), then says in the service's thread what replaced the deployer's pinned release,
 /// when [`outcome::check_replacement`] finds that.
 async fn check_replaced<P: DeployPorts>(
-    d: &Deployer<P>,
+    deployer: &Deployer<P>,
     change: &Event<EcsDeploymentStateChange>,
     service_arn: &str,
     service: &str,
@@ -235,7 +251,8 @@ async fn check_replaced<P: DeployPorts>(
     let services = match read {
         Some(read) => read,
         None => {
-            d.clients
+            deployer
+                .clients
                 .services(&target.cluster, &[service.to_string()])
                 .await?
         }
@@ -243,7 +260,7 @@ async fn check_replaced<P: DeployPorts>(
     let svc = services.first();
     let mut revisions = BTreeMap::new();
     if let Some((new, old)) = outcome::replacement_reads(&change.detail, svc) {
-        let (td, tags) = d.clients.revision(&new).await?;
+        let (td, tags) = deployer.clients.revision(&new).await?;
         let ours = outcome::registered_by_deployer(&tags);
         revisions.insert(
             new,
@@ -257,7 +274,7 @@ async fn check_replaced<P: DeployPorts>(
             // out of the comparison rather than failing the deployment's report, which would
             // hold back every event queued behind it.
             for arn in old {
-                match d.clients.revision(&arn).await {
+                match deployer.clients.revision(&arn).await {
                     Ok((td, tags)) => {
                         revisions.insert(
                             arn,
@@ -281,7 +298,10 @@ async fn check_replaced<P: DeployPorts>(
         outcome::ReplacementCheck::Quiet { reason } => result.reason = Some(reason),
         outcome::ReplacementCheck::Replaced(r) => {
             let notice = notices::replaced(change, target, service_arn, r);
-            d.clients.publish(&d.config.topic_arn, &notice).await?;
+            deployer
+                .clients
+                .publish(&deployer.config.topic_arn, &notice)
+                .await?;
             result.replaced = Some(r.clone());
             result.notified = true;
             result.notification_id = Some(notice.id);

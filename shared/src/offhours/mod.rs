@@ -23,11 +23,11 @@ use serde_json::{json, Value};
 use crate::aws::{CallLog, Clients};
 use crate::capacity;
 use crate::error::{Error, Failure, Result};
-use crate::fleet::TagProblem;
 use crate::metrics::Metrics;
 use crate::model::alarm::ServiceAlarm;
 use crate::model::scaling::{resource_id, ScalableTarget};
 use crate::runtime::Job;
+use crate::tag_problems::TagProblem;
 use crate::tags::{ASLEEP_SINCE, MUTED_BY, OFF_HOURS_TAG_PROBLEM, RESTORE, SLEEP_STARTED_AT};
 pub use config::{OffHoursConfig, Selected, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
@@ -109,9 +109,9 @@ impl<P: OffHoursPorts> OffHours<P> {
         let (states, mut failed, problems) = self.discover().await;
         let mut planned: Vec<(ServiceSnapshot, Planned)> = states
             .into_iter()
-            .map(|s| {
-                let p = plan(mode, now, &s);
-                (s, p)
+            .map(|service| {
+                let decided = plan(mode, now, &service);
+                (service, decided)
             })
             .collect();
         tracing::info!(mode = ?mode, plan = %json!(planned.iter().map(|(_, p)| p).collect::<Vec<_>>()), "off-hours plan");
@@ -137,41 +137,43 @@ impl<P: OffHoursPorts> OffHours<P> {
             // steps stay in order): a fleet's night takes the time of its slowest services,
             // not the sum of all.
             let mut work = Vec::new();
-            for (i, (s, p)) in planned.iter().enumerate() {
-                if !matches!(p.action, Action::Sleep | Action::Wake) {
+            for (index, (service, decided)) in planned.iter().enumerate() {
+                if !matches!(decided.action, Action::Sleep | Action::Wake) {
                     continue;
                 }
-                let names = alarms
+                let its_alarms = alarms
                     .as_ref()
                     .ok()
-                    .and_then(|m| m.get(&(s.cluster.clone(), s.name.clone())))
+                    .and_then(|by_service| {
+                        by_service.get(&(service.cluster.clone(), service.name.clone()))
+                    })
                     .cloned()
                     .unwrap_or_default();
                 work.push(async move {
-                    let done = match p.action {
-                        Action::Sleep => self.sleep(now, s, p, &names).await,
-                        _ => self.wake(s, p, &names).await,
+                    let done = match decided.action {
+                        Action::Sleep => self.sleep(now, service, decided, &its_alarms).await,
+                        _ => self.wake(service, decided, &its_alarms).await,
                     };
-                    (i, done)
+                    (index, done)
                 });
             }
             let outcomes: Vec<(usize, Result<()>)> = futures_util::stream::iter(work)
                 .buffer_unordered(self.config.concurrency.max(1))
                 .collect()
                 .await;
-            for (i, done) in outcomes {
-                let (s, p) = &mut planned[i];
-                if let Err(e) = done {
-                    tracing::error!(error = ?e, service = %s.arn, "service failed; the next tick retries it");
+            for (index, done) in outcomes {
+                let (service, decided) = &mut planned[index];
+                if let Err(error) = done {
+                    tracing::error!(error = ?error, service = %service.arn, "service failed; the next tick retries it");
                     // Only the verb is lowered: the AWS error keeps its code's case.
-                    let verb = if p.action == Action::Wake {
+                    let verb = if decided.action == Action::Wake {
                         "wake"
                     } else {
                         "sleep"
                     };
-                    p.reason = format!("{verb} failed, retried next tick: {e}");
-                    p.action = Action::Error;
-                    p.error = Some(Failure::from(&e));
+                    decided.reason = format!("{verb} failed, retried next tick: {error}");
+                    decided.action = Action::Error;
+                    decided.error = Some(Failure::from(&error));
                 }
             }
             if let Err(e) = &alarms {
@@ -193,7 +195,7 @@ impl<P: OffHoursPorts> OffHours<P> {
             });
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
-        let mut outcome = TickReport {
+        let mut report = TickReport {
             mode,
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             services,
@@ -208,7 +210,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         );
         // A dry run remembers nothing, so it says a bad tag on the first tick after a boundary.
         if !problems.is_empty() && (!self.config.dry_run || boundary) {
-            let reported = crate::fleet::report(
+            let reported = crate::tag_problems::say_once(
                 &self.clients,
                 &self.config.topic_arn,
                 "off-hours",
@@ -223,20 +225,21 @@ impl<P: OffHoursPorts> OffHours<P> {
                 tracing::warn!(error = ?e, "a tag problem could not be reported");
             }
         }
-        outcome.tag_problems = problems;
-        if announce(&outcome.services, self.config.dry_run, boundary) {
-            let n = notices::transition(&outcome, &self.config.calendar, now, self.config.dry_run);
-            match self.clients.publish(&self.config.topic_arn, &n).await {
-                Ok(_) => outcome.notification_id = Some(n.id),
+        report.tag_problems = problems;
+        if announce(&report.services, self.config.dry_run, boundary) {
+            let notice =
+                notices::transition(&report, &self.config.calendar, now, self.config.dry_run);
+            match self.clients.publish(&self.config.topic_arn, &notice).await {
+                Ok(_) => report.notification_id = Some(notice.id),
                 // Failing the tick would not bring the message back (the retry finds nothing
                 // left to do); the transitions stand, and what was not said is reported here.
-                Err(e) => {
-                    tracing::error!(error = ?e, notification = %n.id, summary = %n.summary, "the transition notification could not be published");
-                    outcome.notification_error = Some(format!("{}: {e}", n.summary));
+                Err(error) => {
+                    tracing::error!(error = ?error, notification = %notice.id, summary = %notice.summary, "the transition notification could not be published");
+                    report.notification_error = Some(format!("{}: {error}", notice.summary));
                 }
             }
         }
-        Ok(outcome)
+        Ok(report)
     }
 
     /// The selected services, with one DescribeServices per 10 (and, for tag selection, one

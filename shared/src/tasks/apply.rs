@@ -20,15 +20,15 @@ impl<P: TaskPorts> TaskWatcher<P> {
     ) -> Result<StopReport> {
         let (aws, topic) = (&self.clients, &self.config.topic_arn);
         let Plan { mut report, act } = plan;
-        crate::fleet::report(
+        crate::tag_problems::say_once(
             aws,
             topic,
             "task-watcher",
-            crate::fleet::watcher_memory,
+            crate::tag_problems::watcher_memory,
             self.config.dry_run,
             &report.tag_problems,
-            |p| {
-                if p.tag == crate::tags::WATCH {
+            |problem| {
+                if problem.tag == crate::tags::WATCH {
                     "The task-watcher keeps watching the service.".into()
                 } else {
                     "Its stops keep their own severity.".into()
@@ -80,7 +80,7 @@ impl<P: TaskPorts> TaskWatcher<P> {
             Act::Restart {
                 run,
                 attempt,
-                classification: c,
+                classification,
                 failed,
             } => {
                 let new_task = match &run {
@@ -91,7 +91,8 @@ impl<P: TaskPorts> TaskWatcher<P> {
                                 "The restart failed: {e}. Check the task-watcher's RESTART_NETWORK, the task definition and the watcher's ecs:RunTask and iam:PassRole permissions."
                             );
                             let (report, notice) = *failed;
-                            let (report, notice) = plan::with_note(report, notice, &c, Some(why));
+                            let (report, notice) =
+                                plan::with_note(report, notice, &classification, Some(why));
                             aws.publish(topic, &notice).await?;
                             return if e.is_retryable() { Err(e) } else { Ok(report) };
                         }
@@ -99,9 +100,16 @@ impl<P: TaskPorts> TaskWatcher<P> {
                     None => None,
                 };
                 let (max, dry_run) = (self.config.max_restarts, self.config.dry_run);
-                let n = notices::restarted(ev, &c, new_task.as_deref(), attempt, max, dry_run);
-                aws.publish(topic, &n).await?;
-                report.notification_id = Some(n.id);
+                let notice = notices::restarted(
+                    ev,
+                    &classification,
+                    new_task.as_deref(),
+                    attempt,
+                    max,
+                    dry_run,
+                );
+                aws.publish(topic, &notice).await?;
+                report.notification_id = Some(notice.id);
                 Ok(report)
             }
         }
@@ -109,21 +117,21 @@ impl<P: TaskPorts> TaskWatcher<P> {
 
     /// RunTask with what the stopped task ran with. The client token makes a duplicate event
     /// start no second task.
-    async fn run_again(&self, t: &EcsTaskStateChange, run: &RunSpec) -> Result<String> {
+    async fn run_again(&self, stop: &EcsTaskStateChange, run: &RunSpec) -> Result<String> {
         self.clients
             .run_again(&RunAgain {
-                cluster: &t.cluster_arn,
-                task_definition: t.task_definition_arn.as_deref(),
-                group: t.group.as_deref(),
+                cluster: &stop.cluster_arn,
+                task_definition: stop.task_definition_arn.as_deref(),
+                group: stop.group.as_deref(),
                 started_by: &rules::started_by(run.attempt),
-                client_token: format!("restart-{}", t.task_id()),
+                client_token: format!("restart-{}", stop.task_id()),
                 subnets: &run.network.subnets,
                 security_groups: &run.network.security_groups,
                 assign_public_ip: run.network.assign_public_ip,
                 tags: &run.tags,
-                capacity_provider: t.capacity_provider_name.as_deref(),
-                launch_type: t.launch_type.as_deref(),
-                overrides: t.overrides.as_ref(),
+                capacity_provider: stop.capacity_provider_name.as_deref(),
+                launch_type: stop.launch_type.as_deref(),
+                overrides: stop.overrides.as_ref(),
             })
             .await
     }

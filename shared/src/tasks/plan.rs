@@ -18,11 +18,11 @@ use super::notices;
 use super::rules::{self, Action, CrashLoop, Restart, RestartOptIn};
 use crate::capacity::{self, Restore};
 use crate::events::{EcsTaskStateChange, Event, StopCode};
-use crate::fleet::{self as tag_problems, TagProblem};
 use crate::model::arn::{self, Arn};
 use crate::model::revision::RevisionFacts;
 use crate::model::service::ServiceSnapshot;
 use crate::notify::{Notification, Severity};
+use crate::tag_problems::{self as tag_problems, TagProblem};
 use crate::tags::{self, CRASH_LOOP_ALERTED_AT, CRASH_LOOP_STOPPED_AT};
 
 /// What the invocation returns: the stop, its cause, and what was done about it.

@@ -1,6 +1,6 @@
-//! Fleet mode's tags on a service (`autopilot:deploy`, `autopilot:watch`, `autopilot:severity`...,
-//! see [`crate::tags`]): what is wrong with a value, said per service and once, never fatal for
-//! the other services. Pure.
+//! What is wrong with the `autopilot:` tags a service carries (`autopilot:deploy`,
+//! `autopilot:watch`, `autopilot:severity`..., see [`crate::tags`]): found by pure checks, said
+//! per service and once ([`announce`]), never fatal for the other services.
 
 use std::collections::BTreeMap;
 
@@ -89,7 +89,7 @@ pub fn watcher_tag_problems(
 /// saying what the function does instead), then remembers it on the service in the function's
 /// own tag for it, `memory(problem)`, so the next event stays quiet about it. A dry run says it
 /// and remembers nothing.
-pub async fn report<P: crate::ports::Publish + crate::ports::TagService>(
+pub async fn say_once<P: crate::ports::Publish + crate::ports::TagService>(
     clients: &P,
     topic_arn: &str,
     function: &str,
