@@ -247,7 +247,16 @@ mod fake {
     use super::Capacity;
     use crate::error::Result;
     use crate::model::scaling::{ScalableTarget, Suspended};
-    use crate::testing::FakeAws;
+    use crate::testing::{FakeAws, FakeState};
+
+    /// The capacity state in the fake: a service's scalable target.
+    impl FakeState {
+        /// Service `cluster/service`'s scalable target, `min..max`.
+        pub fn scalable(&mut self, cluster: &str, service: &str, min: i32, max: i32) {
+            self.bounds
+                .insert(format!("service/{cluster}/{service}"), (min, max));
+        }
+    }
 
     impl Capacity for FakeAws {
         async fn scalable_targets(

@@ -41,6 +41,32 @@ pub fn tags(pairs: &[(&str, &str)]) -> std::collections::BTreeMap<String, String
         .collect()
 }
 
+impl FakeState {
+    /// Adds an ACTIVE service `cluster/name` (its ARN in us-east-1 of account 123456789012) at
+    /// `desired` tasks of `task_definition`, with `tags`; returns it for what else differs.
+    pub fn service(
+        &mut self,
+        cluster: &str,
+        name: &str,
+        desired: i32,
+        task_definition: &str,
+        tags: &[(&str, &str)],
+    ) -> &mut crate::model::service::ServiceSnapshot {
+        self.services.push(crate::model::service::ServiceSnapshot {
+            cluster: cluster.into(),
+            name: name.into(),
+            arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}"),
+            status: "ACTIVE".into(),
+            desired,
+            task_definition: task_definition.into(),
+            tags: self::tags(tags),
+            ..Default::default()
+        });
+        let at = self.services.len() - 1;
+        &mut self.services[at]
+    }
+}
+
 /// AWS in memory: every port of the core, over plain data, recording each call by the name the
 /// SDK would give it (`ECS.DescribeServices`...), so a whole flow runs in a unit test and its
 /// calls can be asserted as against the emulator.

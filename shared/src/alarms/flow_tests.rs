@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::service::ServiceSnapshot;
 use crate::runtime::Handler;
 use crate::tags;
 use crate::testing::FakeAws;
@@ -40,20 +39,8 @@ fn cpu_alarm() -> Value {
 fn aws(service_tags: &[(&str, &str)], alarm_tags: &[(&str, &str)]) -> FakeAws {
     let aws = FakeAws::default();
     aws.with(|s| {
-        s.services.push(ServiceSnapshot {
-            cluster: "autopilot-demo".into(),
-            name: "web".into(),
-            arn: "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web".into(),
-            status: "ACTIVE".into(),
-            desired: 2,
-            running: 1,
-            pending: 1,
-            tags: service_tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..ServiceSnapshot::default()
-        });
+        let web = s.service("autopilot-demo", "web", 2, "", service_tags);
+        (web.running, web.pending) = (1, 1);
         s.alarm_tags.insert(
             ALARM_ARN.into(),
             alarm_tags

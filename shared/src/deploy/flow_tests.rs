@@ -8,7 +8,7 @@ use serde_json::{json, Value};
 
 use super::*;
 use crate::aws::ecs::Revision;
-use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::service::DeploymentSnapshot;
 use crate::model::task::StoppedTask;
 use crate::runtime::Handler;
 use crate::tags;
@@ -33,21 +33,12 @@ fn deployer(strategy: Strategy, keep: Option<u32>) -> Deployer<FakeAws> {
             .build(),
     );
     aws.with(|s| {
-        s.services.push(ServiceSnapshot {
-            cluster: "prod".into(),
-            name: "web".into(),
-            arn: SERVICE_ARN.into(),
-            status: "ACTIVE".into(),
-            desired: 2,
+        s.service("prod", "web", 2, TD, &[]).deployments = vec![DeploymentSnapshot {
+            id: "ecs-svc/1".into(),
+            status: "PRIMARY".into(),
             task_definition: TD.into(),
-            deployments: vec![DeploymentSnapshot {
-                id: "ecs-svc/1".into(),
-                status: "PRIMARY".into(),
-                task_definition: TD.into(),
-                ..DeploymentSnapshot::default()
-            }],
-            ..ServiceSnapshot::default()
-        });
+            ..DeploymentSnapshot::default()
+        }];
         s.revisions.insert(TD.into(), (revision, BTreeMap::new()));
     });
     Deployer::new(
@@ -488,33 +479,13 @@ async fn a_circuit_breaker_rollback_is_told_from_a_deploy_whatever_order_its_eve
 fn fleet_deployer() -> Deployer<FakeAws> {
     let mut d = deployer(Strategy::PinDigest, None);
     d.config.fleet = true;
-    let service = |cluster: &str, name: &str, tags: &[(&str, &str)]| ServiceSnapshot {
-        cluster: cluster.into(),
-        name: name.into(),
-        arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}"),
-        status: "ACTIVE".into(),
-        desired: 1,
-        task_definition: TD.into(),
-        tags: tags
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect(),
-        ..ServiceSnapshot::default()
-    };
     d.clients.with(|s| {
         s.services[0].tags.insert(tags::DEPLOY.into(), "web".into());
-        s.services.push(service(
-            "staging",
-            "web",
-            &[(tags::DEPLOY, "web"), (tags::DEPLOY_TAGS, "prefix:v")],
-        ));
-        s.services
-            .push(service("staging", "api", &[(tags::DEPLOY, "api")]));
-        s.services.push(service(
-            "staging",
-            "old",
-            &[(tags::DEPLOY, "web"), (tags::DEPLOY_STRATEGY, "blue-green")],
-        ));
+        let web = [(tags::DEPLOY, "web"), (tags::DEPLOY_TAGS, "prefix:v")];
+        s.service("staging", "web", 1, TD, &web);
+        s.service("staging", "api", 1, TD, &[(tags::DEPLOY, "api")]);
+        let old = [(tags::DEPLOY, "web"), (tags::DEPLOY_STRATEGY, "blue-green")];
+        s.service("staging", "old", 1, TD, &old);
     });
     d
 }
@@ -653,16 +624,7 @@ fn fleet_of(deploy_values: &[(&str, &str)]) -> Deployer<FakeAws> {
     d.clients.with(|s| {
         s.services.clear();
         for (name, value) in deploy_values {
-            s.services.push(ServiceSnapshot {
-                cluster: "prod".into(),
-                name: name.to_string(),
-                arn: format!("arn:aws:ecs:us-east-1:123456789012:service/prod/{name}"),
-                status: "ACTIVE".into(),
-                desired: 2,
-                task_definition: TD.into(),
-                tags: crate::testing::tags(&[(tags::DEPLOY, value)]),
-                ..ServiceSnapshot::default()
-            });
+            s.service("prod", name, 2, TD, &[(tags::DEPLOY, value)]);
         }
     });
     d

@@ -3,6 +3,21 @@
 use std::collections::BTreeMap;
 
 use super::OffHoursPorts;
+use crate::testing::FakeState;
+
+/// Off-hours' state in the fake: the alarms on a service, the size of a revision's tasks.
+impl FakeState {
+    /// A metric alarm `name` on service `cluster/service`, its actions on or off.
+    pub fn alarm(&mut self, name: &str, cluster: &str, service: &str, enabled: bool) {
+        self.alarms
+            .insert(name.into(), (cluster.into(), service.into(), enabled));
+    }
+
+    /// The task-level CPU units and memory MiB of revision `task_definition`.
+    pub fn task_size(&mut self, task_definition: &str, cpu: f64, memory: f64) {
+        self.sizes.insert(task_definition.into(), (cpu, memory));
+    }
+}
 use crate::error::Result;
 use crate::model::alarm::ServiceAlarm;
 use crate::testing::FakeAws;

@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::service::ServiceSnapshot;
 use crate::offhours::calendar::{parse_windows, Calendar};
 use crate::offhours::TagSelection;
 use crate::runtime::Handler;
@@ -69,25 +68,10 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
 fn aws(desired: i32, service_tags: &[(&str, &str)]) -> FakeAws {
     let aws = FakeAws::default();
     aws.with(|s| {
-        s.services.push(ServiceSnapshot {
-            cluster: "dev".into(),
-            name: "web".into(),
-            arn: "arn:aws:ecs:us-east-1:123456789012:service/dev/web".into(),
-            status: "ACTIVE".into(),
-            desired,
-            task_definition: TD.into(),
-            tags: service_tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..ServiceSnapshot::default()
-        });
-        s.bounds.insert("service/dev/web".into(), (2, 10));
-        s.alarms.insert(
-            "dev-web-cpu-high".into(),
-            ("dev".into(), "web".into(), true),
-        );
-        s.sizes.insert(TD.into(), (512.0, 1024.0));
+        s.service("dev", "web", desired, TD, service_tags);
+        s.scalable("dev", "web", 2, 10);
+        s.alarm("dev-web-cpu-high", "dev", "web", true);
+        s.task_size(TD, 512.0, 1024.0);
     });
     aws
 }
@@ -322,10 +306,7 @@ async fn the_night_and_morning_read_as_their_snapshots() {
 async fn an_alarm_a_person_turned_off_stays_off_after_the_night() {
     let aws = aws(2, &[]);
     aws.with(|s| {
-        s.alarms.insert(
-            "dev-web-latency".into(),
-            ("dev".into(), "web".into(), false),
-        );
+        s.alarm("dev-web-latency", "dev", "web", false);
     });
     let off = off_hours(aws);
     off.handle(tick(NIGHT)).await.expect("night");
@@ -443,10 +424,7 @@ async fn the_alarms_auto_scaling_owns_are_neither_muted_nor_tagged() {
 async fn with_an_alarm_prefix_only_the_alarms_the_role_may_touch_are_muted() {
     let aws = aws(2, &[]);
     aws.with(|s| {
-        s.alarms.insert(
-            "team-web-latency".into(),
-            ("dev".into(), "web".into(), true),
-        );
+        s.alarm("team-web-latency", "dev", "web", true);
     });
     let mut off = off_hours(aws);
     off.config.alarm_prefix = Some("dev-".into());
@@ -637,7 +615,7 @@ async fn a_record_from_before_the_suspended_state_wakes_without_touching_it() {
         ..Suspended::default()
     };
     aws.with(|s| {
-        s.bounds.insert("service/dev/web".into(), (0, 0));
+        s.scalable("dev", "web", 0, 0);
         s.suspended.insert("service/dev/web".into(), theirs);
     });
     let off = off_hours(aws);
@@ -654,16 +632,7 @@ fn tagged(api_value: &str, batch_value: &str, clusters: &[&str]) -> OffHours<Fak
     aws.with(|s| {
         for (cluster, name, value) in [("staging", "api", api_value), ("dev", "batch", batch_value)]
         {
-            s.services.push(ServiceSnapshot {
-                cluster: cluster.into(),
-                name: name.into(),
-                arn: format!("arn:aws:ecs:us-east-1:123456789012:service/{cluster}/{name}"),
-                status: "ACTIVE".into(),
-                desired: 1,
-                task_definition: TD.into(),
-                tags: crate::testing::tags(&[(tags::OFF_HOURS, value)]),
-                ..ServiceSnapshot::default()
-            });
+            s.service(cluster, name, 1, TD, &[(tags::OFF_HOURS, value)]);
         }
     });
     let mut off = off_hours(aws);

@@ -7,13 +7,11 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::*;
-use crate::model::service::ServiceSnapshot;
 use crate::runtime::Handler;
 use crate::tags;
 use crate::testing::FakeAws;
 
 const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
-const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";
 
 fn config(action: CrashLoopAction) -> TaskWatcherConfig {
     TaskWatcherConfig {
@@ -35,22 +33,10 @@ fn config(action: CrashLoopAction) -> TaskWatcherConfig {
 fn aws(service_tags: &[(&str, &str)]) -> FakeAws {
     let aws = FakeAws::default();
     aws.with(|s| {
-        s.services.push(ServiceSnapshot {
-            cluster: "autopilot-demo".into(),
-            name: "web".into(),
-            arn: SERVICE_ARN.into(),
-            status: "ACTIVE".into(),
-            desired: 2,
-            running: 2,
-            task_definition: "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3".into(),
-            tags: service_tags
-                .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect(),
-            ..ServiceSnapshot::default()
-        });
-        s.bounds
-            .insert("service/autopilot-demo/web".into(), (2, 10));
+        let td = "arn:aws:ecs:us-east-1:123456789012:task-definition/web:3";
+        s.service("autopilot-demo", "web", 2, td, service_tags)
+            .running = 2;
+        s.scalable("autopilot-demo", "web", 2, 10);
     });
     aws
 }

@@ -25,10 +25,8 @@ async fn setup() -> (Emulator, Stack, AlarmNotifier, String, String) {
     let (pager_topic, pager_queue) = stack.extra_topic("pager").await;
     let (clients, _) = stack.clients();
     let config = AlarmNotifierConfig {
-        topic_arn: stack.topic_arn.clone(),
         severity_topics: BTreeMap::from([("critical".to_string(), pager_topic.clone())]),
-        flap_threshold: 4,
-        flap_window_minutes: 30,
+        ..stack.alarm_notifier_config()
     };
     (
         emu,

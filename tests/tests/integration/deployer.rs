@@ -1,6 +1,6 @@
 //! The deployer against the local emulator: real ECS, SNS and SQS wire protocols.
 
-use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
+use autopilot_core::deploy::{DeployTarget, Deployer, Strategy};
 use autopilot_core::runtime::Handler;
 use autopilot_core::Error;
 use integration_tests::{Capture, Emulator, Stack};
@@ -34,20 +34,11 @@ async fn setup(strategy: Strategy) -> (Emulator, Stack, Deployer, Capture) {
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "prod", "web").await;
     let (clients, capture) = stack.clients();
-    let config = DeployerConfig {
-        targets: vec![DeployTarget {
-            repository: "web".into(),
-            tags: vec!["v*".into(), "latest".into()],
-            cluster: stack.cluster.clone(),
-            service: stack.service.clone(),
-            container: Some("app".into()),
-            strategy,
-        }],
-        fleet: false,
-        topic_arn: stack.topic_arn.clone(),
-        dry_run: false,
-        keep_revisions: None,
-    };
+    let mut config = stack.deployer_config(None);
+    for target in &mut config.targets {
+        target.tags = vec!["v*".into(), "latest".into()];
+        target.strategy = strategy;
+    }
     (emu, stack, Deployer::new(clients, config), capture)
 }
 

@@ -1,7 +1,6 @@
 //! off-hours against the local emulator. moto is started with MOTO_ECS_SERVICE_RUNNING=2, so a
 //! service of up to 2 tasks has a COMPLETED deployment and one of more is still rolling out.
 
-use autopilot_core::offhours::calendar::{parse_windows, Calendar};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, ServiceRef, TagSelection};
 use autopilot_core::runtime::Handler;
 use aws_sdk_applicationautoscaling::types::{ScalableDimension, ServiceNamespace};
@@ -33,26 +32,14 @@ async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
     let stack = Stack::create(&emu, "dev", "web").await;
     let (clients, _) = stack.clients();
     let config = OffHoursConfig {
-        calendar: Calendar {
-            windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::UTC,
-            holidays: vec![],
-        },
         targets: targets
             .iter()
-            .map(|s| ServiceRef {
-                cluster: "dev".into(),
-                service: s.to_string(),
+            .map(|service| ServiceRef {
+                cluster: stack.cluster.clone(),
+                service: service.to_string(),
             })
             .collect(),
-        selection: None,
-        topic_arn: stack.topic_arn.clone(),
-        dry_run: false,
-        price_vcpu_hour: 0.04048,
-        price_gb_hour: 0.004445,
-        tick_minutes: 15,
-        concurrency: 10,
-        alarm_prefix: None,
+        ..stack.off_hours_config()
     };
     (emu, stack, OffHours::new(clients, config))
 }

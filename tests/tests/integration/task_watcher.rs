@@ -4,7 +4,8 @@ use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, RestartNetwork, TaskWatcher, TaskWatcherConfig};
 use autopilot_core::Error;
 use aws_sdk_applicationautoscaling::types::ServiceNamespace;
-use integration_tests::{sample_event, Capture, Emulator, Stack};
+use integration_tests::configs::ELB;
+use integration_tests::{Capture, Emulator, Stack};
 use serde_json::{json, Value};
 
 async fn setup(
@@ -13,14 +14,10 @@ async fn setup(
     let emu = Emulator::start();
     let stack = Stack::create(&emu, "autopilot-demo", "web").await;
     let (clients, capture) = stack.clients();
+    // Restarts are turned on by the tests that need them.
     let mut config = TaskWatcherConfig {
-        topic_arn: stack.topic_arn.clone(),
-        crash_loop_threshold: 3,
-        crash_loop_window_minutes: 15,
-        crash_loop_action: CrashLoopAction::Alert,
-        max_restarts: 3,
         restart_network: None,
-        dry_run: false,
+        ..stack.task_watcher_config(CrashLoopAction::Alert)
     };
     configure(&mut config, &stack);
     (emu, stack, TaskWatcher::new(clients, config), capture)
@@ -28,16 +25,8 @@ async fn setup(
 
 /// A sample event pointed at a task of the stack, stamped now.
 fn event_for(stack: &Stack, sample: &str, task_arn: &str) -> Value {
-    let mut e = sample_event(&format!("task-watcher/{sample}"));
-    e["time"] = json!(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-    e["resources"] = json!([task_arn]);
-    e["detail"]["taskArn"] = json!(task_arn);
-    e["detail"]["clusterArn"] = json!(stack.cluster_arn());
-    e["detail"]["taskDefinitionArn"] = json!(stack.task_definition);
-    e
+    stack.stop_event(sample, task_arn)
 }
-
-const ELB: &str = "Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-tg/0123456789abcdef)";
 
 #[tokio::test]
 async fn an_out_of_memory_stop_is_explained_with_what_to_do() {
