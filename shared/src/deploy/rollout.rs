@@ -82,6 +82,22 @@ async fn targets_of<P: DeployPorts>(
     Ok((targets, Some(found)))
 }
 
+/// The target's service: as [`targets_of`] read it, or read now.
+async fn read_unless_read<P: DeployPorts>(
+    deployer: &Deployer<P>,
+    target: &DeployTarget,
+    service: &str,
+    read: Option<Vec<ServiceSnapshot>>,
+) -> Result<Vec<ServiceSnapshot>> {
+    match read {
+        Some(read) => Ok(read),
+        None => {
+            let names = [service.to_string()];
+            deployer.clients.services(&target.cluster, &names).await
+        }
+    }
+}
+
 pub(super) async fn handle<P: DeployPorts>(
     deployer: &Deployer<P>,
     change: Event<EcsDeploymentStateChange>,
@@ -134,15 +150,7 @@ pub(super) async fn handle<P: DeployPorts>(
         OutcomePlan::Report { target, prune } => (target, prune),
     };
     result.cluster = Some(target.cluster_name().to_string());
-    let services = match read {
-        Some(read) => read,
-        None => {
-            deployer
-                .clients
-                .services(&target.cluster, std::slice::from_ref(&service))
-                .await?
-        }
-    };
+    let services = read_unless_read(deployer, target, &service, read).await?;
     let svc = services.first();
     let resolution = outcome::resolve(&change.detail, svc);
     tracing::info!(resolution = ?resolution, "deployment resolved");
@@ -248,15 +256,7 @@ async fn check_replaced<P: DeployPorts>(
     mut result: RolloutReport,
 ) -> Result<RolloutReport> {
     result.cluster = Some(target.cluster_name().to_string());
-    let services = match read {
-        Some(read) => read,
-        None => {
-            deployer
-                .clients
-                .services(&target.cluster, &[service.to_string()])
-                .await?
-        }
-    };
+    let services = read_unless_read(deployer, target, service, read).await?;
     let svc = services.first();
     let mut revisions = BTreeMap::new();
     if let Some((new, old)) = outcome::replacement_reads(&change.detail, svc) {

@@ -2,6 +2,7 @@
 
 use std::collections::BTreeMap;
 
+use super::config::{CrashLoopAction, RestartNetwork, TaskWatcherConfig};
 use super::TaskPorts;
 use crate::error::Result;
 use crate::events::EcsTaskStateChange;
@@ -59,5 +60,23 @@ impl TaskPorts for FakeAws {
             }
             format!("arn:aws:ecs:us-east-1:123456789012:task/restarted/{token}")
         }))
+    }
+}
+
+/// The task-watcher's configuration in the core's tests: 3 failing stops in 15 minutes make a
+/// crash loop, at most 3 restarts, in subnet-1 and sg-1; `action` on a loop.
+pub(crate) fn config(action: CrashLoopAction) -> TaskWatcherConfig {
+    TaskWatcherConfig {
+        topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
+        crash_loop_threshold: 3,
+        crash_loop_window_minutes: 15,
+        crash_loop_action: action,
+        max_restarts: 3,
+        restart_network: Some(RestartNetwork {
+            subnets: vec!["subnet-1".into()],
+            security_groups: vec!["sg-1".into()],
+            assign_public_ip: false,
+        }),
+        dry_run: false,
     }
 }

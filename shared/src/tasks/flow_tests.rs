@@ -9,25 +9,9 @@ use serde_json::{json, Value};
 use super::*;
 use crate::runtime::Handler;
 use crate::tags;
+use crate::tasks::fake::config;
 use crate::testing::FakeAws;
 
-const TOPIC: &str = "arn:aws:sns:us-east-1:123456789012:chat";
-
-fn config(action: CrashLoopAction) -> TaskWatcherConfig {
-    TaskWatcherConfig {
-        topic_arn: TOPIC.into(),
-        crash_loop_threshold: 3,
-        crash_loop_window_minutes: 15,
-        crash_loop_action: action,
-        max_restarts: 3,
-        restart_network: Some(RestartNetwork {
-            subnets: vec!["subnet-1".into()],
-            security_groups: vec!["sg-1".into()],
-            assign_public_ip: false,
-        }),
-        dry_run: false,
-    }
-}
 
 /// AWS with service `web` of cluster `autopilot-demo` at 2 tasks, auto scaling 2..10.
 fn aws(service_tags: &[(&str, &str)]) -> FakeAws {

@@ -7,23 +7,14 @@ use super::*;
 use crate::model::revision::{AwsLogs, RevisionFacts};
 use crate::tasks::config::CrashLoopAction;
 
-const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";
-
 fn config(action: CrashLoopAction, dry_run: bool) -> TaskWatcherConfig {
     TaskWatcherConfig {
-        topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
-        crash_loop_threshold: 3,
-        crash_loop_window_minutes: 15,
-        crash_loop_action: action,
-        max_restarts: 3,
-        restart_network: Some(RestartNetwork {
-            subnets: vec!["subnet-1".into()],
-            security_groups: vec![],
-            assign_public_ip: false,
-        }),
         dry_run,
+        ..crate::tasks::fake::config(action)
     }
 }
+
+const SERVICE_ARN: &str = "arn:aws:ecs:us-east-1:123456789012:service/autopilot-demo/web";
 
 fn event(json: &str) -> Event<EcsTaskStateChange> {
     let v: Value = serde_json::from_str(json).expect("sample JSON");

@@ -5,24 +5,16 @@ use crate::events::{StopCode, TaskContainer};
 
 const NOW: &str = "2026-11-16T10:00:00Z";
 
-fn now() -> DateTime<Utc> {
-    NOW.parse().expect("time")
-}
-
 fn config(threshold: u32, action: CrashLoopAction, dry_run: bool) -> TaskWatcherConfig {
     TaskWatcherConfig {
-        topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
         crash_loop_threshold: threshold,
-        crash_loop_window_minutes: 15,
-        crash_loop_action: action,
-        max_restarts: 3,
-        restart_network: Some(RestartNetwork {
-            subnets: vec!["subnet-1".into()],
-            security_groups: vec![],
-            assign_public_ip: false,
-        }),
         dry_run,
+        ..crate::tasks::fake::config(action)
     }
+}
+
+fn now() -> DateTime<Utc> {
+    NOW.parse().expect("time")
 }
 
 /// A stopped task of service `web`, `minutes_ago` before NOW, with a stop reason.
