@@ -304,9 +304,10 @@ fn notifier(cw: &[&Rule], sns: &[&Rule]) -> AlarmNotifier {
         Clients {
             ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, &[]),
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
-            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
-            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw),
-            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[])
+                .into(),
+            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw).into(),
+            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]).into(),
             calls: CallLog::default(),
         },
         AlarmNotifierConfig {

@@ -24,9 +24,10 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
         Clients {
             ecs: mock_client!(aws_sdk_ecs, RuleMode::MatchAny, ecs),
             sns: mock_client!(aws_sdk_sns, RuleMode::MatchAny, sns),
-            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[]),
-            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]),
-            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]),
+            autoscaling: mock_client!(aws_sdk_applicationautoscaling, RuleMode::MatchAny, &[])
+                .into(),
+            cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, &[]).into(),
+            tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]).into(),
             calls: CallLog::default(),
         },
         DeployerConfig {
@@ -361,7 +362,8 @@ async fn fleet_mode_finds_services_by_the_deploy_key_alone() {
         aws_sdk_resourcegroupstagging,
         RuleMode::MatchAny,
         &[&by_key]
-    );
+    )
+    .into();
     let result = d.handle(push()).await.expect("handled");
     assert_eq!(result["tagProblems"][0]["value"], "Web", "{result}");
     assert_eq!(by_key.num_calls(), 1);
