@@ -314,13 +314,13 @@ impl Clients {
 
 /// A client built on its first use, then shared by every clone; it derefs to the client.
 ///
-/// Building an SDK client costs about a quarter of a bare function's whole init in CPU: each
-/// SDK crate parses its own copy of the endpoint partitions and compiles their region patterns
-/// when its first client is made. ECS and SNS serve nearly every event; the other clients serve
-/// only some events of the jobs that link them (Application Auto Scaling and CloudWatch when
-/// off-hours moves a service, the tagging API in fleet mode), so they wait for their first
-/// call instead of each adding to every cold start. Built from the same `SdkConfig` and
-/// interceptor as the eager clients, they behave the same.
+/// Each SDK crate parses its own copy of the endpoint partitions and compiles their region
+/// patterns when its first client is made (0.1 to 0.2 ms of CPU a client, measured on x86_64).
+/// ECS and SNS serve nearly every event; the other clients serve only some events of the jobs
+/// that link them (Application Auto Scaling and CloudWatch when off-hours moves a service, the
+/// tagging API in fleet mode), so they wait for their first call instead of each adding to
+/// every cold start. Built from the same `SdkConfig` and interceptor as the eager clients, they
+/// behave the same.
 #[derive(Clone)]
 pub struct LazyClient<C>(Arc<LazyLock<C, Box<dyn FnOnce() -> C + Send>>>);
 
