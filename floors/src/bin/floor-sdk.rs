@@ -1,12 +1,13 @@
-//! The stock SDK's floor: the echo, plus `aws_config::load_defaults` and one SNS client built at
-//! init, the way the SDK's examples set a function up (its default HTTPS client, which trusts
-//! the system's certificate store), and one cheap call (ListTopics) per event, so that its
-//! first invocation pays for the first connection as a function's does.
+//! The stock SDK's floor: the echo (current-thread runtime, like the functions), plus
+//! `aws_config::load_defaults` and one SNS client built at init, the way the SDK's examples set
+//! a function up (its default HTTPS client, which trusts the system's certificate store), and
+//! one cheap call (ListTopics) per event, so that its first invocation pays for the first
+//! connection as a function's does. Above the echo, it is what the stock SDK set-up costs.
 
 use lambda_runtime::{service_fn, Error, LambdaEvent};
 use serde_json::{json, Value};
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let sns = aws_sdk_sns::Client::new(&sdk);

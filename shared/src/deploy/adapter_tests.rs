@@ -354,7 +354,8 @@ async fn fleet_mode_finds_services_by_the_deploy_key_alone() {
         aws_sdk_resourcegroupstagging,
         RuleMode::MatchAny,
         &[&by_key]
-    );
+    )
+    .into();
     let result = d.handle(push()).await.expect("handled");
     assert_eq!(result["tagProblems"][0]["value"], "Web", "{result}");
     assert_eq!(by_key.num_calls(), 1);

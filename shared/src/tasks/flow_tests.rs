@@ -12,7 +12,6 @@ use crate::tags;
 use crate::tasks::fake::config;
 use crate::testing::FakeAws;
 
-
 /// AWS with service `web` of cluster `autopilot-demo` at 2 tasks, auto scaling 2..10.
 fn aws(service_tags: &[(&str, &str)]) -> FakeAws {
     let aws = FakeAws::default();
