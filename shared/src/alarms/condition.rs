@@ -13,7 +13,6 @@ pub fn condition(a: &AlarmStateChange) -> String {
     let state = &a.state;
     let reason = state.reason.as_deref().unwrap_or("");
     let data = state.reason_data();
-    let ok = state.value == Some(AlarmStateValue::Ok);
 
     if let Some(rule) = &a.configuration.alarm_rule {
         let children: Vec<String> = data["triggeringAlarms"]
@@ -49,58 +48,356 @@ pub fn condition(a: &AlarmStateChange) -> String {
         (None, Some(m)) => describe_metric(a, m),
         (None, None) => String::new(),
     };
-    if subject.is_empty() {
-        return if reason.is_empty() {
-            "CloudWatch gave no reason.".into()
-        } else {
-            neutralise(reason)
-        };
+    let said = read(reason);
+    let quoted = |subject: &str| match (subject.is_empty(), reason.is_empty()) {
+        (true, true) => "CloudWatch gave no reason.".to_string(),
+        (true, false) => neutralise(reason),
+        (false, true) => format!("{subject}: CloudWatch gave no reason"),
+        (false, false) => format!("{subject}: {}", neutralise(reason)),
+    };
+    let named = if subject.is_empty() {
+        "The metric".to_string()
+    } else {
+        subject.clone()
+    };
+    let threshold = data["threshold"].as_f64();
+    let against = threshold
+        .map(|t| format!(" against the threshold of {}", num(t)))
+        .unwrap_or_default();
+    match &said {
+        Said::Unchecked(what) if what.eq_ignore_ascii_case("Initial alarm creation") => {
+            return "The alarm was just created and has not been evaluated yet.".into()
+        }
+        Said::Unchecked(what) => return format!("Not evaluated yet: {}.", neutralise(what)),
+        Said::Unknown(n) => {
+            return format!(
+                "{named} has no data to evaluate{against}: the last {} missing.",
+                datapoint_count(*n, "is", "are")
+            )
+        }
+        Said::Child { name, state, at } => {
+            return format!(
+                "Child alarm {} went into {} at {}.",
+                neutralise(name),
+                neutralise(state),
+                neutralise(at)
+            )
+        }
+        Said::Created { name, state } => {
+            return format!(
+                "Composite alarm {} was created; its rule evaluates to {}.",
+                neutralise(name),
+                neutralise(state)
+            )
+        }
+        Said::Other => {}
+        Said::Crossed(_) => {}
     }
-    if state.value == Some(AlarmStateValue::InsufficientData) {
-        return format!(
-            "{subject} has too little data to evaluate: {}",
-            neutralise(reason)
-        );
-    }
+    let Said::Crossed(crossed) = said else {
+        if state.value == Some(AlarmStateValue::InsufficientData) && !subject.is_empty() {
+            return format!(
+                "{subject} has too little data to evaluate: {}",
+                neutralise(reason)
+            );
+        }
+        return quoted(&subject);
+    };
     let unit = metric
         .and_then(|m| m.metric.name.as_deref())
         .filter(|n| n.ends_with("Utilization") && a.expression().is_none())
         .map_or("", |_| " %");
-    // `recentDatapoints` is in time order, oldest first: the latest is the last.
-    let value = latest(&data["recentDatapoints"]);
-    let count = datapoints(reason)
-        .map(|(n, m)| format!(" for {n} of {m} datapoints"))
+    // `recentDatapoints` is in time order, oldest first: the latest is the last. The reason
+    // lists them newest first.
+    let value = latest(&data["recentDatapoints"]).or_else(|| crossed.values.first().copied());
+    let count = match (crossed.breaching, crossed.out_of) {
+        (Some(n), Some(m)) => format!(" for {n} of {m} datapoints"),
+        (Some(n), None) => format!(" for {}", datapoint_count(n, "", ""))
+            .trim_end()
+            .to_string(),
+        _ => String::new(),
+    };
+    let missing = crossed
+        .missing
+        .as_ref()
+        .map(|(k, how)| {
+            format!(
+                "; {} counted as {}",
+                datapoint_count(*k, "", "").trim_end().replacen(
+                    "datapoint",
+                    "missing datapoint",
+                    1
+                ),
+                treatment(how)
+            )
+        })
         .unwrap_or_default();
-    if a.expression()
+    if let Some((received, periods)) = crossed.received {
+        let arrived = match received {
+            0 => format!("no data arrived for {}", plural(periods, "period")),
+            n => format!(
+                "{} arrived in {}",
+                datapoint_count(n, "", "").trim_end(),
+                plural(periods, "period")
+            ),
+        };
+        let of = threshold
+            .or(crossed.threshold)
+            .map(|t| format!(" the threshold of {}{unit}", num(t)))
+            .unwrap_or_default();
+        return format!("{named}: {arrived}{missing}{of}.");
+    }
+    let ok = state.value == Some(AlarmStateValue::Ok);
+    let anomaly = a
+        .expression()
         .is_some_and(|e| is_anomaly(e.expression.as_deref()))
-    {
+        || crossed.band.is_some();
+    if anomaly {
         let band = |k: &str| latest(&data[k]);
         let range = band("recentLowerThresholds")
             .zip(band("recentUpperThresholds"))
+            .or(crossed.band)
             .map(|(l, u)| format!(" [{} to {}]", num(l), num(u)))
             .unwrap_or_default();
+        let inside = ok || crossed.negated;
         return format!(
-            "{subject} was {}, {} its expected band{range}{count}.",
+            "{named} was {}, {} its expected band{range}{count}{missing}.",
             value.map(num).unwrap_or_else(|| "?".into()),
-            if ok { "back inside" } else { "outside" }
+            if inside { "back inside" } else { "outside" }
         );
     }
-    let threshold = data["threshold"].as_f64();
-    match (value, threshold, comparison(reason)) {
+    match (value, threshold.or(crossed.threshold), &crossed.comparison) {
         (Some(v), Some(t), Some(cmp)) => format!(
-            "{subject} was {}{unit}, {cmp} the threshold of {}{unit}{count}.",
+            "{named} was {}{unit}, {cmp} the threshold of {}{unit}{count}{missing}.",
             num(v),
             num(t)
         ),
-        _ => format!(
-            "{subject}: {}",
-            if reason.is_empty() {
-                "CloudWatch gave no reason".into()
-            } else {
-                neutralise(reason)
-            }
-        ),
+        _ => quoted(&subject),
     }
+}
+
+/// What CloudWatch's reason says, read from its documented forms.
+#[derive(Debug, PartialEq)]
+enum Said {
+    /// `Threshold Crossed: ...` / `Thresholds Crossed: ...` (anomaly detection).
+    Crossed(Crossed),
+    /// `Insufficient Data: N datapoints were unknown.`
+    Unknown(u32),
+    /// `Unchecked: Initial alarm creation`.
+    Unchecked(String),
+    /// A composite alarm's `arn:...:alarm:<child> transitioned to ALARM at <time>`.
+    Child {
+        name: String,
+        state: String,
+        at: String,
+    },
+    /// A composite alarm's `<arn> was created and its alarm rule evaluates to OK`.
+    Created { name: String, state: String },
+    /// Anything else: a caller's SetAlarmState text, or a form AWS has not documented.
+    Other,
+}
+
+/// The parts of a threshold reason.
+#[derive(Debug, Default, PartialEq)]
+struct Crossed {
+    /// The datapoints the reason lists, newest first.
+    values: Vec<f64>,
+    /// N of `N out of the last M datapoints` or of `N datapoints were`.
+    breaching: Option<u32>,
+    /// M of `N out of the last M datapoints`.
+    out_of: Option<u32>,
+    /// The comparison in plain words (`above`, `not at or below`).
+    comparison: Option<String>,
+    /// `was not ...`: the OK side.
+    negated: bool,
+    threshold: Option<f64>,
+    /// An anomaly band's (lower, upper) thresholds.
+    band: Option<(f64, f64)>,
+    /// `K missing datapoints were treated as [Breaching]`.
+    missing: Option<(u32, String)>,
+    /// `no datapoints were received for P periods`: (datapoints received, periods).
+    received: Option<(u32, u32)>,
+}
+
+/// Reads CloudWatch's reason text. Pure; never fails (an unknown form is [`Said::Other`]).
+fn read(reason: &str) -> Said {
+    let reason = reason.trim();
+    if let Some(rest) = reason.strip_prefix("Unchecked: ") {
+        return Said::Unchecked(rest.trim_end_matches('.').to_string());
+    }
+    if let Some(rest) = reason.strip_prefix("Insufficient Data: ") {
+        return leading_number(rest).map_or(Said::Other, |(n, _)| Said::Unknown(n));
+    }
+    if reason.starts_with("arn:") {
+        let name = |s: &str| {
+            s.split_once(":alarm:")
+                .map_or(s, |(_, n)| n)
+                .trim()
+                .to_string()
+        };
+        if let Some((arn, rest)) = reason.split_once(" transitioned to ") {
+            let (state, at) = rest.split_once(" at ").unwrap_or((rest, ""));
+            return Said::Child {
+                name: name(arn),
+                state: state.trim().to_string(),
+                at: at.trim().trim_end_matches('.').to_string(),
+            };
+        }
+        if let Some((arn, state)) =
+            reason.split_once(" was created and its alarm rule evaluates to ")
+        {
+            return Said::Created {
+                name: name(arn),
+                state: state.trim().trim_end_matches('.').to_string(),
+            };
+        }
+        return Said::Other;
+    }
+    let body = reason
+        .strip_prefix("Threshold Crossed: ")
+        .or_else(|| reason.strip_prefix("Thresholds Crossed: "))
+        .unwrap_or(reason);
+    let mut c = Crossed::default();
+    // How many: `no datapoints were received for P periods`, `N datapoint(s) was/were received
+    // for P periods`, `N out of the last M datapoints`, `N datapoint(s)`.
+    let rest = if let Some(rest) = body.strip_prefix("no datapoints were received for ") {
+        let (p, rest) = leading_number(rest).unwrap_or((0, rest));
+        c.received = Some((0, p));
+        rest
+    } else {
+        let Some((n, rest)) = leading_number(body) else {
+            return Said::Other;
+        };
+        if let Some(after) = rest.strip_prefix("out of the last ") {
+            let Some((m, after)) = leading_number(after) else {
+                return Said::Other;
+            };
+            c.out_of = Some(m);
+            c.breaching = Some(n);
+            after
+        } else if let Some(i) = rest.find(" received for ").filter(|i| *i < 20) {
+            let (p, after) = leading_number(&rest[i + " received for ".len()..]).unwrap_or((0, ""));
+            c.received = Some((n, p));
+            after
+        } else {
+            c.breaching = Some(n);
+            rest
+        }
+    };
+    // The datapoints: `[v (time), ...]` after the count, or the 2012 form `(v)`; or the
+    // list after `The most recent datapoints which crossed the threshold: `.
+    let rest = rest
+        .trim_start_matches("datapoints")
+        .trim_start_matches("datapoint")
+        .trim_start();
+    if let Some(list) = rest.strip_prefix('[').and_then(|r| r.split_once(']')) {
+        c.values = values(list.0);
+    } else if let Some((v, _)) = rest.strip_prefix('(').and_then(|r| r.split_once(')')) {
+        c.values = v.trim().parse().ok().into_iter().collect();
+    }
+    if let Some((_, list)) = body.split_once("which crossed the threshold: [") {
+        if let Some((list, _)) = list.split_once(']') {
+            c.values = values(list);
+        }
+    }
+    // The comparison: `was [not] greater than the threshold (T)`, or the band's `was less than
+    // the lower thresholds [L] or greater than the upper thresholds [U]`.
+    let spaced = format!(" {rest}");
+    if let Some(phrase) = [" was ", " were "].iter().find_map(|verb| {
+        let i = spaced.find(verb)?;
+        Some(&spaced[i + verb.len()..])
+    }) {
+        let (not, phrase) = match phrase.strip_prefix("not ") {
+            Some(p) => (true, p),
+            None => (false, phrase),
+        };
+        c.negated = not;
+        if let Some(end) = phrase.find(" the threshold") {
+            c.comparison =
+                plain(&phrase[..end]).map(|p| format!("{}{p}", if not { "not " } else { "" }));
+        }
+        let bracketed = |key: &str| {
+            let (_, after) = phrase.split_once(key)?;
+            after.split_once(']')?.0.trim().parse::<f64>().ok()
+        };
+        if let (Some(l), Some(u)) = (
+            bracketed("lower thresholds ["),
+            bracketed("upper thresholds ["),
+        ) {
+            c.band = Some((l, u));
+        }
+        c.threshold = phrase
+            .split_once("the threshold (")
+            .and_then(|(_, t)| t.split_once(')'))
+            .and_then(|(t, _)| t.trim().parse().ok());
+    }
+    // Missing data: `and K missing datapoint(s) was/were treated as [Breaching]`.
+    if let Some((_, after)) = body.split_once(" and ") {
+        if let Some((k, after)) = leading_number(after) {
+            if let Some((_, how)) = after.split_once("treated as [") {
+                if let Some((how, _)) = how.split_once(']') {
+                    c.missing = Some((k, how.to_string()));
+                }
+            }
+        }
+    }
+    if c.comparison.is_none() && c.band.is_none() && c.received.is_none() {
+        return Said::Other;
+    }
+    Said::Crossed(c)
+}
+
+/// A number at the start of `s` and what follows it (`5 datapoints` gives 5 and `datapoints`).
+fn leading_number(s: &str) -> Option<(u32, &str)> {
+    let s = s.trim_start();
+    let end = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let n = s[..end].parse().ok()?;
+    Some((n, s[end..].trim_start()))
+}
+
+/// `1.0 (22/09/18 11:43:00), 0.5 (...)`: the values, in the reason's order.
+fn values(list: &str) -> Vec<f64> {
+    list.split("), ")
+        .filter_map(|p| {
+            p.split_whitespace()
+                .next()?
+                .trim_end_matches(',')
+                .parse()
+                .ok()
+        })
+        .collect()
+}
+
+/// CloudWatch's comparison in plain words.
+fn plain(phrase: &str) -> Option<&'static str> {
+    Some(match phrase {
+        "greater than or equal to" => "at or above",
+        "greater than" => "above",
+        "less than or equal to" => "at or below",
+        "less than" => "below",
+        _ => return None,
+    })
+}
+
+/// How the alarm treated missing data, in words.
+fn treatment(how: &str) -> String {
+    match how {
+        "Breaching" => "breaching".into(),
+        "NonBreaching" => "not breaching".into(),
+        other => neutralise(&other.to_ascii_lowercase()),
+    }
+}
+
+fn plural(n: u32, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+/// `1 datapoint is` / `5 datapoints are` (the verb given for one and for several).
+fn datapoint_count(n: u32, one: &str, several: &str) -> String {
+    format!(
+        "{} {}",
+        plural(n, "datapoint"),
+        if n == 1 { one } else { several }
+    )
 }
 
 /// The latest of a `reasonData` series (CloudWatch lists them oldest first).
@@ -135,36 +432,6 @@ fn describe_metric(a: &AlarmStateChange, m: &MetricStat) -> String {
         None => String::new(),
     };
     format!("{name}{how}{of}")
-}
-
-/// `3 out of the last 3 datapoints` in CloudWatch's reason.
-fn datapoints(reason: &str) -> Option<(u32, u32)> {
-    let (before, after) = reason.split_once(" out of the last ")?;
-    let n = before.rsplit(' ').next()?.parse().ok()?;
-    let m = after.split(' ').next()?.parse().ok()?;
-    Some((n, m))
-}
-
-/// The comparison CloudWatch's reason states, in plain words: `[...] was greater than the
-/// threshold` for one datapoint, `[...] were greater than the threshold` for several.
-fn comparison(reason: &str) -> Option<String> {
-    let rest = ["] was ", "] were "]
-        .iter()
-        .find_map(|verb| reason.find(verb).map(|i| &reason[i + verb.len()..]))?;
-    let end = rest.find(" the threshold")?;
-    let phrase = &rest[..end];
-    let (not, phrase) = match phrase.strip_prefix("not ") {
-        Some(p) => ("not ", p),
-        None => ("", phrase),
-    };
-    let plain = match phrase {
-        "greater than or equal to" => "at or above",
-        "greater than" => "above",
-        "less than or equal to" => "at or below",
-        "less than" => "below",
-        _ => return None,
-    };
-    Some(format!("{not}{plain}"))
 }
 
 fn num(v: f64) -> String {

@@ -313,3 +313,6 @@ mod flow_tests;
 
 #[cfg(test)]
 mod fake;
+
+#[cfg(test)]
+mod corpus_tests;
