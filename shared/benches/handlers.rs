@@ -494,7 +494,7 @@ fn tick_state() -> TickState {
     TickState {
         calendar: Calendar {
             windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::UTC,
+            tz: autopilot_core::offhours::calendar::Zone::utc(),
             holidays: vec![],
         },
         services,

@@ -67,7 +67,7 @@ impl Stack {
         OffHoursConfig {
             calendar: Calendar {
                 windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-                tz: chrono_tz::UTC,
+                tz: autopilot_core::offhours::calendar::Zone::utc(),
                 holidays: vec![],
             },
             targets: vec![ServiceRef {

@@ -1,9 +1,8 @@
 //! When services are awake: `ON_HOURS` windows in a timezone, minus `HOLIDAYS`. Pure.
 
 use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
+    DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, Timelike, Utc, Weekday,
 };
-use chrono_tz::Tz;
 
 /// One on-hours window: on these weekdays, from `start` to `end` (an end at or before the start
 /// runs past midnight into the next day).
@@ -25,8 +24,91 @@ impl Window {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calendar {
     pub windows: Vec<Window>,
-    pub tz: Tz,
+    pub tz: Zone,
     pub holidays: Vec<NaiveDate>,
+}
+
+/// An IANA time zone, from the time-zone database compiled into the binary (jiff's bundled
+/// tzdb: one blob of TZif data and a name index, where chrono-tz's tables of pointers made
+/// off-hours' executable carry some 31,000 more relocations for the loader to apply at start).
+#[derive(Clone, Debug)]
+pub struct Zone {
+    name: String,
+    tz: jiff::tz::TimeZone,
+}
+
+/// A local date and time as instants: one, two (a fold, the earlier first), or none (a gap).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Local {
+    Single(DateTime<Utc>),
+    Fold(DateTime<Utc>, DateTime<Utc>),
+    Gap,
+}
+
+impl Zone {
+    /// A zone by its IANA name (`Europe/Berlin`, `UTC`); `None` for a name the database lacks.
+    pub fn named(name: &str) -> Option<Zone> {
+        let tz = jiff::tz::TimeZone::get(name).ok()?;
+        Some(Zone {
+            name: tz.iana_name().unwrap_or(name).to_string(),
+            tz,
+        })
+    }
+
+    /// UTC.
+    pub fn utc() -> Zone {
+        Zone {
+            name: "UTC".into(),
+            tz: jiff::tz::TimeZone::UTC,
+        }
+    }
+
+    /// Its IANA name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// The offset from UTC at `at`, in seconds.
+    fn offset_at(&self, at: DateTime<Utc>) -> i64 {
+        jiff::Timestamp::from_second(at.timestamp())
+            .map(|ts| i64::from(self.tz.to_offset(ts).seconds()))
+            .unwrap_or(0)
+    }
+
+    /// The local date and time at `at`.
+    pub fn local(&self, at: DateTime<Utc>) -> NaiveDateTime {
+        at.naive_utc() + Duration::seconds(self.offset_at(at))
+    }
+
+    /// The instants a local date and time names.
+    pub fn instants(&self, local: NaiveDateTime) -> Local {
+        use jiff::tz::AmbiguousOffset;
+        let Ok(civil) = jiff::civil::DateTime::new(
+            local.year() as i16,
+            local.month() as i8,
+            local.day() as i8,
+            local.hour() as i8,
+            local.minute() as i8,
+            local.second() as i8,
+            0,
+        ) else {
+            return Local::Gap;
+        };
+        let at = |offset: jiff::tz::Offset| {
+            (local - Duration::seconds(i64::from(offset.seconds()))).and_utc()
+        };
+        match self.tz.to_ambiguous_timestamp(civil).offset() {
+            AmbiguousOffset::Unambiguous { offset } => Local::Single(at(offset)),
+            AmbiguousOffset::Fold { before, after } => Local::Fold(at(before), at(after)),
+            AmbiguousOffset::Gap { .. } => Local::Gap,
+        }
+    }
+}
+
+impl PartialEq for Zone {
+    fn eq(&self, other: &Zone) -> bool {
+        self.name == other.name
+    }
 }
 
 const DAYS: [(&str, Weekday); 7] = [
@@ -151,8 +233,8 @@ pub fn parse_holidays(spec: &str) -> Result<Vec<NaiveDate>, String> {
 impl Calendar {
     /// Whether services should be awake at `now`.
     pub fn is_awake(&self, now: DateTime<Utc>) -> bool {
-        let local = now.with_timezone(&self.tz);
-        let (date, t) = (local.date_naive(), local.time());
+        let local = self.tz.local(now);
+        let (date, t) = (local.date(), local.time());
         if self.holidays.contains(&date) {
             return false;
         }
@@ -177,7 +259,7 @@ impl Calendar {
 
     /// The next moment the calendar turns awake after `now` (within two weeks).
     pub fn next_start(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let local_date = now.with_timezone(&self.tz).date_naive();
+        let local_date = self.tz.local(now).date();
         (0..15)
             .filter_map(|i| local_date.checked_add_signed(Duration::days(i)))
             .filter(|d| !self.holidays.contains(d))
@@ -194,15 +276,11 @@ impl Calendar {
     /// A local date and time as an instant; a time that a DST switch skips is moved past the gap.
     fn instant(&self, d: NaiveDate, t: NaiveTime) -> Option<DateTime<Utc>> {
         let naive = d.and_time(t);
-        match self.tz.from_local_datetime(&naive) {
-            LocalResult::Single(x) => Some(x.with_timezone(&Utc)),
-            LocalResult::Ambiguous(a, _) => Some(a.with_timezone(&Utc)),
-            LocalResult::None => self
-                .tz
-                .from_local_datetime(&(naive + Duration::hours(1)))
-                .earliest()
-                .map(|x| x.with_timezone(&Utc)),
-        }
+        let earliest = |local| match self.tz.instants(local) {
+            Local::Single(at) | Local::Fold(at, _) => Some(at),
+            Local::Gap => None,
+        };
+        earliest(naive).or_else(|| earliest(naive + Duration::hours(1)))
     }
 }
 
@@ -213,7 +291,7 @@ mod tests {
     fn cal(on: &str, tz: &str, holidays: &str) -> Calendar {
         Calendar {
             windows: parse_windows(on).unwrap(),
-            tz: tz.parse().unwrap(),
+            tz: Zone::named(tz).unwrap(),
             holidays: parse_holidays(holidays).unwrap(),
         }
     }
@@ -349,7 +427,7 @@ mod tests {
     fn the_first_tick_after_a_boundary_is_told_from_the_others() {
         let c = Calendar {
             windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::Europe::Berlin,
+            tz: Zone::named("Europe/Berlin").expect("a zone"),
             holidays: vec![],
         };
         let quarter = Duration::minutes(15);

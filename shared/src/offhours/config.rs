@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::calendar::{parse_holidays, parse_windows, Calendar};
+use super::calendar::{parse_holidays, parse_windows, Calendar, Zone};
 use crate::config::Env;
 use crate::error::{Error, Result};
 
@@ -93,7 +93,7 @@ impl OffHoursConfig {
         let cfg = |var: &'static str| move |message: String| Error::Config { var, message };
         let windows = parse_windows(&env.required("ON_HOURS")?).map_err(cfg("ON_HOURS"))?;
         let tz_name = env.optional("TIMEZONE").unwrap_or_else(|| "UTC".into());
-        let tz = tz_name.trim().parse().map_err(|_| Error::Config {
+        let tz = Zone::named(tz_name.trim()).ok_or_else(|| Error::Config {
             var: "TIMEZONE",
             message: format!("{tz_name:?} is not an IANA timezone, e.g. Europe/Berlin"),
         })?;

@@ -45,7 +45,7 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
         OffHoursConfig {
             calendar: Calendar {
                 windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-                tz: chrono_tz::UTC,
+                tz: crate::offhours::calendar::Zone::utc(),
                 holidays: vec![],
             },
             targets: vec![ServiceRef {

@@ -134,7 +134,7 @@ pub fn transition(
         title,
         format!(
             "off-hours:{}",
-            now.with_timezone(&calendar.tz).format("%Y-%m-%d")
+            calendar.tz.local(now).format("%Y-%m-%d")
         ),
     )
     .describe(description)
@@ -185,7 +185,7 @@ mod tests {
     fn calendar() -> Calendar {
         Calendar {
             windows: parse_windows("Mon-Fri 07:00-19:00").expect("windows"),
-            tz: chrono_tz::UTC,
+            tz: crate::offhours::calendar::Zone::utc(),
             holidays: vec![],
         }
     }
