@@ -132,10 +132,7 @@ pub fn transition(
         format!("off-hours:{mode}:{}", o.now),
         severity,
         title,
-        format!(
-            "off-hours:{}",
-            calendar.tz.local(now).format("%Y-%m-%d")
-        ),
+        format!("off-hours:{}", calendar.tz.local(now).format("%Y-%m-%d")),
     )
     .describe(description)
     .event_type("off-hours")
