@@ -85,9 +85,10 @@ pub enum Step {
 /// Everything to do about a stop.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Plan {
-    /// The report when every change applies (the applier amends it when one fails).
+    /// The report when every change applies (the applier amends it when one fails). Its
+    /// `tag_problems` that chat has not heard of yet are said before the act.
     pub report: StopReport,
-    /// The service's tag problems chat has not heard of yet are said first.
+    /// What to change and publish.
     pub act: Act,
 }
 
@@ -103,7 +104,7 @@ pub enum Act {
     /// to zero when `scale` is given, then publish `notice`; when remembering or scaling fails,
     /// publish `unapplied` instead, with the error, and report it.
     CrashLoop {
-        /// The service (logged by its ARN, in `tags`' owner and the notice's thread).
+        /// The service to tag and scale (not logged: the notice's thread names it).
         #[serde(skip)]
         service: Box<ServiceSnapshot>,
         /// Write `tags` and scale (false in a dry run, or for a service that cannot be tagged).
