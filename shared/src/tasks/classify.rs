@@ -32,6 +32,29 @@ pub enum Cause {
 }
 
 impl Cause {
+    /// Every cause, in the order the enum declares them.
+    pub const ALL: [Cause; 19] = [
+        Cause::OutOfMemory,
+        Cause::EssentialContainerExited,
+        Cause::ElbHealthCheck,
+        Cause::ContainerHealthCheck,
+        Cause::ImagePull,
+        Cause::Secrets,
+        Cause::Logging,
+        Cause::Network,
+        Cause::DiskFull,
+        Cause::Volume,
+        Cause::ImageArchitecture,
+        Cause::ContainerRuntime,
+        Cause::TaskFailedToStart,
+        Cause::SpotInterruption,
+        Cause::Infrastructure,
+        Cause::Scaling,
+        Cause::UserInitiated,
+        Cause::Completed,
+        Cause::Unknown,
+    ];
+
     /// The code as the result and notifications spell it.
     pub fn code(self) -> &'static str {
         match self {

@@ -59,36 +59,11 @@ fn task(entry: &Entry) -> EcsTaskStateChange {
     })
 }
 
-fn all_causes() -> Vec<Cause> {
-    use Cause::*;
-    vec![
-        OutOfMemory,
-        EssentialContainerExited,
-        ElbHealthCheck,
-        ContainerHealthCheck,
-        ImagePull,
-        Secrets,
-        Logging,
-        Network,
-        DiskFull,
-        Volume,
-        ImageArchitecture,
-        ContainerRuntime,
-        TaskFailedToStart,
-        SpotInterruption,
-        Infrastructure,
-        Scaling,
-        UserInitiated,
-        Completed,
-        Unknown,
-    ]
-}
-
 #[test]
 fn the_corpus_is_large_enough_and_every_entry_names_its_source_and_a_known_cause() {
     let entries = corpus();
     assert!(entries.len() >= 60, "{} entries", entries.len());
-    let codes: Vec<&str> = all_causes().into_iter().map(Cause::code).collect();
+    let codes: Vec<&str> = Cause::ALL.into_iter().map(Cause::code).collect();
     let mut ids = std::collections::HashSet::new();
     for e in &entries {
         assert!(ids.insert(e.id.as_str()), "{}: the id is used twice", e.id);
