@@ -356,7 +356,7 @@ impl Stack {
         policy: &str,
         metric: &str,
     ) -> Vec<String> {
-        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
         let uuid = || {
             format!(
                 "{:08x}-{:04x}-4{:03x}-8{:03x}-{:012x}",
@@ -396,18 +396,7 @@ impl Stack {
                 ))
                 .namespace("AWS/ECS")
                 .metric_name(metric)
-                .dimensions(
-                    Dimension::builder()
-                        .name("ClusterName")
-                        .value(&self.cluster)
-                        .build(),
-                )
-                .dimensions(
-                    Dimension::builder()
-                        .name("ServiceName")
-                        .value(service)
-                        .build(),
-                )
+                .set_dimensions(Some(self.service_dimensions(service)))
                 .statistic(Statistic::Average)
                 .period(60)
                 .evaluation_periods(periods)
@@ -422,26 +411,31 @@ impl Stack {
         names
     }
 
+    /// A service's `ClusterName` and `ServiceName` dimensions, as ECS publishes its metrics.
+    fn service_dimensions(&self, service: &str) -> Vec<aws_sdk_cloudwatch::types::Dimension> {
+        [
+            ("ClusterName", self.cluster.as_str()),
+            ("ServiceName", service),
+        ]
+        .into_iter()
+        .map(|(name, value)| {
+            aws_sdk_cloudwatch::types::Dimension::builder()
+                .name(name)
+                .value(value)
+                .build()
+        })
+        .collect()
+    }
+
     /// A CPU alarm (above 80 % for 3 minutes) on one of the cluster's services, with tags.
     pub async fn put_cpu_alarm(&self, name: &str, service: &str, tags: &[(&str, &str)]) {
-        use aws_sdk_cloudwatch::types::{ComparisonOperator, Dimension, Statistic};
+        use aws_sdk_cloudwatch::types::{ComparisonOperator, Statistic};
         aws_sdk_cloudwatch::Client::new(&self.sdk)
             .put_metric_alarm()
             .alarm_name(name)
             .namespace("AWS/ECS")
             .metric_name("CPUUtilization")
-            .dimensions(
-                Dimension::builder()
-                    .name("ClusterName")
-                    .value(&self.cluster)
-                    .build(),
-            )
-            .dimensions(
-                Dimension::builder()
-                    .name("ServiceName")
-                    .value(service)
-                    .build(),
-            )
+            .set_dimensions(Some(self.service_dimensions(service)))
             .statistic(Statistic::Average)
             .period(60)
             .evaluation_periods(3)

@@ -44,32 +44,6 @@ async fn setup(targets: &[&str]) -> (Emulator, Stack, OffHours) {
     (emu, stack, OffHours::new(clients, config))
 }
 
-async fn scalable(stack: &Stack, service: &str, bounds: Option<(i32, i32)>) -> Option<(i32, i32)> {
-    let aas = aws_sdk_applicationautoscaling::Client::new(&stack.sdk);
-    let id = format!("service/{}/{service}", stack.cluster);
-    if let Some((min, max)) = bounds {
-        aas.register_scalable_target()
-            .service_namespace(ServiceNamespace::Ecs)
-            .resource_id(&id)
-            .scalable_dimension(ScalableDimension::EcsServiceDesiredCount)
-            .min_capacity(min)
-            .max_capacity(max)
-            .send()
-            .await
-            .expect("RegisterScalableTarget");
-    }
-    let out = aas
-        .describe_scalable_targets()
-        .service_namespace(ServiceNamespace::Ecs)
-        .resource_ids(&id)
-        .send()
-        .await
-        .expect("DescribeScalableTargets");
-    out.scalable_targets()
-        .first()
-        .map(|t| (t.min_capacity(), t.max_capacity()))
-}
-
 async fn alarm_enabled(stack: &Stack, name: &str) -> bool {
     let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
     let out = cw
@@ -110,7 +84,7 @@ fn action_of<'a>(out: &'a Value, service: &str) -> &'a str {
 #[tokio::test]
 async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
     let (_emu, stack, off) = setup(&["web"]).await;
-    scalable(&stack, "web", Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     stack.put_cpu_alarm("web-cpu", "web", &[]).await;
     stack.put_cpu_alarm("other-cpu", "other", &[]).await;
 
@@ -124,7 +98,7 @@ async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
     );
     let web = stack.service_named("web").await;
     assert_eq!(web.desired_count(), 0);
-    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+    assert_eq!(stack.scalable(None).await, Some((0, 0)));
     assert_eq!(
         tag(&web, "autopilot:restore"),
         Some("desired=2 min=2 max=10 suspended=none")
@@ -172,7 +146,7 @@ async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
     assert_eq!(action_of(&morning, "web"), "wake", "{morning}");
     let web = stack.service_named("web").await;
     assert_eq!(web.desired_count(), 2);
-    assert_eq!(scalable(&stack, "web", None).await, Some((2, 10)));
+    assert_eq!(stack.scalable(None).await, Some((2, 10)));
     assert_eq!(tag(&web, "autopilot:restore"), None);
     assert_eq!(tag(&web, "autopilot:asleep-since"), None);
     assert!(alarm_enabled(&stack, "web-cpu").await);
@@ -186,7 +160,7 @@ async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
 #[tokio::test]
 async fn a_second_tick_in_the_same_mode_makes_no_mutating_call() {
     let (_emu, stack, off) = setup(&["web"]).await;
-    scalable(&stack, "web", Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     off.handle(tick(NIGHT)).await.expect("first night tick");
     for time in ["2026-11-16T22:15:00Z", "2026-11-16T22:30:00Z"] {
         let out = off.handle(tick(time)).await.expect("tick");
@@ -278,7 +252,7 @@ async fn keep_awake_and_a_deployment_in_progress_are_skipped_and_one_failure_lea
 #[tokio::test]
 async fn a_sleep_that_died_half_way_is_finished_from_the_tags() {
     let (_emu, stack, off) = setup(&["web"]).await;
-    scalable(&stack, "web", Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     // The last tick recorded the capacity and died before scaling.
     stack
         .tag_service(&[
@@ -295,7 +269,7 @@ async fn a_sleep_that_died_half_way_is_finished_from_the_tags() {
         Some("2026-11-16T21:45:00Z"),
         "the first record stands"
     );
-    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+    assert_eq!(stack.scalable(None).await, Some((0, 0)));
 }
 
 #[tokio::test]
@@ -376,7 +350,7 @@ async fn alarm_tag_keys(stack: &Stack, name: &str) -> Vec<String> {
 #[tokio::test]
 async fn the_alarms_target_tracking_creates_are_left_to_auto_scaling_through_a_night() {
     let (_emu, stack, mut off) = setup(&["web"]).await;
-    scalable(&stack, "web", Some((2, 10))).await;
+    stack.scalable(Some((2, 10))).await;
     let tracking = stack
         .put_target_tracking_alarms("web", "cpu-target-tracking", "CPUUtilization")
         .await;
@@ -459,7 +433,7 @@ async fn scaling_is_suspended_through_the_night_and_its_own_state_comes_back() {
 
     off.handle(tick(NIGHT)).await.expect("night tick");
     assert_eq!(suspended_state(&stack, "web").await, (true, true, true));
-    assert_eq!(scalable(&stack, "web", None).await, Some((0, 0)));
+    assert_eq!(stack.scalable(None).await, Some((0, 0)));
     assert_eq!(
         tag(&stack.service_named("web").await, "autopilot:restore"),
         Some("desired=2 min=2 max=10 suspended=scheduled")
@@ -467,7 +441,7 @@ async fn scaling_is_suspended_through_the_night_and_its_own_state_comes_back() {
 
     off.handle(tick(MORNING)).await.expect("morning tick");
     assert_eq!(suspended_state(&stack, "web").await, (false, false, true));
-    assert_eq!(scalable(&stack, "web", None).await, Some((2, 10)));
+    assert_eq!(stack.scalable(None).await, Some((2, 10)));
 }
 
 #[tokio::test]
