@@ -11,6 +11,8 @@ pub mod config;
 pub mod deploy;
 pub mod error;
 pub mod events;
+#[cfg(feature = "gate")]
+pub mod gate;
 pub mod metrics;
 pub mod model;
 pub mod notify;

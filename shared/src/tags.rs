@@ -81,6 +81,24 @@ pub const WATCH_TAG_PROBLEM: &str = "autopilot:watch-tag-problem";
 /// to chat. One memory per tag, so two bad values never overwrite each other.
 pub const SEVERITY_TAG_PROBLEM: &str = "autopilot:severity-tag-problem";
 
+/// On a service (the deploy-gate, which reads them at the start of each gated stage): the
+/// CloudWatch alarms (names, separated by spaces) that must be `OK` for a release to pass.
+pub const GATE_ALARMS: &str = "autopilot:gate-alarms";
+/// On a service: `true` lets an alarm in `INSUFFICIENT_DATA` pass the gate.
+pub const GATE_ALLOW_INSUFFICIENT_DATA: &str = "autopilot:gate-allow-insufficient-data";
+/// On a service: the production requests a release must serve at a gated stage.
+pub const GATE_MIN_REQUESTS: &str = "autopilot:gate-min-requests";
+/// On a service: the test requests a release must serve before production traffic.
+pub const GATE_MIN_TEST_REQUESTS: &str = "autopilot:gate-min-test-requests";
+/// On a service: the healthy targets a release must have (absent: all its tasks).
+pub const GATE_MIN_HEALTHY_TARGETS: &str = "autopilot:gate-min-healthy-targets";
+/// On a service: the largest share (percent) of a release's requests that may end in a 5XX.
+pub const GATE_MAX_ERROR_PERCENT: &str = "autopilot:gate-max-error-percent";
+/// On a service: minutes each gated stage watches before it may pass.
+pub const GATE_SOAK_MINUTES: &str = "autopilot:gate-soak-minutes";
+/// On a service: minutes the gate waits after the soak for what is missing before it fails.
+pub const GATE_PATIENCE_MINUTES: &str = "autopilot:gate-patience-minutes";
+
 /// AWS's limits on a resource's tags (ECS, CloudWatch, Application Auto Scaling alike): at most
 /// 50 tags per resource (those with the reserved `aws:` prefix do not count), values of at most
 /// 256 Unicode characters.

@@ -127,6 +127,9 @@ pub struct FakeState {
     /// Calls that fail, by the name they are recorded under (`CloudWatch.DisableAlarmActions`),
     /// with the AWS error code they fail with (HTTP 400); they change nothing.
     pub failing: std::collections::BTreeMap<&'static str, &'static str>,
+    /// What the deploy-gate's reads find.
+    #[cfg(feature = "gate")]
+    pub gate: crate::gate::fake::GateWorld,
 }
 
 impl FakeAws {

@@ -9,6 +9,8 @@ pub mod autoscaling;
 #[cfg(feature = "cloudwatch")]
 pub mod cloudwatch;
 pub mod ecs;
+#[cfg(feature = "elb")]
+pub mod elbv2;
 pub mod sns;
 #[cfg(feature = "tagging")]
 pub mod tagging;
@@ -262,6 +264,8 @@ pub struct Clients {
     pub cloudwatch: LazyClient<aws_sdk_cloudwatch::Client>,
     #[cfg(feature = "tagging")]
     pub tagging: LazyClient<aws_sdk_resourcegroupstagging::Client>,
+    #[cfg(feature = "elb")]
+    pub elb: LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -298,6 +302,14 @@ impl Clients {
             tagging: LazyClient::new(config, &calls, |config, calls| {
                 aws_sdk_resourcegroupstagging::Client::from_conf(
                     aws_sdk_resourcegroupstagging::config::Builder::from(config)
+                        .interceptor(calls)
+                        .build(),
+                )
+            }),
+            #[cfg(feature = "elb")]
+            elb: LazyClient::new(config, &calls, |config, calls| {
+                aws_sdk_elasticloadbalancingv2::Client::from_conf(
+                    aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
                         .interceptor(calls)
                         .build(),
                 )
@@ -379,6 +391,8 @@ pub(crate) fn mocked_clients(
         cloudwatch: mock_client!(aws_sdk_cloudwatch, RuleMode::MatchAny, cw_rules).into(),
         #[cfg(feature = "tagging")]
         tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]).into(),
+        #[cfg(feature = "elb")]
+        elb: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]).into(),
         calls: CallLog::default(),
     }
 }

@@ -6,6 +6,7 @@
 mod cloudwatch_alarm;
 mod ecr;
 mod ecs_deployment;
+mod ecs_hook;
 mod ecs_task;
 mod sns_alarm;
 
@@ -19,6 +20,7 @@ pub use cloudwatch_alarm::{
 };
 pub use ecr::{ActionType, EcrImageAction, PushResult};
 pub use ecs_deployment::{DeploymentEventName, EcsDeploymentStateChange};
+pub use ecs_hook::{HookEventName, HookInvocation, HookStateChange, LifecycleStage, Weights};
 pub use ecs_task::{EcsTaskStateChange, StopCode, TaskContainer};
 pub use sns_alarm::{alarm_events as sns_alarm_events, is_sns_event};
 

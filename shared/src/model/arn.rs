@@ -36,6 +36,27 @@ impl<'a> Arn<'a> {
     }
 }
 
+/// A load balancer's CloudWatch dimension (`app/<name>/<id>`, `net/<name>/<id>`) from the ARN
+/// of one of its listeners or listener rules, or its own.
+pub fn load_balancer_dimension(arn: &str) -> Option<String> {
+    let resource = Arn::parse(arn)
+        .filter(|a| a.service == "elasticloadbalancing")?
+        .resource;
+    let mut parts = resource.split('/').skip(1);
+    let (kind, name, id) = (parts.next()?, parts.next()?, parts.next()?);
+    (["app", "net", "gwy"].contains(&kind) && !name.is_empty() && !id.is_empty())
+        .then(|| format!("{kind}/{name}/{id}"))
+}
+
+/// A target group's CloudWatch dimension (`targetgroup/<name>/<id>`) from its ARN.
+pub fn target_group_dimension(arn: &str) -> Option<String> {
+    let resource = Arn::parse(arn)
+        .filter(|a| a.service == "elasticloadbalancing")?
+        .resource;
+    (resource.starts_with("targetgroup/") && resource.split('/').count() == 3)
+        .then(|| resource.to_string())
+}
+
 /// Whether a service ARN has the long format (`service/<cluster>/<service>`), the only one ECS
 /// can tag; services created before 2021 may still have `service/<service>`.
 pub fn is_long_service_arn(arn: &str) -> bool {
@@ -127,6 +148,30 @@ pub fn cluster_name(cluster: &str) -> &str {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn load_balancer_and_target_group_dimensions_come_from_their_arns() {
+        let rule = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web-alb/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee";
+        assert_eq!(
+            load_balancer_dimension(rule).as_deref(),
+            Some("app/web-alb/50dc6c495c0c9188")
+        );
+        let listener = "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener/net/web-nlb/50dc6c495c0c9188/f2f7dc8efc522ab2";
+        assert_eq!(
+            load_balancer_dimension(listener).as_deref(),
+            Some("net/web-nlb/50dc6c495c0c9188")
+        );
+        assert_eq!(
+            load_balancer_dimension("arn:aws:ecs:us-east-1:1:service/a/b"),
+            None
+        );
+        let tg = "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/73e2d6bc24d8a067";
+        assert_eq!(
+            target_group_dimension(tg).as_deref(),
+            Some("targetgroup/web-green/73e2d6bc24d8a067")
+        );
+        assert_eq!(target_group_dimension(rule), None);
+    }
 
     #[test]
     fn parses_service_arns() {

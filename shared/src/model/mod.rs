@@ -4,6 +4,7 @@
 
 pub mod alarm;
 pub mod arn;
+pub mod health;
 pub mod revision;
 pub mod scaling;
 pub mod service;

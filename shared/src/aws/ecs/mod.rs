@@ -1,9 +1,11 @@
 //! ECS adapters: services (this file), task-definition revisions (`revisions.rs`) and tasks
 //! (`tasks.rs`). Batched reads and the writes the functions make; SDK types stay in here.
 
+mod deployments;
 mod revisions;
 mod tasks;
 
+pub use deployments::*;
 pub use revisions::*;
 pub use tasks::*;
 
