@@ -415,6 +415,7 @@ pub(crate) mod fake_http {
     pub struct Scripted {
         answers: Arc<Mutex<VecDeque<(u16, String)>>>,
         requests: Arc<AtomicUsize>,
+        bodies: Arc<Mutex<Vec<String>>>,
     }
 
     impl Scripted {
@@ -423,7 +424,13 @@ pub(crate) mod fake_http {
             Scripted {
                 answers: Arc::new(Mutex::new(answers.into())),
                 requests: Arc::default(),
+                bodies: Arc::default(),
             }
+        }
+
+        /// The bodies of the requests sent, in order.
+        pub fn bodies(&self) -> Vec<String> {
+            self.bodies.lock().unwrap().clone()
         }
 
         /// How many requests were sent (attempts, retries included).
@@ -433,8 +440,13 @@ pub(crate) mod fake_http {
     }
 
     impl HttpConnector for Scripted {
-        fn call(&self, _request: HttpRequest) -> HttpConnectorFuture {
+        fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
             self.requests.fetch_add(1, Ordering::SeqCst);
+            let body = request.body().bytes().unwrap_or_default();
+            self.bodies
+                .lock()
+                .unwrap()
+                .push(String::from_utf8_lossy(body).into_owned());
             let next = self.answers.lock().unwrap().pop_front();
             HttpConnectorFuture::new(async move {
                 match next {
@@ -493,6 +505,16 @@ pub(crate) mod fake_http {
     /// An SNS client on `http`, recording into a fresh [`super::CallLog`].
     pub fn sns_client(http: &Scripted) -> aws_sdk_sns::Client {
         scripted_client!(aws_sdk_sns, http)
+    }
+
+    #[cfg(feature = "cloudwatch")]
+    pub fn cloudwatch_client(http: &Scripted) -> aws_sdk_cloudwatch::Client {
+        scripted_client!(aws_sdk_cloudwatch, http)
+    }
+
+    #[cfg(feature = "elb")]
+    pub fn elb_client(http: &Scripted) -> aws_sdk_elasticloadbalancingv2::Client {
+        scripted_client!(aws_sdk_elasticloadbalancingv2, http)
     }
 }
 

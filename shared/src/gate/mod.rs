@@ -10,6 +10,8 @@
 //! targets healthy in number, enough requests reached it (a release that gets no traffic is not
 //! called healthy), few enough 5XX, over a soak. During a rollback it lets every stage through.
 
+#[cfg(test)]
+mod adapter_tests;
 pub mod config;
 #[cfg(test)]
 pub(crate) mod fake;
