@@ -298,6 +298,16 @@ fn read(reason: &str) -> Said {
         if let Some((list, _)) = list.split_once(']') {
             c.values = values(list);
         }
+    } else if let Some((_, list)) = body.split_once("The most recent datapoints: [") {
+        // The older form (AWS CLI reference, 2014): bare values, no timestamps, in the order of
+        // `recentDatapoints` (oldest first), so reversed to keep the newest first.
+        if let Some((list, _)) = list.split_once(']') {
+            c.values = list
+                .split(',')
+                .filter_map(|v| v.trim().parse().ok())
+                .rev()
+                .collect();
+        }
     }
     // The comparison: `was [not] greater than the threshold (T)`, or the band's `was less than
     // the lower thresholds [L] or greater than the upper thresholds [U]`.
@@ -450,5 +460,67 @@ fn period(seconds: i64) -> String {
         s if s >= 3600 && s % 3600 == 0 => format!("{} h", s / 3600),
         s if s >= 60 && s % 60 == 0 => format!("{} min", s / 60),
         s => format!("{s} s"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The parts read from each form, as a decision table: (reason, values newest first,
+    /// N, M, comparison, threshold, missing, received).
+    #[test]
+    fn each_documented_form_reads_into_its_parts() {
+        type Row = (
+            &'static str,
+            &'static [f64],
+            Option<u32>,
+            Option<u32>,
+            Option<&'static str>,
+            Option<f64>,
+            Option<(u32, &'static str)>,
+            Option<(u32, u32)>,
+        );
+        let table: &[Row] = &[
+            (
+                "Threshold Crossed: 1 datapoint [1.0 (22/09/18 11:43:00)] was greater than the threshold (0.0).",
+                &[1.0], Some(1), None, Some("above"), Some(0.0), None, None,
+            ),
+            (
+                "Threshold Crossed: 2 out of the last 2 datapoints [63.0 (11/12/24 06:04:00), 66.0 (11/12/24 05:59:00)] were greater than the threshold (50.0) (minimum 2 datapoints for OK -> ALARM transition).",
+                &[63.0, 66.0], Some(2), Some(2), Some("above"), Some(50.0), None, None,
+            ),
+            (
+                "Threshold Crossed: 5 datapoints were greater than the threshold (10.0). The most recent datapoints which crossed the threshold: [27.5 (08/08/17 20:09:00), 27.4 (08/08/17 20:08:00)].",
+                &[27.5, 27.4], Some(5), None, Some("above"), Some(10.0), None, None,
+            ),
+            (
+                "Threshold Crossed: 2 datapoints were not greater than the threshold (70.0). The most recent datapoints: [38.958, 40.292].",
+                &[40.292, 38.958], Some(2), None, Some("not above"), Some(70.0), None, None,
+            ),
+            (
+                "Threshold Crossed: 1 datapoint (5.199) was greater than or equal to the threshold (5.0).",
+                &[5.199], Some(1), None, Some("at or above"), Some(5.0), None, None,
+            ),
+            (
+                "Threshold Crossed: no datapoints were received for 1 period and 1 missing datapoint was treated as [NonBreaching].",
+                &[], None, None, None, None, Some((1, "NonBreaching")), Some((0, 1)),
+            ),
+        ];
+        for (reason, values, n, m, cmp, t, missing, received) in table {
+            let Said::Crossed(c) = read(reason) else {
+                panic!("not read as crossed: {reason}");
+            };
+            assert_eq!(c.values, values.to_vec(), "{reason}");
+            assert_eq!((c.breaching, c.out_of), (*n, *m), "{reason}");
+            assert_eq!(c.comparison.as_deref(), *cmp, "{reason}");
+            assert_eq!(c.threshold, *t, "{reason}");
+            assert_eq!(
+                c.missing.as_ref().map(|(k, how)| (*k, how.as_str())),
+                *missing,
+                "{reason}"
+            );
+            assert_eq!(c.received, *received, "{reason}");
+        }
     }
 }
