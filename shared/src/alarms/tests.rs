@@ -502,3 +502,45 @@ proptest! {
         }
     }
 }
+
+/// CloudWatch takes any UTF-8 alarm name up to 255 characters. No real public example of a
+/// Korean or a 100+ character name was found for the corpus (issue 21), so the cpu sample is
+/// renamed here: the condition is still in words, the title fits Chatbot, the SNS subject
+/// stays ASCII and the thread stays the alarm's.
+#[test]
+fn korean_and_255_character_names_render_in_words_within_chats_limits() {
+    let korean = "결제-API-지연시간-높음";
+    let long = format!("{}-p99-latency", "checkout-service-eu-west-1-".repeat(9));
+    assert!(long.chars().count() > 200 && long.chars().count() <= 255);
+    for name in [korean.to_string(), long.clone()] {
+        let mut raw: Value = serde_json::from_str(SAMPLES[0].1).unwrap();
+        raw["detail"]["alarmName"] = json!(name);
+        raw["resources"] = json!([format!(
+            "arn:aws:cloudwatch:us-east-1:123456789012:alarm:{name}"
+        )]);
+        let ev = parse(raw).unwrap();
+        let n = render(&ev, &default_context(&ev)).fitted();
+        assert!(
+            render::condition(&ev.detail).contains("was 93.2 %, above the threshold of 80 %"),
+            "{name}"
+        );
+        assert!(
+            n.title.chars().count() <= crate::notify::limits::TITLE,
+            "{}",
+            n.title
+        );
+        let prefix: String = name.chars().take(20).collect();
+        assert!(
+            n.title.contains(&prefix),
+            "the name is in the title: {}",
+            n.title
+        );
+        let subject = n.subject();
+        assert!(subject.is_ascii() && subject.len() < 100, "{subject}");
+        assert!(
+            n.thread_id.contains(&prefix) || n.thread_id.contains('~'),
+            "{}",
+            n.thread_id
+        );
+    }
+}
