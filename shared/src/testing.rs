@@ -127,6 +127,13 @@ pub struct FakeState {
     /// Calls that fail, by the name they are recorded under (`CloudWatch.DisableAlarmActions`),
     /// with the AWS error code they fail with (HTTP 400); they change nothing.
     pub failing: std::collections::BTreeMap<&'static str, &'static str>,
+    /// Service deployments by ARN (gated strategies).
+    #[cfg(feature = "deploy")]
+    pub service_deployments:
+        std::collections::BTreeMap<String, crate::aws::ecs::ServiceDeploymentBrief>,
+    /// One-shot schedules created.
+    #[cfg(feature = "deploy")]
+    pub schedules: Vec<crate::aws::scheduler::OneShot>,
     /// What the deploy-gate's reads find.
     #[cfg(feature = "gate")]
     pub gate: crate::gate::fake::GateWorld,

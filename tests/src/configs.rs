@@ -31,6 +31,7 @@ impl Stack {
             topic_arn: self.topic_arn.clone(),
             dry_run: false,
             keep_revisions,
+            reminders: None,
         }
     }
 

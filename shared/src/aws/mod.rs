@@ -11,6 +11,8 @@ pub mod cloudwatch;
 pub mod ecs;
 #[cfg(feature = "elb")]
 pub mod elbv2;
+#[cfg(feature = "scheduler")]
+pub mod scheduler;
 pub mod sns;
 #[cfg(feature = "tagging")]
 pub mod tagging;
@@ -266,6 +268,8 @@ pub struct Clients {
     pub tagging: LazyClient<aws_sdk_resourcegroupstagging::Client>,
     #[cfg(feature = "elb")]
     pub elb: LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
+    #[cfg(feature = "scheduler")]
+    pub scheduler: LazyClient<aws_sdk_scheduler::Client>,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -310,6 +314,14 @@ impl Clients {
             elb: LazyClient::new(config, &calls, |config, calls| {
                 aws_sdk_elasticloadbalancingv2::Client::from_conf(
                     aws_sdk_elasticloadbalancingv2::config::Builder::from(config)
+                        .interceptor(calls)
+                        .build(),
+                )
+            }),
+            #[cfg(feature = "scheduler")]
+            scheduler: LazyClient::new(config, &calls, |config, calls| {
+                aws_sdk_scheduler::Client::from_conf(
+                    aws_sdk_scheduler::config::Builder::from(config)
                         .interceptor(calls)
                         .build(),
                 )
@@ -393,6 +405,8 @@ pub(crate) fn mocked_clients(
         tagging: mock_client!(aws_sdk_resourcegroupstagging, RuleMode::MatchAny, &[]).into(),
         #[cfg(feature = "elb")]
         elb: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]).into(),
+        #[cfg(feature = "scheduler")]
+        scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, &[]).into(),
         calls: CallLog::default(),
     }
 }

@@ -35,6 +35,7 @@ fn deployer(ecs: &[&Rule], sns: &[&Rule]) -> Deployer {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             dry_run: false,
             keep_revisions: None,
+            reminders: None,
         },
     )
 }

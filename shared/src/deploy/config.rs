@@ -71,6 +71,8 @@ pub struct DeployerConfig {
     pub dry_run: bool,
     /// Keep this many revisions registered by the deployer; `None` keeps all.
     pub keep_revisions: Option<u32>,
+    /// Where pause reminders go; `None`: pauses are announced without a reminder.
+    pub reminders: Option<super::pause::Reminders>,
 }
 
 impl DeployerConfig {
@@ -150,8 +152,69 @@ impl DeployerConfig {
             topic_arn: env.topic_arn("NOTIFY_TOPIC_ARN")?,
             dry_run: env.bool_or("DRY_RUN", false)?,
             keep_revisions: env.u32_in("KEEP_REVISIONS", 1, 1000)?,
+            reminders: reminders(env)?,
         })
     }
+}
+
+/// `PAUSE_REMINDER_ROLE_ARN`, `PAUSE_REMINDER_QUEUE_ARN` and `PAUSE_REMINDER_PREFIX` together
+/// (or none: no reminders), and `PAUSE_REMINDER_MINUTES` (default 60).
+fn reminders(env: &Env<'_>) -> Result<Option<super::pause::Reminders>> {
+    let role = env.optional("PAUSE_REMINDER_ROLE_ARN");
+    let queue = env.optional("PAUSE_REMINDER_QUEUE_ARN");
+    let prefix = env.optional("PAUSE_REMINDER_PREFIX");
+    let lead_minutes = env
+        .u32_in("PAUSE_REMINDER_MINUTES", 5, 10_080)?
+        .unwrap_or(60);
+    let (role_arn, queue_arn, prefix) = match (role, queue, prefix) {
+        (None, None, None) => return Ok(None),
+        (Some(r), Some(q), Some(p)) => (r, q, p),
+        (r, q, _) => {
+            let var = if r.is_none() {
+                "PAUSE_REMINDER_ROLE_ARN"
+            } else if q.is_none() {
+                "PAUSE_REMINDER_QUEUE_ARN"
+            } else {
+                "PAUSE_REMINDER_PREFIX"
+            };
+            return Err(Error::Config {
+                var,
+                message: "is needed with the other PAUSE_REMINDER_* variables (set all three, or none for no reminders)".into(),
+            });
+        }
+    };
+    // A schedule name is at most 64 of [0-9a-zA-Z-_.]; the deployer adds 16 hex digits.
+    let ok = prefix.len() <= 48
+        && prefix
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+    if !ok {
+        return Err(Error::Config {
+            var: "PAUSE_REMINDER_PREFIX",
+            message: format!(
+                "must be at most 48 of [0-9a-zA-Z-_.] (a schedule name with 16 more), got {prefix:?}"
+            ),
+        });
+    }
+    if !role_arn.starts_with("arn:")
+        || !queue_arn.starts_with("arn:")
+        || !queue_arn.ends_with(".fifo")
+    {
+        return Err(Error::Config {
+            var: if role_arn.starts_with("arn:") {
+                "PAUSE_REMINDER_QUEUE_ARN"
+            } else {
+                "PAUSE_REMINDER_ROLE_ARN"
+            },
+            message: "must be an ARN (the queue the deployer reads, a FIFO queue)".into(),
+        });
+    }
+    Ok(Some(super::pause::Reminders {
+        role_arn,
+        queue_arn,
+        prefix,
+        lead_minutes,
+    }))
 }
 
 #[cfg(test)]
@@ -165,6 +228,45 @@ mod tests {
             ("DEPLOY_TARGETS", targets),
             ("NOTIFY_TOPIC_ARN", TOPIC),
         ]))
+    }
+
+    #[test]
+    fn pause_reminders_need_all_three_variables_or_none() {
+        let targets = r#"[{"repository":"web","tags":["v*"],"cluster":"prod","service":"web"}]"#;
+        let none = config(targets).unwrap();
+        assert_eq!(none.reminders, None);
+        let role = "arn:aws:iam::123456789012:role/reminders";
+        let queue = "arn:aws:sqs:us-east-1:123456789012:deployer.fifo";
+        let all = DeployerConfig::from(&Env::from_pairs(&[
+            ("DEPLOY_TARGETS", targets),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("PAUSE_REMINDER_ROLE_ARN", role),
+            ("PAUSE_REMINDER_QUEUE_ARN", queue),
+            ("PAUSE_REMINDER_PREFIX", "shop-prod-pause-"),
+        ]))
+        .unwrap()
+        .reminders
+        .unwrap();
+        assert_eq!(
+            (all.lead_minutes, all.prefix.as_str()),
+            (60, "shop-prod-pause-")
+        );
+        let e = DeployerConfig::from(&Env::from_pairs(&[
+            ("DEPLOY_TARGETS", targets),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("PAUSE_REMINDER_ROLE_ARN", role),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("PAUSE_REMINDER_QUEUE_ARN"), "{e}");
+        let e = DeployerConfig::from(&Env::from_pairs(&[
+            ("DEPLOY_TARGETS", targets),
+            ("NOTIFY_TOPIC_ARN", TOPIC),
+            ("PAUSE_REMINDER_ROLE_ARN", role),
+            ("PAUSE_REMINDER_QUEUE_ARN", queue),
+            ("PAUSE_REMINDER_PREFIX", "a name with spaces"),
+        ]))
+        .unwrap_err();
+        assert!(e.to_string().contains("PAUSE_REMINDER_PREFIX"), "{e}");
     }
 
     #[test]

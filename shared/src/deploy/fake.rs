@@ -111,4 +111,23 @@ impl DeployPorts for FakeAws {
         self.with(|s| s.revisions.remove(arn));
         Ok(())
     }
+
+    async fn service_deployment(
+        &self,
+        arn: &str,
+    ) -> Result<Option<crate::aws::ecs::ServiceDeploymentBrief>> {
+        self.call_or_fail("ECS.DescribeServiceDeployments")?;
+        Ok(self.with(|s| s.service_deployments.get(arn).cloned()))
+    }
+
+    async fn schedule_once(&self, schedule: &crate::aws::scheduler::OneShot) -> Result<bool> {
+        self.call_or_fail("Scheduler.CreateSchedule")?;
+        Ok(self.with(|s| {
+            if s.schedules.iter().any(|x| x.name == schedule.name) {
+                return false;
+            }
+            s.schedules.push(schedule.clone());
+            true
+        }))
+    }
 }

@@ -56,6 +56,7 @@ fn deployer(strategy: Strategy, keep: Option<u32>) -> Deployer<FakeAws> {
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             dry_run: false,
             keep_revisions: keep,
+            reminders: None,
         },
     )
 }

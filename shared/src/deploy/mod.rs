@@ -13,6 +13,7 @@ pub mod fleet;
 /// The deployer's chat notifications (public for the core's benchmarks).
 pub mod notices;
 pub mod outcome;
+pub mod pause;
 pub mod plan;
 pub mod ports;
 mod prune;
@@ -24,11 +25,12 @@ use serde_json::Value;
 
 use crate::aws::{CallLog, Clients};
 use crate::error::{Error, Result};
-use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event};
+use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event, HookStateChange};
 use crate::metrics::Metrics;
 use crate::runtime::Job;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use outcome::Resolution;
+use pause::{PauseReminder, PauseReport, ECS_HOOK_STATE_CHANGE, PAUSE_REMINDER, REMINDER_SOURCE};
 use plan::Reason;
 pub use ports::DeployPorts;
 pub use push::PushReport;
@@ -58,6 +60,7 @@ impl<P: DeployPorts> Deployer<P> {
 pub enum DeployReport {
     Push(PushReport),
     Rollout { deployment: Box<RolloutReport> },
+    Pause { pause: PauseReport },
 }
 
 impl<P: DeployPorts> Job for Deployer<P> {
@@ -75,6 +78,12 @@ impl<P: DeployPorts> Job for Deployer<P> {
             DeployerEvent::Deployment(change) => DeployReport::Rollout {
                 deployment: Box::new(rollout::handle(self, change).await?),
             },
+            DeployerEvent::Hook(hook) => DeployReport::Pause {
+                pause: self.on_hook(hook).await?,
+            },
+            DeployerEvent::Reminder(reminder) => DeployReport::Pause {
+                pause: self.on_reminder(reminder).await?,
+            },
         })
     }
 
@@ -89,6 +98,9 @@ impl<P: DeployPorts> Job for Deployer<P> {
                 metrics
                     .count("Deploys", deployed)
                     .count("Skips", push.decisions.len() - deployed)
+            }
+            DeployReport::Pause { pause } => {
+                metrics.count("PauseMessages", usize::from(pause.notified))
             }
             DeployReport::Rollout { deployment } if deployment.replaced.is_some() => {
                 metrics.count("ReleasesReplaced", 1)
@@ -115,11 +127,15 @@ impl<P: DeployPorts> Job for Deployer<P> {
 /// How many times the deployer tries to register a revision (the SDK does not retry it).
 pub const REGISTER_ATTEMPTS: u32 = 3;
 
-/// The two events the deployer takes.
+/// The events the deployer takes.
 #[derive(Clone, Debug, PartialEq)]
 pub enum DeployerEvent {
     Push(Event<EcrImageAction>),
     Deployment(Event<EcsDeploymentStateChange>),
+    /// A pause hook of a gated deployment.
+    Hook(Event<HookStateChange>),
+    /// The reminder of a pause, scheduled by the deployer itself.
+    Reminder(Event<PauseReminder>),
 }
 
 /// Parses and validates an event. Pure; a malformed event is a `BadEvent` naming the field.
@@ -132,8 +148,14 @@ pub fn parse(event: Value) -> Result<DeployerEvent> {
             Ok(DeployerEvent::Push(push))
         }
         ECS_DEPLOYMENT_STATE_CHANGE => Ok(DeployerEvent::Deployment(events::typed(envelope)?)),
+        ECS_HOOK_STATE_CHANGE => Ok(DeployerEvent::Hook(events::typed(envelope)?)),
+        PAUSE_REMINDER if envelope.source == REMINDER_SOURCE => {
+            let reminder: Event<PauseReminder> = events::typed(envelope)?;
+            pause::validate_reminder(&reminder)?;
+            Ok(DeployerEvent::Reminder(reminder))
+        }
         other => Err(Error::bad_event(format!(
-            "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?})"
+            "detail-type: {other:?} is not an event the deployer takes ({ECR_IMAGE_ACTION:?}, {ECS_DEPLOYMENT_STATE_CHANGE:?}, {ECS_HOOK_STATE_CHANGE:?}, or its own {PAUSE_REMINDER:?})"
         ))),
     }
 }
@@ -176,6 +198,10 @@ mod adapter_tests;
 #[cfg(test)]
 #[path = "flow_tests.rs"]
 mod flow_tests;
+
+#[cfg(test)]
+#[path = "pause_tests.rs"]
+mod pause_tests;
 
 #[cfg(test)]
 mod parse_props {

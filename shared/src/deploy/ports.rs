@@ -4,7 +4,8 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::aws::ecs::{self, Revision};
+use crate::aws::ecs::{self, Revision, ServiceDeploymentBrief};
+use crate::aws::scheduler::{self, OneShot};
 use crate::aws::{tagging, Clients};
 use crate::error::Result;
 use crate::model::service::TaggedService;
@@ -53,6 +54,14 @@ pub trait DeployPorts: Calls + Publish + ReadServices + TagService {
     /// The ACTIVE revisions of a family, newest first.
     fn active_revisions(&self, family: &str) -> impl Future<Output = Result<Vec<String>>> + Send;
     fn deregister(&self, arn: &str) -> impl Future<Output = Result<()>> + Send;
+    /// A service deployment of a gated strategy (its status, its hooks); `None` when ECS does
+    /// not know it.
+    fn service_deployment(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ServiceDeploymentBrief>>> + Send;
+    /// Schedules a message to the deployer's queue, once; `false` when it was scheduled already.
+    fn schedule_once(&self, schedule: &OneShot) -> impl Future<Output = Result<bool>> + Send;
 }
 
 impl DeployPorts for Clients {
@@ -107,5 +116,13 @@ impl DeployPorts for Clients {
 
     async fn deregister(&self, arn: &str) -> Result<()> {
         ecs::deregister_task_definition(&self.ecs, arn).await
+    }
+
+    async fn service_deployment(&self, arn: &str) -> Result<Option<ServiceDeploymentBrief>> {
+        ecs::service_deployment(&self.ecs, arn).await
+    }
+
+    async fn schedule_once(&self, schedule: &OneShot) -> Result<bool> {
+        scheduler::create_one_shot(&self.scheduler, schedule).await
     }
 }

@@ -51,6 +51,7 @@ fn fleet_deployer(stack: &Stack) -> Deployer {
         topic_arn: stack.topic_arn.clone(),
         dry_run: false,
         keep_revisions: None,
+        reminders: None,
     };
     Deployer::new(stack.clients().0, config)
 }

@@ -1,20 +1,41 @@
-//! Service deployments (ECS's blue/green, linear and canary deployments): what one is, and the
-//! target group its new revision uses. Shapes from the API reference of
-//! `DescribeServiceDeployments` and `DescribeServiceRevisions` (the emulator has neither).
+//! Service deployments (ECS's blue/green, linear and canary deployments): what one is, its
+//! lifecycle hooks, and the target group its new revision uses. Shapes from the API reference
+//! of `DescribeServiceDeployments` and `DescribeServiceRevisions` (the emulator has neither).
 
 use aws_sdk_ecs::Client;
+use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 
-/// What the gate needs of a service deployment.
+/// One lifecycle hook of a service deployment, as `lifecycleHookDetails` gives it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct HookBrief {
+    pub hook_id: String,
+    /// `AWS_LAMBDA` or `PAUSE`.
+    pub target_type: String,
+    /// `AWAITING_ACTION`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
+    pub status: String,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// `ROLLBACK` or `CONTINUE`.
+    pub timeout_action: Option<String>,
+}
+
+/// What the functions need of a service deployment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceDeploymentBrief {
     /// `ServiceDeploymentStatus` as ECS spells it.
     pub status: String,
+    pub status_reason: Option<String>,
     /// Whether it replaces running revisions.
     pub has_source: bool,
-    /// Tasks the new revision asked for.
+    /// The revision it deploys, and the tasks it asked for.
+    pub target_revision: Option<String>,
     pub requested_tasks: Option<u32>,
+    pub hooks: Vec<HookBrief>,
+}
+
+fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
+    DateTime::from_timestamp_millis(t?.to_millis().ok()?)
 }
 
 /// A service deployment, `None` when ECS does not know it (its `failures` name it).
@@ -36,10 +57,32 @@ pub async fn service_deployment(
                 .status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
+            status_reason: d.status_reason().map(str::to_string),
             has_source: !d.source_service_revisions().is_empty(),
+            target_revision: d
+                .target_service_revision()
+                .and_then(|t| t.arn())
+                .map(str::to_string),
             requested_tasks: d
                 .target_service_revision()
                 .and_then(|t| u32::try_from(t.requested_task_count()).ok()),
+            hooks: d
+                .lifecycle_hook_details()
+                .iter()
+                .map(|h| HookBrief {
+                    hook_id: h.hook_id().unwrap_or_default().to_string(),
+                    target_type: h
+                        .target_type()
+                        .map(|t| t.as_str().to_string())
+                        .unwrap_or_default(),
+                    status: h
+                        .status()
+                        .map(|s| s.as_str().to_string())
+                        .unwrap_or_default(),
+                    expires_at: time(h.expires_at()),
+                    timeout_action: h.timeout_action().map(|a| a.as_str().to_string()),
+                })
+                .collect(),
         }))
 }
 

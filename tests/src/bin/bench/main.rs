@@ -136,6 +136,7 @@ async fn scenarios(report: &mut Report) {
         topic_arn: stack.topic_arn.clone(),
         dry_run: false,
         keep_revisions: None,
+        reminders: None,
     };
     let deployer = Deployer::new(stack.clients().0, config(target.clone()));
     let calls = deployer.clients.calls.clone();
