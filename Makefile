@@ -12,10 +12,10 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 # The Lambda functions (binary name = function name).
-FUNCTIONS := deployer task-watcher alarm-notifier off-hours
+FUNCTIONS := deployer task-watcher alarm-notifier off-hours deploy-gate
 
 .PHONY: all venv tools build test demo lint fmt bench aarch64 lambda sam-build clean \
-	build-DeployerFunction build-TaskWatcherFunction build-AlarmNotifierFunction build-OffHoursFunction
+	build-DeployerFunction build-TaskWatcherFunction build-AlarmNotifierFunction build-OffHoursFunction build-DeployGateFunction
 
 all: test
 
@@ -101,6 +101,8 @@ build-AlarmNotifierFunction:
 	$(LAMBDA_BUILD) -p alarm-notifier && cp $(LAMBDA_DIST)/alarm-notifier/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 build-OffHoursFunction:
 	$(LAMBDA_BUILD) -p off-hours && cp $(LAMBDA_DIST)/off-hours/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+build-DeployGateFunction:
+	$(LAMBDA_BUILD) -p deploy-gate && cp $(LAMBDA_DIST)/deploy-gate/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 
 # `sam build` as a user runs it (sam/samconfig.toml: in source, parallel, not cached), then a
 # check that it gave four arm64 bootstraps.

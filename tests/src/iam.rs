@@ -245,30 +245,36 @@ pub fn arn_matches(pattern: &str, arn: &str) -> bool {
 // The role's statements
 // ---------------------------------------------------------------------------------------------
 
-/// A value with each `Fn::If` on the scope's conditions replaced by its branch, and
+/// A value with each `Fn::If` replaced by the branch `holds` picks for its condition, and
 /// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`.
-pub fn in_scope(v: &Value, scope: &str) -> Option<Value> {
+pub fn pick_branches(v: &Value, holds: &dyn Fn(&str) -> bool) -> Option<Value> {
     match v {
         Value::Object(o) if o.len() == 1 && o.contains_key("Fn::If") => {
             let args = o["Fn::If"].as_array().expect("Fn::If arguments");
-            let holds = match args[0].as_str() {
-                Some("StackScope") => scope == "stack",
-                Some("AccountScope") => scope == "account",
-                other => panic!("an Fn::If on {other:?} in a role"),
-            };
-            in_scope(&args[if holds { 1 } else { 2 }], scope)
+            let condition = args[0].as_str().expect("Fn::If names a condition");
+            pick_branches(&args[if holds(condition) { 1 } else { 2 }], holds)
         }
         Value::Object(o) if o.get("Ref") == Some(&json!("AWS::NoValue")) => None,
         Value::Object(o) => Some(Value::Object(
             o.iter()
-                .filter_map(|(k, v)| in_scope(v, scope).map(|v| (k.clone(), v)))
+                .filter_map(|(k, v)| pick_branches(v, holds).map(|v| (k.clone(), v)))
                 .collect(),
         )),
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|v| in_scope(v, scope)).collect(),
+            items.iter().filter_map(|v| pick_branches(v, holds)).collect(),
         )),
         other => Some(other.clone()),
     }
+}
+
+/// A value with each `Fn::If` on the scope's conditions replaced by its branch, and
+/// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`.
+pub fn in_scope(v: &Value, scope: &str) -> Option<Value> {
+    pick_branches(v, &|condition| match condition {
+        "StackScope" => scope == "stack",
+        "AccountScope" => scope == "account",
+        other => panic!("an Fn::If on {other:?} in a role"),
+    })
 }
 
 /// The statements of a function's role (its inline policies) with `Scope` = `scope` (the

@@ -27,12 +27,13 @@ pub const ENVIRONMENT: &str = "demo";
 /// The CloudFormation stack's name.
 pub const STACK_NAME: &str = "autopilot-demo";
 
-/// The four functions: (binary name, logical id of its `AWS::Serverless::Function`).
-pub const FUNCTIONS: [(&str, &str); 4] = [
+/// The five functions: (binary name, logical id of its `AWS::Serverless::Function`).
+pub const FUNCTIONS: [(&str, &str); 5] = [
     ("deployer", "DeployerFunction"),
     ("task-watcher", "TaskWatcherFunction"),
     ("alarm-notifier", "AlarmNotifierFunction"),
     ("off-hours", "OffHoursFunction"),
+    ("deploy-gate", "DeployGateFunction"),
 ];
 
 /// The deployed name of a function (`<project>-<environment>-<binary>`) in the tests' stack.
@@ -630,3 +631,4 @@ fn unescape(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
+

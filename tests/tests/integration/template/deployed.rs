@@ -282,13 +282,16 @@ fn what_the_emulators_cloudformation_drops_is_right_in_the_translated_template()
         json!({"Subnets": {"Ref": "PrivateSubnetIds"}, "SecurityGroups": [{"Ref": "TaskSecurityGroup"}],
                "AssignPublicIp": "DISABLED"})
     );
+    // Rolling by default: the gated strategies' settings resolve to nothing (their own test is
+    // in `translated`).
+    let rolling = Conditions::of(&t, &[]);
     assert_eq!(
-        service["LoadBalancers"],
+        rolling.resolve(&service["LoadBalancers"]),
         json!([{"ContainerName": "app", "ContainerPort": 3000, "TargetGroupArn": {"Ref": "TargetGroupArn"}}])
     );
     assert_eq!(
-        service["DeploymentConfiguration"],
-        json!({"MinimumHealthyPercent": 100, "MaximumPercent": 200,
+        rolling.resolve(&service["DeploymentConfiguration"]),
+        json!({"Strategy": {"Ref": "DeploymentStrategy"}, "MinimumHealthyPercent": 100, "MaximumPercent": 200,
                "DeploymentCircuitBreaker": {"Enable": true, "Rollback": true}})
     );
     assert_eq!(
@@ -438,6 +441,11 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
             Some("autopilot-demo-autopilot-deployer.fifo"),
         ),
         (
+            "pauses",
+            "deployer",
+            Some("autopilot-demo-autopilot-deployer.fifo"),
+        ),
+        (
             "stops",
             "task-watcher",
             Some("autopilot-demo-autopilot-task-watcher.fifo"),
@@ -476,7 +484,7 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
             None => assert_eq!(arn, function_arns[binary], "{}", rule.name),
         }
     }
-    assert_eq!(rules.len(), 5, "{rules:?}");
+    assert_eq!(rules.len(), 6, "{rules:?}");
     assert_eq!(
         by_suffix("ticks").schedule.as_deref(),
         Some("cron(0/15 * * * ? *)")
@@ -492,7 +500,7 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
         .iter()
         .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
     assert!(!names.contains(&function_name("off-hours")));
     assert!(DeployedStack::rules(&emu)
         .iter()
@@ -507,6 +515,7 @@ pub(super) fn for_stack(sample: &str) -> Value {
     match e["detail-type"].as_str().unwrap_or_default() {
         "ECR Image Action" => e["detail"]["repository-name"] = json!(REPOSITORY),
         "ECS Deployment State Change" => e["resources"] = json!([service_arn]),
+        "ECS Hook State Change" => e["detail"]["serviceArn"] = json!(service_arn),
         "ECS Task State Change" => {
             let text = e
                 .to_string()
@@ -698,7 +707,7 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
     let (sqs, probes) = probe_rules(&emu, &DeployedStack::rules(&emu)).await;
     assert_eq!(
         probes.keys().collect::<Vec<_>>(),
-        ["alarms", "deploys", "push", "stops"]
+        ["alarms", "deploys", "pauses", "push", "stops"]
     );
 
     let mut cases: Vec<(String, Value, Option<&str>)> = vec![];
@@ -721,6 +730,7 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
                 let d = &e["detail"];
                 (d["action-type"] == "PUSH" && d["result"] == "SUCCESS").then_some("push")
             }
+            Some("ECS Hook State Change") => Some("pauses"),
             _ => Some("deploys"),
         };
         cases.push((name, e, expected));
@@ -744,6 +754,14 @@ async fn each_rule_matches_its_functions_samples_and_rejects_near_misses() {
         "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/worker"
     )]);
     cases.push(("another service's deployment".into(), other_service, None));
+    let mut other_pause = for_stack("deployer/ecs-hook-awaiting-action.json");
+    other_pause["detail"]["serviceArn"] = json!(format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/{CLUSTER}/worker"
+    ));
+    cases.push(("another service's pause".into(), other_pause, None));
+    let mut gate_hook = for_stack("deployer/ecs-hook-awaiting-action.json");
+    gate_hook["detail"]["hookType"] = json!("AWS_LAMBDA");
+    cases.push(("the gate's own hook events".into(), gate_hook, None));
     let mut running = for_stack("task-watcher/out-of-memory.json");
     running["detail"]["lastStatus"] = json!("RUNNING");
     running["detail"]["desiredStatus"] = json!("RUNNING");
@@ -853,7 +871,7 @@ async fn the_autopilot_alone_in_fleet_mode_deploys_and_its_rules_take_any_cluste
 
     // Its rules take events from any cluster, service, repository and alarm.
     let (sqs, probes) = probe_rules(&emu, &DeployedStack::rules(&emu)).await;
-    assert_eq!(probes.len(), 4, "{probes:?}");
+    assert_eq!(probes.len(), 5, "{probes:?}");
     let mut push = sample_event("deployer/ecr-push-release-tag.json");
     push["detail"]["repository-name"] = json!("billing/api");
     let mut failed_push = push.clone();
@@ -875,7 +893,15 @@ async fn the_autopilot_alone_in_fleet_mode_deploys_and_its_rules_take_any_cluste
     alarm["detail"]["alarmName"] = json!("billing-prod-cpu-high");
     let mut own_alarm = alarm.clone();
     own_alarm["detail"]["alarmName"] = json!("autopilot-autopilot-demo-deployer-errors");
+    let mut pause = sample_event("deployer/ecs-hook-awaiting-action.json");
+    pause["detail"]["serviceArn"] = json!(format!(
+        "arn:aws:ecs:{REGION}:{ACCOUNT}:service/billing-prod/api"
+    ));
+    let mut lambda_hook = pause.clone();
+    lambda_hook["detail"]["hookType"] = json!("AWS_LAMBDA");
     let cases: Vec<(String, Value, Option<&str>)> = vec![
+        ("any service's pause".into(), pause, Some("pauses")),
+        ("a Lambda hook's event".into(), lambda_hook, None),
         ("a push to any repository".into(), push, Some("push")),
         ("a failed push".into(), failed_push, None),
         (

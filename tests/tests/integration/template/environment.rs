@@ -14,6 +14,7 @@ pub(super) fn read_config(
         "task-watcher" => TaskWatcherConfig::from(&source).map(|_| ()),
         "alarm-notifier" => AlarmNotifierConfig::from(&source).map(|_| ()),
         "off-hours" => OffHoursConfig::from(&source).map(|_| ()),
+        "deploy-gate" => GateConfig::from(&source).map(|_| ()),
         other => panic!("unknown function {other}"),
     };
     built

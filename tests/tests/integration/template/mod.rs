@@ -10,6 +10,7 @@ use std::time::Duration;
 use autopilot_core::alarms::AlarmNotifierConfig;
 use autopilot_core::config::Env;
 use autopilot_core::deploy::DeployerConfig;
+use autopilot_core::gate::GateConfig;
 use autopilot_core::offhours::OffHoursConfig;
 use autopilot_core::tasks::TaskWatcherConfig;
 use aws_sdk_sqs::types::QueueAttributeName;

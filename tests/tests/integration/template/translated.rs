@@ -184,8 +184,8 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
         .collect();
     assert_eq!(
         own.len(),
-        6,
-        "4 function error alarms and 2 queue alarms: {own:?}"
+        7,
+        "5 function error alarms and 2 queue alarms: {own:?}"
     );
     for (id, a) in own {
         let p = &a["Properties"];
@@ -197,7 +197,7 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
         let name = p["AlarmName"]["Fn::Sub"].as_str().unwrap_or_default();
         assert!(name.starts_with("autopilot-${ProjectName}"), "{id}: {name}");
     }
-    for binary in ["Deployer", "TaskWatcher", "AlarmNotifier", "OffHours"] {
+    for binary in ["Deployer", "TaskWatcher", "AlarmNotifier", "OffHours", "DeployGate"] {
         let a = &resources(&t)[&format!("{binary}ErrorsAlarm")]["Properties"];
         assert_eq!(a["MetricName"], "Errors", "{binary}");
         assert_eq!(
@@ -348,7 +348,38 @@ pub(super) fn eval(e: &Value, params: &BTreeMap<&str, String>, t: &Value) -> Val
         "Fn::And" => json!((0..args.as_array().map_or(0, Vec::len)).all(|i| arg(i) == json!(true))),
         "Fn::Or" => json!((0..args.as_array().map_or(0, Vec::len)).any(|i| arg(i) == json!(true))),
         "Fn::Not" => json!(arg(0) != json!(true)),
+        "Condition" => {
+            let name = args.as_str().expect("Condition name");
+            eval(&t["Conditions"][name], params, t)
+        }
         other => panic!("a Rules function the test does not evaluate: {other}"),
+    }
+}
+
+/// The template's conditions for some parameters (the others at their defaults), evaluated as
+/// the rules are.
+pub(super) struct Conditions<'a> {
+    t: &'a Value,
+    params: BTreeMap<&'a str, String>,
+}
+
+impl<'a> Conditions<'a> {
+    pub(super) fn of(t: &'a Value, pairs: &[(&'a str, &str)]) -> Self {
+        Conditions {
+            t,
+            params: pairs.iter().map(|(k, v)| (*k, v.to_string())).collect(),
+        }
+    }
+
+    pub(super) fn holds(&self, name: &str) -> bool {
+        let condition = &self.t["Conditions"][name];
+        assert!(!condition.is_null(), "no condition {name}");
+        eval(condition, &self.params, self.t) == json!(true)
+    }
+
+    /// `v` with each `Fn::If` resolved and `AWS::NoValue` removed (`null` when `v` is it).
+    pub(super) fn resolve(&self, v: &Value) -> Value {
+        integration_tests::iam::pick_branches(v, &|c| self.holds(c)).unwrap_or(Value::Null)
     }
 }
 
@@ -747,4 +778,116 @@ fn the_fleet_install_of_the_fleet_mode_page_runs_as_written_on_a_new_account() {
     stack.extend(sent);
     assert_eq!(refused(&t, &stack), Vec::<String>::new(), "{stack:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The gated strategies, as the translated template hands them to ECS for each
+/// `DeploymentStrategy` (moto drops `deploymentConfiguration.strategy` and the lifecycle hooks,
+/// so the translated template is where they are checked): the strategy and its step settings,
+/// the gate at the three judged stages with its invoke role, the pause hook when asked for, the
+/// load balancer's second target group and rules with the role ECS moves them with, and the
+/// circuit breaker only for rolling.
+#[test]
+fn each_deployment_strategy_configures_the_service_and_its_gate() {
+    let t = translate();
+    let service = &resources(&t)["Service"]["Properties"];
+    let lb = [
+        ("AlternateTargetGroupArn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/web-green/73e2d6bc24d8a067"),
+        ("ProductionListenerRuleArn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"),
+    ];
+    let config = |pairs: &[(&'static str, &str)]| {
+        let c = Conditions::of(&t, pairs);
+        (
+            c.resolve(&service["DeploymentConfiguration"]),
+            c.resolve(&service["LoadBalancers"][0]),
+            c,
+        )
+    };
+
+    let (rolling, lb_rolling, c) = config(&[]);
+    assert_eq!(rolling["DeploymentCircuitBreaker"], json!({"Enable": true, "Rollback": true}));
+    for absent in ["LifecycleHooks", "BakeTimeInMinutes", "LinearConfiguration", "CanaryConfiguration"] {
+        assert!(rolling.get(absent).is_none(), "rolling has no {absent}: {rolling}");
+    }
+    assert!(lb_rolling.get("AdvancedConfiguration").is_none());
+    assert!(!c.holds("Gated"), "no load balancer role, no hooks");
+
+    for strategy in ["BLUE_GREEN", "LINEAR", "CANARY"] {
+        let mut pairs = vec![("DeploymentStrategy", strategy)];
+        pairs.extend(lb);
+        let (d, lb_gated, c) = config(&pairs);
+        assert!(c.holds("Gated"), "{strategy}");
+        assert_eq!(d["Strategy"], json!({"Ref": "DeploymentStrategy"}));
+        assert!(d.get("DeploymentCircuitBreaker").is_none(), "{strategy}: the gate rolls back, not the breaker");
+        assert_eq!(d["BakeTimeInMinutes"], json!({"Ref": "BakeTimeMinutes"}));
+        assert_eq!(
+            d["LifecycleHooks"],
+            json!([{
+                "TargetType": "AWS_LAMBDA",
+                "HookTargetArn": {"Fn::GetAtt": ["DeployGateFunction", "Arn"]},
+                "RoleArn": {"Fn::GetAtt": ["HookInvokeRole", "Arn"]},
+                "LifecycleStages": ["POST_TEST_TRAFFIC_SHIFT", "PRE_PRODUCTION_TRAFFIC_SHIFT", "POST_PRODUCTION_TRAFFIC_SHIFT"],
+                "TimeoutConfiguration": {"TimeoutInMinutes": {"Ref": "GateHookTimeoutMinutes"}, "Action": "ROLLBACK"}
+            }]),
+            "{strategy}: the gate alone, no pause unless asked for"
+        );
+        assert_eq!(
+            lb_gated["AdvancedConfiguration"],
+            json!({"AlternateTargetGroupArn": {"Ref": "AlternateTargetGroupArn"},
+                   "ProductionListenerRule": {"Ref": "ProductionListenerRuleArn"},
+                   "RoleArn": {"Fn::GetAtt": ["LoadBalancerRole", "Arn"]}}),
+            "{strategy}: no test listener rule unless given"
+        );
+        assert_eq!(d.get("LinearConfiguration").is_some(), strategy == "LINEAR", "{strategy}");
+        assert_eq!(d.get("CanaryConfiguration").is_some(), strategy == "CANARY", "{strategy}");
+    }
+
+    let mut pairs = vec![
+        ("DeploymentStrategy", "LINEAR"),
+        ("ApprovalStage", "POST_TEST_TRAFFIC_SHIFT"),
+        ("TestListenerRuleArn", "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/50dc6c495c0c9188/aaaa/bbbb"),
+    ];
+    pairs.extend(lb);
+    let (d, lb_gated, _) = config(&pairs);
+    assert_eq!(
+        d["LinearConfiguration"],
+        json!({"StepPercent": {"Ref": "LinearStepPercent"}, "StepBakeTimeInMinutes": {"Ref": "LinearStepBakeMinutes"}})
+    );
+    assert_eq!(
+        d["LifecycleHooks"][1],
+        json!({"TargetType": "PAUSE", "LifecycleStages": [{"Ref": "ApprovalStage"}],
+               "TimeoutConfiguration": {"TimeoutInMinutes": {"Ref": "ApprovalTimeoutMinutes"},
+                                        "Action": {"Ref": "ApprovalTimeoutAction"}}})
+    );
+    assert_eq!(
+        lb_gated["AdvancedConfiguration"]["TestListenerRule"],
+        json!({"Ref": "TestListenerRuleArn"})
+    );
+
+    // The roles ECS uses: one invokes the gate and nothing else; one moves the weights with
+    // AWS's managed policy for it.
+    let invoke = &resources(&t)["HookInvokeRole"]["Properties"];
+    assert_eq!(invoke["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], json!({"Service": "ecs.amazonaws.com"}));
+    assert_eq!(
+        invoke["Policies"][0]["PolicyDocument"]["Statement"],
+        json!([{"Sid": "InvokeTheGate", "Effect": "Allow", "Action": "lambda:InvokeFunction",
+                "Resource": {"Fn::GetAtt": ["DeployGateFunction", "Arn"]}}])
+    );
+    let lb_role = &resources(&t)["LoadBalancerRole"];
+    assert_eq!(lb_role["Condition"], "Gated");
+    assert_eq!(
+        lb_role["Properties"]["ManagedPolicyArns"],
+        json!([{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonECSInfrastructureRolePolicyForLoadBalancers"}])
+    );
+
+    // A gated strategy needs the second target group and the production rule.
+    let with = |pairs: &[(&'static str, &str)]| {
+        let mut p = ecs_inputs();
+        for (k, v) in pairs {
+            p.insert(k, v.to_string());
+        }
+        rules_hold(&t, &p)
+    };
+    assert!(with(&[("DeploymentStrategy", "CANARY"), lb[0], lb[1]]));
+    assert!(!with(&[("DeploymentStrategy", "CANARY"), lb[0]]), "no production rule");
+    assert!(!with(&[("DeploymentStrategy", "BLUE_GREEN")]), "no second target group");
 }
