@@ -36,6 +36,9 @@ pub enum Fault {
     AccessDenied,
     /// HTTP 400: the resource the call names does not exist (the service's own code).
     NotFound,
+    /// Answered by the proxy with this status and body, not forwarded: an operation the
+    /// emulator lacks, answered as the API reference shapes its response.
+    Answer(u16, String),
 }
 
 /// Which requests a rule catches, and what they get.
@@ -128,6 +131,8 @@ impl Rule {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Seen {
     pub operation: String,
+    /// The request's path (where a REST protocol names the resource, a schedule's name).
+    pub path: String,
     /// The request body (JSON or form-encoded), for asserting what was asked.
     pub body: String,
     /// The fault it got, if any.
@@ -317,15 +322,29 @@ fn service_of(req: &Request<Incoming>) -> String {
         "sqs" => "SQS",
         "events" => "EventBridge",
         "tagging" => "Resource Groups Tagging API",
+        "scheduler" => "Scheduler",
+        "elasticloadbalancing" => "Elastic Load Balancing v2",
         other => other,
     }
     .to_string()
 }
 
-/// The operation: the JSON protocols' `X-Amz-Target` suffix, or the query protocol's `Action`.
-fn operation_of(target: Option<&str>, body: &str) -> String {
+/// The operation: the JSON protocols' `X-Amz-Target` suffix, EventBridge Scheduler's REST
+/// method and path, or the query protocol's `Action`.
+fn operation_of(target: Option<&str>, method: &str, path: &str, body: &str) -> String {
     if let Some(t) = target {
         return t.rsplit('.').next().unwrap_or(t).to_string();
+    }
+    if let Some(rest) = path.strip_prefix("/schedules/") {
+        let one = !rest.is_empty() && !rest.contains('/');
+        return match method {
+            "POST" if one => "CreateSchedule",
+            "GET" if one => "GetSchedule",
+            "DELETE" if one => "DeleteSchedule",
+            "PUT" if one => "UpdateSchedule",
+            _ => "Unknown",
+        }
+        .to_string();
     }
     body.split('&')
         .find_map(|kv| kv.strip_prefix("Action="))
@@ -375,7 +394,11 @@ async fn answer(
         .map(|b| b.to_bytes())
         .unwrap_or_default();
     let text = String::from_utf8_lossy(&body).to_string();
-    let operation = format!("{service}.{}", operation_of(target.as_deref(), &text));
+    let path = parts.uri.path().to_string();
+    let operation = format!(
+        "{service}.{}",
+        operation_of(target.as_deref(), parts.method.as_str(), &path, &text)
+    );
     let fault = {
         let mut s = match state.lock() {
             Ok(g) => g,
@@ -411,6 +434,7 @@ async fn answer(
         let mut s = lock();
         s.seen.push(Seen {
             operation: operation.clone(),
+            path: path.clone(),
             body: text.clone(),
             fault: fault.clone(),
             forwarded,
@@ -447,6 +471,17 @@ async fn answer(
                 std::io::ErrorKind::ConnectionReset,
                 "the proxy drops the connection",
             ))
+        }
+        Some(Fault::Answer(status, answer)) => {
+            let at = record(false);
+            lock().seen[at].response = Some(answer.clone());
+            let mut r = Response::new(Full::new(Bytes::from(answer.clone())));
+            *r.status_mut() = hyper::StatusCode::from_u16(*status).unwrap_or(hyper::StatusCode::OK);
+            r.headers_mut().insert(
+                "content-type",
+                hyper::header::HeaderValue::from_static("application/x-amz-json-1.1"),
+            );
+            Ok(r)
         }
         Some(f) => {
             record(false);
@@ -543,7 +578,9 @@ fn error_response(
             };
             (400, code.into(), message.into())
         }
-        Fault::Reset | Fault::Delay(_) => (500, "InternalFailure".into(), String::new()),
+        Fault::Reset | Fault::Delay(_) | Fault::Answer(..) => {
+            (500, "InternalFailure".into(), String::new())
+        }
     };
     let builder = Response::builder()
         .status(status)

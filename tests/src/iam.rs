@@ -356,6 +356,19 @@ impl Values {
             })
             .collect();
         let mut attributes = BTreeMap::new();
+        // A role's physical id is its name.
+        for m in xml.split("<member>").skip(1) {
+            if let (Some(logical), Some(name), Some("AWS::IAM::Role")) = (
+                xml_value(m, "LogicalResourceId"),
+                xml_value(m, "PhysicalResourceId"),
+                xml_value(m, "ResourceType").as_deref(),
+            ) {
+                attributes.insert(
+                    format!("{logical}.Arn"),
+                    format!("arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"),
+                );
+            }
+        }
         if let Some(cluster) = refs.get("Cluster") {
             let name = cluster.rsplit('/').next().unwrap_or(cluster);
             attributes.insert(
@@ -988,6 +1001,43 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             out
         }
         ("Resource Groups Tagging API", "GetResources") => one("tag:GetResources", "*", &[]),
+        ("ECS", "DescribeServiceDeployments" | "DescribeServiceRevisions") => {
+            let field = if operation == "DescribeServiceDeployments" {
+                "serviceDeploymentArns"
+            } else {
+                "serviceRevisionArns"
+            };
+            body[field]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+                .map(|a| Request::new(call, &format!("ecs:{operation}"), a, &[]))
+                .collect()
+        }
+        ("CloudWatch", "GetMetricData") => one("cloudwatch:GetMetricData", "*", &[]),
+        ("Elastic Load Balancing v2", "DescribeTargetHealth") => {
+            one("elasticloadbalancing:DescribeTargetHealth", "*", &[])
+        }
+        ("Scheduler", "CreateSchedule") => {
+            // POST /schedules/<name>; the group is the default unless the body names one.
+            let name = s.path.trim_start_matches("/schedules/");
+            let group = body["GroupName"].as_str().unwrap_or("default");
+            let mut out = one(
+                "scheduler:CreateSchedule",
+                &arn("scheduler", &format!("schedule/{group}/{name}")),
+                &[],
+            );
+            if let Some(role) = body["Target"]["RoleArn"].as_str() {
+                out.push(Request::new(
+                    &format!("{call} (the target's role)"),
+                    "iam:PassRole",
+                    role,
+                    &[("iam:PassedToService", "scheduler.amazonaws.com")],
+                ));
+            }
+            out
+        }
         _ => panic!("the IAM check cannot read a {call} request yet: {}", s.body),
     }
 }

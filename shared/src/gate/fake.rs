@@ -43,7 +43,7 @@ impl GatePorts for FakeAws {
     }
 
     async fn target_health(&self, _target_group_arn: &str) -> Result<TargetHealth> {
-        self.call_or_fail("ElasticLoadBalancingV2.DescribeTargetHealth")?;
+        self.call_or_fail("Elastic Load Balancing v2.DescribeTargetHealth")?;
         Ok(self.with(|s| s.gate.targets.clone()))
     }
 

@@ -205,7 +205,7 @@ async fn the_first_call_begins_the_soak_and_answers_in_progress_with_its_memory(
             "ECS.DescribeServiceRevisions",
             "ECS.DescribeServices",
             "CloudWatch.DescribeAlarms",
-            "ElasticLoadBalancingV2.DescribeTargetHealth",
+            "Elastic Load Balancing v2.DescribeTargetHealth",
         ]
     );
     assert!(g.clients.published().is_empty(), "a wait is not told");
@@ -223,7 +223,7 @@ async fn a_callback_reads_only_health_and_a_soaked_healthy_release_passes_in_its
         g.clients.calls.snapshot(),
         [
             "CloudWatch.DescribeAlarms",
-            "ElasticLoadBalancingV2.DescribeTargetHealth",
+            "Elastic Load Balancing v2.DescribeTargetHealth",
             "CloudWatch.GetMetricData",
             "SNS.Publish",
         ],

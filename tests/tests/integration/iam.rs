@@ -13,12 +13,13 @@ use autopilot_core::alarms::{AlarmNotifier, AlarmNotifierConfig};
 use autopilot_core::aws::Clients;
 use autopilot_core::config::Env;
 use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
+use autopilot_core::gate::{DeployGate, GateConfig};
 use autopilot_core::offhours::{OffHours, OffHoursConfig};
 use autopilot_core::runtime::Handler;
 use autopilot_core::tags;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 use integration_tests::emulator::{Emulator, ACCOUNT, REGION};
-use integration_tests::faults::Seen;
+use integration_tests::faults::{Fault, Rule as FaultRule, Seen};
 use integration_tests::iam::{
     self, allowed, arn_matches, as_iam_sees_it, glob, overlap, refusals, requests, Condition,
     Definitions, Lookups, Request, Statement, Values,
@@ -31,6 +32,31 @@ const CLUSTER: &str = "autopilot-cluster-demo";
 const SERVICE: &str = "autopilot-service-demo";
 const REPOSITORY: &str = "autopilot-demo";
 const OFF_HOURS: (&str, &str) = ("OffHoursOnHours", "Mon-Fri 07:00-19:00");
+/// The id of the gated deployment the deployer's and the gate's tours are about.
+const DEPLOYMENT_ID: &str = "Fj3eXbBpqQxYyHEkOsFRy";
+
+/// `DescribeServiceDeployments` (the emulator has none) as the API reference shapes its
+/// answer: the stack's service deploying a new revision over a running one, a pause waiting.
+fn service_deployment_answer() -> Fault {
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(4)).timestamp();
+    Fault::Answer(
+        200,
+        json!({"serviceDeployments": [{
+            "serviceDeploymentArn": ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")),
+            "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
+            "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
+            "status": "IN_PROGRESS",
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "sourceServiceRevisions": [{"arn": ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/1")),
+                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}],
+            "targetServiceRevision": {"arn": ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/2")),
+                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0},
+            "lifecycleHookDetails": [{"hookId": "ecs-pause-a1b2c3d4e5f6", "targetType": "PAUSE",
+                "status": "AWAITING_ACTION", "expiresAt": expires, "timeoutAction": "ROLLBACK"}]
+        }], "failures": []})
+        .to_string(),
+    )
+}
 
 fn ecs(resource: &str) -> String {
     format!("arn:aws:ecs:{REGION}:{ACCOUNT}:{resource}")
@@ -294,6 +320,7 @@ type Triple = (String, String, Vec<(String, String)>);
 
 fn seen(operation: &str, body: Value, response: Value) -> Seen {
     Seen {
+        path: String::new(),
         operation: operation.into(),
         body: body.to_string(),
         fault: None,
@@ -326,6 +353,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             json!({"tasks": [{"taskArn": task, "taskDefinitionArn": revision}]}),
         ),
         Seen {
+            path: String::new(),
             operation: "CloudWatch.DisableAlarmActions".into(),
             body: "Action=DisableAlarmActions&Version=2010-08-01&AlarmNames.member.1=TargetTracking-service%2Fc%2Fs-AlarmHigh-1&AlarmNames.member.2=autopilot-demo-cpu".into(),
             fault: None,
@@ -333,6 +361,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             response: None,
         },
         Seen {
+            path: String::new(),
             operation: "SNS.Publish".into(),
             body: "Action=Publish&Version=2010-03-31&TopicArn=arn%3Aaws%3Asns%3Aus-east-1%3A123456789012%3Achat&Message=%7B%7D".into(),
             fault: None,
@@ -340,6 +369,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             response: None,
         },
         Seen {
+            path: String::new(),
             operation: "CloudWatch.DescribeAlarms".into(),
             body: "Action=DescribeAlarms&Version=2010-08-01&AlarmTypes.member.1=MetricAlarm&MaxRecords=100".into(),
             fault: None,
@@ -503,6 +533,10 @@ fn example_values() -> Values {
             (
                 "OffHoursQueue.Arn",
                 "arn:aws:sqs:us-east-1:123456789012:autopilot-demo-autopilot-off-hours.fifo",
+            ),
+            (
+                "PauseReminderRole.Arn",
+                "arn:aws:iam::123456789012:role/autopilot-demo-PauseReminderRole-0123456789AB",
             ),
             (
                 "Key.Arn",
@@ -817,6 +851,13 @@ fn for_stack(sample: &str) -> Value {
         "ECS Deployment State Change" => {
             e["resources"] = json!([ecs(&format!("service/{CLUSTER}/{SERVICE}"))])
         }
+        "ECS Hook State Change" => {
+            let deployment = ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}"));
+            e["resources"] = json!([deployment]);
+            e["detail"]["serviceDeploymentArn"] = json!(deployment);
+            e["detail"]["serviceArn"] = json!(ecs(&format!("service/{CLUSTER}/{SERVICE}")));
+            e["detail"]["clusterArn"] = json!(ecs(&format!("cluster/{CLUSTER}")));
+        }
         "ECS Task State Change" => {
             let text = e
                 .to_string()
@@ -927,6 +968,19 @@ async fn deployer_tour(scope: &'static str) {
         "ECS.DeregisterTaskDefinition",
         "ECS.ListTasks",
     ];
+    // A gated deployment's pause: announced with a reminder scheduled (the emulator's
+    // Scheduler takes it; ECS's answer comes from the proxy).
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServiceDeployments",
+        service_deployment_answer(),
+    ));
+    let mut pause = for_stack("deployer/ecs-hook-awaiting-action.json");
+    pause["detail"]["expiresAt"] = json!(chrono::Utc::now() + chrono::Duration::hours(4));
+    let paused = deployer.handle(pause).await.expect("pause handled");
+    assert_eq!(paused["pause"]["notified"], true, "{paused}");
+    assert!(paused["pause"]["reminderAt"].is_string(), "{paused}");
+    let counts = tour.proxy.forwarded_counts();
+    needed.push("Scheduler.CreateSchedule");
     // Stack scope: the follow-tag push records the image it deployed on the service; account
     // scope: the bad tag is remembered on its service.
     needed.push("ECS.TagResource");
@@ -947,6 +1001,83 @@ async fn the_deployers_calls_are_allowed_by_resource_in_stack_scope() {
 #[tokio::test]
 async fn the_deployers_calls_are_allowed_by_resource_in_account_scope() {
     deployer_tour("account").await;
+}
+
+/// The gate over one gated stage: its first invocation reads the deployment and the new
+/// revision (answered by the proxy as the API reference shapes them: the emulator has neither)
+/// and the service; a callback after the soak reads the alarms, the target group's health and
+/// traffic, and tells the thread.
+async fn gate_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[]).await;
+    tour.stack
+        .put_cpu_alarm("autopilot-demo-cpu-high", SERVICE, &[])
+        .await;
+    tour.stack
+        .put_cpu_alarm("autopilot-demo-memory-high", SERVICE, &[])
+        .await;
+    let config = tour
+        .config("deploy-gate", GateConfig::from)
+        .expect("config from the template");
+    assert_eq!(
+        config.defaults.alarms,
+        ["autopilot-demo-cpu-high", "autopilot-demo-memory-high"],
+        "the stack's own alarms"
+    );
+    let gate = DeployGate::new(tour.clients(), config);
+    let green = ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/2"));
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServiceDeployments",
+        service_deployment_answer(),
+    ));
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServiceRevisions",
+        Fault::Answer(
+            200,
+            json!({"serviceRevisions": [{
+                "serviceRevisionArn": green,
+                "resolvedConfiguration": {"loadBalancers": [{
+                    "targetGroupArn": tour.deployed.prerequisites.target_group_arn,
+                    "productionListenerRule": format!("arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener-rule/app/autopilot-demo/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee")
+                }]}
+            }], "failures": []})
+            .to_string(),
+        ),
+    ));
+    let mut step = sample_event("deploy-gate/pre-production-traffic-shift.json");
+    step["resourceArn"] = json!(ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")));
+    step["executionDetails"]["serviceArn"] = json!(ecs(&format!("service/{CLUSTER}/{SERVICE}")));
+    step["executionDetails"]["targetServiceRevisionArn"] = json!(green);
+    step["executionDetails"]["productionTrafficWeights"] =
+        json!({ green.clone(): 20, ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/1")): 80 });
+    let first = gate.handle(step.clone()).await.expect("answered");
+    assert_eq!(first["hookStatus"], "IN_PROGRESS", "{first}");
+    // Called back after the soak and the patience: it reads everything, and decides.
+    let mut memory = first["hookDetails"]["autopilot"].clone();
+    memory["since"] = json!(chrono::Utc::now() - chrono::Duration::minutes(30));
+    step["hookDetails"] = json!({ "autopilot": memory });
+    let last = gate.handle(step).await.expect("answered");
+    assert_ne!(last["hookStatus"], "IN_PROGRESS", "{last}");
+    let counts = tour.proxy.forwarded_counts();
+    for needed in [
+        "ECS.DescribeServices",
+        "CloudWatch.DescribeAlarms",
+        "Elastic Load Balancing v2.DescribeTargetHealth",
+        "CloudWatch.GetMetricData",
+        "SNS.Publish",
+    ] {
+        assert!(counts.contains_key(needed), "the tour makes {needed}: {counts:?}");
+    }
+    tour.assert_allowed("DeployGateFunction").await;
+}
+
+#[tokio::test]
+async fn the_gates_calls_are_allowed_by_resource_in_stack_scope() {
+    gate_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_gates_calls_are_allowed_by_resource_in_account_scope() {
+    gate_tour("account").await;
 }
 
 async fn task_watcher_tour(scope: &'static str) {

@@ -54,6 +54,9 @@ async fn each_release_binary_starts_and_handles_an_event_with_the_templates_envi
         ("task-watcher", for_stack("task-watcher/scaling.json")),
         ("alarm-notifier", for_stack("alarm-notifier/cpu-alarm.json")),
         ("off-hours", sample_event("off-hours/scheduled-event.json")),
+        // The emulator has no service deployments: the gate's first read fails, and it answers
+        // IN_PROGRESS to look again (never an error, which ECS would take for a rollback).
+        ("deploy-gate", sample_event("deploy-gate/post-test-traffic-shift.json")),
     ] {
         let mut env: Vec<(String, String)> = DeployedStack::function_env(&emu, binary)
             .into_iter()
@@ -72,12 +75,21 @@ async fn each_release_binary_starts_and_handles_an_event_with_the_templates_envi
             run.init_error,
             run.output
         );
+        let answer = run.invocations.first().and_then(|i| i.ok());
         assert!(
-            run.invocations.first().and_then(|i| i.ok()).is_some(),
+            answer.is_some(),
             "{binary}: {:?}\n{}",
             run.invocations,
             run.output
         );
+        if binary == "deploy-gate" {
+            assert_eq!(
+                answer.map(|a| a["hookStatus"].clone()),
+                Some(json!("IN_PROGRESS")),
+                "{}",
+                run.output
+            );
+        }
     }
     let published = stack.notifications().await;
     assert!(
