@@ -962,7 +962,6 @@ async fn deployer_tour(scope: &'static str) {
         push["time"] = json!("2026-11-16T03:00:00Z");
         follower.handle(push).await.expect("follow-tag push");
     }
-    let counts = tour.proxy.forwarded_counts();
     let mut needed = vec![
         "ECS.RegisterTaskDefinition",
         "ECS.DeregisterTaskDefinition",

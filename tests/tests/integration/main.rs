@@ -9,6 +9,7 @@ mod deployer;
 mod faults;
 mod fleet;
 mod fleet_mode;
+mod gate;
 mod iam;
 mod lambda_runtime;
 mod off_hours;
