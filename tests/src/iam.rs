@@ -1015,6 +1015,15 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                 .map(|a| Request::new(call, &format!("ecs:{operation}"), a, &[]))
                 .collect()
         }
+        ("ECS", "ListServiceDeployments") => {
+            let (name, cluster_arn) = cluster(&body);
+            let svc = body["service"].as_str().unwrap_or_default();
+            one(
+                "ecs:ListServiceDeployments",
+                &in_cluster("service", &name, svc),
+                &[("ecs:cluster", &cluster_arn)],
+            )
+        }
         ("CloudWatch", "GetMetricData") => one("cloudwatch:GetMetricData", "*", &[]),
         ("Elastic Load Balancing v2", "DescribeTargetHealth") => {
             one("elasticloadbalancing:DescribeTargetHealth", "*", &[])

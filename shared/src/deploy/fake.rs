@@ -120,6 +120,22 @@ impl DeployPorts for FakeAws {
         Ok(self.with(|s| s.service_deployments.get(arn).cloned()))
     }
 
+    async fn latest_service_deployment(
+        &self,
+        _cluster: &str,
+        service: &str,
+    ) -> Result<Option<crate::aws::ecs::ServiceDeploymentBrief>> {
+        self.call_or_fail("ECS.ListServiceDeployments")?;
+        self.call_or_fail("ECS.DescribeServiceDeployments")?;
+        Ok(self.with(|s| {
+            s.service_deployments
+                .values()
+                .filter(|d| d.arn.contains(&format!("/{service}/")))
+                .max_by_key(|d| d.created_at)
+                .cloned()
+        }))
+    }
+
     async fn schedule_once(&self, schedule: &crate::aws::scheduler::OneShot) -> Result<bool> {
         self.call_or_fail("Scheduler.CreateSchedule")?;
         Ok(self.with(|s| {

@@ -844,3 +844,71 @@ async fn a_sam_deploy_that_replaces_the_pinned_release_is_said_in_the_services_t
         result["deployment"]["notificationId"]
     );
 }
+
+/// A blue/green service whose gate failed a stage: ECS shifted traffic back. The deployment's
+/// notice carries ECS's own account of it (read with ListServiceDeployments and
+/// DescribeServiceDeployments): rolled back, and why.
+#[tokio::test]
+async fn a_traffic_shifting_services_outcome_says_what_ecs_says_of_its_deployment() {
+    let d = deployer(Strategy::PinDigest, None);
+    let deployment_arn =
+        "arn:aws:ecs:us-east-1:123456789012:service-deployment/prod/web/Fj3eXbBpqQxYyHEkOsFRy";
+    d.clients.with(|s| {
+        s.services[0].strategy = Some("BLUE_GREEN".into());
+        s.service_deployments.insert(
+            deployment_arn.into(),
+            crate::aws::ecs::ServiceDeploymentBrief {
+                arn: deployment_arn.into(),
+                status: "ROLLBACK_SUCCESSFUL".into(),
+                strategy: Some("BLUE_GREEN".into()),
+                rollback_reason: Some(
+                    "Service deployment rolled back because of lifecycle hook failure".into(),
+                ),
+                created_at: Some(chrono::Utc::now()),
+                ..Default::default()
+            },
+        );
+    });
+    let result = d.handle(deployment("completed")).await.expect("handled");
+    assert_eq!(
+        result["deployment"]["serviceDeployment"]["status"],
+        "ROLLBACK_SUCCESSFUL",
+        "{result}"
+    );
+    let n = d.clients.published().pop().expect("a notice");
+    assert!(
+        n.description.contains("ECS's blue/green deployment: rolled back.")
+            && n.description
+                .contains("Rolled back because: Service deployment rolled back because of lifecycle hook failure"),
+        "{}",
+        n.description
+    );
+    assert_eq!(n.additional_context["serviceDeployment"], deployment_arn);
+    let calls = d.clients.calls.snapshot();
+    assert!(
+        calls.contains(&"ECS.ListServiceDeployments".to_string()),
+        "{calls:?}"
+    );
+
+    // A rolling service reads no service deployment.
+    let rolling = deployer(Strategy::PinDigest, None);
+    rolling.handle(deployment("completed")).await.expect("handled");
+    assert!(!rolling
+        .clients
+        .calls
+        .snapshot()
+        .contains(&"ECS.ListServiceDeployments".to_string()));
+}
+
+#[tokio::test]
+async fn a_service_deployment_that_cannot_be_read_never_holds_the_notice_back() {
+    let d = deployer(Strategy::PinDigest, None);
+    d.clients.with(|s| {
+        s.services[0].strategy = Some("CANARY".into());
+        s.failing
+            .insert("ECS.ListServiceDeployments", "AccessDeniedException");
+    });
+    let result = d.handle(deployment("completed")).await.expect("handled");
+    assert_eq!(result["deployment"]["notified"], true, "{result}");
+    assert!(result["deployment"].get("serviceDeployment").is_none());
+}

@@ -2,6 +2,7 @@
 //! start, the outcome and any failure of a deploy read as one thread.
 
 use chrono::Duration;
+use serde::Serialize;
 
 use super::config::DeployTarget;
 use super::outcome::{DeployedImage, Replacement, Rollback};
@@ -470,4 +471,70 @@ pub(super) fn failed(
         stopped.map_or_else(|_| "unknown".into(), |s| s.len().to_string()),
     );
     n
+}
+
+/// A traffic-shifting deployment's end, as ECS's `DescribeServiceDeployments` tells it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatedOutcome {
+    pub arn: String,
+    pub strategy: Option<String>,
+    /// `SUCCESSFUL`, `ROLLBACK_SUCCESSFUL`, `IN_PROGRESS`...
+    pub status: String,
+    pub status_reason: Option<String>,
+    pub rollback_reason: Option<String>,
+    pub bake_minutes: Option<i32>,
+}
+
+impl GatedOutcome {
+    pub fn of(d: &crate::aws::ecs::ServiceDeploymentBrief) -> Self {
+        GatedOutcome {
+            arn: d.arn.clone(),
+            strategy: d.strategy.clone(),
+            status: d.status.clone(),
+            status_reason: d.status_reason.clone(),
+            rollback_reason: d.rollback_reason.clone(),
+            bake_minutes: d.bake_minutes,
+        }
+    }
+}
+
+/// A deployment notice with ECS's account of a blue/green, linear or canary deployment added:
+/// its strategy and status, why it stopped or rolled back, the bake time.
+pub fn with_service_deployment(n: Notification, o: &GatedOutcome) -> Notification {
+    let strategy = match o.strategy.as_deref() {
+        Some("BLUE_GREEN") => "blue/green",
+        Some("LINEAR") => "linear",
+        Some("CANARY") => "canary",
+        _ => "service",
+    };
+    let status = match o.status.as_str() {
+        "SUCCESSFUL" => "completed",
+        "ROLLBACK_SUCCESSFUL" => "rolled back",
+        "ROLLBACK_IN_PROGRESS" | "ROLLBACK_REQUESTED" => "rolling back",
+        "ROLLBACK_FAILED" => "failed to roll back",
+        "STOPPED" | "STOP_REQUESTED" => "stopped",
+        "IN_PROGRESS" | "PENDING" => "in progress",
+        other => other,
+    };
+    let mut lines = vec![format!("ECS's {strategy} deployment: {status}.")];
+    if let Some(reason) = &o.rollback_reason {
+        lines.push(format!("Rolled back because: {}", neutralise(reason)));
+    }
+    if let Some(reason) = o.status_reason.as_ref().filter(|r| Some(*r) != o.rollback_reason.as_ref()) {
+        lines.push(format!("ECS says: {}", neutralise(reason)));
+    }
+    if let (Some(m), "SUCCESSFUL") = (o.bake_minutes, o.status.as_str()) {
+        lines.push(format!(
+            "The previous revision ran {m} min beside it (the bake time) before ECS removed it."
+        ));
+    }
+    let description = if n.description.is_empty() {
+        lines.join("\n")
+    } else {
+        format!("{}\n{}", n.description, lines.join("\n"))
+    };
+    n.describe(description)
+        .resources([o.arn.clone()])
+        .facts([("serviceDeployment".to_string(), o.arn.clone())])
 }

@@ -60,6 +60,12 @@ pub trait DeployPorts: Calls + Publish + ReadServices + TagService {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<ServiceDeploymentBrief>>> + Send;
+    /// A service's newest service deployment; `None` when ECS lists none.
+    fn latest_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> impl Future<Output = Result<Option<ServiceDeploymentBrief>>> + Send;
     /// Schedules a message to the deployer's queue, once; `false` when it was scheduled already.
     fn schedule_once(&self, schedule: &OneShot) -> impl Future<Output = Result<bool>> + Send;
 }
@@ -120,6 +126,14 @@ impl DeployPorts for Clients {
 
     async fn service_deployment(&self, arn: &str) -> Result<Option<ServiceDeploymentBrief>> {
         ecs::service_deployment(&self.ecs, arn).await
+    }
+
+    async fn latest_service_deployment(
+        &self,
+        cluster: &str,
+        service: &str,
+    ) -> Result<Option<ServiceDeploymentBrief>> {
+        ecs::latest_service_deployment(&self.ecs, cluster, service).await
     }
 
     async fn schedule_once(&self, schedule: &OneShot) -> Result<bool> {

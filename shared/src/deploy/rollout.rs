@@ -49,6 +49,10 @@ pub struct RolloutReport {
     /// What replaced the deployer's pinned release.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaced: Option<Replacement>,
+    /// For a blue/green, linear or canary service: its newest service deployment as ECS
+    /// describes it (status, and why it rolled back).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_deployment: Option<notices::GatedOutcome>,
 }
 
 /// How many stopped tasks of a failed deployment are read for their reasons.
@@ -129,6 +133,7 @@ pub(super) async fn handle<P: DeployPorts>(
         stopped_tasks_error: None,
         notification_id: None,
         replaced: None,
+        service_deployment: None,
     };
     let (target, prune) = match plan {
         OutcomePlan::Quiet(reason) => {
@@ -232,6 +237,28 @@ pub(super) async fn handle<P: DeployPorts>(
                 stopped.as_deref().map_err(String::as_str),
             )
         }
+    };
+    // A traffic-shifting service: ECS's own account of the deployment (its status, why it
+    // rolled back) joins the notice; a failed read never holds it back.
+    let notice = match svc.filter(|s| s.shifts_traffic()) {
+        Some(s) => match deployer
+            .clients
+            .latest_service_deployment(&s.cluster, &s.name)
+            .await
+        {
+            Ok(Some(d)) => {
+                let outcome = notices::GatedOutcome::of(&d);
+                let notice = notices::with_service_deployment(notice, &outcome);
+                result.service_deployment = Some(outcome);
+                notice
+            }
+            Ok(None) => notice,
+            Err(e) => {
+                tracing::warn!(error = ?e, "the service deployment could not be read; the notice goes without it");
+                notice
+            }
+        },
+        None => notice,
     };
     deployer
         .clients

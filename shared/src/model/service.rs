@@ -16,6 +16,8 @@ pub struct ServiceSnapshot {
     pub status: String,
     /// The deployment controller (ECS, CODE_DEPLOY, EXTERNAL), when ECS says.
     pub controller: Option<String>,
+    /// ECS's deployment strategy (ROLLING, BLUE_GREEN, LINEAR, CANARY), when ECS says.
+    pub strategy: Option<String>,
     pub desired: i32,
     pub running: i32,
     pub pending: i32,
@@ -41,6 +43,15 @@ pub struct DeploymentSnapshot {
 }
 
 impl ServiceSnapshot {
+    /// Whether ECS shifts traffic for it (blue/green, linear, canary): its deployments are
+    /// service deployments with stages, hooks and a rollback reason.
+    pub fn shifts_traffic(&self) -> bool {
+        matches!(
+            self.strategy.as_deref(),
+            Some("BLUE_GREEN" | "LINEAR" | "CANARY")
+        )
+    }
+
     /// The PRIMARY deployment: the one rolling out or done.
     pub fn primary(&self) -> Option<&DeploymentSnapshot> {
         self.deployments.iter().find(|d| d.status == "PRIMARY")

@@ -978,6 +978,59 @@ async fn deployer_tour(scope: &'static str) {
     let paused = deployer.handle(pause).await.expect("pause handled");
     assert_eq!(paused["pause"]["notified"], true, "{paused}");
     assert!(paused["pause"]["reminderAt"].is_string(), "{paused}");
+    // The service as ECS describes a blue/green one (the emulator drops the strategy): its
+    // deployment's outcome reads ECS's service deployments.
+    let td = tour
+        .stack
+        .ecs
+        .describe_services()
+        .cluster(CLUSTER)
+        .services(SERVICE)
+        .send()
+        .await
+        .expect("DescribeServices")
+        .services()[0]
+        .task_definition()
+        .unwrap_or_default()
+        .to_string();
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServices",
+        Fault::Answer(
+            200,
+            json!({"services": [{
+                "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
+                "serviceName": SERVICE, "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
+                "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+                "taskDefinition": td,
+                "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
+                "deploymentController": {"type": "ECS"},
+                "deployments": [{"id": deployment_id, "status": "PRIMARY", "taskDefinition": td,
+                    "rolloutState": "COMPLETED", "createdAt": 1764583200.0}],
+                // Fleet mode's tags (account scope), as the tour tagged the service.
+                "tags": [{"key": tags::DEPLOY, "value": REPOSITORY},
+                         {"key": tags::DEPLOY_CONTAINER, "value": "app"},
+                         {"key": tags::DEPLOY_TAGS, "value": "latest prefix:v"}]
+            }], "failures": []})
+            .to_string(),
+        ),
+    ));
+    tour.proxy.add(FaultRule::always(
+        "ECS.ListServiceDeployments",
+        Fault::Answer(
+            200,
+            json!({"serviceDeployments": [{
+                "serviceDeploymentArn": ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")),
+                "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
+                "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
+                "createdAt": 1764583200.0, "status": "SUCCESSFUL"
+            }]})
+            .to_string(),
+        ),
+    ));
+    let mut e = for_stack("deployer/ecs-deployment-completed.json");
+    e["detail"]["deploymentId"] = json!(deployment_id);
+    let done = deployer.handle(e).await.expect("a blue/green deployment's outcome");
+    assert!(done["deployment"]["serviceDeployment"].is_object(), "{done}");
     let counts = tour.proxy.forwarded_counts();
     needed.push("Scheduler.CreateSchedule");
     // Stack scope: the follow-tag push records the image it deployed on the service; account

@@ -23,9 +23,18 @@ pub struct HookBrief {
 /// What the functions need of a service deployment.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct ServiceDeploymentBrief {
+    pub arn: String,
     /// `ServiceDeploymentStatus` as ECS spells it.
     pub status: String,
     pub status_reason: Option<String>,
+    /// The stage it is in (`BAKE_TIME`...), as ECS spells it.
+    pub lifecycle_stage: Option<String>,
+    /// Its strategy and bake time, from its deployment configuration.
+    pub strategy: Option<String>,
+    pub bake_minutes: Option<i32>,
+    /// Why it was rolled back, when it was.
+    pub rollback_reason: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
     /// Whether it replaces running revisions.
     pub has_source: bool,
     /// The revision it deploys, and the tasks it asked for.
@@ -53,11 +62,22 @@ pub async fn service_deployment(
         .service_deployments()
         .first()
         .map(|d| ServiceDeploymentBrief {
+            arn: d.service_deployment_arn().unwrap_or_default().to_string(),
             status: d
                 .status()
                 .map(|s| s.as_str().to_string())
                 .unwrap_or_default(),
             status_reason: d.status_reason().map(str::to_string),
+            lifecycle_stage: d.lifecycle_stage().map(|s| s.as_str().to_string()),
+            strategy: d
+                .deployment_configuration()
+                .and_then(|c| c.strategy())
+                .map(|s| s.as_str().to_string()),
+            bake_minutes: d
+                .deployment_configuration()
+                .and_then(|c| c.bake_time_in_minutes()),
+            rollback_reason: d.rollback().and_then(|r| r.reason()).map(str::to_string),
+            created_at: time(d.created_at()),
             has_source: !d.source_service_revisions().is_empty(),
             target_revision: d
                 .target_service_revision()
@@ -84,6 +104,32 @@ pub async fn service_deployment(
                 })
                 .collect(),
         }))
+}
+
+/// A service's newest service deployment (`ListServiceDeployments`, then its description):
+/// `None` when ECS lists none.
+pub async fn latest_service_deployment(
+    client: &Client,
+    cluster: &str,
+    service: &str,
+) -> Result<Option<ServiceDeploymentBrief>> {
+    let out = client
+        .list_service_deployments()
+        .cluster(cluster)
+        .service(service)
+        .max_results(20)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListServiceDeployments", e))?;
+    let newest = out
+        .service_deployments()
+        .iter()
+        .max_by_key(|d| d.created_at().map(|t| (t.secs(), t.subsec_nanos())))
+        .and_then(|d| d.service_deployment_arn());
+    match newest {
+        Some(arn) => service_deployment(client, arn).await,
+        None => Ok(None),
+    }
 }
 
 /// The target group a service revision uses and the production listener rule (or listener)

@@ -81,6 +81,10 @@ fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
         controller: s
             .deployment_controller()
             .map(|c| c.r#type().as_str().to_string()),
+        strategy: s
+            .deployment_configuration()
+            .and_then(|c| c.strategy())
+            .map(|x| x.as_str().to_string()),
         desired: s.desired_count(),
         running: s.running_count(),
         pending: s.pending_count(),
