@@ -46,6 +46,9 @@ pub struct Memory {
     pub load_balancer: Option<String>,
     /// Tasks the new revision asked for.
     pub requested_tasks: Option<u32>,
+    /// The deployment's bake time (minutes both revisions run after the full shift).
+    #[serde(default)]
+    pub bake_minutes: Option<i32>,
 }
 
 impl Memory {
@@ -70,6 +73,7 @@ pub struct DeploymentFacts {
     /// Whether it replaces running revisions (a service's first deployment does not).
     pub has_source: bool,
     pub requested_tasks: Option<u32>,
+    pub bake_minutes: Option<i32>,
     /// From the new revision's resolved configuration.
     pub target_group: Option<String>,
     pub load_balancer: Option<String>,
@@ -235,6 +239,7 @@ pub fn begin(
         target_group: deployment.target_group.clone(),
         load_balancer: deployment.load_balancer.clone(),
         requested_tasks: deployment.requested_tasks,
+        bake_minutes: deployment.bake_minutes,
     })
 }
 
@@ -252,6 +257,7 @@ pub fn unbegun(input: &HookInvocation, defaults: &GateSettings, now: DateTime<Ut
         target_group: None,
         load_balancer: None,
         requested_tasks: None,
+        bake_minutes: None,
     }
 }
 
@@ -460,9 +466,15 @@ pub fn judge(
     }
     let waiting: Vec<&Check> = checks.iter().filter(|c| c.held.is_none()).collect();
     if waiting.is_empty() {
+        let then = match (&input.stage, memory.bake_minutes) {
+            (LifecycleStage::PostProductionTrafficShift, Some(m)) => format!(
+                "; all production traffic stays on it, and ECS keeps the previous revision for the {m}-minute bake time, then removes it"
+            ),
+            _ => String::new(),
+        };
         return Decision {
             verdict: Verdict::Succeeded,
-            reason: format!("healthy after {} of watching", minutes(watched)),
+            reason: format!("healthy after {} of watching{then}", minutes(watched)),
             checks,
             memory: None,
             tell: true,

@@ -58,6 +58,7 @@ impl GatePorts for Clients {
             status: deployment.status,
             has_source: deployment.has_source,
             requested_tasks: deployment.requested_tasks,
+            bake_minutes: deployment.bake_minutes,
             load_balancer: rule.flatten().as_deref().and_then(load_balancer_dimension),
             target_group,
         })

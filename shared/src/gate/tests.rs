@@ -50,6 +50,7 @@ fn healthy() -> FakeAws {
             status: "IN_PROGRESS".into(),
             has_source: true,
             requested_tasks: Some(2),
+            bake_minutes: Some(15),
             target_group: Some(TG.into()),
             load_balancer: Some("app/web-alb/50dc6c495c0c9188".into()),
         };
@@ -473,4 +474,20 @@ fn the_answer_has_only_the_keys_ecs_documents() {
     let v = serde_json::to_value(g.answer(&d)).unwrap();
     assert_eq!(v, json!({"hookStatus": "FAILED"}));
     let _ = Verdict::InProgress;
+}
+
+#[tokio::test]
+async fn after_the_full_shift_a_pass_says_the_bake_time_that_follows() {
+    let g = gate(healthy(), false);
+    let mut event = sample(POST_TEST);
+    event["lifecycleStage"] = json!("POST_PRODUCTION_TRAFFIC_SHIFT");
+    let answer = after(&g, event, 6).await;
+    assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
+    let n = &g.clients.published()[0];
+    assert!(
+        n.description.contains("keeps the previous revision for the 15-minute bake time"),
+        "{}",
+        n.description
+    );
+    assert!(n.description.contains("1200 production request(s)"), "{}", n.description);
 }
