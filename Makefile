@@ -105,10 +105,10 @@ build-DeployGateFunction:
 	$(LAMBDA_BUILD) -p deploy-gate && cp $(LAMBDA_DIST)/deploy-gate/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 
 # `sam build` as a user runs it (sam/samconfig.toml: in source, parallel, not cached), then a
-# check that it gave four arm64 bootstraps.
+# check that it gave five arm64 bootstraps.
 sam-build: tools aarch64
 	cd sam && PATH="$(abspath $(SAM_VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --config-env dev
-	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction
+	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction DeployGateFunction
 
 clean:
 	cargo clean

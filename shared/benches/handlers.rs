@@ -18,7 +18,8 @@ use autopilot_core::capacity::Restore;
 use autopilot_core::deploy::outcome::{self, DeploymentOutcome, OutcomePlan, Resolution};
 use autopilot_core::deploy::plan::{self as push_plan, Live, LiveTaskDefinition, Reason};
 use autopilot_core::deploy::{self, notices as deploy_notices, DeployTarget, DeployerEvent};
-use autopilot_core::events::{EcsTaskStateChange, Event};
+use autopilot_core::events::{EcsTaskStateChange, Event, HookInvocation};
+use autopilot_core::gate::{self, plan as gate_plan};
 use autopilot_core::model::arn;
 use autopilot_core::model::service::{DeploymentSnapshot, ServiceSnapshot};
 use autopilot_core::notify::Notification;
@@ -33,6 +34,7 @@ const DEPLOYMENT_COMPLETED: &str =
 const TASK_OOM: &str = include_str!("../../events/task-watcher/out-of-memory.json");
 const SNS_ALARM: &str = include_str!("../../events/alarm-notifier/sns-cpu-alarm.json");
 const TICK: &str = include_str!("../../events/off-hours/scheduled-event.json");
+const GATE_STEP: &str = include_str!("../../events/deploy-gate/pre-production-traffic-shift.json");
 
 const ACCOUNT: &str = "123456789012";
 const CLUSTER: &str = "autopilot-demo";
@@ -470,6 +472,7 @@ fn tick_state() -> TickState {
                 name,
                 status: "ACTIVE".into(),
                 controller: Some("ECS".into()),
+                strategy: Some("ROLLING".into()),
                 desired,
                 running: desired,
                 pending: 0,
@@ -573,8 +576,95 @@ fn off_hours_tick_100(c: &mut Criterion) {
     register(c, "off-hours", "tick-100", TICK, &s, tick_once);
 }
 
+// ---- deploy-gate: the callback that decides a linear step ----
+
+struct GateState {
+    /// The step's invocation, as ECS calls back after the soak (its memory in `hookDetails`).
+    raw: String,
+    facts: gate_plan::Facts,
+    now: DateTime<Utc>,
+}
+
+fn gate_state() -> GateState {
+    let now = time("2026-12-01T10:06:00Z");
+    let mut e: Value = serde_json::from_str(GATE_STEP).expect("sample event is JSON");
+    let green = e["executionDetails"]["targetServiceRevisionArn"].clone();
+    let weights = e["executionDetails"]["productionTrafficWeights"]
+        .as_object_mut()
+        .expect("weights");
+    for (arn, w) in weights.iter_mut() {
+        *w = if Value::String(arn.clone()) == green {
+            20.into()
+        } else {
+            80.into()
+        };
+    }
+    let memory = gate_plan::Memory {
+        stage: "PRE_PRODUCTION_TRAFFIC_SHIFT".into(),
+        step: Some(20.0),
+        since: now - Duration::minutes(6),
+        begun: true,
+        checks: 11,
+        read_failures: 0,
+        settings: gate::GateSettings {
+            alarms: vec!["web-5xx".into(), "web-latency".into()],
+            ..gate::GateSettings::default()
+        },
+        target_group: Some("arn:aws:elasticloadbalancing:us-west-2:123456789012:targetgroup/web-green/73e2d6bc24d8a067".into()),
+        load_balancer: Some("app/web-alb/50dc6c495c0c9188".into()),
+        requested_tasks: Some(2),
+        bake_minutes: Some(15),
+    };
+    e["hookDetails"] = serde_json::json!({ gate_plan::MEMORY_KEY: memory });
+    let alarm = |name: &str| {
+        gate_plan::AlarmReading {
+        name: name.into(),
+        state: "OK".into(),
+        reason: Some("Threshold Crossed: 1 datapoint [0.0 (01/12/26 10:05:00)] was not greater than the threshold (5.0).".into()),
+    }
+    };
+    GateState {
+        raw: e.to_string(),
+        facts: gate_plan::Facts {
+            alarms: Some(vec![alarm("web-5xx"), alarm("web-latency")]),
+            targets: Some(gate_plan::TargetHealth {
+                healthy: 2,
+                ..Default::default()
+            }),
+            traffic: Some(gate_plan::Traffic {
+                requests: 1200.0,
+                errors: 2.0,
+            }),
+            read_errors: vec![],
+        },
+        now,
+    }
+}
+
+fn gate_once(raw: &str, s: &GateState) -> Option<(String, String)> {
+    let event: Value = serde_json::from_str(raw).expect("sample event is JSON");
+    let input = HookInvocation::parse(&event).expect("sample event parses");
+    let gate_plan::Triage::Watch {
+        memory: Some(memory),
+    } = gate_plan::triage(&input)
+    else {
+        return None;
+    };
+    let d = gate_plan::judge(&input, memory, &s.facts, s.now);
+    d.tell
+        .then(|| render(&gate::notices::decision(&input, &d, false)))
+}
+
+fn deploy_gate_callback(c: &mut Criterion) {
+    let s = gate_state();
+    let (subject, _) = gate_once(&s.raw, &s).expect("the soaked step passes and tells");
+    assert!(subject.contains("passed the gate"), "{subject}");
+    register(c, "deploy-gate", "callback", &s.raw.clone(), &s, gate_once);
+}
+
 criterion_group!(
     handlers,
+    deploy_gate_callback,
     deployer_push,
     deployer_deployment_completed,
     task_watcher_stopped_oom,

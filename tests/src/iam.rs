@@ -261,7 +261,10 @@ pub fn pick_branches(v: &Value, holds: &dyn Fn(&str) -> bool) -> Option<Value> {
                 .collect(),
         )),
         Value::Array(items) => Some(Value::Array(
-            items.iter().filter_map(|v| pick_branches(v, holds)).collect(),
+            items
+                .iter()
+                .filter_map(|v| pick_branches(v, holds))
+                .collect(),
         )),
         other => Some(other.clone()),
     }

@@ -631,4 +631,3 @@ fn unescape(s: &str) -> String {
         .replace("&gt;", ">")
         .replace("&amp;", "&")
 }
-

@@ -174,6 +174,114 @@ pub async fn set_alarm_actions(client: &Client, names: &[String], enable: bool) 
     Ok(())
 }
 
+/// DescribeAlarms takes at most this many alarm names per call.
+pub const DESCRIBE_ALARMS_BATCH: usize = 100;
+
+/// The states of named alarms, metric and composite; an alarm that does not exist is absent.
+pub async fn alarm_states(client: &Client, names: &[String]) -> Result<Vec<AlarmReading>> {
+    let mut found = vec![];
+    for chunk in names.chunks(DESCRIBE_ALARMS_BATCH) {
+        let out = client
+            .describe_alarms()
+            .set_alarm_names(Some(chunk.to_vec()))
+            .alarm_types(AlarmType::CompositeAlarm)
+            .alarm_types(AlarmType::MetricAlarm)
+            .max_records(100)
+            .send()
+            .await
+            .map_err(|e| Error::aws("DescribeAlarms", e))?;
+        let reading = |name: Option<&str>,
+                       state: Option<&aws_sdk_cloudwatch::types::StateValue>,
+                       reason: Option<&str>| {
+            Some(AlarmReading {
+                name: name?.to_string(),
+                state: state?.as_str().to_string(),
+                reason: reason.map(str::to_string),
+            })
+        };
+        found.extend(
+            out.metric_alarms()
+                .iter()
+                .filter_map(|a| reading(a.alarm_name(), a.state_value(), a.state_reason())),
+        );
+        found.extend(
+            out.composite_alarms()
+                .iter()
+                .filter_map(|a| reading(a.alarm_name(), a.state_value(), a.state_reason())),
+        );
+    }
+    Ok(found)
+}
+
+/// A target group's requests and its targets' 5XX answers between `from` and `to`, from the
+/// load balancer's metrics (`AWS/ApplicationELB` `RequestCount` and
+/// `HTTPCode_Target_5XX_Count`, dimensions `TargetGroup` and `LoadBalancer`), in one
+/// GetMetricData. ALB publishes them every minute, and only for minutes that had requests:
+/// no data is no traffic.
+pub async fn target_group_traffic(
+    client: &Client,
+    target_group: &str,
+    load_balancer: &str,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Traffic> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let query = |id: &str, metric: &str| {
+        MetricDataQuery::builder()
+            .id(id)
+            .metric_stat(
+                MetricStat::builder()
+                    .metric(
+                        Metric::builder()
+                            .namespace("AWS/ApplicationELB")
+                            .metric_name(metric)
+                            .dimensions(
+                                Dimension::builder()
+                                    .name("TargetGroup")
+                                    .value(target_group)
+                                    .build(),
+                            )
+                            .dimensions(
+                                Dimension::builder()
+                                    .name("LoadBalancer")
+                                    .value(load_balancer)
+                                    .build(),
+                            )
+                            .build(),
+                    )
+                    .period(60)
+                    .stat("Sum")
+                    .build(),
+            )
+            .return_data(true)
+            .build()
+    };
+    let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
+    // Whole minutes: the metrics' period; the minute the stage began counts.
+    let start = from - Duration::seconds(i64::from(from.timestamp().rem_euclid(60) as u32));
+    let mut traffic = Traffic::default();
+    let mut pages = client
+        .get_metric_data()
+        .metric_data_queries(query("requests", "RequestCount"))
+        .metric_data_queries(query("errors", "HTTPCode_Target_5XX_Count"))
+        .start_time(to_smithy(start))
+        .end_time(to_smithy(to.max(start + Duration::minutes(1))))
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("GetMetricData", e))?;
+        for r in page.metric_data_results() {
+            let sum: f64 = r.values().iter().sum();
+            match r.id() {
+                Some("requests") => traffic.requests += sum,
+                Some("errors") => traffic.errors += sum,
+                _ => {}
+            }
+        }
+    }
+    Ok(traffic)
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;
@@ -322,112 +430,4 @@ mod tests {
             ]
         );
     }
-}
-
-/// DescribeAlarms takes at most this many alarm names per call.
-pub const DESCRIBE_ALARMS_BATCH: usize = 100;
-
-/// The states of named alarms, metric and composite; an alarm that does not exist is absent.
-pub async fn alarm_states(client: &Client, names: &[String]) -> Result<Vec<AlarmReading>> {
-    let mut found = vec![];
-    for chunk in names.chunks(DESCRIBE_ALARMS_BATCH) {
-        let out = client
-            .describe_alarms()
-            .set_alarm_names(Some(chunk.to_vec()))
-            .alarm_types(AlarmType::CompositeAlarm)
-            .alarm_types(AlarmType::MetricAlarm)
-            .max_records(100)
-            .send()
-            .await
-            .map_err(|e| Error::aws("DescribeAlarms", e))?;
-        let reading = |name: Option<&str>,
-                       state: Option<&aws_sdk_cloudwatch::types::StateValue>,
-                       reason: Option<&str>| {
-            Some(AlarmReading {
-                name: name?.to_string(),
-                state: state?.as_str().to_string(),
-                reason: reason.map(str::to_string),
-            })
-        };
-        found.extend(
-            out.metric_alarms()
-                .iter()
-                .filter_map(|a| reading(a.alarm_name(), a.state_value(), a.state_reason())),
-        );
-        found.extend(
-            out.composite_alarms()
-                .iter()
-                .filter_map(|a| reading(a.alarm_name(), a.state_value(), a.state_reason())),
-        );
-    }
-    Ok(found)
-}
-
-/// A target group's requests and its targets' 5XX answers between `from` and `to`, from the
-/// load balancer's metrics (`AWS/ApplicationELB` `RequestCount` and
-/// `HTTPCode_Target_5XX_Count`, dimensions `TargetGroup` and `LoadBalancer`), in one
-/// GetMetricData. ALB publishes them every minute, and only for minutes that had requests:
-/// no data is no traffic.
-pub async fn target_group_traffic(
-    client: &Client,
-    target_group: &str,
-    load_balancer: &str,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-) -> Result<Traffic> {
-    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
-    let query = |id: &str, metric: &str| {
-        MetricDataQuery::builder()
-            .id(id)
-            .metric_stat(
-                MetricStat::builder()
-                    .metric(
-                        Metric::builder()
-                            .namespace("AWS/ApplicationELB")
-                            .metric_name(metric)
-                            .dimensions(
-                                Dimension::builder()
-                                    .name("TargetGroup")
-                                    .value(target_group)
-                                    .build(),
-                            )
-                            .dimensions(
-                                Dimension::builder()
-                                    .name("LoadBalancer")
-                                    .value(load_balancer)
-                                    .build(),
-                            )
-                            .build(),
-                    )
-                    .period(60)
-                    .stat("Sum")
-                    .build(),
-            )
-            .return_data(true)
-            .build()
-    };
-    let to_smithy = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
-    // Whole minutes: the metrics' period; the minute the stage began counts.
-    let start = from - Duration::seconds(i64::from(from.timestamp().rem_euclid(60) as u32));
-    let mut traffic = Traffic::default();
-    let mut pages = client
-        .get_metric_data()
-        .metric_data_queries(query("requests", "RequestCount"))
-        .metric_data_queries(query("errors", "HTTPCode_Target_5XX_Count"))
-        .start_time(to_smithy(start))
-        .end_time(to_smithy(to.max(start + Duration::minutes(1))))
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| Error::aws("GetMetricData", e))?;
-        for r in page.metric_data_results() {
-            let sum: f64 = r.values().iter().sum();
-            match r.id() {
-                Some("requests") => traffic.requests += sum,
-                Some("errors") => traffic.errors += sum,
-                _ => {}
-            }
-        }
-    }
-    Ok(traffic)
 }

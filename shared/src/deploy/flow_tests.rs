@@ -871,8 +871,7 @@ async fn a_traffic_shifting_services_outcome_says_what_ecs_says_of_its_deploymen
     });
     let result = d.handle(deployment("completed")).await.expect("handled");
     assert_eq!(
-        result["deployment"]["serviceDeployment"]["status"],
-        "ROLLBACK_SUCCESSFUL",
+        result["deployment"]["serviceDeployment"]["status"], "ROLLBACK_SUCCESSFUL",
         "{result}"
     );
     let n = d.clients.published().pop().expect("a notice");
@@ -892,7 +891,10 @@ async fn a_traffic_shifting_services_outcome_says_what_ecs_says_of_its_deploymen
 
     // A rolling service reads no service deployment.
     let rolling = deployer(Strategy::PinDigest, None);
-    rolling.handle(deployment("completed")).await.expect("handled");
+    rolling
+        .handle(deployment("completed"))
+        .await
+        .expect("handled");
     assert!(!rolling
         .clients
         .calls

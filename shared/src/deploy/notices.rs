@@ -521,7 +521,11 @@ pub fn with_service_deployment(n: Notification, o: &GatedOutcome) -> Notificatio
     if let Some(reason) = &o.rollback_reason {
         lines.push(format!("Rolled back because: {}", neutralise(reason)));
     }
-    if let Some(reason) = o.status_reason.as_ref().filter(|r| Some(*r) != o.rollback_reason.as_ref()) {
+    if let Some(reason) = o
+        .status_reason
+        .as_ref()
+        .filter(|r| Some(*r) != o.rollback_reason.as_ref())
+    {
         lines.push(format!("ECS says: {}", neutralise(reason)));
     }
     if let (Some(m), "SUCCESSFUL") = (o.bake_minutes, o.status.as_str()) {

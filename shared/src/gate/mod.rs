@@ -69,7 +69,7 @@ impl<P: GatePorts> DeployGate<P> {
             Some(m) if m.begun => m,
             unbegun => match self.begin(input, unbegun, now).await {
                 Ok(m) => m,
-                Err(d) => return d,
+                Err(d) => return *d,
             },
         };
         let facts = self.read(input, &memory, now).await;
@@ -83,17 +83,17 @@ impl<P: GatePorts> DeployGate<P> {
         input: &HookInvocation,
         before: Option<Memory>,
         now: DateTime<Utc>,
-    ) -> std::result::Result<Memory, Decision> {
+    ) -> std::result::Result<Memory, Box<Decision>> {
         let Some((cluster, service)) = Arn::parse(&input.service_arn).and_then(|a| a.ecs_service())
         else {
-            return Err(plan::blind(
+            return Err(Box::new(plan::blind(
                 format!(
                     "executionDetails.serviceArn {:?} is not an ECS service ARN",
                     input.service_arn
                 ),
                 plan::MAX_READ_FAILURES,
                 None,
-            ));
+            )));
         };
         let names = [service.to_string()];
         let (deployment, services) = futures_util::join!(
@@ -112,7 +112,11 @@ impl<P: GatePorts> DeployGate<P> {
                 let failures = before.as_ref().map_or(0, |m| m.read_failures) + 1;
                 let waiting =
                     before.unwrap_or_else(|| plan::unbegun(input, &self.config.defaults, now));
-                return Err(plan::blind(errors.join("; "), failures, Some(waiting)));
+                return Err(Box::new(plan::blind(
+                    errors.join("; "),
+                    failures,
+                    Some(waiting),
+                )));
             }
         };
         let tags = services.first().map(|s| s.tags.clone()).unwrap_or_default();

@@ -209,24 +209,24 @@ pub fn begin(
     deployment: &DeploymentFacts,
     settings: GateSettings,
     since: DateTime<Utc>,
-) -> Result<Memory, Decision> {
+) -> Result<Memory, Box<Decision>> {
     if deployment.is_rollback() {
-        return Err(Decision::quiet(
+        return Err(Box::new(Decision::quiet(
             Verdict::Succeeded,
             format!(
                 "the deployment is rolling back ({}): the gate lets every stage through",
                 deployment.status
             ),
-        ));
+        )));
     }
     if !deployment.has_source {
-        return Err(Decision {
+        return Err(Box::new(Decision {
             tell: true,
             ..Decision::quiet(
                 Verdict::Succeeded,
                 "the service's first deployment: there is no running release to protect",
             )
-        });
+        }));
     }
     Ok(Memory {
         stage: input.stage.as_str().to_string(),

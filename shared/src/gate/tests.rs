@@ -485,9 +485,14 @@ async fn after_the_full_shift_a_pass_says_the_bake_time_that_follows() {
     assert_eq!(answer["hookStatus"], "SUCCEEDED", "{answer}");
     let n = &g.clients.published()[0];
     assert!(
-        n.description.contains("keeps the previous revision for the 15-minute bake time"),
+        n.description
+            .contains("keeps the previous revision for the 15-minute bake time"),
         "{}",
         n.description
     );
-    assert!(n.description.contains("1200 production request(s)"), "{}", n.description);
+    assert!(
+        n.description.contains("1200 production request(s)"),
+        "{}",
+        n.description
+    );
 }

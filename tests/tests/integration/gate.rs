@@ -16,7 +16,10 @@ async fn the_gate_reads_alarm_states_by_name_and_an_absent_alarm_is_absent() {
     stack.put_cpu_alarm("web-5xx", "web", &[]).await;
     stack.put_cpu_alarm("web-latency", "web", &[]).await;
     let cw = aws_sdk_cloudwatch::Client::new(&stack.sdk);
-    for (name, state) in [("web-5xx", StateValue::Alarm), ("web-latency", StateValue::Ok)] {
+    for (name, state) in [
+        ("web-5xx", StateValue::Alarm),
+        ("web-latency", StateValue::Ok),
+    ] {
         cw.set_alarm_state()
             .alarm_name(name)
             .state_value(state)
@@ -59,7 +62,10 @@ async fn the_gate_counts_a_target_groups_registered_targets_by_health() {
         .expect("an ARN")
         .to_string();
     let (clients, _) = stack.clients();
-    let empty = clients.target_health(&tg).await.expect("DescribeTargetHealth");
+    let empty = clients
+        .target_health(&tg)
+        .await
+        .expect("DescribeTargetHealth");
     assert_eq!(
         (empty.healthy, empty.initial, empty.unhealthy, empty.other),
         (0, 0, 0, 0)
@@ -72,7 +78,10 @@ async fn the_gate_counts_a_target_groups_registered_targets_by_health() {
             .await
             .expect("RegisterTargets");
     }
-    let two = clients.target_health(&tg).await.expect("DescribeTargetHealth");
+    let two = clients
+        .target_health(&tg)
+        .await
+        .expect("DescribeTargetHealth");
     assert_eq!(
         two.healthy + two.initial + two.unhealthy + two.other,
         2,
@@ -82,5 +91,8 @@ async fn the_gate_counts_a_target_groups_registered_targets_by_health() {
         .target_health(&tg.replace("web-green", "web-gone"))
         .await
         .expect_err("no such target group");
-    assert!(missing.to_string().contains("DescribeTargetHealth"), "{missing}");
+    assert!(
+        missing.to_string().contains("DescribeTargetHealth"),
+        "{missing}"
+    );
 }

@@ -852,7 +852,9 @@ fn for_stack(sample: &str) -> Value {
             e["resources"] = json!([ecs(&format!("service/{CLUSTER}/{SERVICE}"))])
         }
         "ECS Hook State Change" => {
-            let deployment = ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}"));
+            let deployment = ecs(&format!(
+                "service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}"
+            ));
             e["resources"] = json!([deployment]);
             e["detail"]["serviceDeploymentArn"] = json!(deployment);
             e["detail"]["serviceArn"] = json!(ecs(&format!("service/{CLUSTER}/{SERVICE}")));
@@ -1029,8 +1031,14 @@ async fn deployer_tour(scope: &'static str) {
     ));
     let mut e = for_stack("deployer/ecs-deployment-completed.json");
     e["detail"]["deploymentId"] = json!(deployment_id);
-    let done = deployer.handle(e).await.expect("a blue/green deployment's outcome");
-    assert!(done["deployment"]["serviceDeployment"].is_object(), "{done}");
+    let done = deployer
+        .handle(e)
+        .await
+        .expect("a blue/green deployment's outcome");
+    assert!(
+        done["deployment"]["serviceDeployment"].is_object(),
+        "{done}"
+    );
     let counts = tour.proxy.forwarded_counts();
     needed.push("Scheduler.CreateSchedule");
     // Stack scope: the follow-tag push records the image it deployed on the service; account
@@ -1096,7 +1104,9 @@ async fn gate_tour(scope: &'static str) {
         ),
     ));
     let mut step = sample_event("deploy-gate/pre-production-traffic-shift.json");
-    step["resourceArn"] = json!(ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")));
+    step["resourceArn"] = json!(ecs(&format!(
+        "service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}"
+    )));
     step["executionDetails"]["serviceArn"] = json!(ecs(&format!("service/{CLUSTER}/{SERVICE}")));
     step["executionDetails"]["targetServiceRevisionArn"] = json!(green);
     step["executionDetails"]["productionTrafficWeights"] =
@@ -1117,7 +1127,10 @@ async fn gate_tour(scope: &'static str) {
         "CloudWatch.GetMetricData",
         "SNS.Publish",
     ] {
-        assert!(counts.contains_key(needed), "the tour makes {needed}: {counts:?}");
+        assert!(
+            counts.contains_key(needed),
+            "the tour makes {needed}: {counts:?}"
+        );
     }
     tour.assert_allowed("DeployGateFunction").await;
 }

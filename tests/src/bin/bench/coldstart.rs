@@ -89,11 +89,36 @@ fn subjects(emu: &Emulator, stack: &Stack) -> Vec<Subject> {
                         stack.cluster, stack.service
                     ),
                 ),
-                ("NOTIFY_TOPIC_ARN", topic),
+                ("NOTIFY_TOPIC_ARN", topic.clone()),
             ]),
             events: samples(&["off-hours/scheduled-event.json"]),
         },
+        Subject {
+            // A callback inside the soak: its one read is the alarm (the emulator has no
+            // service deployments; the scenarios measure every invocation of a stage).
+            name: "deploy-gate",
+            env: with(&[
+                ("NOTIFY_TOPIC_ARN", topic),
+                ("GATE_ALARMS", "bench-web-5xx".into()),
+            ]),
+            events: vec![gate_callback()],
+        },
     ]
+}
+
+/// The sample step of a linear deployment, called back one minute into its soak.
+fn gate_callback() -> Value {
+    let mut e = sample_event("deploy-gate/pre-production-traffic-shift.json");
+    e["hookDetails"] = serde_json::json!({"autopilot": {
+        "stage": "PRE_PRODUCTION_TRAFFIC_SHIFT", "step": 0.0, "begun": true,
+        "since": chrono::Utc::now() - chrono::Duration::minutes(1),
+        "checks": 1, "readFailures": 0,
+        "settings": {"alarms": ["bench-web-5xx"], "allowInsufficientData": true, "minRequests": 0,
+            "minTestRequests": 0, "minHealthyTargets": null, "maxErrorPercent": 1.0,
+            "soakMinutes": 5, "patienceMinutes": 10},
+        "targetGroup": null, "loadBalancer": null, "requestedTasks": 2
+    }});
+    e
 }
 
 #[derive(Default)]
@@ -137,6 +162,8 @@ pub async fn run(report: &mut Report, starts: usize) {
     let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
     // The samples name cluster autopilot-demo and service web.
     let stack = Stack::create(&emu, "autopilot-demo", "web").await;
+    // The alarm the deploy-gate's callback reads.
+    stack.put_cpu_alarm("bench-web-5xx", "web", &[]).await;
     let subjects = subjects(&emu, &stack);
     let mut samples: Vec<Samples> = subjects.iter().map(|_| Samples::default()).collect();
     for _ in 0..starts {

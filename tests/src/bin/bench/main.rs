@@ -1,4 +1,4 @@
-//! `make bench`: figures, not pass/fail. Cold starts of the four functions against the floors,
+//! `make bench`: figures, not pass/fail. Cold starts of the five functions against the floors,
 //! the handlers' cost without AWS (criterion), AWS calls and wall time per scenario against the
 //! emulator, off-hours over 10/100/500 services, and a fleet at AWS-like latency. Printed, and
 //! written to `docs/benchmarks.md`.
@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use autopilot_core::alarms::AlarmNotifier;
 use autopilot_core::deploy::{DeployTarget, Deployer, DeployerConfig, Strategy};
+use autopilot_core::gate::{DeployGate, GateConfig, GateSettings};
 use autopilot_core::offhours::{OffHours, OffHoursConfig, TagSelection};
 use autopilot_core::runtime::Handler;
 use autopilot_core::tasks::{CrashLoopAction, TaskWatcher};
@@ -218,6 +219,118 @@ async fn scenarios(report: &mut Report) {
         let _ = measure(&mut alarms, &calls, notifier.handle(event)).await;
     }
     alarms.row(report, "alarm-notifier: alarm state change");
+
+    deploy_gate(report, ROUNDS).await;
+}
+
+/// The deploy-gate over one stage of a linear step: its first invocation, a callback inside the
+/// soak, and the callback after it that decides and tells. ECS's service deployment and
+/// revision come from the proxy, shaped as the API reference gives them (the emulator has
+/// neither); alarms, target health, metrics and the topic are the emulator's.
+async fn deploy_gate(report: &mut Report, rounds: u32) {
+    use aws_sdk_elasticloadbalancingv2::types::{ProtocolEnum, TargetTypeEnum};
+    let emu = Emulator::start();
+    let stack = Stack::create(&emu, "bench", "web").await;
+    stack.put_cpu_alarm("bench-web-5xx", "web", &[]).await;
+    let (vpc, _) = emu.vpc(&["10.0.9.0/24"]);
+    let elb = aws_sdk_elasticloadbalancingv2::Client::new(&stack.sdk);
+    let tg = elb
+        .create_target_group()
+        .name("bench-green")
+        .protocol(ProtocolEnum::Http)
+        .port(3000)
+        .vpc_id(&vpc)
+        .target_type(TargetTypeEnum::Ip)
+        .send()
+        .await
+        .ok()
+        .and_then(|o| {
+            o.target_groups()
+                .first()?
+                .target_group_arn()
+                .map(str::to_string)
+        })
+        .unwrap_or_default();
+    // Green's two tasks, registered (the emulator reports them healthy).
+    for ip in ["10.0.9.10", "10.0.9.11"] {
+        let _ = elb
+            .register_targets()
+            .target_group_arn(&tg)
+            .targets(
+                aws_sdk_elasticloadbalancingv2::types::TargetDescription::builder()
+                    .id(ip)
+                    .port(3000)
+                    .build(),
+            )
+            .send()
+            .await;
+    }
+    let arn = |r: &str| format!("arn:aws:ecs:us-east-1:123456789012:{r}");
+    let green = arn("service-revision/bench/web/2");
+    let blue = arn("service-revision/bench/web/1");
+    let deployment = arn("service-deployment/bench/web/Fj3eXbBpqQxYyHEkOsFRy");
+    let proxy = FaultProxy::start(&emu.endpoint, 7);
+    proxy.add(Rule::always(
+        "ECS.DescribeServiceDeployments",
+        Fault::Answer(
+            200,
+            json!({"serviceDeployments": [{"serviceDeploymentArn": deployment, "status": "IN_PROGRESS",
+                "sourceServiceRevisions": [{"arn": blue, "requestedTaskCount": 2}],
+                "targetServiceRevision": {"arn": green, "requestedTaskCount": 2}}], "failures": []})
+            .to_string(),
+        ),
+    ));
+    proxy.add(Rule::always(
+        "ECS.DescribeServiceRevisions",
+        Fault::Answer(
+            200,
+            json!({"serviceRevisions": [{"serviceRevisionArn": green, "resolvedConfiguration":
+                {"loadBalancers": [{"targetGroupArn": tg, "productionListenerRule":
+                "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/bench/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"}]}}],
+                "failures": []})
+            .to_string(),
+        ),
+    ));
+    let gate = DeployGate::new(
+        stack.clients_via(&proxy.url).0,
+        GateConfig {
+            topic_arn: stack.topic_arn.clone(),
+            dry_run: false,
+            check_seconds: 30,
+            defaults: GateSettings {
+                alarms: vec!["bench-web-5xx".into()],
+                allow_insufficient_data: true,
+                min_requests: 0,
+                ..GateSettings::default()
+            },
+        },
+    );
+    let calls = gate.clients.calls.clone();
+    let mut step = integration_tests::sample_event("deploy-gate/pre-production-traffic-shift.json");
+    step["resourceArn"] = json!(deployment);
+    step["executionDetails"]["serviceArn"] = json!(arn("service/bench/web"));
+    step["executionDetails"]["targetServiceRevisionArn"] = json!(green);
+    step["executionDetails"]["productionTrafficWeights"] =
+        json!({ green.clone(): 20, blue.clone(): 80 });
+    let (mut first, mut soaking, mut deciding) = (Cost::new(), Cost::new(), Cost::new());
+    for _ in 0..rounds {
+        let answer = measure(&mut first, &calls, gate.handle(step.clone()))
+            .await
+            .unwrap_or_default();
+        let mut memory = answer["hookDetails"]["autopilot"].clone();
+        let mut callback = step.clone();
+        callback["hookDetails"] = json!({ "autopilot": memory.clone() });
+        let _ = measure(&mut soaking, &calls, gate.handle(callback.clone())).await;
+        memory["since"] = json!(chrono::Utc::now() - chrono::Duration::minutes(6));
+        callback["hookDetails"] = json!({ "autopilot": memory });
+        let _ = measure(&mut deciding, &calls, gate.handle(callback)).await;
+    }
+    first.row(report, "deploy-gate: a stage's first invocation");
+    soaking.row(report, "deploy-gate: callback during the soak");
+    deciding.row(
+        report,
+        "deploy-gate: callback after the soak (decides, tells)",
+    );
 }
 
 /// off-hours ticks over 10, 100 and 500 services selected by tag: a transition, an idempotent

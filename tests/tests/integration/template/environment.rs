@@ -56,7 +56,10 @@ async fn each_release_binary_starts_and_handles_an_event_with_the_templates_envi
         ("off-hours", sample_event("off-hours/scheduled-event.json")),
         // The emulator has no service deployments: the gate's first read fails, and it answers
         // IN_PROGRESS to look again (never an error, which ECS would take for a rollback).
-        ("deploy-gate", sample_event("deploy-gate/post-test-traffic-shift.json")),
+        (
+            "deploy-gate",
+            sample_event("deploy-gate/post-test-traffic-shift.json"),
+        ),
     ] {
         let mut env: Vec<(String, String)> = DeployedStack::function_env(&emu, binary)
             .into_iter()

@@ -197,7 +197,13 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
         let name = p["AlarmName"]["Fn::Sub"].as_str().unwrap_or_default();
         assert!(name.starts_with("autopilot-${ProjectName}"), "{id}: {name}");
     }
-    for binary in ["Deployer", "TaskWatcher", "AlarmNotifier", "OffHours", "DeployGate"] {
+    for binary in [
+        "Deployer",
+        "TaskWatcher",
+        "AlarmNotifier",
+        "OffHours",
+        "DeployGate",
+    ] {
         let a = &resources(&t)[&format!("{binary}ErrorsAlarm")]["Properties"];
         assert_eq!(a["MetricName"], "Errors", "{binary}");
         assert_eq!(
@@ -804,9 +810,20 @@ fn each_deployment_strategy_configures_the_service_and_its_gate() {
     };
 
     let (rolling, lb_rolling, c) = config(&[]);
-    assert_eq!(rolling["DeploymentCircuitBreaker"], json!({"Enable": true, "Rollback": true}));
-    for absent in ["LifecycleHooks", "BakeTimeInMinutes", "LinearConfiguration", "CanaryConfiguration"] {
-        assert!(rolling.get(absent).is_none(), "rolling has no {absent}: {rolling}");
+    assert_eq!(
+        rolling["DeploymentCircuitBreaker"],
+        json!({"Enable": true, "Rollback": true})
+    );
+    for absent in [
+        "LifecycleHooks",
+        "BakeTimeInMinutes",
+        "LinearConfiguration",
+        "CanaryConfiguration",
+    ] {
+        assert!(
+            rolling.get(absent).is_none(),
+            "rolling has no {absent}: {rolling}"
+        );
     }
     assert!(lb_rolling.get("AdvancedConfiguration").is_none());
     assert!(!c.holds("Gated"), "no load balancer role, no hooks");
@@ -817,7 +834,10 @@ fn each_deployment_strategy_configures_the_service_and_its_gate() {
         let (d, lb_gated, c) = config(&pairs);
         assert!(c.holds("Gated"), "{strategy}");
         assert_eq!(d["Strategy"], json!({"Ref": "DeploymentStrategy"}));
-        assert!(d.get("DeploymentCircuitBreaker").is_none(), "{strategy}: the gate rolls back, not the breaker");
+        assert!(
+            d.get("DeploymentCircuitBreaker").is_none(),
+            "{strategy}: the gate rolls back, not the breaker"
+        );
         assert_eq!(d["BakeTimeInMinutes"], json!({"Ref": "BakeTimeMinutes"}));
         assert_eq!(
             d["LifecycleHooks"],
@@ -837,8 +857,16 @@ fn each_deployment_strategy_configures_the_service_and_its_gate() {
                    "RoleArn": {"Fn::GetAtt": ["LoadBalancerRole", "Arn"]}}),
             "{strategy}: no test listener rule unless given"
         );
-        assert_eq!(d.get("LinearConfiguration").is_some(), strategy == "LINEAR", "{strategy}");
-        assert_eq!(d.get("CanaryConfiguration").is_some(), strategy == "CANARY", "{strategy}");
+        assert_eq!(
+            d.get("LinearConfiguration").is_some(),
+            strategy == "LINEAR",
+            "{strategy}"
+        );
+        assert_eq!(
+            d.get("CanaryConfiguration").is_some(),
+            strategy == "CANARY",
+            "{strategy}"
+        );
     }
 
     let mut pairs = vec![
@@ -866,7 +894,10 @@ fn each_deployment_strategy_configures_the_service_and_its_gate() {
     // The roles ECS uses: one invokes the gate and nothing else; one moves the weights with
     // AWS's managed policy for it.
     let invoke = &resources(&t)["HookInvokeRole"]["Properties"];
-    assert_eq!(invoke["AssumeRolePolicyDocument"]["Statement"][0]["Principal"], json!({"Service": "ecs.amazonaws.com"}));
+    assert_eq!(
+        invoke["AssumeRolePolicyDocument"]["Statement"][0]["Principal"],
+        json!({"Service": "ecs.amazonaws.com"})
+    );
     assert_eq!(
         invoke["Policies"][0]["PolicyDocument"]["Statement"],
         json!([{"Sid": "InvokeTheGate", "Effect": "Allow", "Action": "lambda:InvokeFunction",
@@ -888,6 +919,12 @@ fn each_deployment_strategy_configures_the_service_and_its_gate() {
         rules_hold(&t, &p)
     };
     assert!(with(&[("DeploymentStrategy", "CANARY"), lb[0], lb[1]]));
-    assert!(!with(&[("DeploymentStrategy", "CANARY"), lb[0]]), "no production rule");
-    assert!(!with(&[("DeploymentStrategy", "BLUE_GREEN")]), "no second target group");
+    assert!(
+        !with(&[("DeploymentStrategy", "CANARY"), lb[0]]),
+        "no production rule"
+    );
+    assert!(
+        !with(&[("DeploymentStrategy", "BLUE_GREEN")]),
+        "no second target group"
+    );
 }
