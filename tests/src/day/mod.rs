@@ -474,9 +474,9 @@ impl<'n> Day<'n> {
                 fifo: None,
             });
         }
-        if event_rules != 4 || self.schedule.0.is_empty() {
+        if event_rules != 5 || self.schedule.0.is_empty() {
             return Err(self.failed(format!(
-                "expected 4 event rules and 1 schedule, found {} and {}",
+                "expected 5 event rules and 1 schedule, found {} and {}",
                 event_rules,
                 usize::from(!self.schedule.0.is_empty())
             )));
