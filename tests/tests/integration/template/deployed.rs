@@ -916,3 +916,46 @@ async fn the_autopilot_alone_in_fleet_mode_deploys_and_its_rules_take_any_cluste
     ];
     check_routes(&emu, &sqs, &probes, &cases).await;
 }
+
+/// The stack deploys with each traffic-shifting strategy (the emulator's CloudFormation keeps
+/// the service's strategy and hooks to itself: what ECS gets is checked in the translated
+/// template), with the role ECS moves the load balancer with, and an approval pause.
+#[tokio::test]
+async fn the_stack_deploys_with_each_gated_strategy() {
+    for strategy in ["BLUE_GREEN", "LINEAR", "CANARY"] {
+        let emu = template::emulator();
+        let alternate = format!(
+            "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:targetgroup/autopilot-green/73e2d6bc24d8a067"
+        );
+        let rule = format!(
+            "arn:aws:elasticloadbalancing:{REGION}:{ACCOUNT}:listener-rule/app/autopilot/50dc6c495c0c9188/f2f7dc8efc522ab2/9683b2d02a6cabee"
+        );
+        let deployed = DeployedStack::deploy(
+            &emu,
+            &translate(),
+            &[
+                ("DeploymentStrategy", strategy),
+                ("AlternateTargetGroupArn", &alternate),
+                ("ProductionListenerRuleArn", &rule),
+                ("ApprovalStage", "POST_TEST_TRAFFIC_SHIFT"),
+            ],
+        );
+        assert_eq!(deployed.output("ServiceName"), SERVICE, "{strategy}");
+        assert!(
+            deployed.output("HookInvokeRoleArn").contains(":role/"),
+            "{strategy}"
+        );
+        let xml = emu.query(
+            "cloudformation",
+            "2010-05-15",
+            &[
+                ("Action", "DescribeStackResources"),
+                ("StackName", &deployed.names.stack),
+            ],
+        );
+        assert!(
+            xml.contains("<LogicalResourceId>LoadBalancerRole</LogicalResourceId>"),
+            "{strategy}: the role ECS moves the weights with"
+        );
+    }
+}
