@@ -130,7 +130,7 @@ pub struct FakeState {
     /// Service deployments by ARN (gated strategies).
     #[cfg(feature = "deploy")]
     pub service_deployments:
-        std::collections::BTreeMap<String, crate::aws::ecs::ServiceDeploymentBrief>,
+        std::collections::BTreeMap<String, crate::model::deployment::ServiceDeploymentBrief>,
     /// One-shot schedules created.
     #[cfg(feature = "deploy")]
     pub schedules: Vec<crate::aws::scheduler::OneShot>,

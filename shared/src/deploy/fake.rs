@@ -115,7 +115,7 @@ impl DeployPorts for FakeAws {
     async fn service_deployment(
         &self,
         arn: &str,
-    ) -> Result<Option<crate::aws::ecs::ServiceDeploymentBrief>> {
+    ) -> Result<Option<crate::model::deployment::ServiceDeploymentBrief>> {
         self.call_or_fail("ECS.DescribeServiceDeployments")?;
         Ok(self.with(|s| s.service_deployments.get(arn).cloned()))
     }
@@ -124,7 +124,7 @@ impl DeployPorts for FakeAws {
         &self,
         _cluster: &str,
         service: &str,
-    ) -> Result<Option<crate::aws::ecs::ServiceDeploymentBrief>> {
+    ) -> Result<Option<crate::model::deployment::ServiceDeploymentBrief>> {
         self.call_or_fail("ECS.ListServiceDeployments")?;
         self.call_or_fail("ECS.DescribeServiceDeployments")?;
         Ok(self.with(|s| {

@@ -857,7 +857,7 @@ async fn a_traffic_shifting_services_outcome_says_what_ecs_says_of_its_deploymen
         s.services[0].strategy = Some("BLUE_GREEN".into());
         s.service_deployments.insert(
             deployment_arn.into(),
-            crate::aws::ecs::ServiceDeploymentBrief {
+            crate::model::deployment::ServiceDeploymentBrief {
                 arn: deployment_arn.into(),
                 status: "ROLLBACK_SUCCESSFUL".into(),
                 strategy: Some("BLUE_GREEN".into()),

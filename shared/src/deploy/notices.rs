@@ -487,7 +487,7 @@ pub struct GatedOutcome {
 }
 
 impl GatedOutcome {
-    pub fn of(d: &crate::aws::ecs::ServiceDeploymentBrief) -> Self {
+    pub fn of(d: &crate::model::deployment::ServiceDeploymentBrief) -> Self {
         GatedOutcome {
             arn: d.arn.clone(),
             strategy: d.strategy.clone(),

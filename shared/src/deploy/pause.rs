@@ -14,11 +14,11 @@ use serde::{Deserialize, Serialize};
 
 use super::ports::DeployPorts;
 use super::Deployer;
-use crate::aws::ecs::{HookBrief, ServiceDeploymentBrief};
 use crate::aws::scheduler::OneShot;
 use crate::error::{Error, Result};
 use crate::events::{Event, HookEventName, HookStateChange, LifecycleStage};
 use crate::model::arn::{ecs_service_url, Arn};
+use crate::model::deployment::{HookBrief, ServiceDeploymentBrief};
 use crate::notify::{Notification, Severity};
 
 /// The detail type of ECS's hook events.
@@ -302,6 +302,11 @@ impl<P: DeployPorts> Deployer<P> {
                 }
             },
         };
+        self.tell(notice, report).await
+    }
+
+    /// Publishes a pause's message (marked in a dry run) and says so in the report.
+    async fn tell(&self, notice: Notification, mut report: PauseReport) -> Result<PauseReport> {
         let notice = notice.dry_run(self.config.dry_run);
         self.clients
             .publish(&self.config.topic_arn, &notice)
@@ -405,14 +410,8 @@ impl<P: DeployPorts> Deployer<P> {
                 .and_then(|d| d.target_revision.as_deref()),
             Utc::now(),
             true,
-        )
-        .dry_run(self.config.dry_run);
-        self.clients
-            .publish(&self.config.topic_arn, &notice)
-            .await?;
-        report.notified = true;
-        report.notification_id = Some(notice.id);
-        Ok(report)
+        );
+        self.tell(notice, report).await
     }
 }
 

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use super::pause::*;
 use super::*;
-use crate::aws::ecs::{HookBrief, ServiceDeploymentBrief};
+use crate::model::deployment::{HookBrief, ServiceDeploymentBrief};
 use crate::runtime::Handler;
 use crate::testing::FakeAws;
 

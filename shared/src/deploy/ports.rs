@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::aws::ecs::{self, Revision, ServiceDeploymentBrief};
+use crate::aws::ecs::{self, Revision};
 use crate::aws::scheduler::{self, OneShot};
 use crate::aws::{tagging, Clients};
 use crate::error::Result;
+use crate::model::deployment::ServiceDeploymentBrief;
 use crate::model::service::TaggedService;
 use crate::model::task::StoppedTask;
 use crate::ports::{Calls, Publish, ReadServices, TagService};

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::config::GateSettings;
 use crate::events::{HookInvocation, LifecycleStage};
+use crate::model::deployment::ServiceDeploymentBrief;
 pub use crate::model::health::{AlarmReading, TargetHealth, Traffic};
 
 /// Consecutive invocations whose reads failed after which the stage fails: a gate that cannot
@@ -64,25 +65,16 @@ impl Memory {
     }
 }
 
-/// What the deployment is, read at the first invocation of a stage.
+/// What the deployment is, read at the first invocation of a stage: ECS's description of it,
+/// and from its new revision's resolved configuration the target group and load balancer.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DeploymentFacts {
-    /// `ServiceDeploymentStatus` as ECS spells it (`IN_PROGRESS`, `ROLLBACK_IN_PROGRESS`...).
-    pub status: String,
-    /// Whether it replaces running revisions (a service's first deployment does not).
-    pub has_source: bool,
-    pub requested_tasks: Option<u32>,
-    pub bake_minutes: Option<i32>,
-    /// From the new revision's resolved configuration.
+    #[serde(skip)]
+    pub deployment: ServiceDeploymentBrief,
     pub target_group: Option<String>,
+    /// Its CloudWatch dimension, `app/<name>/<id>`.
     pub load_balancer: Option<String>,
-}
-
-impl DeploymentFacts {
-    pub fn is_rollback(&self) -> bool {
-        self.status.starts_with("ROLLBACK")
-    }
 }
 
 /// What the gate read for this invocation; `None` for what it did not need or could not read.
@@ -206,10 +198,11 @@ pub fn triage(input: &HookInvocation) -> Triage {
 /// stage's memory begins.
 pub fn begin(
     input: &HookInvocation,
-    deployment: &DeploymentFacts,
+    facts: &DeploymentFacts,
     settings: GateSettings,
     since: DateTime<Utc>,
 ) -> Result<Memory, Box<Decision>> {
+    let deployment = &facts.deployment;
     if deployment.is_rollback() {
         return Err(Box::new(Decision::quiet(
             Verdict::Succeeded,
@@ -236,8 +229,8 @@ pub fn begin(
         checks: 0,
         read_failures: 0,
         settings,
-        target_group: deployment.target_group.clone(),
-        load_balancer: deployment.load_balancer.clone(),
+        target_group: facts.target_group.clone(),
+        load_balancer: facts.load_balancer.clone(),
         requested_tasks: deployment.requested_tasks,
         bake_minutes: deployment.bake_minutes,
     })

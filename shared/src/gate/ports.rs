@@ -55,10 +55,7 @@ impl GatePorts for Clients {
         })?;
         let (target_group, rule) = revision?.unzip();
         Ok(DeploymentFacts {
-            status: deployment.status,
-            has_source: deployment.has_source,
-            requested_tasks: deployment.requested_tasks,
-            bake_minutes: deployment.bake_minutes,
+            deployment,
             load_balancer: rule.flatten().as_deref().and_then(load_balancer_dimension),
             target_group,
         })

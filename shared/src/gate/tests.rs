@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::plan::{DeploymentFacts, Memory, Verdict, MAX_READ_FAILURES};
 use super::*;
 use crate::events::{HookInvocation, LifecycleStage};
+use crate::model::deployment::ServiceDeploymentBrief;
 use crate::model::health::{AlarmReading, TargetHealth, Traffic};
 use crate::runtime::Handler;
 use crate::testing::FakeAws;
@@ -47,10 +48,13 @@ fn healthy() -> FakeAws {
     aws.with(|s| {
         s.service("my-cluster", "my-service", 2, "web:7", &[]);
         s.gate.deployment = DeploymentFacts {
-            status: "IN_PROGRESS".into(),
-            has_source: true,
-            requested_tasks: Some(2),
-            bake_minutes: Some(15),
+            deployment: ServiceDeploymentBrief {
+                status: "IN_PROGRESS".into(),
+                has_source: true,
+                requested_tasks: Some(2),
+                bake_minutes: Some(15),
+                ..ServiceDeploymentBrief::default()
+            },
             target_group: Some(TG.into()),
             load_balancer: Some("app/web-alb/50dc6c495c0c9188".into()),
         };
@@ -166,7 +170,7 @@ async fn a_rollback_shift_passes_at_once_and_quietly() {
 #[tokio::test]
 async fn a_stage_of_a_deployment_that_is_rolling_back_passes() {
     let aws = healthy();
-    aws.with(|s| s.gate.deployment.status = "ROLLBACK_IN_PROGRESS".into());
+    aws.with(|s| s.gate.deployment.deployment.status = "ROLLBACK_IN_PROGRESS".into());
     let g = gate(aws, false);
     let answer = g.handle(sample(PRE_PRODUCTION)).await.unwrap();
     assert_eq!(answer["hookStatus"], "SUCCEEDED");
@@ -176,7 +180,7 @@ async fn a_stage_of_a_deployment_that_is_rolling_back_passes() {
 #[tokio::test]
 async fn a_services_first_deployment_passes_and_says_why() {
     let aws = healthy();
-    aws.with(|s| s.gate.deployment.has_source = false);
+    aws.with(|s| s.gate.deployment.deployment.has_source = false);
     let g = gate(aws, false);
     let answer = g.handle(sample(POST_TEST)).await.unwrap();
     assert_eq!(answer["hookStatus"], "SUCCEEDED");

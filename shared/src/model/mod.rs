@@ -4,6 +4,7 @@
 
 pub mod alarm;
 pub mod arn;
+pub mod deployment;
 pub mod health;
 pub mod revision;
 pub mod scaling;

@@ -706,6 +706,18 @@ impl Tour {
         built
     }
 
+    /// The tour reached the emulator with each of these calls (so the role's statements for
+    /// them are exercised, not only read).
+    fn assert_made(&self, needed: &[&str]) {
+        let counts = self.proxy.forwarded_counts();
+        for call in needed {
+            assert!(
+                counts.contains_key(*call),
+                "the tour makes {call}: {counts:?}"
+            );
+        }
+    }
+
     /// Every call recorded so far is allowed by the function's role, by resource and condition.
     async fn assert_allowed(&self, function: &str) {
         let seen = self.proxy.seen();
@@ -1039,17 +1051,11 @@ async fn deployer_tour(scope: &'static str) {
         done["deployment"]["serviceDeployment"].is_object(),
         "{done}"
     );
-    let counts = tour.proxy.forwarded_counts();
     needed.push("Scheduler.CreateSchedule");
     // Stack scope: the follow-tag push records the image it deployed on the service; account
     // scope: the bad tag is remembered on its service.
     needed.push("ECS.TagResource");
-    for needed in needed {
-        assert!(
-            counts.contains_key(needed),
-            "the tour makes {needed}: {counts:?}"
-        );
-    }
+    tour.assert_made(&needed);
     tour.assert_allowed("DeployerFunction").await;
 }
 
@@ -1119,19 +1125,13 @@ async fn gate_tour(scope: &'static str) {
     step["hookDetails"] = json!({ "autopilot": memory });
     let last = gate.handle(step).await.expect("answered");
     assert_ne!(last["hookStatus"], "IN_PROGRESS", "{last}");
-    let counts = tour.proxy.forwarded_counts();
-    for needed in [
+    tour.assert_made(&[
         "ECS.DescribeServices",
         "CloudWatch.DescribeAlarms",
         "Elastic Load Balancing v2.DescribeTargetHealth",
         "CloudWatch.GetMetricData",
         "SNS.Publish",
-    ] {
-        assert!(
-            counts.contains_key(needed),
-            "the tour makes {needed}: {counts:?}"
-        );
-    }
+    ]);
     tour.assert_allowed("DeployGateFunction").await;
 }
 

@@ -6,42 +6,7 @@ use aws_sdk_ecs::Client;
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-
-/// One lifecycle hook of a service deployment, as `lifecycleHookDetails` gives it.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct HookBrief {
-    pub hook_id: String,
-    /// `AWS_LAMBDA` or `PAUSE`.
-    pub target_type: String,
-    /// `AWAITING_ACTION`, `IN_PROGRESS`, `SUCCEEDED`, `FAILED` or `TIMED_OUT`.
-    pub status: String,
-    pub expires_at: Option<DateTime<Utc>>,
-    /// `ROLLBACK` or `CONTINUE`.
-    pub timeout_action: Option<String>,
-}
-
-/// What the functions need of a service deployment.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct ServiceDeploymentBrief {
-    pub arn: String,
-    /// `ServiceDeploymentStatus` as ECS spells it.
-    pub status: String,
-    pub status_reason: Option<String>,
-    /// The stage it is in (`BAKE_TIME`...), as ECS spells it.
-    pub lifecycle_stage: Option<String>,
-    /// Its strategy and bake time, from its deployment configuration.
-    pub strategy: Option<String>,
-    pub bake_minutes: Option<i32>,
-    /// Why it was rolled back, when it was.
-    pub rollback_reason: Option<String>,
-    pub created_at: Option<DateTime<Utc>>,
-    /// Whether it replaces running revisions.
-    pub has_source: bool,
-    /// The revision it deploys, and the tasks it asked for.
-    pub target_revision: Option<String>,
-    pub requested_tasks: Option<u32>,
-    pub hooks: Vec<HookBrief>,
-}
+use crate::model::deployment::{HookBrief, ServiceDeploymentBrief};
 
 fn time(t: Option<&aws_smithy_types::DateTime>) -> Option<DateTime<Utc>> {
     DateTime::from_timestamp_millis(t?.to_millis().ok()?)
