@@ -41,6 +41,16 @@ pub const SLEEP_STARTED_AT: &str = "autopilot:sleep-started-at";
 /// On a service: the bad off-hours selection tag value last reported to chat (see
 /// `fleet::report`), so each mistake is said once.
 pub const OFF_HOURS_TAG_PROBLEM: &str = "autopilot:off-hours-tag-problem";
+/// On a service: its own on-hours (`Mon-Fri 08:00-18:00`, windows separated by `/`, days by
+/// `-` ranges or `+`), instead of the install's `ON_HOURS`.
+pub const OFF_HOURS_ON: &str = "autopilot:off-hours-on";
+/// On a service: the IANA time zone of its hours (`America/Los_Angeles`), instead of the
+/// install's `TIMEZONE`.
+pub const OFF_HOURS_TIMEZONE: &str = "autopilot:off-hours-timezone";
+/// On a service: its own holidays (`2026-12-24 2026-12-25`), instead of the install's.
+pub const OFF_HOURS_HOLIDAYS: &str = "autopilot:off-hours-holidays";
+/// On a service: the bad schedule tag value last reported to chat, so each mistake is said once.
+pub const OFF_HOURS_SCHEDULE_PROBLEM: &str = "autopilot:off-hours-schedule-problem";
 /// On a service: an RFC 3339 time until which off-hours keeps it awake.
 pub const KEEP_AWAKE_UNTIL: &str = "autopilot:keep-awake-until";
 /// On a service: when the last crash-loop alert went out (RFC 3339).

@@ -141,7 +141,7 @@ fn day(s: &str) -> Result<Weekday, String> {
 
 fn days(spec: &str) -> Result<Vec<Weekday>, String> {
     let mut out = vec![];
-    for part in spec.split(',') {
+    for part in spec.split([',', '+']) {
         match part.split_once('-') {
             Some((a, b)) => {
                 let (mut d, end) = (day(a)?, day(b)?);
@@ -186,10 +186,17 @@ fn time(s: &str) -> Result<Option<NaiveTime>, String> {
         .ok_or_else(|| format!("{s:?} is not a 24-hour time (00:00 to 23:59, or 24:00 as an end)"))
 }
 
-/// Parses `Mon-Fri 07:00-19:00; Sat 09:00-12:00`. The error names the entry that is wrong.
+/// Parses `Mon-Fri 07:00-19:00; Sat 09:00-12:00`. Windows are separated by `;` or, where `;`
+/// cannot be written (an ECS tag value allows only letters, digits, spaces and `+ - = . _ : / @`),
+/// by `/`; days by `,` or `+` (`Mon+Wed 08:00-12:00 / Sat 09:00-12:00`). The error names the
+/// entry that is wrong.
 pub fn parse_windows(spec: &str) -> Result<Vec<Window>, String> {
     let mut out = vec![];
-    for entry in spec.split(';').map(str::trim).filter(|e| !e.is_empty()) {
+    for entry in spec
+        .split([';', '/'])
+        .map(str::trim)
+        .filter(|e| !e.is_empty())
+    {
         let bad = |why: String| format!("entry {entry:?}: {why}");
         let (d, t) = entry
             .rsplit_once(' ')
@@ -218,9 +225,9 @@ pub fn parse_windows(spec: &str) -> Result<Vec<Window>, String> {
     Ok(out)
 }
 
-/// Parses `2026-12-24,2026-12-25`.
+/// Parses `2026-12-24,2026-12-25` (also separated by spaces or `+`, as a tag value can be).
 pub fn parse_holidays(spec: &str) -> Result<Vec<NaiveDate>, String> {
-    spec.split(',')
+    spec.split(|c: char| c == ',' || c == '+' || c.is_whitespace())
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| {
@@ -230,7 +237,76 @@ pub fn parse_holidays(spec: &str) -> Result<Vec<NaiveDate>, String> {
         .collect()
 }
 
+/// One of a service's own schedule tags that off-hours cannot use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BadScheduleTag {
+    pub tag: &'static str,
+    pub value: String,
+    pub problem: String,
+}
+
 impl Calendar {
+    /// A service's calendar: the install's, with what the service's own tags say instead
+    /// (`autopilot:off-hours-on`, `-timezone`, `-holidays`; each replaces its part, so a
+    /// timezone alone keeps the install's hours in the service's zone). `None` when it has
+    /// none of them. Every tag whose value cannot be used is named.
+    pub fn for_service(
+        &self,
+        service_tags: &std::collections::BTreeMap<String, String>,
+    ) -> Result<Option<Calendar>, Vec<BadScheduleTag>> {
+        use crate::tags::{OFF_HOURS_HOLIDAYS, OFF_HOURS_ON, OFF_HOURS_TIMEZONE};
+        let on = service_tags.get(OFF_HOURS_ON);
+        let tz = service_tags.get(OFF_HOURS_TIMEZONE);
+        let holidays = service_tags.get(OFF_HOURS_HOLIDAYS);
+        if on.is_none() && tz.is_none() && holidays.is_none() {
+            return Ok(None);
+        }
+        let mut own = self.clone();
+        let mut bad = vec![];
+        let mut wrong = |tag: &'static str, value: &str, problem: String| {
+            bad.push(BadScheduleTag {
+                tag,
+                value: value.to_string(),
+                problem,
+            })
+        };
+        if let Some(v) = on {
+            match parse_windows(v) {
+                Ok(w) => own.windows = w,
+                Err(e) => wrong(
+                    OFF_HOURS_ON,
+                    v,
+                    format!("{e} (windows like Mon-Fri 08:00-18:00, separated by /)"),
+                ),
+            }
+        }
+        if let Some(v) = tz {
+            match Zone::named(v.trim()) {
+                Some(z) => own.tz = z,
+                None => wrong(
+                    OFF_HOURS_TIMEZONE,
+                    v,
+                    "is not an IANA time zone, e.g. Europe/Berlin or America/Los_Angeles".into(),
+                ),
+            }
+        }
+        if let Some(v) = holidays {
+            match parse_holidays(v) {
+                Ok(h) => own.holidays = h,
+                Err(e) => wrong(
+                    OFF_HOURS_HOLIDAYS,
+                    v,
+                    format!("{e} (dates YYYY-MM-DD separated by spaces)"),
+                ),
+            }
+        }
+        if bad.is_empty() {
+            Ok(Some(own))
+        } else {
+            Err(bad)
+        }
+    }
+
     /// Whether services should be awake at `now`.
     pub fn is_awake(&self, now: DateTime<Utc>) -> bool {
         let local = self.tz.local(now);
@@ -445,5 +521,66 @@ mod tests {
             "07:00 local"
         );
         assert!(!c.first_tick_after_boundary(at("2026-11-17T05:45:00Z"), quarter));
+    }
+
+    #[test]
+    fn a_services_tags_make_its_own_calendar_over_the_installs() {
+        let install = cal("Mon-Fri 07:00-19:00", "UTC", "2026-12-25");
+        let tags = |pairs: &[(&str, &str)]| -> std::collections::BTreeMap<String, String> {
+            pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect()
+        };
+        assert_eq!(install.for_service(&tags(&[])), Ok(None));
+        // A time zone alone: the install's hours, in the service's zone.
+        let tz_only = install
+            .for_service(&tags(&[("autopilot:off-hours-timezone", "Europe/Berlin")]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(tz_only.windows, install.windows);
+        assert_eq!(tz_only.tz.name(), "Europe/Berlin");
+        assert_eq!(tz_only.holidays, install.holidays);
+        // The tag-safe syntax: days joined by +, windows by /, holidays by spaces.
+        let own = install
+            .for_service(&tags(&[
+                (
+                    "autopilot:off-hours-on",
+                    "Mon+Wed 08:00-12:00 / Sat 09:00-11:00",
+                ),
+                ("autopilot:off-hours-holidays", "2026-12-24 2026-12-31"),
+            ]))
+            .unwrap()
+            .unwrap();
+        assert_eq!(own.windows.len(), 2);
+        assert_eq!(own.windows[0].days, vec![Weekday::Mon, Weekday::Wed]);
+        assert_eq!(own.holidays.len(), 2);
+        assert!(own.is_awake(at("2026-11-18T09:00:00Z")), "Wednesday 09:00");
+        assert!(!own.is_awake(at("2026-11-17T09:00:00Z")), "Tuesday");
+        // Every wrong tag is named, with what it should look like.
+        let bad = install
+            .for_service(&tags(&[
+                ("autopilot:off-hours-on", "weekdays 9 to 5"),
+                ("autopilot:off-hours-timezone", "CEST"),
+            ]))
+            .unwrap_err();
+        let named: Vec<&str> = bad.iter().map(|b| b.tag).collect();
+        assert_eq!(
+            named,
+            ["autopilot:off-hours-on", "autopilot:off-hours-timezone"]
+        );
+        assert!(bad[0].problem.contains("Mon-Fri 08:00-18:00"), "{bad:?}");
+    }
+
+    #[test]
+    fn the_tag_safe_syntax_is_a_valid_ecs_tag_value() {
+        for v in [
+            "Mon-Fri 08:00-18:00 / Sat 09:00-12:00",
+            "Mon+Wed 08:00-12:00",
+            "America/Los_Angeles",
+            "2026-12-24 2026-12-25",
+        ] {
+            assert!(crate::tags::is_valid_value(v), "{v}");
+        }
     }
 }

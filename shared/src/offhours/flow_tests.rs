@@ -698,3 +698,102 @@ async fn a_selection_value_in_another_case_selects_and_a_bad_one_is_reported_onc
         );
     }
 }
+
+/// Two services on one install: `web` on the install's hours (UTC), `api` on its own
+/// (`America/Los_Angeles`, by tag). At 22:00 UTC on a Monday (14:00 in Los Angeles) `web`
+/// sleeps and `api` stays up; at 02:00 UTC on Tuesday (18:00 in Los Angeles, its own end) `api`
+/// sleeps too; each wakes on its own morning. Savings count each service's own night.
+#[tokio::test]
+async fn each_service_sleeps_and_wakes_on_its_own_calendar() {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        s.service(
+            "dev",
+            "api",
+            2,
+            TD,
+            &[
+                ("autopilot:off-hours-on", "Mon-Fri 08:00-18:00"),
+                ("autopilot:off-hours-timezone", "America/Los_Angeles"),
+            ],
+        );
+        s.scalable("dev", "api", 2, 10);
+    });
+    let mut off = off_hours(aws);
+    off.config.targets.push(ServiceRef {
+        cluster: "dev".into(),
+        service: "api".into(),
+    });
+    let action = |report: &Value, name: &str| {
+        report["services"]
+            .as_array()
+            .and_then(|s| s.iter().find(|p| p["service"] == name))
+            .map(|p| p["action"].clone())
+            .unwrap_or_default()
+    };
+    let night = off.handle(tick(NIGHT)).await.expect("tick");
+    assert_eq!(
+        (action(&night, "web"), action(&night, "api")),
+        (json!("sleep"), json!("none")),
+        "{night}"
+    );
+    // Until web's 07:00 UTC: 2 x (0.5 x 0.04048 + 1 x 0.004445) x 9 h.
+    assert_eq!(night["estimatedSavings"], json!(0.44), "{night}");
+    let late = off
+        .handle(tick("2026-11-17T02:00:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(action(&late, "api"), json!("sleep"), "{late}");
+    // api sleeps until 08:00 in Los Angeles, 16:00 UTC: 14 hours.
+    assert_eq!(late["estimatedSavings"], json!(0.69), "{late}");
+    let web_morning = off.handle(tick(MORNING)).await.expect("tick");
+    assert_eq!(
+        (action(&web_morning, "web"), action(&web_morning, "api")),
+        (json!("wake"), json!("none")),
+        "08:00 UTC is midnight in Los Angeles: {web_morning}"
+    );
+    let api_morning = off
+        .handle(tick("2026-11-17T16:00:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(action(&api_morning, "api"), json!("wake"), "{api_morning}");
+    assert_eq!(off.clients.service("api").expect("api").desired, 2);
+}
+
+/// A schedule tag off-hours cannot use: the service stays as it is (here awake at night), the
+/// tag is said once in its thread and remembered, and the other services go on.
+#[tokio::test]
+async fn a_bad_schedule_tag_leaves_the_service_as_it_is_and_is_said_once() {
+    let off = off_hours(aws(
+        2,
+        &[("autopilot:off-hours-timezone", "Mars/Olympus_Mons")],
+    ));
+    let night = off.handle(tick(NIGHT)).await.expect("tick");
+    assert_eq!(night["services"][0]["action"], "skip", "{night}");
+    assert_eq!(off.clients.service("web").expect("web").desired, 2);
+    assert_eq!(
+        night["tagProblems"][0]["tag"], "autopilot:off-hours-timezone",
+        "{night}"
+    );
+    let told = off.clients.published();
+    assert!(
+        told.iter()
+            .any(|n| n.description.contains("Mars/Olympus_Mons")
+                && n.description.contains("IANA time zone")),
+        "{told:?}"
+    );
+    assert_eq!(
+        off.clients
+            .service("web")
+            .expect("web")
+            .tags
+            .get("autopilot:off-hours-schedule-problem")
+            .map(String::as_str),
+        Some("autopilot:off-hours-timezone=Mars/Olympus_Mons")
+    );
+    let before = off.clients.published().len();
+    off.handle(tick("2026-11-16T22:15:00Z"))
+        .await
+        .expect("tick");
+    assert_eq!(off.clients.published().len(), before, "said once");
+}

@@ -28,7 +28,10 @@ use crate::model::alarm::ServiceAlarm;
 use crate::model::scaling::{resource_id, ScalableTarget};
 use crate::runtime::Job;
 use crate::tag_problems::TagProblem;
-use crate::tags::{ASLEEP_SINCE, MUTED_BY, OFF_HOURS_TAG_PROBLEM, RESTORE, SLEEP_STARTED_AT};
+use crate::tags::{
+    ASLEEP_SINCE, MUTED_BY, OFF_HOURS_HOLIDAYS, OFF_HOURS_ON, OFF_HOURS_SCHEDULE_PROBLEM,
+    OFF_HOURS_TAG_PROBLEM, OFF_HOURS_TIMEZONE, RESTORE, SLEEP_STARTED_AT,
+};
 pub use config::{OffHoursConfig, Selected, ServiceRef, TagSelection};
 pub use plan::{plan, Action, Mode, Planned};
 pub use ports::OffHoursPorts;
@@ -101,16 +104,26 @@ impl<P: OffHoursPorts> OffHours<P> {
     }
 
     async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
-        let mode = if self.config.calendar.is_awake(now) {
-            Mode::Awake
-        } else {
-            Mode::Asleep
-        };
-        let (states, mut failed, problems) = self.discover().await;
+        let mode = Mode::of(&self.config.calendar, now);
+        let (states, mut failed, mut problems) = self.discover().await;
+        // Each service on its own calendar: the install's, or what its schedule tags say. A
+        // service whose schedule tags cannot be used stays as it is, and the tag is reported.
+        let mut own_calendars: BTreeMap<String, calendar::Calendar> = BTreeMap::new();
         let mut planned: Vec<(ServiceSnapshot, Planned)> = states
             .into_iter()
             .map(|service| {
-                let decided = plan(mode, now, &service);
+                let decided = match self.config.calendar.for_service(&service.tags) {
+                    Ok(None) => plan(mode, now, &service),
+                    Ok(Some(own)) => {
+                        let decided = plan(Mode::of(&own, now), now, &service);
+                        own_calendars.insert(service.arn.clone(), own);
+                        decided
+                    }
+                    Err(bad) => {
+                        problems.extend(schedule_problems(&service, &bad));
+                        plan::left_as_it_is(&service, &bad)
+                    }
+                };
                 (service, decided)
             })
             .collect();
@@ -125,12 +138,11 @@ impl<P: OffHoursPorts> OffHours<P> {
             let targets = self.read_capacity(&planned).await;
             plan::with_capacity(&mut planned, targets.as_ref());
         }
-        let sizes =
-            if mode == Mode::Asleep && planned.iter().any(|(_, p)| p.action == Action::Sleep) {
-                Some(self.task_sizes(&planned).await)
-            } else {
-                None
-            };
+        let sizes = if planned.iter().any(|(_, p)| p.action == Action::Sleep) {
+            Some(self.task_sizes(&planned).await)
+        } else {
+            None
+        };
         if transitions && !self.config.dry_run {
             let alarms = self.clients.alarms_by_service().await;
             // Services transition side by side, at most `concurrency` at a time (each one's
@@ -184,14 +196,17 @@ impl<P: OffHoursPorts> OffHours<P> {
         let savings = sizes
             .filter(|_| planned.iter().any(|(_, p)| p.action == Action::Sleep))
             .map(|sizes| {
-                let hours = self
-                    .config
-                    .calendar
-                    .next_start(now)
-                    .map(|t| (t - now).num_minutes() as f64 / 60.0)
-                    .unwrap_or(0.0);
+                // Each service sleeps until its own calendar wakes it.
+                let hours = |s: &ServiceSnapshot| {
+                    own_calendars
+                        .get(&s.arn)
+                        .unwrap_or(&self.config.calendar)
+                        .next_start(now)
+                        .map(|t| (t - now).num_minutes() as f64 / 60.0)
+                        .unwrap_or(0.0)
+                };
                 let prices = (self.config.price_vcpu_hour, self.config.price_gb_hour);
-                plan::savings(&planned, &sizes, hours, prices)
+                plan::savings(&planned, &sizes, &hours, prices)
             });
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
@@ -204,20 +219,33 @@ impl<P: OffHoursPorts> OffHours<P> {
             notification_error: None,
             tag_problems: vec![],
         };
-        let boundary = self.config.calendar.first_tick_after_boundary(
-            now,
-            chrono::Duration::minutes(i64::from(self.config.tick_minutes)),
-        );
+        // The first tick after a boundary of any calendar in use.
+        let tick = chrono::Duration::minutes(i64::from(self.config.tick_minutes));
+        let boundary = std::iter::once(&self.config.calendar)
+            .chain(own_calendars.values())
+            .any(|c| c.first_tick_after_boundary(now, tick));
         // A dry run remembers nothing, so it says a bad tag on the first tick after a boundary.
         if !problems.is_empty() && (!self.config.dry_run || boundary) {
             let reported = crate::tag_problems::say_once(
                 &self.clients,
                 &self.config.topic_arn,
                 "off-hours",
-                |_| OFF_HOURS_TAG_PROBLEM,
+                |p| {
+                    if SCHEDULE_TAGS.contains(&p.tag.as_str()) {
+                        OFF_HOURS_SCHEDULE_PROBLEM
+                    } else {
+                        OFF_HOURS_TAG_PROBLEM
+                    }
+                },
                 self.config.dry_run,
                 &problems,
-                |_| "off-hours leaves the service awake at night until the tag is fixed.".into(),
+                |p| {
+                    if SCHEDULE_TAGS.contains(&p.tag.as_str()) {
+                        "off-hours leaves the service as it is, awake or asleep, until the tag is fixed.".into()
+                    } else {
+                        "off-hours leaves the service awake at night until the tag is fixed.".into()
+                    }
+                },
             )
             .await;
             // Not remembered: the next tick says it again.
@@ -561,6 +589,30 @@ fn selection_problem(
     };
     p.reported = tags.get(OFF_HOURS_TAG_PROBLEM) == Some(&p.fingerprint());
     Some(p)
+}
+
+/// A service's own schedule tags.
+const SCHEDULE_TAGS: [&str; 3] = [OFF_HOURS_ON, OFF_HOURS_TIMEZONE, OFF_HOURS_HOLIDAYS];
+
+/// What is wrong with a service's schedule tags, as tag problems; `reported` is read from
+/// `autopilot:off-hours-schedule-problem`.
+fn schedule_problems(
+    service: &ServiceSnapshot,
+    bad: &[calendar::BadScheduleTag],
+) -> Vec<TagProblem> {
+    bad.iter()
+        .map(|b| {
+            let mut p = TagProblem {
+                service_arn: service.arn.clone(),
+                tag: b.tag.to_string(),
+                value: b.value.clone(),
+                problem: b.problem.clone(),
+                reported: false,
+            };
+            p.reported = service.tags.get(OFF_HOURS_SCHEDULE_PROBLEM) == Some(&p.fingerprint());
+            p
+        })
+        .collect()
 }
 
 fn error_entry(cluster: &str, service: &str, reason: String, error: Failure) -> Planned {

@@ -21,6 +21,17 @@ pub enum Mode {
     Asleep,
 }
 
+impl Mode {
+    /// What a calendar wants at `now`.
+    pub fn of(calendar: &super::calendar::Calendar, now: DateTime<Utc>) -> Mode {
+        if calendar.is_awake(now) {
+            Mode::Awake
+        } else {
+            Mode::Asleep
+        }
+    }
+}
+
 /// What happens to one service.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -81,13 +92,31 @@ pub fn with_capacity(
     }
 }
 
-/// What the services put to sleep save until `hours` from now: their tasks' vCPU and GB
+/// A service whose schedule tags cannot be used: nothing changes, awake or asleep, until they
+/// are fixed (the tags are reported).
+pub fn left_as_it_is(s: &ServiceSnapshot, bad: &[super::calendar::BadScheduleTag]) -> Planned {
+    let tags: Vec<&str> = bad.iter().map(|b| b.tag).collect();
+    Planned {
+        cluster: s.cluster.clone(),
+        service: s.name.clone(),
+        action: Action::Skip,
+        reason: format!(
+            "its schedule tag {} cannot be used: left as it is until it is fixed",
+            tags.join(", ")
+        ),
+        restore: None,
+        resume: false,
+        error: None,
+    }
+}
+
+/// What the services put to sleep save until each one's `hours` from now: their tasks' vCPU and GB
 /// (`sizes`, by revision) times the tasks stopped, at `prices` (per vCPU-hour, per GB-hour),
 /// rounded to the cent.
 pub fn savings(
     planned: &[(ServiceSnapshot, Planned)],
     sizes: &BTreeMap<String, (f64, f64)>,
-    hours: f64,
+    hours: &dyn Fn(&ServiceSnapshot) -> f64,
     (price_vcpu_hour, price_gb_hour): (f64, f64),
 ) -> f64 {
     let total: f64 = planned
@@ -96,7 +125,7 @@ pub fn savings(
         .filter_map(|(s, p)| {
             let r = p.restore?;
             let (vcpu, gb) = sizes.get(&s.task_definition).copied().unwrap_or((0.0, 0.0));
-            Some(f64::from(r.desired) * hours * (vcpu * price_vcpu_hour + gb * price_gb_hour))
+            Some(f64::from(r.desired) * hours(s) * (vcpu * price_vcpu_hour + gb * price_gb_hour))
         })
         .sum();
     (total * 100.0).round() / 100.0
