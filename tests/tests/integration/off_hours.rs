@@ -491,3 +491,81 @@ async fn a_selection_tag_in_another_case_selects_and_a_bad_value_is_reported_onc
     assert_eq!(again["tagProblems"][0]["reported"], true, "{again}");
     assert_eq!(said(&stack.notifications().await), 0, "said once");
 }
+
+/// Two teams on one install, each service on its own hours by tag: Berlin and San Francisco,
+/// both Mon-Fri 08:00-18:00 local, over the week Europe has left summer time and the United
+/// States leave it (Sunday 1 November 2026). Each tick reads both services once and changes only
+/// the one whose own calendar turned; the Monday after, San Francisco wakes an hour later in UTC.
+#[tokio::test]
+async fn two_services_in_two_time_zones_sleep_and_wake_on_their_own_hours_across_a_dst_change() {
+    let (_emu, stack, mut off) = setup(&[]).await;
+    for (name, zone) in [("berlin", "Europe/Berlin"), ("sf", "America/Los_Angeles")] {
+        stack
+            .create_service(
+                name,
+                1,
+                &[
+                    ("autopilot:off-hours-on", "Mon-Fri 08:00-18:00"),
+                    ("autopilot:off-hours-timezone", zone),
+                ],
+            )
+            .await;
+        off.config.targets.push(ServiceRef {
+            cluster: stack.cluster.clone(),
+            service: name.into(),
+        });
+    }
+    // (UTC time, Berlin's desired count after the tick, San Francisco's, what happened)
+    let week = [
+        ("2026-10-26T07:00:00Z", 1, 0, "Mon: 08:00 CET, midnight PDT"),
+        (
+            "2026-10-26T15:00:00Z",
+            1,
+            1,
+            "Mon: 16:00 in Berlin, 08:00 PDT",
+        ),
+        ("2026-10-26T17:00:00Z", 0, 1, "Mon: 18:00 in Berlin"),
+        ("2026-10-27T01:00:00Z", 0, 0, "Mon 18:00 PDT"),
+        ("2026-10-31T12:00:00Z", 0, 0, "Saturday"),
+        (
+            "2026-11-02T07:00:00Z",
+            1,
+            0,
+            "Mon: 08:00 CET, Sunday 23:00 PST",
+        ),
+        (
+            "2026-11-02T15:00:00Z",
+            1,
+            0,
+            "Mon: 07:00 PST, no longer 08:00 PDT",
+        ),
+        ("2026-11-02T16:00:00Z", 1, 1, "Mon: 08:00 PST"),
+    ];
+    let mut before = (1, 1);
+    for (at, berlin, sf, what) in week {
+        let out = off.handle(tick(at)).await.expect("tick");
+        let calls = off.clients.calls.snapshot();
+        let count = |name: &str| calls.iter().filter(|c| c.as_str() == name).count();
+        assert_eq!(
+            count("ECS.DescribeServices"),
+            1,
+            "{at}: one read of both: {calls:?}"
+        );
+        let changed = usize::from(before.0 != berlin) + usize::from(before.1 != sf);
+        assert_eq!(
+            count("ECS.UpdateService"),
+            changed,
+            "{at}: only what turned: {calls:?}"
+        );
+        before = (berlin, sf);
+        let desired = |name: &'static str| {
+            let stack = &stack;
+            async move { stack.service_named(name).await.desired_count() }
+        };
+        assert_eq!(
+            (desired("berlin").await, desired("sf").await),
+            (berlin, sf),
+            "{at} ({what}): {out}"
+        );
+    }
+}
