@@ -63,6 +63,9 @@ CHECKS = {
     ("AWS::CloudWatch::Alarm", "AlarmDescription"): ("model", "cloudwatch", "PutMetricAlarm", "AlarmDescription"),
     ("AWS::CloudWatch::Alarm", "Tags.[].Key"): ("model", "cloudwatch", "PutMetricAlarm", "Tags.Key"),
     ("AWS::CloudWatch::Alarm", "Tags.[].Value"): ("model", "cloudwatch", "PutMetricAlarm", "Tags.Value"),
+    # CloudWatch PutDashboard DashboardName: "The maximum length is 255, and valid characters
+    # are A-Z, a-z, 0-9, "-", and "_"."
+    ("AWS::CloudWatch::Dashboard", "DashboardName"): ("prose", 255, r"^[a-zA-Z0-9_-]+$", "CloudWatch PutDashboard DashboardName"),
     # SQS CreateQueue QueueName: "A queue name can have up to 80 characters. Valid values:
     # alphanumeric characters, hyphens (-), and underscores (_). A FIFO queue name must end
     # with the .fifo suffix."

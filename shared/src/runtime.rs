@@ -58,7 +58,7 @@ impl<J: Job> Handler for J {
             .await;
         let report = result?;
         J::metrics(&report, Metrics::new(J::NAME))
-            .count("AwsCalls", calls.len())
+            .count(&crate::metrics::catalogue::AWS_CALLS, calls.len())
             .emit();
         serde_json::to_value(&report)
             .map_err(|e| Error::invariant(format!("the {} report is not JSON: {e}", J::NAME)))
@@ -275,7 +275,7 @@ mod tests {
         }
 
         fn metrics(report: &Counted, metrics: Metrics) -> Metrics {
-            metrics.count("Counted", report.n)
+            metrics.count(&crate::metrics::Metric::count("Counted"), report.n)
         }
 
         fn calls(&self) -> &CallLog {

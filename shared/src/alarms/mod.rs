@@ -22,7 +22,7 @@ use serde_json::Value;
 use crate::aws::{CallLog, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, AlarmStateChange, AlarmStateValue, Event};
-use crate::metrics::Metrics;
+use crate::metrics::{catalogue, Metrics};
 use crate::model::service::ServiceSnapshot;
 use crate::notify::Severity;
 use crate::runtime::Job;
@@ -291,11 +291,19 @@ impl<P: AlarmPorts> Job for AlarmNotifier<P> {
     }
 
     fn metrics(reports: &AlarmReports, metrics: Metrics) -> Metrics {
-        let all = reports.all();
-        let published = all.iter().filter(|report| report.published).count();
-        metrics
-            .count("AlarmsPublished", published)
-            .count("AlarmsSuppressed", all.len() - published)
+        // Both totals always, so a quiet invocation reads as zero; then one of them per alarm
+        // under its severity.
+        let metrics = metrics
+            .count(&catalogue::ALARMS_PUBLISHED, 0)
+            .count(&catalogue::ALARMS_SUPPRESSED, 0);
+        reports.all().iter().fold(metrics, |metrics, report| {
+            let metric = if report.published {
+                &catalogue::ALARMS_PUBLISHED
+            } else {
+                &catalogue::ALARMS_SUPPRESSED
+            };
+            metrics.count_by(metric, report.severity.as_str(), 1)
+        })
     }
 
     fn calls(&self) -> &CallLog {

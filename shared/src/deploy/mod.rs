@@ -26,7 +26,7 @@ use serde_json::Value;
 use crate::aws::{CallLog, Clients};
 use crate::error::{Error, Result};
 use crate::events::{self, EcrImageAction, EcsDeploymentStateChange, Event, HookStateChange};
-use crate::metrics::Metrics;
+use crate::metrics::{catalogue, Metrics};
 use crate::runtime::Job;
 pub use config::{DeployTarget, DeployerConfig, Strategy};
 use outcome::Resolution;
@@ -96,21 +96,21 @@ impl<P: DeployPorts> Job for Deployer<P> {
                     .filter(|decision| decision.reason == Reason::Deployed)
                     .count();
                 metrics
-                    .count("Deploys", deployed)
-                    .count("Skips", push.decisions.len() - deployed)
+                    .count(&catalogue::DEPLOYS, deployed)
+                    .count(&catalogue::SKIPS, push.decisions.len() - deployed)
             }
             DeployReport::Pause { pause } => {
-                metrics.count("PauseMessages", usize::from(pause.notified))
+                metrics.count(&catalogue::PAUSE_MESSAGES, usize::from(pause.notified))
             }
             DeployReport::Rollout { deployment } if deployment.replaced.is_some() => {
-                metrics.count("ReleasesReplaced", 1)
+                metrics.count(&catalogue::RELEASES_REPLACED, 1)
             }
             DeployReport::Rollout { deployment } => match &deployment.resolution {
                 Some(resolution) if deployment.notified => metrics.count(
                     match resolution {
-                        Resolution::Completed => "DeploymentsCompleted",
-                        Resolution::RolledBack(_) => "DeploymentsRolledBack",
-                        Resolution::Failed { .. } => "DeploymentsFailed",
+                        Resolution::Completed => &catalogue::DEPLOYMENTS_COMPLETED,
+                        Resolution::RolledBack(_) => &catalogue::DEPLOYMENTS_ROLLED_BACK,
+                        Resolution::Failed { .. } => &catalogue::DEPLOYMENTS_FAILED,
                     },
                     1,
                 ),

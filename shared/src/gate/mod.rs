@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use crate::aws::{CallLog, Clients};
 use crate::error::Result;
 use crate::events::HookInvocation;
-use crate::metrics::Metrics;
+use crate::metrics::{catalogue, Metrics};
 use crate::model::arn::Arn;
 use crate::runtime::Job;
 pub use config::{GateConfig, GateSettings};
@@ -220,12 +220,12 @@ impl<P: GatePorts> Job for DeployGate<P> {
     }
 
     fn metrics(report: &HookAnswer, metrics: Metrics) -> Metrics {
-        let name = match report.hook_status {
-            Verdict::Succeeded => "Passed",
-            Verdict::Failed => "Failed",
-            Verdict::InProgress => "Waiting",
+        let metric = match report.hook_status {
+            Verdict::Succeeded => &catalogue::PASSED,
+            Verdict::Failed => &catalogue::FAILED,
+            Verdict::InProgress => &catalogue::WAITING,
         };
-        metrics.count(name, 1)
+        metrics.count(metric, 1)
     }
 
     fn calls(&self) -> &CallLog {

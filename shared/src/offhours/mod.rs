@@ -649,12 +649,27 @@ impl<P: OffHoursPorts> Job for OffHours<P> {
                 .filter(|p| p.action == action)
                 .count()
         };
+        use crate::metrics::catalogue;
+        // Asleep after this tick: put to sleep now, or found asleep (left as it is, with the
+        // capacity its record holds).
+        let asleep = report
+            .services
+            .iter()
+            .filter(|p| {
+                p.action == Action::Sleep || (p.action == Action::None && p.restore.is_some())
+            })
+            .count();
         metrics
-            .count("Services", report.services.len())
-            .count("Slept", count(Action::Sleep))
-            .count("Woke", count(Action::Wake))
-            .count("Skipped", count(Action::Skip))
-            .count("Errors", count(Action::Error))
+            .count(&catalogue::SERVICES, report.services.len())
+            .count(&catalogue::SLEPT, count(Action::Sleep))
+            .count(&catalogue::WOKE, count(Action::Wake))
+            .count(&catalogue::SKIPPED, count(Action::Skip))
+            .count(&catalogue::ERRORS, count(Action::Error))
+            .count(&catalogue::SERVICES_ASLEEP, asleep)
+            .amount(
+                &catalogue::ESTIMATED_SAVINGS_USD,
+                report.estimated_savings.unwrap_or(0.0),
+            )
     }
 
     fn calls(&self) -> &CallLog {

@@ -25,7 +25,7 @@ use crate::aws::{CallLog, Clients};
 use crate::capacity;
 use crate::error::{Error, Result};
 use crate::events::{self, EcsTaskStateChange, Event};
-use crate::metrics::Metrics;
+use crate::metrics::{catalogue, Metrics};
 use crate::model::arn::Arn;
 use crate::model::revision::RevisionFacts;
 use crate::runtime::Job;
@@ -186,10 +186,13 @@ impl<P: TaskPorts> Job for TaskWatcher<P> {
     fn metrics(report: &StopReport, metrics: Metrics) -> Metrics {
         let did = |action: Action| usize::from(report.actions.contains(&action));
         metrics
-            .count("StoppedTasks", 1)
-            .count("Alerts", did(Action::Alert).max(did(Action::CrashLoop)))
-            .count("CrashLoops", did(Action::CrashLoop))
-            .count("Restarts", did(Action::Restart))
+            .count_by(&catalogue::STOPPED_TASKS, report.cause, 1)
+            .count(
+                &catalogue::ALERTS,
+                did(Action::Alert).max(did(Action::CrashLoop)),
+            )
+            .count(&catalogue::CRASH_LOOPS, did(Action::CrashLoop))
+            .count(&catalogue::RESTARTS, did(Action::Restart))
     }
 
     fn calls(&self) -> &CallLog {

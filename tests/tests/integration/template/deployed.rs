@@ -47,6 +47,37 @@ async fn the_stack_deploys_into_the_emulator_with_its_resources_configured() {
         assert!(commands.contains(needle), "{needle} not in\n{commands}");
     }
 
+    // The dashboard, its body as CloudFormation resolved it (the functions' names from their
+    // Refs, off-hours' graphs with off-hours), and the output that links to it.
+    let xml = emu.query(
+        "monitoring",
+        "2010-08-01",
+        &[
+            ("Action", "GetDashboard"),
+            ("DashboardName", "autopilot-demo-autopilot"),
+        ],
+    );
+    let body = xml_value(&xml, "DashboardBody")
+        .expect("the dashboard's body")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let body: Value = serde_json::from_str(&body).expect("the dashboard's body is JSON");
+    let graphs = body["widgets"].to_string();
+    for (binary, _) in FUNCTIONS {
+        assert!(
+            graphs.contains(&format!("\"{}\"", function_name(binary))),
+            "{binary} not in the dashboard: {graphs}"
+        );
+    }
+    assert!(graphs.contains("EstimatedSavingsUSD"), "{graphs}");
+    assert_eq!(
+        deployed.output("DashboardUrl"),
+        format!("https://{REGION}.console.aws.amazon.com/cloudwatch/home?region={REGION}#dashboards/dashboard/autopilot-demo-autopilot")
+    );
+
     // The repository: release tags immutable but `latest` (scanning and encryption, which moto's
     // CloudFormation drops, are checked in the translated template).
     let repos = emu.json(

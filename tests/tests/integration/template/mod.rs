@@ -26,6 +26,7 @@ const CLUSTER: &str = "autopilot-cluster-demo";
 const SERVICE: &str = "autopilot-service-demo";
 const REPOSITORY: &str = "autopilot-demo";
 
+mod dashboard;
 mod deployed;
 mod docs;
 mod environment;
