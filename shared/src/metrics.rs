@@ -21,8 +21,20 @@ use serde_json::{json, Map, Value};
 /// The namespace every function's metrics go to.
 pub const NAMESPACE: &str = "FargateAutopilot";
 
-/// The dimension every metric carries: the function's name (its binary name, e.g. `deployer`).
+/// The dimension every metric carries: the function's name.
 pub const FUNCTION: &str = "Function";
+
+/// The `Function` dimension's value for a function: the Lambda function's own name
+/// (`AWS_LAMBDA_FUNCTION_NAME`, `<ProjectName>-<Environment>-deployer` as the template names it),
+/// so that two installs in one account and region (a dev and a prod stack) keep their metrics
+/// apart; outside Lambda, the binary's name.
+pub fn function_dimension(binary: &str) -> String {
+    std::env::var("AWS_LAMBDA_FUNCTION_NAME")
+        .ok()
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| binary.to_string())
+}
 
 /// The most metrics one EMF directive may declare.
 pub const MAX_METRICS_PER_RECORD: usize = 100;

@@ -57,7 +57,7 @@ impl<J: Job> Handler for J {
             .around(async { self.run(self.parse(event)?).await })
             .await;
         let report = result?;
-        J::metrics(&report, Metrics::new(J::NAME))
+        J::metrics(&report, Metrics::new(&crate::metrics::function_dimension(J::NAME)))
             .count(&crate::metrics::catalogue::AWS_CALLS, calls.len())
             .emit();
         serde_json::to_value(&report)

@@ -169,6 +169,7 @@ fn reads(body: &Value) -> Vec<(String, Read)> {
 fn every_metric_the_dashboard_reads_is_one_a_function_emits() {
     let t = translate();
     let emitted = identities();
+    let names = Names::tests();
     for on_hours in ["", "Mon-Fri 07:00-19:00"] {
         let (_, body, _) = dashboard(&t, on_hours);
         let ours: Vec<(String, Read)> = reads(&body)
@@ -184,7 +185,14 @@ fn every_metric_the_dashboard_reads_is_one_a_function_emits() {
             let identity = Identity {
                 namespace: read.namespace.clone(),
                 name: read.name.clone(),
-                function: read.dimensions.get("Function").cloned().unwrap_or_default(),
+                // The Lambda function's name (`<project>-<environment>-<binary>`), as the
+                // functions emit it in Lambda (`metrics::function_dimension`).
+                function: read
+                    .dimensions
+                    .get("Function")
+                    .and_then(|f| f.strip_prefix(&names.function("")))
+                    .unwrap_or_default()
+                    .to_string(),
                 dimensions: keys,
             };
             assert!(
