@@ -487,6 +487,8 @@ fn tick_state() -> TickState {
                     .into_iter()
                     .map(|(k, v)| (k.to_string(), v.to_string()))
                     .collect(),
+                launch_type: Some("FARGATE".into()),
+                capacity_providers: vec![],
             }
         })
         .collect();
@@ -550,6 +552,7 @@ fn tick_once(raw: &str, s: &TickState) -> Option<(String, String)> {
         now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         services: planned,
         estimated_savings: Some((savings * 100.0).round() / 100.0),
+        price_basis: vec![],
         notification_id: None,
         notification_error: None,
         tag_problems: vec![],

@@ -219,6 +219,7 @@ fn tick(services: Vec<Planned>, savings: Option<f64>) -> TickReport {
         now: "2026-12-01T22:00:00Z".into(),
         services,
         estimated_savings: savings,
+        price_basis: vec![],
         notification_id: None,
         notification_error: None,
         tag_problems: vec![],

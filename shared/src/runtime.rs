@@ -57,9 +57,12 @@ impl<J: Job> Handler for J {
             .around(async { self.run(self.parse(event)?).await })
             .await;
         let report = result?;
-        J::metrics(&report, Metrics::new(&crate::metrics::function_dimension(J::NAME)))
-            .count(&crate::metrics::catalogue::AWS_CALLS, calls.len())
-            .emit();
+        J::metrics(
+            &report,
+            Metrics::new(&crate::metrics::function_dimension(J::NAME)),
+        )
+        .count(&crate::metrics::catalogue::AWS_CALLS, calls.len())
+        .emit();
         serde_json::to_value(&report)
             .map_err(|e| Error::invariant(format!("the {} report is not JSON: {e}", J::NAME)))
     }

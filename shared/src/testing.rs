@@ -102,8 +102,10 @@ pub struct FakeState {
     pub run_fails_with: Option<&'static str>,
     /// Metric alarms: name -> (cluster, service, actions enabled).
     pub alarms: std::collections::BTreeMap<String, (String, String, bool)>,
-    /// Task-level (CPU units, memory MiB) by task definition.
-    pub sizes: std::collections::BTreeMap<String, (f64, f64)>,
+    /// What a task of each task definition is billed for.
+    pub sizes: std::collections::BTreeMap<String, crate::model::price::TaskSize>,
+    /// Fargate's prices by region, as the Price List answers them.
+    pub prices: std::collections::BTreeMap<String, crate::model::price::FargatePrices>,
     /// Alarm tags by alarm ARN.
     pub alarm_tags: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
     /// State-change times by alarm name.

@@ -78,8 +78,6 @@ impl Stack {
             selection: None,
             topic_arn: self.topic_arn.clone(),
             dry_run: false,
-            price_vcpu_hour: 0.04048,
-            price_gb_hour: 0.004445,
             tick_minutes: 15,
             concurrency: 10,
             alarm_prefix: None,

@@ -324,6 +324,7 @@ fn service_of(req: &Request<Incoming>) -> String {
         "tagging" => "Resource Groups Tagging API",
         "scheduler" => "Scheduler",
         "elasticloadbalancing" => "Elastic Load Balancing v2",
+        "pricing" => "Pricing",
         other => other,
     }
     .to_string()
@@ -611,6 +612,7 @@ pub fn iam_action(operation: &str) -> String {
         "Application Auto Scaling" => "application-autoscaling",
         "SQS" => "sqs",
         "Resource Groups Tagging API" => "tag",
+        "Pricing" => "pricing",
         other => other,
     };
     format!("{prefix}:{op}")

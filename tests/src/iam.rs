@@ -1028,6 +1028,8 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             )
         }
         ("CloudWatch", "GetMetricData") => one("cloudwatch:GetMetricData", "*", &[]),
+        // The Price List supports no resource-level permissions.
+        ("Pricing", "GetProducts") => one("pricing:GetProducts", "*", &[]),
         ("Elastic Load Balancing v2", "DescribeTargetHealth") => {
             one("elasticloadbalancing:DescribeTargetHealth", "*", &[])
         }

@@ -11,6 +11,8 @@ pub mod cloudwatch;
 pub mod ecs;
 #[cfg(feature = "elb")]
 pub mod elbv2;
+#[cfg(feature = "pricing")]
+pub mod pricing;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
 pub mod sns;
@@ -270,6 +272,10 @@ pub struct Clients {
     pub elb: LazyClient<aws_sdk_elasticloadbalancingv2::Client>,
     #[cfg(feature = "scheduler")]
     pub scheduler: LazyClient<aws_sdk_scheduler::Client>,
+    /// The Price List Query API, at the endpoint region nearest the function's
+    /// ([`pricing::endpoint_region`]): it is served from a few regions only.
+    #[cfg(feature = "pricing")]
+    pub pricing: LazyClient<aws_sdk_pricing::Client>,
     pub sns: aws_sdk_sns::Client,
     pub calls: CallLog,
 }
@@ -322,6 +328,18 @@ impl Clients {
             scheduler: LazyClient::new(config, &calls, |config, calls| {
                 aws_sdk_scheduler::Client::from_conf(
                     aws_sdk_scheduler::config::Builder::from(config)
+                        .interceptor(calls)
+                        .build(),
+                )
+            }),
+            #[cfg(feature = "pricing")]
+            pricing: LazyClient::new(config, &calls, |config, calls| {
+                let near = pricing::endpoint_region(
+                    config.region().map(|r| r.as_ref()).unwrap_or_default(),
+                );
+                aws_sdk_pricing::Client::from_conf(
+                    aws_sdk_pricing::config::Builder::from(config)
+                        .region(aws_sdk_pricing::config::Region::from_static(near))
                         .interceptor(calls)
                         .build(),
                 )
@@ -407,6 +425,8 @@ pub(crate) fn mocked_clients(
         elb: mock_client!(aws_sdk_elasticloadbalancingv2, RuleMode::MatchAny, &[]).into(),
         #[cfg(feature = "scheduler")]
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, &[]).into(),
+        #[cfg(feature = "pricing")]
+        pricing: mock_client!(aws_sdk_pricing, RuleMode::MatchAny, &[]).into(),
         calls: CallLog::default(),
     }
 }
@@ -526,6 +546,11 @@ pub(crate) mod fake_http {
         scripted_client!(aws_sdk_cloudwatch, http)
     }
 
+    #[cfg(feature = "pricing")]
+    pub fn pricing_client(http: &Scripted) -> aws_sdk_pricing::Client {
+        scripted_client!(aws_sdk_pricing, http)
+    }
+
     #[cfg(feature = "elb")]
     pub fn elb_client(http: &Scripted) -> aws_sdk_elasticloadbalancingv2::Client {
         scripted_client!(aws_sdk_elasticloadbalancingv2, http)
@@ -580,5 +605,24 @@ mod tests {
             ]
         );
         assert_eq!(http.requests(), 2);
+    }
+
+    /// The Price List is served from a few regions only: its client goes to the nearest,
+    /// whatever the function's region.
+    #[cfg(feature = "pricing")]
+    #[test]
+    fn the_price_list_client_is_built_for_its_endpoint_region() {
+        for (region, endpoint) in [("eu-west-1", "eu-central-1"), ("us-west-2", "us-east-1")] {
+            let sdk = SdkConfig::builder()
+                .behavior_version(BehaviorVersion::latest())
+                .region(Region::new(region))
+                .build();
+            let clients = Clients::new(&sdk);
+            assert_eq!(
+                clients.pricing.config().region().map(|r| r.as_ref()),
+                Some(endpoint),
+                "{region}"
+            );
+        }
     }
 }

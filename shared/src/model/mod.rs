@@ -6,6 +6,7 @@ pub mod alarm;
 pub mod arn;
 pub mod deployment;
 pub mod health;
+pub mod price;
 pub mod revision;
 pub mod scaling;
 pub mod service;

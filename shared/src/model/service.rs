@@ -25,6 +25,21 @@ pub struct ServiceSnapshot {
     pub task_definition: String,
     pub deployments: Vec<DeploymentSnapshot>,
     pub tags: BTreeMap<String, String>,
+    /// FARGATE, EC2 or EXTERNAL, when the service names a launch type.
+    pub launch_type: Option<String>,
+    /// Its capacity provider strategy (FARGATE, FARGATE_SPOT, an Auto Scaling group's), when
+    /// it has one instead of a launch type.
+    pub capacity_providers: Vec<ProviderShare>,
+}
+
+/// One item of a capacity provider strategy.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ProviderShare {
+    pub provider: String,
+    /// The tasks placed on it first.
+    pub base: i32,
+    /// Its relative share of the tasks beyond the bases.
+    pub weight: i32,
 }
 
 /// One of a service's deployments.

@@ -69,8 +69,6 @@ pub struct OffHoursConfig {
     pub selection: Option<TagSelection>,
     pub topic_arn: String,
     pub dry_run: bool,
-    pub price_vcpu_hour: f64,
-    pub price_gb_hour: f64,
     /// Minutes between ticks (the schedule's period): a tick less than this after a calendar
     /// boundary is the first after it, the one that announces what only needs saying once.
     pub tick_minutes: u32,
@@ -177,8 +175,6 @@ impl OffHoursConfig {
             selection,
             topic_arn: env.topic_arn("NOTIFY_TOPIC_ARN")?,
             dry_run: env.bool_or("DRY_RUN", false)?,
-            price_vcpu_hour: env.f64_in("PRICE_VCPU_HOUR", 0.0, 100.0, 0.04048)?,
-            price_gb_hour: env.f64_in("PRICE_GB_HOUR", 0.0, 100.0, 0.004445)?,
             tick_minutes: env.u32_in("TICK_MINUTES", 1, 60)?.unwrap_or(15),
             concurrency: env
                 .u32_in("CONCURRENCY", 1, 50)?
@@ -209,7 +205,6 @@ mod tests {
         let sel = c.selection.unwrap();
         assert_eq!((sel.key.as_str(), sel.value.as_str()), DEFAULT_SELECT_TAG);
         assert_eq!(sel.clusters, ["dev", "staging"]);
-        assert_eq!((c.price_vcpu_hour, c.price_gb_hour), (0.04048, 0.004445));
     }
 
     #[test]
@@ -292,7 +287,6 @@ mod tests {
             ("TIMEZONE", "Mars/Olympus", "IANA"),
             ("HOLIDAYS", "tomorrow", "tomorrow"),
             ("SELECT_TAG", "enabled", "KEY=VALUE"),
-            ("PRICE_VCPU_HOUR", "cheap", "number"),
             ("TICK_MINUTES", "90", "60"),
             ("TARGETS", r#"[{"cluster": "dev"}]"#, "service"),
         ] {

@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::OffHoursPorts;
+use crate::model::price::{Arch, FargatePrices, TaskSize};
 use crate::testing::FakeState;
 
 /// Off-hours' state in the fake: the alarms on a service, the size of a revision's tasks.
@@ -13,9 +14,30 @@ impl FakeState {
             .insert(name.into(), (cluster.into(), service.into(), enabled));
     }
 
-    /// The task-level CPU units and memory MiB of revision `task_definition`.
+    /// The task-level CPU units and memory MiB of revision `task_definition` (x86, the free
+    /// 20 GiB of ephemeral storage).
     pub fn task_size(&mut self, task_definition: &str, cpu: f64, memory: f64) {
-        self.sizes.insert(task_definition.into(), (cpu, memory));
+        self.sizes.insert(
+            task_definition.into(),
+            TaskSize {
+                vcpu: cpu / 1024.0,
+                gb: memory / 1024.0,
+                ..TaskSize::default()
+            },
+        );
+    }
+
+    /// The CPU architecture and ephemeral storage of revision `task_definition`.
+    pub fn task_platform(&mut self, task_definition: &str, arch: Arch, storage_gib: f64) {
+        let size = self.sizes.entry(task_definition.into()).or_default();
+        size.arch = arch;
+        size.storage_gib = storage_gib;
+    }
+
+    /// What the Price List answers for `region` (without, GetProducts fails as in the
+    /// emulator, which has no Price List API).
+    pub fn fargate_prices(&mut self, region: &str, prices: FargatePrices) {
+        self.prices.insert(region.into(), prices);
     }
 }
 use crate::error::Result;
@@ -115,12 +137,14 @@ impl OffHoursPorts for FakeAws {
         Ok(())
     }
 
-    async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
+    async fn task_size(&self, task_definition: &str) -> Result<TaskSize> {
         self.call("ECS.DescribeTaskDefinition");
-        Ok(self.with(|s| {
-            s.sizes
-                .get(task_definition)
-                .map_or((None, None), |(c, m)| (Some(*c), Some(*m)))
-        }))
+        Ok(self.with(|s| s.sizes.get(task_definition).copied().unwrap_or_default()))
+    }
+
+    async fn fargate_prices(&self, region: &str) -> Result<FargatePrices> {
+        self.call_or_fail("Pricing.GetProducts")?;
+        self.with(|s| s.prices.get(region).copied())
+            .ok_or_else(|| crate::testing::aws_error("GetProducts", "UnknownOperationException"))
     }
 }

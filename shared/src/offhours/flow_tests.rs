@@ -55,8 +55,6 @@ fn off_hours(aws: FakeAws) -> OffHours<FakeAws> {
             selection: None,
             topic_arn: "arn:aws:sns:us-east-1:123456789012:chat".into(),
             dry_run: false,
-            price_vcpu_hour: 0.04048,
-            price_gb_hour: 0.004445,
             tick_minutes: 15,
             concurrency: 10,
             alarm_prefix: None,
@@ -72,8 +70,27 @@ fn aws(desired: i32, service_tags: &[(&str, &str)]) -> FakeAws {
         s.scalable("dev", "web", 2, 10);
         s.alarm("dev-web-cpu-high", "dev", "web", true);
         s.task_size(TD, 512.0, 1024.0);
+        s.fargate_prices("us-east-1", us_east_1());
     });
     aws
+}
+
+/// Fargate's prices in us-east-1, as the Price List gives them.
+fn us_east_1() -> crate::model::price::FargatePrices {
+    use crate::model::price::{FargatePrices, Rates};
+    FargatePrices {
+        x86: Rates {
+            vcpu_hour: 0.04048,
+            gb_hour: 0.004445,
+        },
+        arm: Rates {
+            vcpu_hour: 0.03238,
+            gb_hour: 0.00356,
+        },
+        spot_x86: None,
+        spot_arm: None,
+        storage_gb_hour: 0.000111,
+    }
 }
 
 fn tick(time: &str) -> Value {
@@ -146,6 +163,7 @@ async fn a_night_reads_everything_it_needs_before_it_changes_anything() {
     for read in [
         "Application Auto Scaling.DescribeScalableTargets",
         "ECS.DescribeTaskDefinition",
+        "Pricing.GetProducts",
     ] {
         let at = calls.iter().position(|c| c == read);
         assert!(
@@ -697,6 +715,136 @@ async fn a_selection_value_in_another_case_selects_and_a_bad_one_is_reported_onc
             "{clusters:?}: said once"
         );
     }
+}
+
+#[tokio::test]
+async fn a_night_is_priced_from_the_price_list_and_says_so() {
+    let off = off_hours(aws(2, &[]));
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(night["estimatedSavings"], json!(0.44), "{night}");
+    assert_eq!(
+        night["priceBasis"],
+        json!(["Priced from the AWS Price List API (us-east-1)."]),
+        "{night}"
+    );
+}
+
+#[tokio::test]
+async fn without_the_price_list_the_night_is_priced_from_the_compiled_in_table_and_says_so() {
+    let aws = aws(2, &[]);
+    // As in the emulator, which has no Price List API.
+    aws.with(|s| s.prices.clear());
+    let off = off_hours(aws);
+    let night = off
+        .handle(tick(NIGHT))
+        .await
+        .expect("the tick does not fail for it");
+    assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    // The compiled-in us-east-1 prices are the Price List's: the same 0.44.
+    assert_eq!(night["estimatedSavings"], json!(0.44), "{night}");
+    let basis = format!(
+        "Priced from compiled-in prices of {} (us-east-1): the AWS Price List API could not be read.",
+        pricing::COMPILED_IN_DATE
+    );
+    assert_eq!(night["priceBasis"], json!([basis]), "{night}");
+    let published = off.clients.published();
+    assert!(
+        published[0].description.contains(&basis),
+        "{}",
+        published[0].description
+    );
+}
+
+#[tokio::test]
+async fn the_price_list_is_read_once_per_region_for_the_life_of_the_process() {
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        // api runs in eu-west-1, whose prices cannot be read: it is not asked again either.
+        let api = s.service("dev", "api", 2, TD, &[]);
+        api.arn = "arn:aws:ecs:eu-west-1:123456789012:service/dev/api".into();
+        s.scalable("dev", "api", 2, 10);
+    });
+    let mut off = off_hours(aws);
+    off.config.targets.push(ServiceRef {
+        cluster: "dev".into(),
+        service: "api".into(),
+    });
+    // The GetProducts of the last invocation (each one starts a new call log).
+    let reads = |off: &OffHours<FakeAws>| {
+        off.clients
+            .calls
+            .snapshot()
+            .iter()
+            .filter(|c| *c == "Pricing.GetProducts")
+            .count()
+    };
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    assert_eq!(reads(&off), 2, "one per region");
+    assert_eq!(
+        night["priceBasis"],
+        json!([
+            "Priced from the AWS Price List API (us-east-1).",
+            format!("Priced from compiled-in prices of {} (eu-west-1): the AWS Price List API could not be read.", pricing::COMPILED_IN_DATE)
+        ]),
+        "{night}"
+    );
+    off.handle(tick(MORNING)).await.expect("morning");
+    let next = off
+        .handle(tick("2026-11-17T22:00:00Z"))
+        .await
+        .expect("next night");
+    assert_eq!(next["services"][0]["action"], "sleep", "{next}");
+    assert_eq!(reads(&off), 0, "{:?}", off.clients.calls.snapshot());
+    assert_eq!(next["priceBasis"], night["priceBasis"]);
+}
+
+#[tokio::test]
+async fn the_night_is_counted_to_the_second() {
+    let off = off_hours(aws(100, &[]));
+    // 8 h 59 min 59 s to 07:00: 100 x (0.5 x 0.04048 + 1 x 0.004445) x 8.99972 = 22.2158
+    // (counted in whole minutes it would be 22.18).
+    let night = off
+        .handle(tick("2026-11-16T22:00:01Z"))
+        .await
+        .expect("night");
+    assert_eq!(night["estimatedSavings"], json!(22.22), "{night}");
+}
+
+#[tokio::test]
+async fn a_spot_arm_service_in_eu_west_1_and_an_x86_one_in_us_east_1_are_each_priced_as_billed() {
+    const BATCH_TD: &str = "arn:aws:ecs:eu-west-1:123456789012:task-definition/batch:1";
+    let aws = aws(2, &[]);
+    aws.with(|s| {
+        let batch = s.service("dev", "batch", 2, BATCH_TD, &[]);
+        batch.arn = "arn:aws:ecs:eu-west-1:123456789012:service/dev/batch".into();
+        batch.capacity_providers = vec![crate::model::service::ProviderShare {
+            provider: "FARGATE_SPOT".into(),
+            base: 0,
+            weight: 1,
+        }];
+        s.scalable("dev", "batch", 2, 10);
+        s.task_size(BATCH_TD, 1024.0, 2048.0);
+        s.task_platform(BATCH_TD, crate::model::price::Arch::Arm, 20.0);
+        // Ireland's prices are N. Virginia's.
+        s.fargate_prices("eu-west-1", us_east_1());
+    });
+    let mut off = off_hours(aws);
+    off.config.targets.push(ServiceRef {
+        cluster: "dev".into(),
+        service: "batch".into(),
+    });
+    let night = off.handle(tick(NIGHT)).await.expect("night");
+    // web: 2 x 9 h x (0.5 x 0.04048 + 1 x 0.004445) = 0.44433;
+    // batch: 2 x 9 h x 30% x (1 x 0.03238 + 2 x 0.00356) = 0.21330.
+    assert_eq!(night["estimatedSavings"], json!(0.66), "{night}");
+    assert_eq!(
+        night["priceBasis"],
+        json!([
+            "Priced from the AWS Price List API (eu-west-1, us-east-1).",
+            "Fargate Spot: an estimate at 30% of the on-demand price (AWS publishes Spot as up to 70% off; its price varies and is not in the Price List)."
+        ]),
+        "{night}"
+    );
 }
 
 /// Two services on one install: `web` on the install's hours (UTC), `api` on its own

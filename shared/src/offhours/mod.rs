@@ -11,6 +11,7 @@ pub mod config;
 pub mod notices;
 pub mod plan;
 pub mod ports;
+pub mod pricing;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +26,7 @@ use crate::capacity;
 use crate::error::{Error, Failure, Result};
 use crate::metrics::Metrics;
 use crate::model::alarm::ServiceAlarm;
+use crate::model::price::TaskSize;
 use crate::model::scaling::{resource_id, ScalableTarget};
 use crate::runtime::Job;
 use crate::tag_problems::TagProblem;
@@ -44,6 +46,9 @@ pub struct TickReport {
     pub services: Vec<Planned>,
     #[serde(rename = "estimatedSavings", skip_serializing_if = "Option::is_none")]
     pub estimated_savings: Option<f64>,
+    /// What the estimate was priced on ([`pricing::basis`]).
+    #[serde(rename = "priceBasis", skip_serializing_if = "Vec::is_empty")]
+    pub price_basis: Vec<String>,
     #[serde(rename = "notificationId", skip_serializing_if = "Option::is_none")]
     pub notification_id: Option<String>,
     /// The notification that could not be published: the transitions stand (the next tick
@@ -96,11 +101,18 @@ pub struct OffHours<P = Clients> {
     /// The AWS side: [`Clients`] in Lambda, an in-memory fake in the core's tests.
     pub clients: P,
     pub config: OffHoursConfig,
+    /// Fargate's prices by region, read once for the life of the process (from the Price List,
+    /// or the compiled-in ones when it could not be read).
+    prices: std::sync::Mutex<BTreeMap<String, pricing::Priced>>,
 }
 
 impl<P: OffHoursPorts> OffHours<P> {
     pub fn new(clients: P, config: OffHoursConfig) -> Self {
-        OffHours { clients, config }
+        OffHours {
+            clients,
+            config,
+            prices: Default::default(),
+        }
     }
 
     async fn tick(&self, now: DateTime<Utc>) -> Result<TickReport> {
@@ -133,7 +145,7 @@ impl<P: OffHoursPorts> OffHours<P> {
             .iter()
             .any(|(_, p)| matches!(p.action, Action::Sleep | Action::Wake));
         // Everything the plan needs is read before anything changes: the bounds of the
-        // services about to sleep, then their tasks' sizes for the savings.
+        // services about to sleep, then their tasks' sizes and prices for the savings.
         if transitions {
             let targets = self.read_capacity(&planned).await;
             plan::with_capacity(&mut planned, targets.as_ref());
@@ -142,6 +154,11 @@ impl<P: OffHoursPorts> OffHours<P> {
             Some(self.task_sizes(&planned).await)
         } else {
             None
+        };
+        // And the prices of their regions (the Price List, once per region and process).
+        let prices = match &sizes {
+            Some(_) => self.region_prices(&planned).await,
+            None => BTreeMap::new(),
         };
         if transitions && !self.config.dry_run {
             let alarms = self.clients.alarms_by_service().await;
@@ -192,22 +209,35 @@ impl<P: OffHoursPorts> OffHours<P> {
                 tracing::warn!(error = ?e, "alarms could not be listed: their actions were not changed");
             }
         }
-        // Counted over the services that did go to sleep.
-        let savings = sizes
-            .filter(|_| planned.iter().any(|(_, p)| p.action == Action::Sleep))
-            .map(|sizes| {
-                // Each service sleeps until its own calendar wakes it.
+        // Counted over the services that did go to sleep, each at its region's prices, each
+        // until its own calendar wakes it.
+        let mut price_basis = vec![];
+        let savings = match sizes.filter(|_| planned.iter().any(|(_, p)| p.action == Action::Sleep))
+        {
+            None => None,
+            Some(sizes) => {
+                // Fargate bills by the second: the hours asleep are a fraction.
                 let hours = |s: &ServiceSnapshot| {
                     own_calendars
                         .get(&s.arn)
                         .unwrap_or(&self.config.calendar)
                         .next_start(now)
-                        .map(|t| (t - now).num_minutes() as f64 / 60.0)
+                        .map(|t| (t - now).num_seconds() as f64 / 3600.0)
                         .unwrap_or(0.0)
                 };
-                let prices = (self.config.price_vcpu_hour, self.config.price_gb_hour);
-                plan::savings(&planned, &sizes, &hours, prices)
-            });
+                price_basis = pricing::basis(
+                    planned
+                        .iter()
+                        .filter(|(_, p)| p.action == Action::Sleep)
+                        .filter_map(|(s, p)| {
+                            let size = sizes.get(&s.task_definition).copied()?;
+                            Some((s, p.restore?.desired, size))
+                        }),
+                    &prices,
+                );
+                Some(plan::savings(&planned, &sizes, hours, &prices))
+            }
+        };
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
         services.append(&mut failed);
         let mut report = TickReport {
@@ -215,6 +245,7 @@ impl<P: OffHoursPorts> OffHours<P> {
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             services,
             estimated_savings: savings,
+            price_basis,
             notification_id: None,
             notification_error: None,
             tag_problems: vec![],
@@ -418,13 +449,14 @@ impl<P: OffHoursPorts> OffHours<P> {
         self.clients.scalable_targets(&wanted).await
     }
 
-    /// The task-level vCPU and GB of each revision the services about to sleep run: one
-    /// DescribeTaskDefinition per revision; a revision that cannot be read counts as nothing.
+    /// What a task of each revision the services about to sleep run is billed for (vCPU, GB,
+    /// architecture, ephemeral storage): one DescribeTaskDefinition per revision; a revision
+    /// that cannot be read counts as nothing.
     async fn task_sizes(
         &self,
         planned: &[(ServiceSnapshot, Planned)],
-    ) -> BTreeMap<String, (f64, f64)> {
-        let mut sizes: BTreeMap<String, (f64, f64)> = BTreeMap::new();
+    ) -> BTreeMap<String, TaskSize> {
+        let mut sizes: BTreeMap<String, TaskSize> = BTreeMap::new();
         for (s, p) in planned {
             if p.action != Action::Sleep || p.restore.is_none() {
                 continue;
@@ -433,15 +465,61 @@ impl<P: OffHoursPorts> OffHours<P> {
                 continue;
             }
             let size = match self.clients.task_size(&s.task_definition).await {
-                Ok((cpu, memory)) => (cpu.unwrap_or(0.0) / 1024.0, memory.unwrap_or(0.0) / 1024.0),
+                Ok(size) => size,
                 Err(e) => {
                     tracing::warn!(error = ?e, "task size unknown: no saving counted for it");
-                    (0.0, 0.0)
+                    TaskSize::default()
                 }
             };
             sizes.insert(s.task_definition.clone(), size);
         }
         sizes
+    }
+
+    /// Fargate's prices in each region where services are going to sleep: one Price List read
+    /// per region for the life of the process. A region whose prices cannot be read gets the
+    /// compiled-in ones, for the life of the process too (a tick does not wait on an
+    /// unreachable Price List again), and the notification says so.
+    async fn region_prices(
+        &self,
+        planned: &[(ServiceSnapshot, Planned)],
+    ) -> BTreeMap<String, pricing::Priced> {
+        let regions: BTreeSet<&str> = planned
+            .iter()
+            .filter(|(_, p)| p.action == Action::Sleep)
+            .map(|(s, _)| pricing::region_of(s))
+            .collect();
+        let known = |region: &str| {
+            let cache = match self.prices.lock() {
+                Ok(c) => c,
+                Err(poisoned) => poisoned.into_inner(),
+            };
+            cache.get(region).cloned()
+        };
+        let mut out = BTreeMap::new();
+        for region in regions {
+            let priced = match known(region) {
+                Some(p) => p,
+                None => {
+                    let priced = match self.clients.fargate_prices(region).await {
+                        Ok(prices) => pricing::Priced::listed(prices),
+                        Err(e) => {
+                            tracing::warn!(error = ?e, region, "the Price List could not be read: compiled-in prices are used");
+                            pricing::Priced::compiled_in(region)
+                        }
+                    };
+                    match self.prices.lock() {
+                        Ok(mut c) => c.insert(region.to_string(), priced.clone()),
+                        Err(poisoned) => poisoned
+                            .into_inner()
+                            .insert(region.to_string(), priced.clone()),
+                    };
+                    priced
+                }
+            };
+            out.insert(region.to_string(), priced);
+        }
+        out
     }
 
     /// Record, silence the alarms, pin auto scaling to 0..0 with its scaling suspended, zero

@@ -53,6 +53,9 @@ pub fn transition(
             description.push_str(&format!(
                 "\nEstimated saving{next}: about ${s:.2} of Fargate compute."
             ));
+            for line in &o.price_basis {
+                description.push_str(&format!(" {line}"));
+            }
         }
     }
     if !woke.is_empty() {
@@ -173,6 +176,7 @@ mod tests {
                 error: None,
             }],
             estimated_savings: Some(0.23),
+            price_basis: vec![],
             notification_id: None,
             notification_error: None,
             tag_problems: vec![],

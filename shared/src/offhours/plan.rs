@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::pricing::Priced;
+use crate::model::price::TaskSize;
 use crate::model::scaling::{resource_id, ScalableTarget};
 use crate::model::service::ServiceSnapshot;
 
@@ -110,22 +112,28 @@ pub fn left_as_it_is(s: &ServiceSnapshot, bad: &[super::calendar::BadScheduleTag
     }
 }
 
-/// What the services put to sleep save until each one's `hours` from now: their tasks' vCPU and GB
-/// (`sizes`, by revision) times the tasks stopped, at `prices` (per vCPU-hour, per GB-hour),
-/// rounded to the cent.
+/// What the services put to sleep save: for each, the tasks it stopped at what one costs an
+/// hour as Fargate bills it ([`super::pricing::hourly`]: `sizes` by revision, `prices` by
+/// region, the compiled-in ones for a region missing), times its own `hours` asleep (a
+/// fraction: Fargate bills by the second), rounded to the cent.
 pub fn savings(
     planned: &[(ServiceSnapshot, Planned)],
-    sizes: &BTreeMap<String, (f64, f64)>,
-    hours: &dyn Fn(&ServiceSnapshot) -> f64,
-    (price_vcpu_hour, price_gb_hour): (f64, f64),
+    sizes: &BTreeMap<String, TaskSize>,
+    hours: impl Fn(&ServiceSnapshot) -> f64,
+    prices: &BTreeMap<String, Priced>,
 ) -> f64 {
     let total: f64 = planned
         .iter()
         .filter(|(_, p)| p.action == Action::Sleep)
         .filter_map(|(s, p)| {
             let r = p.restore?;
-            let (vcpu, gb) = sizes.get(&s.task_definition).copied().unwrap_or((0.0, 0.0));
-            Some(f64::from(r.desired) * hours(s) * (vcpu * price_vcpu_hour + gb * price_gb_hour))
+            let size = sizes.get(&s.task_definition).copied().unwrap_or_default();
+            let region = super::pricing::region_of(s);
+            let priced = prices
+                .get(region)
+                .cloned()
+                .unwrap_or_else(|| Priced::compiled_in(region));
+            Some(hours(s) * super::pricing::hourly(s, r.desired, &size, &priced.prices))
         })
         .sum();
     (total * 100.0).round() / 100.0

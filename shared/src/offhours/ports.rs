@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 use std::future::Future;
 
-use crate::aws::{cloudwatch, ecs, tagging, Clients};
+use crate::aws::{cloudwatch, ecs, pricing, tagging, Clients};
 use crate::capacity::Capacity;
 use crate::error::Result;
 use crate::model::alarm::ServiceAlarm;
+use crate::model::price::{FargatePrices, TaskSize};
 use crate::model::service::TaggedService;
 use crate::ports::{Calls, Publish, ReadServices};
 
@@ -48,11 +49,11 @@ pub trait OffHoursPorts: Calls + Publish + ReadServices + Capacity {
         names: &[String],
         enable: bool,
     ) -> impl Future<Output = Result<()>> + Send;
-    /// A revision's task-level CPU units and memory MiB, for the savings estimate.
-    fn task_size(
-        &self,
-        task_definition: &str,
-    ) -> impl Future<Output = Result<(Option<f64>, Option<f64>)>> + Send;
+    /// What one Fargate task of a revision is billed for (vCPU, GB, CPU architecture,
+    /// ephemeral storage), for the savings estimate.
+    fn task_size(&self, task_definition: &str) -> impl Future<Output = Result<TaskSize>> + Send;
+    /// Fargate's prices in a region, from the AWS Price List.
+    fn fargate_prices(&self, region: &str) -> impl Future<Output = Result<FargatePrices>> + Send;
 }
 
 impl OffHoursPorts for Clients {
@@ -88,8 +89,12 @@ impl OffHoursPorts for Clients {
         cloudwatch::set_alarm_actions(&self.cloudwatch, names, enable).await
     }
 
-    async fn task_size(&self, task_definition: &str) -> Result<(Option<f64>, Option<f64>)> {
+    async fn task_size(&self, task_definition: &str) -> Result<TaskSize> {
         let (revision, _) = ecs::describe_task_definition(&self.ecs, task_definition).await?;
-        Ok(revision.size())
+        Ok(revision.billed_size())
+    }
+
+    async fn fargate_prices(&self, region: &str) -> Result<FargatePrices> {
+        pricing::fargate_prices(&self.pricing, region).await
     }
 }

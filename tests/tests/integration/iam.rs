@@ -1283,14 +1283,57 @@ async fn off_hours_tour(scope: &'static str) {
         e["time"] = json!(time);
         e
     };
+    // The emulator has no Price List: the proxy answers GetProducts as the API reference
+    // shapes it, so the savings are priced from it.
+    tour.proxy.add(FaultRule::always(
+        "Pricing.GetProducts",
+        Fault::Answer(200, fargate_price_list()),
+    ));
     let night = off.handle(tick("2026-11-16T22:00:00Z")).await;
     let morning = off.handle(tick("2026-11-17T08:00:00Z")).await;
     // The role decides first: a call it refuses would have failed the tick on AWS.
     tour.assert_allowed("OffHoursFunction").await;
     let night = night.expect("night");
     assert_eq!(night["services"][0]["action"], "sleep", "{night}");
+    // The night read the Price List (answered above), so the role's statement for it is
+    // exercised. Its estimate is not asserted here: moto reports the template's service, which
+    // runs on the FARGATE capacity provider, with launchType EC2 (its default), where AWS
+    // reports the strategy; priced as EC2, it saves no Fargate money.
+    assert!(
+        tour.proxy
+            .seen()
+            .iter()
+            .any(|s| s.operation == "Pricing.GetProducts"),
+        "the night reads Fargate's prices"
+    );
     let morning = morning.expect("morning");
     assert_eq!(morning["services"][0]["action"], "wake", "{morning}");
+}
+
+/// GetProducts' answer for Fargate in the emulator's region: `PriceList` holds each product as
+/// a JSON string.
+fn fargate_price_list() -> String {
+    let product = |usagetype: &str, usd: &str| {
+        json!({
+            "product": {"productFamily": "Compute", "sku": usagetype,
+                "attributes": {"servicecode": "AmazonECS", "regionCode": REGION,
+                    "usagetype": format!("USE1-{usagetype}"), "operation": "", "tenancy": "Shared"}},
+            "serviceCode": "AmazonECS",
+            "terms": {"OnDemand": {"T.JRTCKXETXF": {"offerTermCode": "JRTCKXETXF", "termAttributes": {},
+                "priceDimensions": {"T.JRTCKXETXF.6YS6EN2CT7": {"unit": "hours", "beginRange": "0",
+                    "endRange": "Inf", "appliesTo": [], "pricePerUnit": {"USD": usd}}}}}},
+            "version": "20261101000000", "publicationDate": "2026-11-01T00:00:00Z"
+        })
+        .to_string()
+    };
+    json!({"FormatVersion": "aws_v1", "PriceList": [
+        product("Fargate-vCPU-Hours:perCPU", "0.0404800000"),
+        product("Fargate-GB-Hours", "0.0044450000"),
+        product("Fargate-ARM-vCPU-Hours:perCPU", "0.0323800000"),
+        product("Fargate-ARM-GB-Hours", "0.0035600000"),
+        product("Fargate-EphemeralStorage-GB-Hours", "0.0001110000"),
+    ]})
+    .to_string()
 }
 
 #[tokio::test]

@@ -138,9 +138,18 @@ async fn a_service_sleeps_to_zero_and_wakes_exactly_as_it_was() {
         text.contains("dev/web (2 tasks)") && text.contains("Estimated saving"),
         "{text}"
     );
-    // 2 tasks x 0.25 vCPU / 1 GB x 9 h until Tuesday 07:00.
-    let expected = (2.0 * 9.0 * (0.25 * 0.04048 + 1.0 * 0.004445) * 100.0_f64).round() / 100.0;
+    // 2 tasks x 9 h until Tuesday 07:00 of the test's revision (ARM64, 0.25 vCPU / 1 GB, 30 GiB
+    // of ephemeral storage: 10 above the free 20), at the compiled-in us-east-1 prices: the
+    // emulator has no Price List, and the tick says so.
+    let expected = (2.0 * 9.0 * (0.25 * 0.03238 + 1.0 * 0.00356 + 10.0 * 0.000111) * 100.0_f64)
+        .round()
+        / 100.0;
     assert_eq!(night["estimatedSavings"], json!(expected));
+    assert!(
+        text.contains("Priced from compiled-in prices of")
+            && text.contains("the AWS Price List API could not be read"),
+        "{text}"
+    );
 
     let morning = off.handle(tick(MORNING)).await.expect("morning tick");
     assert_eq!(action_of(&morning, "web"), "wake", "{morning}");

@@ -16,7 +16,7 @@ use aws_sdk_ecs::Client;
 use chrono::DateTime;
 
 use crate::error::{Error, Result};
-use crate::model::service::{DeploymentSnapshot, ServiceSnapshot};
+use crate::model::service::{DeploymentSnapshot, ProviderShare, ServiceSnapshot};
 
 /// DescribeServices takes at most this many services per call.
 pub const DESCRIBE_SERVICES_BATCH: usize = 10;
@@ -104,6 +104,16 @@ fn snapshot(cluster: &str, s: &Service) -> ServiceSnapshot {
             })
             .collect(),
         tags: tag_map(s.tags.as_deref()),
+        launch_type: s.launch_type().map(|l| l.as_str().to_string()),
+        capacity_providers: s
+            .capacity_provider_strategy()
+            .iter()
+            .map(|c| ProviderShare {
+                provider: c.capacity_provider().to_string(),
+                base: c.base(),
+                weight: c.weight(),
+            })
+            .collect(),
     }
 }
 
@@ -185,4 +195,53 @@ pub async fn untag_resource(client: &Client, arn: &str, keys: &[&str]) -> Result
         .await
         .map_err(|e| Error::aws("UntagResource", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{CapacityProviderStrategyItem, LaunchType};
+
+    use super::*;
+
+    #[test]
+    fn a_snapshot_carries_the_launch_type_or_the_capacity_provider_strategy() {
+        let item = |provider: &str, base: i32, weight: i32| {
+            CapacityProviderStrategyItem::builder()
+                .capacity_provider(provider)
+                .base(base)
+                .weight(weight)
+                .build()
+                .expect("a strategy item")
+        };
+        let spot = Service::builder()
+            .service_arn("arn:aws:ecs:eu-west-1:123456789012:service/dev/batch")
+            .service_name("batch")
+            .capacity_provider_strategy(item("FARGATE", 1, 1))
+            .capacity_provider_strategy(item("FARGATE_SPOT", 0, 3))
+            .build();
+        let s = snapshot("dev", &spot);
+        assert_eq!(s.launch_type, None);
+        assert_eq!(
+            s.capacity_providers,
+            [
+                ProviderShare {
+                    provider: "FARGATE".into(),
+                    base: 1,
+                    weight: 1
+                },
+                ProviderShare {
+                    provider: "FARGATE_SPOT".into(),
+                    base: 0,
+                    weight: 3
+                }
+            ]
+        );
+        let fargate = Service::builder()
+            .service_arn("arn:aws:ecs:us-east-1:123456789012:service/dev/web")
+            .launch_type(LaunchType::Fargate)
+            .build();
+        let s = snapshot("dev", &fargate);
+        assert_eq!(s.launch_type.as_deref(), Some("FARGATE"));
+        assert!(s.capacity_providers.is_empty());
+    }
 }

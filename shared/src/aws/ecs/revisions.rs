@@ -2,12 +2,15 @@
 
 use std::collections::BTreeMap;
 
-use aws_sdk_ecs::types::{SortOrder, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus};
+use aws_sdk_ecs::types::{
+    CpuArchitecture, SortOrder, TaskDefinition, TaskDefinitionField, TaskDefinitionStatus,
+};
 use aws_sdk_ecs::Client;
 
 use crate::error::{Error, Result};
 
 use super::{tag_list, tag_map};
+use crate::model::price::{Arch, TaskSize, FREE_STORAGE_GIB};
 use crate::model::revision::{revision_number, AwsLogs};
 
 /// A task-definition revision as DescribeTaskDefinition returned it. Kept whole, because the
@@ -39,10 +42,22 @@ impl Revision {
             .collect()
     }
 
-    /// Task-level CPU units and memory MiB, when set.
-    pub fn size(&self) -> (Option<f64>, Option<f64>) {
-        let num = |v: Option<&str>| v.and_then(|v| v.parse::<f64>().ok());
-        (num(self.0.cpu()), num(self.0.memory()))
+    /// What one Fargate task of it is billed for: its task-level CPU units and memory MiB as
+    /// vCPU and GB (nothing when unset), its CPU architecture and its ephemeral storage.
+    pub fn billed_size(&self) -> TaskSize {
+        let num = |v: Option<&str>| v.and_then(|v| v.trim().parse::<f64>().ok()).unwrap_or(0.0);
+        TaskSize {
+            vcpu: num(self.0.cpu()) / 1024.0,
+            gb: num(self.0.memory()) / 1024.0,
+            arch: match self.0.runtime_platform().and_then(|p| p.cpu_architecture()) {
+                Some(CpuArchitecture::Arm64) => Arch::Arm,
+                _ => Arch::X86,
+            },
+            storage_gib: self
+                .0
+                .ephemeral_storage()
+                .map_or(FREE_STORAGE_GIB, |e| f64::from(e.size_in_gib())),
+        }
     }
 
     /// The containers that log with `awslogs`, and where.
@@ -198,4 +213,46 @@ pub async fn deregister_task_definition(client: &Client, arn: &str) -> Result<()
         .await
         .map_err(|e| Error::aws("DeregisterTaskDefinition", e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_ecs::types::{EphemeralStorage, RuntimePlatform};
+
+    use super::*;
+    use crate::model::price::{Arch, TaskSize};
+
+    #[test]
+    fn a_task_is_billed_for_its_task_level_size_architecture_and_ephemeral_storage() {
+        let base = || TaskDefinition::builder().cpu("512").memory("1024").build();
+        assert_eq!(
+            Revision::from_sdk(base()).billed_size(),
+            TaskSize {
+                vcpu: 0.5,
+                gb: 1.0,
+                arch: Arch::X86,
+                storage_gib: 20.0
+            },
+            "no platform, no storage: x86 and the free 20 GiB"
+        );
+        let mut arm = base();
+        arm.runtime_platform = Some(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::Arm64)
+                .build(),
+        );
+        arm.ephemeral_storage = Some(EphemeralStorage::builder().size_in_gib(120).build());
+        let size = Revision::from_sdk(arm).billed_size();
+        assert_eq!((size.arch, size.storage_gib), (Arch::Arm, 120.0));
+        let mut x86 = base();
+        x86.runtime_platform = Some(
+            RuntimePlatform::builder()
+                .cpu_architecture(CpuArchitecture::X8664)
+                .build(),
+        );
+        assert_eq!(Revision::from_sdk(x86).billed_size().arch, Arch::X86);
+        // An EC2 revision without task-level sizes: nothing billed by Fargate.
+        let none = Revision::from_sdk(TaskDefinition::builder().build()).billed_size();
+        assert_eq!((none.vcpu, none.gb), (0.0, 0.0));
+    }
 }

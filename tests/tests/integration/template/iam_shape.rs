@@ -20,6 +20,8 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
         "tag:GetResources",
         "cloudwatch:GetMetricData",
         "elasticloadbalancing:DescribeTargetHealth",
+        // The Price List has no resource types (off-hours' savings estimate).
+        "pricing:GetProducts",
     ];
     let must_be_conditioned = [
         "ecs:ListTasks",
