@@ -113,6 +113,8 @@ pub mod catalogue {
     pub const CAUSE: &str = "Cause";
     /// The `Severity` dimension: an alarm's routing severity (`critical`, `warning`, `info`).
     pub const SEVERITY: &str = "Severity";
+    /// The `Service` dimension: an off-hours service, `<cluster>/<service>`.
+    pub const SERVICE: &str = "Service";
 
     /// Every function, after its job: the AWS calls of the invocation.
     pub const AWS_CALLS: Metric = Metric::count("AwsCalls");
@@ -144,10 +146,10 @@ pub mod catalogue {
     pub const ERRORS: Metric = Metric::count("Errors");
     /// Services asleep after the tick (put to sleep now or earlier): a gauge, one value per
     /// tick. Its average over a period times the period's hours is the service-hours asleep.
-    pub const SERVICES_ASLEEP: Metric = Metric::count("ServicesAsleep");
+    pub const SERVICES_ASLEEP: Metric = Metric::count("ServicesAsleep").by(SERVICE);
     /// The estimate of what the services put to sleep by this tick save until on-hours, in US
     /// dollars: its sum over a period is that period's estimated savings.
-    pub const ESTIMATED_SAVINGS_USD: Metric = Metric::amount("EstimatedSavingsUSD");
+    pub const ESTIMATED_SAVINGS_USD: Metric = Metric::amount("EstimatedSavingsUSD").by(SERVICE);
 
     // deploy-gate
     pub const PASSED: Metric = Metric::count("Passed");
@@ -294,8 +296,13 @@ impl Metrics {
 
     /// Adds a count to the metric's total and to its breakdown for `value` of its key. A metric
     /// declared without a key has only its total.
-    pub fn count_by(mut self, metric: &Metric, key_value: &str, value: usize) -> Self {
-        add(&mut self.totals, metric, value as f64);
+    pub fn count_by(self, metric: &Metric, key_value: &str, value: usize) -> Self {
+        self.amount_by(metric, key_value, value as f64)
+    }
+
+    /// Adds a number to the metric's total and to its breakdown for `key_value` of its key.
+    pub fn amount_by(mut self, metric: &Metric, key_value: &str, value: f64) -> Self {
+        add(&mut self.totals, metric, value);
         let Some(key) = metric.by else {
             return self;
         };
@@ -325,7 +332,7 @@ impl Metrics {
                 self.breakdowns.len() - 1
             }
         };
-        add(&mut self.breakdowns[at].values, metric, value as f64);
+        add(&mut self.breakdowns[at].values, metric, value);
         self
     }
 

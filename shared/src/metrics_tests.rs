@@ -36,7 +36,11 @@ fn value(metrics: Metrics, name: &str, key: Option<(&str, &str)>) -> Option<f64>
         let v: Value = serde_json::from_str(line).ok()?;
         let matches = match key {
             Some((k, value)) => v[k] == value,
-            None => v.get("Cause").is_none() && v.get("Severity").is_none(),
+            None => {
+                v.get("Cause").is_none()
+                    && v.get("Severity").is_none()
+                    && v.get("Service").is_none()
+            }
         };
         if matches {
             v[name].as_f64()
@@ -220,6 +224,7 @@ fn tick(services: Vec<Planned>, savings: Option<f64>) -> TickReport {
         services,
         estimated_savings: savings,
         price_basis: vec![],
+        savings_by_service: BTreeMap::new(),
         notification_id: None,
         notification_error: None,
         tag_problems: vec![],
@@ -244,11 +249,18 @@ fn off_hours_emits_its_catalogue_with_services_asleep_and_the_savings() {
         ],
         Some(1.75),
     );
+    let mut night = night;
+    night.savings_by_service = BTreeMap::from([("dev/web".to_string(), 1.75)]);
     check::<OffHours<FakeAws>>(catalogue::OFF_HOURS, std::slice::from_ref(&night));
     let m = || OffHours::<FakeAws>::metrics(&night, Metrics::new("off-hours"));
     // Put to sleep now, and asleep already; not the one at zero that off-hours left alone.
     assert_eq!(value(m(), "ServicesAsleep", None), Some(2.0));
     assert_eq!(value(m(), "EstimatedSavingsUSD", None), Some(1.75));
+    // Each service under its own Service too: the weekly account's per-service figures.
+    assert_eq!(
+        value(m(), "EstimatedSavingsUSD", Some(("Service", "dev/web"))),
+        Some(1.75)
+    );
     assert_eq!(value(m(), "Services", None), Some(5.0));
     let morning = tick(vec![planned(OffAction::Wake, restore)], None);
     let m = OffHours::<FakeAws>::metrics(&morning, Metrics::new("off-hours"));

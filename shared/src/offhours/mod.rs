@@ -46,6 +46,13 @@ pub struct TickReport {
     pub services: Vec<Planned>,
     #[serde(rename = "estimatedSavings", skip_serializing_if = "Option::is_none")]
     pub estimated_savings: Option<f64>,
+    /// What each service put to sleep by this tick saves (`<cluster>/<service>`, dollars, not
+    /// rounded): its metrics' breakdown.
+    #[serde(
+        rename = "savingsByService",
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub savings_by_service: BTreeMap<String, f64>,
     /// What the estimate was priced on ([`pricing::basis`]).
     #[serde(rename = "priceBasis", skip_serializing_if = "Vec::is_empty")]
     pub price_basis: Vec<String>,
@@ -212,6 +219,7 @@ impl<P: OffHoursPorts> OffHours<P> {
         // Counted over the services that did go to sleep, each at its region's prices, each
         // until its own calendar wakes it.
         let mut price_basis = vec![];
+        let mut by_service = BTreeMap::new();
         let savings = match sizes.filter(|_| planned.iter().any(|(_, p)| p.action == Action::Sleep))
         {
             None => None,
@@ -235,6 +243,7 @@ impl<P: OffHoursPorts> OffHours<P> {
                         }),
                     &prices,
                 );
+                by_service = plan::savings_by_service(&planned, &sizes, &hours, &prices);
                 Some(plan::savings(&planned, &sizes, hours, &prices))
             }
         };
@@ -245,6 +254,7 @@ impl<P: OffHoursPorts> OffHours<P> {
             now: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             services,
             estimated_savings: savings,
+            savings_by_service: by_service,
             price_basis,
             notification_id: None,
             notification_error: None,
@@ -729,24 +739,39 @@ impl<P: OffHoursPorts> Job for OffHours<P> {
         };
         use crate::metrics::catalogue;
         // Asleep after this tick: put to sleep now, or found asleep (left as it is, with the
-        // capacity its record holds).
-        let asleep = report
+        // capacity its record holds); each counts once under its own Service too, so a week's
+        // sum times the tick's quarter hour is its service-hours asleep.
+        let asleep: Vec<String> = report
             .services
             .iter()
             .filter(|p| {
                 p.action == Action::Sleep || (p.action == Action::None && p.restore.is_some())
             })
-            .count();
+            .map(|p| format!("{}/{}", p.cluster, p.service))
+            .collect();
+        let metrics = asleep.iter().fold(metrics, |m, service| {
+            m.count_by(&catalogue::SERVICES_ASLEEP, service, 1)
+        });
+        let metrics = report
+            .savings_by_service
+            .iter()
+            .fold(metrics, |m, (service, saved)| {
+                m.amount_by(&catalogue::ESTIMATED_SAVINGS_USD, service, *saved)
+            });
         metrics
             .count(&catalogue::SERVICES, report.services.len())
             .count(&catalogue::SLEPT, count(Action::Sleep))
             .count(&catalogue::WOKE, count(Action::Wake))
             .count(&catalogue::SKIPPED, count(Action::Skip))
             .count(&catalogue::ERRORS, count(Action::Error))
-            .count(&catalogue::SERVICES_ASLEEP, asleep)
+            .count(&catalogue::SERVICES_ASLEEP, 0)
             .amount(
                 &catalogue::ESTIMATED_SAVINGS_USD,
-                report.estimated_savings.unwrap_or(0.0),
+                if report.savings_by_service.is_empty() {
+                    report.estimated_savings.unwrap_or(0.0)
+                } else {
+                    0.0
+                },
             )
     }
 

@@ -177,6 +177,7 @@ mod tests {
             }],
             estimated_savings: Some(0.23),
             price_basis: vec![],
+            savings_by_service: Default::default(),
             notification_id: None,
             notification_error: None,
             tag_problems: vec![],

@@ -122,7 +122,21 @@ pub fn savings(
     hours: impl Fn(&ServiceSnapshot) -> f64,
     prices: &BTreeMap<String, Priced>,
 ) -> f64 {
-    let total: f64 = planned
+    let total: f64 = savings_by_service(planned, sizes, hours, prices)
+        .values()
+        .sum();
+    (total * 100.0).round() / 100.0
+}
+
+/// [`savings`] per service (`<cluster>/<service>`), not rounded: what each service put to
+/// sleep saves.
+pub fn savings_by_service(
+    planned: &[(ServiceSnapshot, Planned)],
+    sizes: &BTreeMap<String, TaskSize>,
+    hours: impl Fn(&ServiceSnapshot) -> f64,
+    prices: &BTreeMap<String, Priced>,
+) -> BTreeMap<String, f64> {
+    planned
         .iter()
         .filter(|(_, p)| p.action == Action::Sleep)
         .filter_map(|(s, p)| {
@@ -133,10 +147,10 @@ pub fn savings(
                 .get(region)
                 .cloned()
                 .unwrap_or_else(|| Priced::compiled_in(region));
-            Some(hours(s) * super::pricing::hourly(s, r.desired, &size, &priced.prices))
+            let saved = hours(s) * super::pricing::hourly(s, r.desired, &size, &priced.prices);
+            Some((format!("{}/{}", s.cluster, s.name), saved))
         })
-        .sum();
-    (total * 100.0).round() / 100.0
+        .collect()
 }
 
 /// Decides one service.
