@@ -12,10 +12,10 @@ CHECKOV_VENV := .venv-checkov
 TOOLS := $(SAM_VENV)/.installed $(CHECKOV_VENV)/.installed
 PIP_FLAGS := --quiet --disable-pip-version-check
 # The Lambda functions (binary name = function name).
-FUNCTIONS := deployer task-watcher alarm-notifier off-hours deploy-gate
+FUNCTIONS := deployer task-watcher alarm-notifier off-hours deploy-gate weekly-account
 
 .PHONY: all venv tools build test demo lint fmt bench aarch64 lambda sam-build clean \
-	build-DeployerFunction build-TaskWatcherFunction build-AlarmNotifierFunction build-OffHoursFunction build-DeployGateFunction
+	build-DeployerFunction build-TaskWatcherFunction build-AlarmNotifierFunction build-OffHoursFunction build-DeployGateFunction build-WeeklyAccountFunction
 
 all: test
 
@@ -103,12 +103,14 @@ build-OffHoursFunction:
 	$(LAMBDA_BUILD) -p off-hours && cp $(LAMBDA_DIST)/off-hours/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 build-DeployGateFunction:
 	$(LAMBDA_BUILD) -p deploy-gate && cp $(LAMBDA_DIST)/deploy-gate/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
+build-WeeklyAccountFunction:
+	$(LAMBDA_BUILD) -p weekly-account && cp $(LAMBDA_DIST)/weekly-account/bootstrap "$(ARTIFACTS_DIR)/bootstrap"
 
 # `sam build` as a user runs it (sam/samconfig.toml: in source, parallel, not cached), then a
-# check that it gave five arm64 bootstraps.
+# check that it gave six arm64 bootstraps.
 sam-build: tools aarch64
 	cd sam && PATH="$(abspath $(SAM_VENV))/bin:$$PATH" SAM_CLI_TELEMETRY=0 sam build --config-env dev
-	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction DeployGateFunction
+	@$(PY) tools/check_bootstraps.py sam/.aws-sam/build DeployerFunction TaskWatcherFunction AlarmNotifierFunction OffHoursFunction DeployGateFunction WeeklyAccountFunction
 
 clean:
 	cargo clean

@@ -25,6 +25,8 @@ pub mod tags;
 #[cfg(feature = "tasks")]
 pub mod tasks;
 pub mod telemetry;
+#[cfg(feature = "weekly")]
+pub mod weekly;
 // The in-memory fake; each job implements its own ports for it, beside them (a build of one
 // job's tests uses part of it).
 #[cfg(test)]

@@ -151,6 +151,9 @@ pub mod catalogue {
     /// dollars: its sum over a period is that period's estimated savings.
     pub const ESTIMATED_SAVINGS_USD: Metric = Metric::amount("EstimatedSavingsUSD").by(SERVICE);
 
+    // weekly-account
+    pub const WEEKLY_ACCOUNTS: Metric = Metric::count("WeeklyAccounts");
+
     // deploy-gate
     pub const PASSED: Metric = Metric::count("Passed");
     pub const FAILED: Metric = Metric::count("Failed");
@@ -202,14 +205,19 @@ pub mod catalogue {
         name: "deploy-gate",
         metrics: &[PASSED, FAILED, WAITING, AWS_CALLS],
     };
+    pub const WEEKLY_ACCOUNT: Function = Function {
+        name: "weekly-account",
+        metrics: &[WEEKLY_ACCOUNTS, AWS_CALLS],
+    };
 
     /// Every function that emits metrics.
-    pub const ALL: [Function; 5] = [
+    pub const ALL: [Function; 6] = [
         DEPLOYER,
         TASK_WATCHER,
         ALARM_NOTIFIER,
         OFF_HOURS,
         DEPLOY_GATE,
+        WEEKLY_ACCOUNT,
     ];
 
     /// The function of that name.

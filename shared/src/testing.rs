@@ -136,6 +136,9 @@ pub struct FakeState {
     /// One-shot schedules created.
     #[cfg(feature = "deploy")]
     pub schedules: Vec<crate::aws::scheduler::OneShot>,
+    /// Metric datapoints (the weekly account reads them back).
+    #[cfg(feature = "weekly")]
+    pub points: Vec<crate::weekly::fake::Point>,
     /// What the deploy-gate's reads find.
     #[cfg(feature = "gate")]
     pub gate: crate::gate::fake::GateWorld,

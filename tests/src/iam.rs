@@ -1028,6 +1028,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             )
         }
         ("CloudWatch", "GetMetricData") => one("cloudwatch:GetMetricData", "*", &[]),
+        ("CloudWatch", "ListMetrics") => one("cloudwatch:ListMetrics", "*", &[]),
         // The Price List supports no resource-level permissions.
         ("Pricing", "GetProducts") => one("pricing:GetProducts", "*", &[]),
         ("Elastic Load Balancing v2", "DescribeTargetHealth") => {

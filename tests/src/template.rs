@@ -27,13 +27,14 @@ pub const ENVIRONMENT: &str = "demo";
 /// The CloudFormation stack's name.
 pub const STACK_NAME: &str = "autopilot-demo";
 
-/// The five functions: (binary name, logical id of its `AWS::Serverless::Function`).
-pub const FUNCTIONS: [(&str, &str); 5] = [
+/// The six functions: (binary name, logical id of its `AWS::Serverless::Function`).
+pub const FUNCTIONS: [(&str, &str); 6] = [
     ("deployer", "DeployerFunction"),
     ("task-watcher", "TaskWatcherFunction"),
     ("alarm-notifier", "AlarmNotifierFunction"),
     ("off-hours", "OffHoursFunction"),
     ("deploy-gate", "DeployGateFunction"),
+    ("weekly-account", "WeeklyAccountFunction"),
 ];
 
 /// The deployed name of a function (`<project>-<environment>-<binary>`) in the tests' stack.

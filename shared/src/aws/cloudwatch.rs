@@ -282,6 +282,121 @@ pub async fn target_group_traffic(
     Ok(traffic)
 }
 
+/// GetMetricData takes at most this many queries per call.
+pub const METRIC_DATA_QUERIES: usize = 500;
+
+/// The values a metric's dimension `key` takes, for one `Function` (ListMetrics, paginated;
+/// CloudWatch lists what had data in the last two weeks).
+pub async fn dimension_values(
+    client: &Client,
+    namespace: &str,
+    metric: &str,
+    function: &str,
+    key: &str,
+) -> Result<Vec<String>> {
+    use aws_sdk_cloudwatch::types::DimensionFilter;
+    let mut values = std::collections::BTreeSet::new();
+    let mut pages = client
+        .list_metrics()
+        .namespace(namespace)
+        .metric_name(metric)
+        .dimensions(
+            DimensionFilter::builder()
+                .name("Function")
+                .value(function)
+                .build(),
+        )
+        .dimensions(DimensionFilter::builder().name(key).build())
+        .into_paginator()
+        .send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| Error::aws("ListMetrics", e))?;
+        for m in page.metrics() {
+            if let Some(v) = m
+                .dimensions()
+                .iter()
+                .find(|d| d.name() == Some(key))
+                .and_then(|d| d.value())
+            {
+                values.insert(v.to_string());
+            }
+        }
+    }
+    Ok(values.into_iter().collect())
+}
+
+/// One series to sum: a metric with its dimensions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Series {
+    pub name: String,
+    pub dimensions: Vec<(String, String)>,
+}
+
+/// The sums of `series` over each of `weeks` consecutive 7-day periods ending at `end`, oldest
+/// first (GetMetricData, 500 queries a call, a period of 7 days, statistic Sum). A series
+/// without data sums to 0.
+pub async fn weekly_sums(
+    client: &Client,
+    namespace: &str,
+    series: &[Series],
+    end: DateTime<Utc>,
+    weeks: u32,
+) -> Result<Vec<Vec<f64>>> {
+    use aws_sdk_cloudwatch::types::{Dimension, Metric, MetricDataQuery, MetricStat};
+    let week = Duration::days(7);
+    let start = end - week * weeks as i32;
+    let at = |t: DateTime<Utc>| aws_smithy_types::DateTime::from_secs(t.timestamp());
+    let mut out = vec![vec![0.0; weeks as usize]; series.len()];
+    for (batch, chunk) in series.chunks(METRIC_DATA_QUERIES).enumerate() {
+        let queries = chunk.iter().enumerate().map(|(i, s)| {
+            let mut metric = Metric::builder().namespace(namespace).metric_name(&s.name);
+            for (k, v) in &s.dimensions {
+                metric = metric.dimensions(Dimension::builder().name(k).value(v).build());
+            }
+            MetricDataQuery::builder()
+                .id(format!("s{}", batch * METRIC_DATA_QUERIES + i))
+                .metric_stat(
+                    MetricStat::builder()
+                        .metric(metric.build())
+                        .period(week.num_seconds() as i32)
+                        .stat("Sum")
+                        .build(),
+                )
+                .return_data(true)
+                .build()
+        });
+        let mut pages = client
+            .get_metric_data()
+            .set_metric_data_queries(Some(queries.collect()))
+            .start_time(at(start))
+            .end_time(at(end))
+            .into_paginator()
+            .send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| Error::aws("GetMetricData", e))?;
+            for r in page.metric_data_results() {
+                let Some(index) = r
+                    .id()
+                    .and_then(|id| id.strip_prefix('s'))
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .filter(|i| *i < series.len())
+                else {
+                    continue;
+                };
+                for (t, v) in r.timestamps().iter().zip(r.values()) {
+                    // The period a datapoint belongs to, by its start.
+                    let from_start = t.secs() - start.timestamp();
+                    let w = from_start.div_euclid(week.num_seconds());
+                    if (0..i64::from(weeks)).contains(&w) {
+                        out[index][w as usize] += v;
+                    }
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use aws_sdk_cloudwatch::operation::describe_alarms::DescribeAlarmsOutput;

@@ -11,6 +11,7 @@ mod ecs_task;
 mod sns_alarm;
 
 use aws_lambda_events::event::eventbridge::EventBridgeEvent;
+use chrono::{DateTime, Utc};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
@@ -155,6 +156,24 @@ pub fn sqs_records(v: &Value) -> Option<Result<Vec<SqsRecord>>> {
             })
             .collect(),
     )
+}
+
+/// A scheduled event's time: its `time`, else the clock (an invocation by hand).
+pub fn scheduled_time(event: &Value) -> Result<DateTime<Utc>> {
+    let Some(obj) = event.as_object() else {
+        return Err(Error::bad_event(
+            "the event must be a JSON object (a scheduled event)",
+        ));
+    };
+    match obj.get("time") {
+        None | Some(Value::Null) => Ok(Utc::now()),
+        Some(Value::String(t)) => DateTime::parse_from_rfc3339(t)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(|_| Error::bad_event(format!("time: {t:?} is not an RFC 3339 time"))),
+        Some(other) => Err(Error::bad_event(format!(
+            "time: must be a string, got {other}"
+        ))),
+    }
 }
 
 pub(crate) fn json_kind(v: &Value) -> &'static str {

@@ -86,20 +86,7 @@ pub fn alarms_to_touch<'a>(
 
 /// The tick's time: the scheduled event's `time`, else the clock.
 pub fn tick_time(event: &Value) -> Result<DateTime<Utc>> {
-    let Some(obj) = event.as_object() else {
-        return Err(Error::bad_event(
-            "the event must be a JSON object (a scheduled event)",
-        ));
-    };
-    match obj.get("time") {
-        None | Some(Value::Null) => Ok(Utc::now()),
-        Some(Value::String(t)) => DateTime::parse_from_rfc3339(t)
-            .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| Error::bad_event(format!("time: {t:?} is not an RFC 3339 time"))),
-        Some(other) => Err(Error::bad_event(format!(
-            "time: must be a string, got {other}"
-        ))),
-    }
+    crate::events::scheduled_time(event)
 }
 
 /// Whether no deployment is replacing another: one deployment, and not rolling out.

@@ -18,6 +18,7 @@ use autopilot_core::offhours::{OffHours, OffHoursConfig};
 use autopilot_core::runtime::Handler;
 use autopilot_core::tags;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
+use autopilot_core::weekly::{WeeklyAccount, WeeklyConfig};
 use integration_tests::emulator::{Emulator, ACCOUNT, REGION};
 use integration_tests::faults::{Fault, Rule as FaultRule, Seen};
 use integration_tests::iam::{
@@ -1143,6 +1144,36 @@ async fn the_gates_calls_are_allowed_by_resource_in_stack_scope() {
 #[tokio::test]
 async fn the_gates_calls_are_allowed_by_resource_in_account_scope() {
     gate_tour("account").await;
+}
+
+/// The weekly account: ListMetrics, GetMetricData, and its message.
+async fn weekly_tour(scope: &'static str) {
+    let tour = Tour::start(scope, &[]).await;
+    let config = tour
+        .config("weekly-account", WeeklyConfig::from)
+        .expect("config from the template");
+    assert_eq!(config.install, "autopilot-demo");
+    let weekly = WeeklyAccount::new(tour.clients(), config);
+    weekly
+        .handle(sample_event("off-hours/scheduled-event.json"))
+        .await
+        .expect("the week's account");
+    tour.assert_made(&[
+        "CloudWatch.ListMetrics",
+        "CloudWatch.GetMetricData",
+        "SNS.Publish",
+    ]);
+    tour.assert_allowed("WeeklyAccountFunction").await;
+}
+
+#[tokio::test]
+async fn the_weekly_accounts_calls_are_allowed_by_resource_in_stack_scope() {
+    weekly_tour("stack").await;
+}
+
+#[tokio::test]
+async fn the_weekly_accounts_calls_are_allowed_by_resource_in_account_scope() {
+    weekly_tour("account").await;
 }
 
 async fn task_watcher_tour(scope: &'static str) {

@@ -15,3 +15,4 @@ mod lambda_runtime;
 mod off_hours;
 mod task_watcher;
 mod template;
+mod weekly;

@@ -516,6 +516,22 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
         }
     }
     assert_eq!(rules.len(), 6, "{rules:?}");
+    // The weekly account runs on an EventBridge Scheduler schedule, not a rule of the bus
+    // (the emulator's CloudFormation reports the schedule created without creating it: its
+    // properties are checked in the translated template).
+    let t = translate();
+    let weekly = resources(&t)
+        .values()
+        .find(|r| r["Type"] == "AWS::Scheduler::Schedule")
+        .expect("the weekly schedule");
+    assert_eq!(
+        weekly["Properties"]["ScheduleExpression"],
+        json!({"Fn::Sub": "cron(0 ${WeeklyAccountHour} ? * ${WeeklyAccountDay} *)"})
+    );
+    assert_eq!(
+        weekly["Properties"]["Target"]["Arn"],
+        json!({"Fn::GetAtt": ["WeeklyAccountFunction", "Arn"]})
+    );
     assert_eq!(
         by_suffix("ticks").schedule.as_deref(),
         Some("cron(0/15 * * * ? *)")
@@ -531,7 +547,7 @@ async fn the_functions_and_their_rules_are_wired_to_the_stack() {
         .iter()
         .map(|f| f["FunctionName"].as_str().unwrap_or_default().to_string())
         .collect();
-    assert_eq!(names.len(), 4, "{names:?}");
+    assert_eq!(names.len(), 5, "{names:?}");
     assert!(!names.contains(&function_name("off-hours")));
     assert!(DeployedStack::rules(&emu)
         .iter()

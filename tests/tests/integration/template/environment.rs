@@ -15,6 +15,7 @@ pub(super) fn read_config(
         "alarm-notifier" => AlarmNotifierConfig::from(&source).map(|_| ()),
         "off-hours" => OffHoursConfig::from(&source).map(|_| ()),
         "deploy-gate" => GateConfig::from(&source).map(|_| ()),
+        "weekly-account" => WeeklyConfig::from(&source).map(|_| ()),
         other => panic!("unknown function {other}"),
     };
     built

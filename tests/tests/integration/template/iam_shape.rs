@@ -19,6 +19,7 @@ fn a_wildcard_resource_only_where_the_action_takes_nothing_narrower() {
         "application-autoscaling:RegisterScalableTarget",
         "tag:GetResources",
         "cloudwatch:GetMetricData",
+        "cloudwatch:ListMetrics",
         "elasticloadbalancing:DescribeTargetHealth",
         // The Price List has no resource types (off-hours' savings estimate).
         "pricing:GetProducts",

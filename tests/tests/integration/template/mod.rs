@@ -13,6 +13,7 @@ use autopilot_core::deploy::DeployerConfig;
 use autopilot_core::gate::GateConfig;
 use autopilot_core::offhours::OffHoursConfig;
 use autopilot_core::tasks::TaskWatcherConfig;
+use autopilot_core::weekly::WeeklyConfig;
 use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
 use integration_tests::iam::{actions, role_statements_in};

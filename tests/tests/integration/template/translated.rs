@@ -184,8 +184,8 @@ fn service_alarms_reach_chat_only_through_the_alarm_notifier() {
         .collect();
     assert_eq!(
         own.len(),
-        7,
-        "5 function error alarms and 2 queue alarms: {own:?}"
+        8,
+        "6 function error alarms and 2 queue alarms: {own:?}"
     );
     for (id, a) in own {
         let p = &a["Properties"];
