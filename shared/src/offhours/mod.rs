@@ -230,7 +230,7 @@ impl<P: OffHoursPorts> OffHours<P> {
                         }),
                     &prices,
                 );
-                by_service = plan::savings_by_service(&planned, &sizes, &hours, &prices);
+                by_service = plan::savings_by_service(&planned, &sizes, hours, &prices);
                 Some(plan::savings(&planned, &sizes, hours, &prices))
             }
         };
