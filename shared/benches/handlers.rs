@@ -553,6 +553,7 @@ fn tick_once(raw: &str, s: &TickState) -> Option<(String, String)> {
         services: planned,
         estimated_savings: Some((savings * 100.0).round() / 100.0),
         price_basis: vec![],
+        savings_by_service: BTreeMap::new(),
         notification_id: None,
         notification_error: None,
         tag_problems: vec![],
