@@ -211,7 +211,12 @@ pub fn notice(
         start.format("%a %d %b"),
         end.format("%a %d %b %Y")
     );
-    let mut headline = vec![format!("{} deploys", n(this.completed))];
+    let deploys = if this.completed == 1.0 {
+        "deploy"
+    } else {
+        "deploys"
+    };
+    let mut headline = vec![format!("{} {deploys}", n(this.completed))];
     if this.failed + this.rolled_back > 0.0 {
         headline.push(format!(
             "{} failed or rolled back",
@@ -274,9 +279,13 @@ pub fn notice(
                 largest(&this.saved_by_service, 5, dollars)
             )
         };
+        let hours = if this.service_hours_asleep < 10.0 {
+            format!("{:.1}", plain(this.service_hours_asleep))
+        } else {
+            n(this.service_hours_asleep)
+        };
         lines.push(format!(
-            "Asleep: {} service-hours, about {} of Fargate saved ({}){services}.",
-            n(this.service_hours_asleep),
+            "Asleep: {hours} service-hours, about {} of Fargate saved ({}){services}.",
             dollars(this.saved),
             change(this.saved, last.saved, dollars)
         ));

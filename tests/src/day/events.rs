@@ -193,6 +193,12 @@ impl Day<'_> {
             Duration::from_secs(60),
         );
         self.step.ran.push((binary.to_string(), n));
+        self.emf.extend(
+            run.output
+                .lines()
+                .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+                .filter(|v| v.get("_aws").is_some()),
+        );
         let mut results = vec![];
         for inv in &run.invocations {
             match inv {

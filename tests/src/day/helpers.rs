@@ -149,6 +149,13 @@ pub(super) fn summary(binary: &str, v: &Value) -> String {
             s(&v["severity"]),
             v["published"]
         ),
+        "weekly-account" => format!(
+            "the week ending {}: {} deploys completed, {} stops, {} service-hours asleep",
+            s(&v["weekEnding"]),
+            v["thisWeek"]["completed"],
+            v["thisWeek"]["stops"],
+            v["thisWeek"]["serviceHoursAsleep"]
+        ),
         _ => v["services"]
             .as_array()
             .into_iter()

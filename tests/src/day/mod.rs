@@ -177,6 +177,9 @@ struct Day<'n> {
     worker: String,
     facts: BTreeMap<String, String>,
     step: StepRecord,
+    /// The Embedded Metric Format records the functions printed, as Lambda's log pipeline
+    /// would turn them into metrics (the weekly account reads them back).
+    emf: Vec<Value>,
 }
 
 /// Plays the whole day; everything it started is stopped when it returns, whatever the outcome.
@@ -306,6 +309,7 @@ impl<'n> Day<'n> {
             worker: format!("{}-worker-{}", names.project, names.environment),
             facts: BTreeMap::new(),
             step: StepRecord::default(),
+            emf: vec![],
             emu,
             deployed,
             stack,
@@ -509,6 +513,7 @@ impl<'n> Day<'n> {
         self.evening(evening).await?;
         self.keep_awake_ends(late).await?;
         self.morning(morning).await?;
+        self.weekly_account().await?;
         set_step("");
         self.narrator.say(&format!(
             "\n== The day is over: {} steps, {} checks passed. Stopping the emulator. ==",

@@ -342,3 +342,99 @@ impl Day<'_> {
         Ok(())
     }
 }
+
+impl Day<'_> {
+    /// The next Monday: the weekly account reads back what the day's functions emitted (their
+    /// EMF lines, put into the emulator's CloudWatch as Lambda's log pipeline would) and says
+    /// the week in one message.
+    pub(super) async fn weekly_account(&mut self) -> Result<(), StepFailed> {
+        self.begin("A week on: the weekly account");
+        let data = emf_data(&self.emf);
+        self.say(&format!(
+            "CloudWatch: PutMetricData of the day's {} EMF records ({} datapoints), as Lambda's log pipeline would",
+            self.emf.len(),
+            data.len()
+        ));
+        let cw = aws_sdk_cloudwatch::Client::new(&self.stack.sdk);
+        for chunk in data.chunks(500) {
+            cw.put_metric_data()
+                .namespace(autopilot_core::metrics::NAMESPACE)
+                .set_metric_data(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| self.failed(format!("PutMetricData: {e}")))?;
+        }
+        let now = Utc::now() + chrono::Duration::minutes(1);
+        let event = serde_json::json!({"version": "0", "id": "weekly", "detail-type": "Scheduled Event",
+            "source": "aws.scheduler", "account": crate::emulator::ACCOUNT,
+            "time": now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            "region": crate::emulator::REGION, "resources": [], "detail": {}});
+        self.say("Scheduler: the weekly schedule fires -> weekly-account");
+        let results = self.invoke("weekly-account", vec![event])?;
+        self.observe().await;
+        let this = &results[0]["thisWeek"];
+        self.check(
+            "the week counts the day's deploy",
+            this["completed"].as_f64() == Some(1.0),
+            &this.to_string(),
+        )?;
+        self.check(
+            "and its stop, by cause",
+            this["stopsByCause"]["out-of-memory"].as_f64() == Some(1.0),
+            &this.to_string(),
+        )?;
+        let told = self
+            .step
+            .chat
+            .iter()
+            .any(|n| n.to_string().contains("weekly-account"));
+        self.check("one message in the weekly thread", told, "")?;
+        self.end();
+        Ok(())
+    }
+}
+
+/// EMF records as CloudWatch datapoints: each metric of a record under each of its dimension
+/// sets, at the record's timestamp.
+fn emf_data(records: &[Value]) -> Vec<aws_sdk_cloudwatch::types::MetricDatum> {
+    use aws_sdk_cloudwatch::types::{Dimension, MetricDatum};
+    let mut out = vec![];
+    for r in records {
+        let ms = r["_aws"]["Timestamp"].as_i64().unwrap_or_default();
+        for directive in r["_aws"]["CloudWatchMetrics"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            for set in directive["Dimensions"].as_array().into_iter().flatten() {
+                for m in directive["Metrics"].as_array().into_iter().flatten() {
+                    let Some(name) = m["Name"].as_str() else {
+                        continue;
+                    };
+                    let Some(value) = r[name].as_f64() else {
+                        continue;
+                    };
+                    let mut d = MetricDatum::builder()
+                        .metric_name(name)
+                        .value(value)
+                        .timestamp(aws_smithy_types::DateTime::from_millis(ms));
+                    for key in set
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .filter_map(Value::as_str)
+                    {
+                        d = d.dimensions(
+                            Dimension::builder()
+                                .name(key)
+                                .value(r[key].as_str().unwrap_or_default())
+                                .build(),
+                        );
+                    }
+                    out.push(d.build());
+                }
+            }
+        }
+    }
+    out
+}
