@@ -376,12 +376,12 @@ impl Day<'_> {
         self.check(
             "the week counts the day's deploy",
             this["completed"].as_f64() == Some(1.0),
-            &this.to_string(),
+            this.to_string(),
         )?;
         self.check(
             "and its stop, by cause",
             this["stopsByCause"]["out-of-memory"].as_f64() == Some(1.0),
-            &this.to_string(),
+            this.to_string(),
         )?;
         let told = self
             .step
