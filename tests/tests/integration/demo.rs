@@ -35,7 +35,7 @@ async fn the_demo_plays_the_day_through_the_deployed_stack() {
     let worker = format!("service {}-worker-{}", names.project, names.environment);
     let steps = &record.steps;
     let t = titles(steps);
-    assert_eq!(t.len(), 10, "{t:?}");
+    assert_eq!(t.len(), 11, "{t:?}");
     for (title, start) in t.iter().zip([
         "A second service joins",
         "An image is pushed and deployed",
@@ -54,6 +54,18 @@ async fn the_demo_plays_the_day_through_the_deployed_stack() {
         t[8]
     );
     assert!(t[9].ends_with("07:00: on-hours again"), "{}", t[9]);
+    assert_eq!(t[10], "A week on: the weekly account");
+    // The week's message, read back from what the day's functions emitted.
+    let weekly = steps[10]
+        .chat
+        .iter()
+        .map(|n| n.to_string())
+        .find(|n| n.contains("weekly-account"))
+        .expect("the weekly message");
+    assert!(
+        weekly.contains("Deploys: 1 completed") && weekly.contains("out-of-memory 1"),
+        "{weekly}"
+    );
     for s in steps {
         assert!(!s.checks.is_empty(), "{} checked nothing", s.title);
     }
