@@ -247,3 +247,36 @@ fn the_install_name_is_checked_at_init() {
     let e = WeeklyConfig::from(&crate::config::Env::from_pairs(&env)).unwrap_err();
     assert!(e.to_string().contains("INSTALL"), "{e}");
 }
+
+/// Every figure the account reads is a metric a function emits: namespace, name, function and
+/// dimension keys, against the catalogue the functions count with.
+#[test]
+fn every_figure_the_account_reads_is_one_a_function_emits() {
+    let emitted = crate::metrics::identities();
+    let mut breakdowns = std::collections::BTreeMap::new();
+    for (_, metrics) in plan::TOLD {
+        for m in metrics.iter().filter(|m| m.by.is_some()) {
+            breakdowns.insert(m.name, vec!["some-value".to_string()]);
+        }
+    }
+    let figures = plan::figures("shop-prod", &breakdowns);
+    assert!(figures.iter().any(|f| f.by.is_some()));
+    for f in figures {
+        let mut dimensions = vec!["Function".to_string()];
+        if let Some((k, _)) = &f.by {
+            dimensions.push(k.to_string());
+        }
+        dimensions.sort();
+        let identity = crate::metrics::Identity {
+            namespace: crate::metrics::NAMESPACE.into(),
+            name: f.metric.into(),
+            function: f
+                .function
+                .strip_prefix("shop-prod-")
+                .unwrap_or_default()
+                .into(),
+            dimensions,
+        };
+        assert!(emitted.contains(&identity), "{identity:?} is not emitted");
+    }
+}
