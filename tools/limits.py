@@ -98,6 +98,15 @@ CHECKS = {
     ("AWS::Chatbot::SlackChannelConfiguration", "ConfigurationName"):
         ("model", "chatbot", "CreateSlackChannelConfiguration", "ConfigurationName"),
     ("AWS::IAM::Role", "Description"): ("model", "iam", "CreateRole", "Description"),
+    ("AWS::IAM::ManagedPolicy", "Description"): ("model", "iam", "CreatePolicy", "Description"),
+    ("AWS::Scheduler::Schedule", "Name"): ("model", "scheduler", "CreateSchedule", "Name"),
+    ("AWS::Scheduler::Schedule", "Description"): ("model", "scheduler", "CreateSchedule", "Description"),
+    ("AWS::Chatbot::CustomAction", "ActionName"): ("model", "chatbot", "CreateCustomAction", "ActionName"),
+    ("AWS::Chatbot::CustomAction", "Attachments.[].ButtonText"):
+        ("model", "chatbot", "CreateCustomAction", "Attachments.ButtonText"),
+    # The API caps a custom action's command at 100 characters (CloudFormation at 5000).
+    ("AWS::Chatbot::CustomAction", "Definition.CommandText"):
+        ("model", "chatbot", "CreateCustomAction", "Definition.CommandText"),
     ("AWS::Lambda::Function", "Tags.[].Value"): ("model", "lambda", "TagResource", "Tags"),
 }
 
@@ -131,6 +140,15 @@ def parameters(t, scope):
         "NotificationEmail": "ops@example.com",
         "AlarmSnsTopicArn": "arn:aws:sns:us-east-1:123456789012:pager",
         "RedisSecretArn": "arn:aws:secretsmanager:us-east-1:123456789012:secret:redis",
+        # A gated strategy with every option, so its roles, hooks and buttons are checked too.
+        "DeploymentStrategy": "LINEAR",
+        "AlternateTargetGroupArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/green/0123456789abcdef",
+        "ProductionListenerRuleArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/0123456789abcdef",
+        "TestListenerRuleArn": "arn:aws:elasticloadbalancing:us-east-1:123456789012:listener-rule/app/web/0123456789abcdef/0123456789abcdef/fedcba9876543210",
+        "ApprovalStage": "POST_TEST_TRAFFIC_SHIFT",
+        "ChatApprovalButtons": "true",
+        # As long as its MaxLength allows: the deploy-gate's environment must still fit.
+        "GateAlarmNames": ",".join(["a" * 255] * 4)[: int(t["Parameters"]["GateAlarmNames"]["MaxLength"])],
     })
     for k in ["DatabaseSecretArn", "NextAuthSecretArn", "AnthropicSecretArn", "GoogleOAuthSecretArn", "EncryptionKeySecretArn"]:
         p[k] = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{k}"
