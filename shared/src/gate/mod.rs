@@ -157,7 +157,7 @@ impl<P: GatePorts> DeployGate<P> {
         };
         let (alarms, targets, traffic) = futures_util::join!(alarms, targets, traffic);
         let mut facts = Facts::default();
-        let mut failed = |e: crate::error::Error| facts_error(&mut facts.read_errors, e);
+        let mut failed = |e: crate::error::Error| facts.read_errors.push(e.to_string());
         facts.alarms = alarms.and_then(|r| r.map_err(&mut failed).ok());
         facts.targets = targets.and_then(|r| r.map_err(&mut failed).ok());
         facts.traffic = traffic.and_then(|r| r.map_err(&mut failed).ok());
@@ -184,10 +184,6 @@ impl<P: GatePorts> DeployGate<P> {
             },
         }
     }
-}
-
-fn facts_error(errors: &mut Vec<String>, e: crate::error::Error) {
-    errors.push(e.to_string());
 }
 
 impl<P: GatePorts> Job for DeployGate<P> {

@@ -231,7 +231,7 @@ impl<P: OffHoursPorts> OffHours<P> {
                     &prices,
                 );
                 by_service = plan::savings_by_service(&planned, &sizes, hours, &prices);
-                Some(plan::savings(&planned, &sizes, hours, &prices))
+                Some(plan::in_cents(&by_service))
             }
         };
         let mut services: Vec<Planned> = planned.into_iter().map(|(_, p)| p).collect();
@@ -751,15 +751,9 @@ impl<P: OffHoursPorts> Job for OffHours<P> {
             .count(&catalogue::WOKE, count(Action::Wake))
             .count(&catalogue::SKIPPED, count(Action::Skip))
             .count(&catalogue::ERRORS, count(Action::Error))
+            // Both emitted on every tick, 0 when nothing is asleep or saved.
             .count(&catalogue::SERVICES_ASLEEP, 0)
-            .amount(
-                &catalogue::ESTIMATED_SAVINGS_USD,
-                if report.savings_by_service.is_empty() {
-                    report.estimated_savings.unwrap_or(0.0)
-                } else {
-                    0.0
-                },
-            )
+            .amount(&catalogue::ESTIMATED_SAVINGS_USD, 0.0)
     }
 
     fn calls(&self) -> &CallLog {

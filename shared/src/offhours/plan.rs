@@ -122,9 +122,12 @@ pub fn savings(
     hours: impl Fn(&ServiceSnapshot) -> f64,
     prices: &BTreeMap<String, Priced>,
 ) -> f64 {
-    let total: f64 = savings_by_service(planned, sizes, hours, prices)
-        .values()
-        .sum();
+    in_cents(&savings_by_service(planned, sizes, hours, prices))
+}
+
+/// The total of [`savings_by_service`], rounded to the cent.
+pub fn in_cents(by_service: &BTreeMap<String, f64>) -> f64 {
+    let total: f64 = by_service.values().sum();
     (total * 100.0).round() / 100.0
 }
 

@@ -88,16 +88,23 @@ impl<P: WeeklyPorts> WeeklyAccount<P> {
 
     /// Reads the values each breakdown took, then both weeks' sums in one go.
     async fn read(&self, end: DateTime<Utc>) -> Result<(Sums, Sums)> {
-        let mut breakdowns: BTreeMap<&'static str, Vec<String>> = BTreeMap::new();
-        for (function, metrics) in plan::TOLD {
+        // The breakdowns' values, listed side by side.
+        let listings = plan::TOLD.iter().flat_map(|(function, metrics)| {
             let name = format!("{}-{}", self.config.install, function.name);
-            for m in metrics.iter() {
-                if let Some(key) = m.by {
+            metrics.iter().filter_map(move |m| {
+                let key = m.by?;
+                let name = name.clone();
+                Some(async move {
                     let values = self.clients.dimension_values(m.name, &name, key).await?;
-                    breakdowns.insert(m.name, values);
-                }
-            }
-        }
+                    Ok::<_, Error>((m.name, values))
+                })
+            })
+        });
+        let breakdowns: BTreeMap<&'static str, Vec<String>> =
+            futures_util::future::try_join_all(listings)
+                .await?
+                .into_iter()
+                .collect();
         let figures: Vec<Figure> = plan::figures(&self.config.install, &breakdowns);
         let series: Vec<Series> = figures
             .iter()

@@ -295,7 +295,7 @@ pub fn notice(
     } else {
         Severity::Info
     };
-    let mut n = Notification::new(
+    let mut message = Notification::new(
         format!("weekly-{install}-{}", end.format("%Y-%m-%d")),
         severity,
         title,
@@ -311,7 +311,7 @@ pub fn notice(
         ("saved".to_string(), dollars(this.saved)),
     ]);
     if this.quiet() {
-        n = n.summary(format!("{install}: a quiet week"));
+        message = message.summary(format!("{install}: a quiet week"));
     }
-    n.dry_run(dry_run)
+    message.dry_run(dry_run)
 }
