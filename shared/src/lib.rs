@@ -18,6 +18,8 @@ pub mod model;
 pub mod notify;
 #[cfg(feature = "offhours")]
 pub mod offhours;
+#[cfg(feature = "org")]
+pub mod org;
 pub mod ports;
 pub mod runtime;
 pub mod tag_problems;

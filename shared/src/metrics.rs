@@ -118,6 +118,9 @@ pub mod catalogue {
 
     /// Every function, after its job: the AWS calls of the invocation.
     pub const AWS_CALLS: Metric = Metric::count("AwsCalls");
+    /// Organization mode (deployer, task-watcher, alarm-notifier, off-hours): an event from a
+    /// member account whose role could not be assumed.
+    pub const ACCOUNTS_UNREACHABLE: Metric = Metric::count("AccountsUnreachable");
 
     // deployer
     pub const DEPLOYS: Metric = Metric::count("Deploys");
@@ -177,16 +180,29 @@ pub mod catalogue {
             DEPLOYMENTS_COMPLETED,
             DEPLOYMENTS_ROLLED_BACK,
             DEPLOYMENTS_FAILED,
+            ACCOUNTS_UNREACHABLE,
             AWS_CALLS,
         ],
     };
     pub const TASK_WATCHER: Function = Function {
         name: "task-watcher",
-        metrics: &[STOPPED_TASKS, ALERTS, CRASH_LOOPS, RESTARTS, AWS_CALLS],
+        metrics: &[
+            STOPPED_TASKS,
+            ALERTS,
+            CRASH_LOOPS,
+            RESTARTS,
+            ACCOUNTS_UNREACHABLE,
+            AWS_CALLS,
+        ],
     };
     pub const ALARM_NOTIFIER: Function = Function {
         name: "alarm-notifier",
-        metrics: &[ALARMS_PUBLISHED, ALARMS_SUPPRESSED, AWS_CALLS],
+        metrics: &[
+            ALARMS_PUBLISHED,
+            ALARMS_SUPPRESSED,
+            ACCOUNTS_UNREACHABLE,
+            AWS_CALLS,
+        ],
     };
     pub const OFF_HOURS: Function = Function {
         name: "off-hours",
@@ -198,6 +214,7 @@ pub mod catalogue {
             ERRORS,
             SERVICES_ASLEEP,
             ESTIMATED_SAVINGS_USD,
+            ACCOUNTS_UNREACHABLE,
             AWS_CALLS,
         ],
     };

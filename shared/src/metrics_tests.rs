@@ -30,6 +30,18 @@ fn check<J: Job>(function: Function, reports: &[J::Report]) {
     assert_eq!(emitted, catalogued, "{}", function.name);
 }
 
+/// The same for a job organization mode runs: its own reports, and the wrapper's report of an
+/// account it could not reach.
+fn check_in_organizations<J: Job>(function: Function, reports: &[J::Report]) {
+    assert_eq!(J::NAME, function.name);
+    let records = reports
+        .iter()
+        .map(|r| J::metrics(r, Metrics::new(J::NAME)))
+        .chain([crate::org::unreachable_metrics(Metrics::new(J::NAME))]);
+    let (emitted, catalogued) = emitted_and_catalogued(function.name, records);
+    assert_eq!(emitted, catalogued, "{}", function.name);
+}
+
 /// The value a metric has in the first record that declares it, for a dimension value.
 fn value(metrics: Metrics, name: &str, key: Option<(&str, &str)>) -> Option<f64> {
     metrics.render(0).iter().find_map(|line| {
@@ -97,7 +109,7 @@ fn the_deployer_emits_its_catalogue() {
             replaced: DeployedImage::default(),
         });
     }
-    check::<Deployer<FakeAws>>(
+    check_in_organizations::<Deployer<FakeAws>>(
         catalogue::DEPLOYER,
         &[
             DeployReport::Push(PushReport {
@@ -143,7 +155,7 @@ fn stop(cause: &'static str, actions: Vec<TaskAction>) -> StopReport {
 
 #[test]
 fn the_task_watcher_emits_its_catalogue_and_counts_each_stop_under_its_cause() {
-    check::<TaskWatcher<FakeAws>>(
+    check_in_organizations::<TaskWatcher<FakeAws>>(
         catalogue::TASK_WATCHER,
         &[
             stop("out-of-memory", vec![TaskAction::CrashLoop]),
@@ -186,7 +198,10 @@ fn the_alarm_notifier_emits_its_catalogue_by_severity() {
             alarm(Severity::Warning, false),
         ],
     };
-    check::<AlarmNotifier<FakeAws>>(catalogue::ALARM_NOTIFIER, std::slice::from_ref(&batch));
+    check_in_organizations::<AlarmNotifier<FakeAws>>(
+        catalogue::ALARM_NOTIFIER,
+        std::slice::from_ref(&batch),
+    );
     let m = || AlarmNotifier::<FakeAws>::metrics(&batch, Metrics::new("alarm-notifier"));
     assert_eq!(value(m(), "AlarmsPublished", None), Some(2.0));
     assert_eq!(value(m(), "AlarmsSuppressed", None), Some(1.0));
@@ -251,7 +266,7 @@ fn off_hours_emits_its_catalogue_with_services_asleep_and_the_savings() {
     );
     let mut night = night;
     night.savings_by_service = BTreeMap::from([("dev/web".to_string(), 1.75)]);
-    check::<OffHours<FakeAws>>(catalogue::OFF_HOURS, std::slice::from_ref(&night));
+    check_in_organizations::<OffHours<FakeAws>>(catalogue::OFF_HOURS, std::slice::from_ref(&night));
     let m = || OffHours::<FakeAws>::metrics(&night, Metrics::new("off-hours"));
     // Put to sleep now, and asleep already; not the one at zero that off-hours left alone.
     assert_eq!(value(m(), "ServicesAsleep", None), Some(2.0));

@@ -59,7 +59,12 @@ impl Calls for Clients {
 
 impl Publish for Clients {
     async fn publish(&self, topic_arn: &str, n: &Notification) -> Result<String> {
-        sns::publish(&self.sns, topic_arn, n).await
+        match &self.account {
+            Some(account) => {
+                sns::publish(&self.sns, topic_arn, &n.clone().in_account(account)).await
+            }
+            None => sns::publish(&self.sns, topic_arn, n).await,
+        }
     }
 }
 

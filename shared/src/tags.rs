@@ -141,6 +141,11 @@ pub fn is_valid_value(v: &str) -> bool {
             .all(|c| c.is_alphanumeric() || c == ' ' || "+-=._:/@".contains(c))
 }
 
+/// On the hub's chat topic (organization mode): a member account whose role could not be
+/// assumed, already reported, `autopilot:unreachable-<account id>` = the error code. Removed
+/// when the account is reachable again, so a new failure is reported again.
+pub const UNREACHABLE_PREFIX: &str = "autopilot:unreachable-";
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1,7 +1,6 @@
 //! `deployer`: deploys images pushed to ECR and reports the deployments' outcomes.
 //! Everything but the entry point lives in `autopilot-core`.
 
-use autopilot_core::aws::Clients;
 use autopilot_core::deploy::{Deployer, DeployerConfig};
 
 // One thread: Lambda sends one event at a time, a 128 MB function has a fraction of one vCPU,
@@ -9,10 +8,10 @@ use autopilot_core::deploy::{Deployer, DeployerConfig};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     autopilot_core::runtime::start(|sdk| {
-        Ok(Deployer::new(
-            Clients::new(sdk),
-            DeployerConfig::from_env()?,
-        ))
+        // One account (its own), or every member account of an organization (a hub:
+        // SPOKE_ROLE_ARN set), each event handled in the account it comes from.
+        let config = DeployerConfig::from_env()?;
+        autopilot_core::org::scoped(sdk, move |clients| Deployer::new(clients, config.clone()))
     })
     .await
 }

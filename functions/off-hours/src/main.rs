@@ -1,7 +1,6 @@
 //! `off-hours`: scales the selected services to zero outside working hours and brings them back
 //! exactly as they were. Everything but the entry point lives in `autopilot-core`.
 
-use autopilot_core::aws::Clients;
 use autopilot_core::offhours::{OffHours, OffHoursConfig};
 
 // One thread: Lambda sends one event at a time, a 128 MB function has a fraction of one vCPU,
@@ -9,10 +8,10 @@ use autopilot_core::offhours::{OffHours, OffHoursConfig};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     autopilot_core::runtime::start(|sdk| {
-        Ok(OffHours::new(
-            Clients::new(sdk),
-            OffHoursConfig::from_env()?,
-        ))
+        // One account (its own), or every member account of an organization (a hub:
+        // SPOKE_ROLE_ARN set), each event handled in the account it comes from.
+        let config = OffHoursConfig::from_env()?;
+        autopilot_core::org::scoped(sdk, move |clients| OffHours::new(clients, config.clone()))
     })
     .await
 }

@@ -1,7 +1,6 @@
 //! `task-watcher`: explains stopped ECS tasks, alerts, restarts opted-in standalone tasks and
 //! catches crash loops. Everything but the entry point lives in `autopilot-core`.
 
-use autopilot_core::aws::Clients;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 
 // One thread: Lambda sends one event at a time, a 128 MB function has a fraction of one vCPU,
@@ -9,10 +8,12 @@ use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     autopilot_core::runtime::start(|sdk| {
-        Ok(TaskWatcher::new(
-            Clients::new(sdk),
-            TaskWatcherConfig::from_env()?,
-        ))
+        // One account (its own), or every member account of an organization (a hub:
+        // SPOKE_ROLE_ARN set), each event handled in the account it comes from.
+        let config = TaskWatcherConfig::from_env()?;
+        autopilot_core::org::scoped(sdk, move |clients| {
+            TaskWatcher::new(clients, config.clone())
+        })
     })
     .await
 }

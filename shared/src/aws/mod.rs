@@ -11,11 +11,15 @@ pub mod cloudwatch;
 pub mod ecs;
 #[cfg(feature = "elb")]
 pub mod elbv2;
+#[cfg(feature = "org")]
+pub mod iam;
 #[cfg(feature = "pricing")]
 pub mod pricing;
 #[cfg(feature = "scheduler")]
 pub mod scheduler;
 pub mod sns;
+#[cfg(feature = "org")]
+pub mod sts;
 #[cfg(feature = "tagging")]
 pub mod tagging;
 pub mod tls;
@@ -277,13 +281,44 @@ pub struct Clients {
     #[cfg(feature = "pricing")]
     pub pricing: LazyClient<aws_sdk_pricing::Client>,
     pub sns: aws_sdk_sns::Client,
+    /// STS, to assume a member account's role (organization mode).
+    #[cfg(feature = "org")]
+    pub sts: LazyClient<aws_sdk_sts::Client>,
+    /// IAM, to read a member account's alias (organization mode).
+    #[cfg(feature = "org")]
+    pub iam: LazyClient<aws_sdk_iam::Client>,
     pub calls: CallLog,
+    /// The member account these clients act in (organization mode), named in every
+    /// notification they publish; `None` in the function's own account.
+    pub account: Option<crate::model::account::Account>,
 }
 
 impl Clients {
     /// Builds the clients from one `SdkConfig`.
     pub fn new(config: &SdkConfig) -> Self {
-        let calls = CallLog::default();
+        Self::recording(config, CallLog::default())
+    }
+
+    /// The clients of a member account (organization mode): those that read and change the
+    /// account's resources are built on `spoke` (the credentials of the role assumed there);
+    /// those of the hub's own resources (the chat topic, the reminders' schedules, STS, the
+    /// Price List) stay these. All record into this call log.
+    pub fn in_account(&self, spoke: &SdkConfig, account: crate::model::account::Account) -> Self {
+        let there = Self::recording(spoke, self.calls.clone());
+        Clients {
+            sns: self.sns.clone(),
+            #[cfg(feature = "scheduler")]
+            scheduler: self.scheduler.clone(),
+            #[cfg(feature = "pricing")]
+            pricing: self.pricing.clone(),
+            #[cfg(feature = "org")]
+            sts: self.sts.clone(),
+            account: Some(account),
+            ..there
+        }
+    }
+
+    fn recording(config: &SdkConfig, calls: CallLog) -> Self {
         let ecs = aws_sdk_ecs::config::Builder::from(config)
             .interceptor(calls.clone())
             .build();
@@ -345,7 +380,24 @@ impl Clients {
                 )
             }),
             sns: aws_sdk_sns::Client::from_conf(sns),
+            #[cfg(feature = "org")]
+            sts: LazyClient::new(config, &calls, |config, calls| {
+                aws_sdk_sts::Client::from_conf(
+                    aws_sdk_sts::config::Builder::from(config)
+                        .interceptor(calls)
+                        .build(),
+                )
+            }),
+            #[cfg(feature = "org")]
+            iam: LazyClient::new(config, &calls, |config, calls| {
+                aws_sdk_iam::Client::from_conf(
+                    aws_sdk_iam::config::Builder::from(config)
+                        .interceptor(calls)
+                        .build(),
+                )
+            }),
             calls,
+            account: None,
         }
     }
 }
@@ -427,7 +479,12 @@ pub(crate) fn mocked_clients(
         scheduler: mock_client!(aws_sdk_scheduler, RuleMode::MatchAny, &[]).into(),
         #[cfg(feature = "pricing")]
         pricing: mock_client!(aws_sdk_pricing, RuleMode::MatchAny, &[]).into(),
+        #[cfg(feature = "org")]
+        sts: mock_client!(aws_sdk_sts, RuleMode::MatchAny, &[]).into(),
+        #[cfg(feature = "org")]
+        iam: mock_client!(aws_sdk_iam, RuleMode::MatchAny, &[]).into(),
         calls: CallLog::default(),
+        account: None,
     }
 }
 
@@ -554,6 +611,11 @@ pub(crate) mod fake_http {
     #[cfg(feature = "elb")]
     pub fn elb_client(http: &Scripted) -> aws_sdk_elasticloadbalancingv2::Client {
         scripted_client!(aws_sdk_elasticloadbalancingv2, http)
+    }
+
+    #[cfg(feature = "org")]
+    pub fn sts_client(http: &Scripted) -> aws_sdk_sts::Client {
+        scripted_client!(aws_sdk_sts, http)
     }
 }
 

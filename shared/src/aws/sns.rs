@@ -53,6 +53,55 @@ pub async fn publish(client: &Client, topic_arn: &str, n: &Notification) -> Resu
 /// Forbids a retry when the attempt most likely reached SNS without its answer reaching us: it
 /// timed out, or its response could not be read. The SDK's transient-error classifier would
 /// retry both.
+/// A topic's tags ("ListTagsForResource", SNS API reference: at most 50 a topic, all in one
+/// answer).
+pub async fn topic_tags(
+    client: &Client,
+    topic_arn: &str,
+) -> Result<std::collections::BTreeMap<String, String>> {
+    let out = client
+        .list_tags_for_resource()
+        .resource_arn(topic_arn)
+        .send()
+        .await
+        .map_err(|e| Error::aws("ListTagsForResource", e))?;
+    Ok(out
+        .tags
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.key, t.value))
+        .collect())
+}
+
+/// Adds (or overwrites) one tag on a topic.
+pub async fn tag_topic(client: &Client, topic_arn: &str, key: &str, value: &str) -> Result<()> {
+    let tag = aws_sdk_sns::types::Tag::builder()
+        .key(key)
+        .value(value)
+        .build()
+        .map_err(|e| Error::invariant(format!("an SNS tag without its key or value: {e}")))?;
+    client
+        .tag_resource()
+        .resource_arn(topic_arn)
+        .tags(tag)
+        .send()
+        .await
+        .map_err(|e| Error::aws("TagResource", e))?;
+    Ok(())
+}
+
+/// Removes one tag from a topic.
+pub async fn untag_topic(client: &Client, topic_arn: &str, key: &str) -> Result<()> {
+    client
+        .untag_resource()
+        .resource_arn(topic_arn)
+        .tag_keys(key)
+        .send()
+        .await
+        .map_err(|e| Error::aws("UntagResource", e))?;
+    Ok(())
+}
+
 #[derive(Debug)]
 struct NoRetryOnceSent;
 

@@ -2,6 +2,7 @@
 //! as every job and adapter speaks of them. Below both the ports (the jobs' needs) and the
 //! adapters (`aws/`): it imports neither, and no AWS SDK crate.
 
+pub mod account;
 pub mod alarm;
 pub mod arn;
 pub mod deployment;

@@ -182,6 +182,21 @@ impl Notification {
         self
     }
 
+    /// Names the member account it is about (organization mode), the one way every function
+    /// does: the title begins with `[alias]` (or `[id]`), the account is the first keyword, and
+    /// a fact gives `alias (id)`. Applied once, where the notification is published.
+    pub fn in_account(mut self, account: &crate::model::account::Account) -> Self {
+        let mark = format!("[{}] ", account.short());
+        if self.summary == self.title {
+            self.summary.insert_str(0, &mark);
+        }
+        self.title.insert_str(0, &mark);
+        self.keywords.insert(0, account.short().to_string());
+        self.additional_context
+            .insert("Account".to_string(), account.full());
+        self
+    }
+
     /// Marks a dry run the one way every function does: the title (and the summary, when it is
     /// the title) end with `[dry run]`.
     pub fn dry_run(mut self, dry_run: bool) -> Self {
