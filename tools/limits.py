@@ -2,6 +2,9 @@
 
 Usage: limits.py TRANSLATED_TEMPLATE.json [SCOPE]
 
+SCOPE is stack, account or organization for sam/template.yaml, or spoke for sam/spoke.yaml (with
+the longest SpokeRolePrefix, and a hub bus named as the longest hub names it).
+
 Resolves the translated template (Ref, Fn::Sub, Fn::GetAtt, Fn::If, Fn::Join, Fn::Split,
 Fn::Select) with the LONGEST values its parameters' AllowedPattern admit for ProjectName and
 Environment (the parts of every name), every optional resource switched on, in SCOPE (stack or
@@ -98,6 +101,10 @@ CHECKS = {
     ("AWS::Chatbot::SlackChannelConfiguration", "ConfigurationName"):
         ("model", "chatbot", "CreateSlackChannelConfiguration", "ConfigurationName"),
     ("AWS::IAM::Role", "Description"): ("model", "iam", "CreateRole", "Description"),
+    ("AWS::IAM::Role", "RoleName"): ("model", "iam", "CreateRole", "RoleName"),
+    ("AWS::IAM::Role", "Path"): ("model", "iam", "CreateRole", "Path"),
+    ("AWS::Events::EventBus", "Name"): ("model", "events", "CreateEventBus", "Name"),
+    ("AWS::Events::EventBus", "Description"): ("model", "events", "CreateEventBus", "Description"),
     ("AWS::IAM::ManagedPolicy", "Description"): ("model", "iam", "CreatePolicy", "Description"),
     ("AWS::Scheduler::Schedule", "Name"): ("model", "scheduler", "CreateSchedule", "Name"),
     ("AWS::Scheduler::Schedule", "Description"): ("model", "scheduler", "CreateSchedule", "Description"),
@@ -119,7 +126,27 @@ def longest(pattern):
     return "z" + "9" * int(m.group(1))
 
 
+def longest_of_class(pattern):
+    """The longest value ^[...]{1,N}$ admits (SpokeRolePrefix's form), of its first character."""
+    m = re.fullmatch(r"\^\[(.)[^\]]*\]\{1,(\d+)\}\$", pattern)
+    if not m:
+        raise SystemExit(f"limits.py: cannot find the longest value of {pattern}")
+    return m.group(1) * int(m.group(2))
+
+
+def spoke_parameters(t):
+    p = {k: v.get("Default", "") for k, v in t["Parameters"].items()}
+    p["SpokeRolePrefix"] = longest_of_class(t["Parameters"]["SpokeRolePrefix"]["AllowedPattern"])
+    p["HubAccountId"] = "123456789012"
+    # The hub's bus, named <ProjectName>-<Environment>-autopilot at their longest.
+    p["HubEventBusArn"] = "arn:aws:events:ap-southeast-2:123456789012:event-bus/" + "z" * 24 + "-" + "z" * 16 + "-autopilot"
+    p["OffHours"] = "true"
+    return p
+
+
 def parameters(t, scope):
+    if scope == "spoke":
+        return spoke_parameters(t)
     p = {k: v.get("Default", "") for k, v in t["Parameters"].items()}
     p["ProjectName"] = longest(t["Parameters"]["ProjectName"]["AllowedPattern"])
     p["Environment"] = longest(t["Parameters"]["Environment"]["AllowedPattern"])
@@ -149,7 +176,12 @@ def parameters(t, scope):
         "ChatApprovalButtons": "true",
         # As long as its MaxLength allows: the deploy-gate's environment must still fit.
         "GateAlarmNames": ",".join(["a" * 255] * 4)[: int(t["Parameters"]["GateAlarmNames"]["MaxLength"])],
+        "OrganizationId": "o-" + "a" * 32,
+        "SpokeRolePrefix": longest_of_class(t["Parameters"]["SpokeRolePrefix"]["AllowedPattern"]),
     })
+    if scope == "organization":
+        # The autopilot alone: the template's Rules refuse organization mode with the ECS stack.
+        p["CreateEcsStack"] = "false"
     for k in ["DatabaseSecretArn", "NextAuthSecretArn", "AnthropicSecretArn", "GoogleOAuthSecretArn", "EncryptionKeySecretArn"]:
         p[k] = f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{k}"
     return p

@@ -2,6 +2,9 @@
 
 Usage: translate.py TEMPLATE OUT.json [CODE_URI]
 
+A template without the SAM transform (sam/spoke.yaml) is only read (its short-form tags become
+the long form) and written as JSON.
+
 The functions' local CodeUri is replaced by CODE_URI (an s3:// URI; default
 s3://autopilot-artifacts/functions.zip), as `sam package` would, since the translator only accepts
 an S3 location. No AWS call is made: the template names no managed policy that would need looking up.
@@ -31,6 +34,10 @@ def main() -> None:
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     with open(source, encoding="utf-8") as f:
         template = yaml_parse(f.read())
+    if "Transform" not in template:
+        with open(out, "w", encoding="utf-8") as f:
+            json.dump(template, f, indent=1, sort_keys=True)
+        return
     template.setdefault("Globals", {}).setdefault("Function", {})["CodeUri"] = code_uri
     for resource in template.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::Function":

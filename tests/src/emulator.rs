@@ -283,13 +283,97 @@ impl Emulator {
         body: &str,
         headers: &[(&str, &str)],
     ) -> Option<(u16, String)> {
+        self.try_signed_as("testing", service, method, path, body, headers)
+    }
+
+    /// A Query-protocol call as the holder of `access_key` (moto takes the account from it: the
+    /// key of a role assumed with STS acts in the role's account); panics unless it answers 200.
+    pub fn query_as(
+        &self,
+        access_key: &str,
+        service: &str,
+        version: &str,
+        params: &[(&str, &str)],
+    ) -> String {
+        let mut body = format!("Version={version}");
+        for (k, v) in params {
+            body.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+        let (status, text) = self
+            .try_signed_as(
+                access_key,
+                service,
+                "POST",
+                "/",
+                &body,
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+            )
+            .unwrap_or_else(|| panic!("{service}: the emulator did not answer"));
+        assert_eq!(status, 200, "{service} {params:?} failed: {text}");
+        text
+    }
+
+    /// A JSON-protocol call as the holder of `access_key` (see [`Emulator::query_as`]).
+    pub fn json_as(
+        &self,
+        access_key: &str,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let (status, text) = self
+            .try_signed_as(
+                access_key,
+                service,
+                "POST",
+                "/",
+                &body.to_string(),
+                &[
+                    ("Content-Type", "application/x-amz-json-1.1"),
+                    ("X-Amz-Target", target),
+                ],
+            )
+            .unwrap_or_else(|| panic!("{target}: the emulator did not answer"));
+        assert_eq!(status, 200, "{target} {body} failed: {text}");
+        if text.trim().is_empty() {
+            return serde_json::Value::Null;
+        }
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {text}"))
+    }
+
+    /// Credentials of another account of the emulator: STS `AssumeRole` of
+    /// `arn:aws:iam::<account>:role/<anything>` (the role need not exist in moto); returns the
+    /// access key id, which is all moto reads.
+    pub fn account_key(&self, account: &str) -> String {
+        let xml = self.query(
+            "sts",
+            "2011-06-15",
+            &[
+                ("Action", "AssumeRole"),
+                ("RoleArn", &format!("arn:aws:iam::{account}:role/tests")),
+                ("RoleSessionName", "tests"),
+            ],
+        );
+        xml_value(&xml, "AccessKeyId")
+            .unwrap_or_else(|| panic!("AssumeRole returned no AccessKeyId: {xml}"))
+    }
+
+    fn try_signed_as(
+        &self,
+        access_key: &str,
+        service: &str,
+        method: &str,
+        path: &str,
+        body: &str,
+        headers: &[(&str, &str)],
+    ) -> Option<(u16, String)> {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).ok()?;
         stream
             .set_read_timeout(Some(Duration::from_secs(60)))
             .ok()?;
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=testing/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential={access_key}/20260101/{REGION}/{service}/aws4_request, SignedHeaders=host, Signature=0\r\n\
              Content-Length: {}\r\nConnection: close\r\n",
             self.port,
             body.len()

@@ -271,11 +271,13 @@ pub fn pick_branches(v: &Value, holds: &dyn Fn(&str) -> bool) -> Option<Value> {
 }
 
 /// A value with each `Fn::If` on the scope's conditions replaced by its branch, and
-/// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`.
+/// `AWS::NoValue` removed; `None` when the value itself is `AWS::NoValue`. `AccountScope` holds
+/// in organization mode too (fleet mode in each member account), as the template has it.
 pub fn in_scope(v: &Value, scope: &str) -> Option<Value> {
     pick_branches(v, &|condition| match condition {
         "StackScope" => scope == "stack",
-        "AccountScope" => scope == "account",
+        "AccountScope" => scope != "stack",
+        "OrganizationScope" => scope == "organization",
         other => panic!("an Fn::If on {other:?} in a role"),
     })
 }

@@ -77,6 +77,21 @@ pub fn template_path() -> PathBuf {
     crate::workspace_root().join("sam/template.yaml")
 }
 
+/// `sam/spoke.yaml`, organization mode's template for each member account (plain
+/// CloudFormation, no transform).
+pub fn spoke_path() -> PathBuf {
+    crate::workspace_root().join("sam/spoke.yaml")
+}
+
+/// The spoke template as JSON (its short-form tags in the long form), read by
+/// `tools/translate.py`, which leaves a template without the SAM transform as it is.
+pub fn spoke() -> Value {
+    static SPOKE: OnceLock<Value> = OnceLock::new();
+    SPOKE
+        .get_or_init(|| run_translator_on(&spoke_path()))
+        .clone()
+}
+
 /// A command from one of the tool venvs the Makefile creates (`make tools`); panics with the
 /// command that creates it when it is missing.
 pub fn tool(venv: &str, name: &str) -> PathBuf {
@@ -122,11 +137,18 @@ pub fn translate_cached() -> (Value, bool) {
 }
 
 fn run_translator() -> Value {
-    let out =
-        std::env::temp_dir().join(format!("autopilot-translated-{}.json", std::process::id()));
+    run_translator_on(&template_path())
+}
+
+fn run_translator_on(template: &std::path::Path) -> Value {
+    let out = std::env::temp_dir().join(format!(
+        "autopilot-translated-{}-{}.json",
+        std::process::id(),
+        fastrand::u64(..)
+    ));
     let result = Command::new(tool(".venv-sam", "python"))
         .arg(crate::workspace_root().join("tools/translate.py"))
-        .arg(template_path())
+        .arg(template)
         .arg(&out)
         .output()
         .unwrap_or_else(|e| panic!("cannot run tools/translate.py: {e}"));
@@ -555,12 +577,32 @@ pub fn create_stack(
     stack_name: &str,
     parameters: &[(String, String)],
 ) -> BTreeMap<String, String> {
+    create_stack_as(
+        emu,
+        "testing",
+        translated,
+        stack_name,
+        parameters,
+        "CAPABILITY_IAM",
+    )
+}
+
+/// [`create_stack`] in the account of `access_key` ([`Emulator::account_key`]), with
+/// `capability` (CAPABILITY_NAMED_IAM for a template that names its roles).
+pub fn create_stack_as(
+    emu: &Emulator,
+    access_key: &str,
+    translated: &Value,
+    stack_name: &str,
+    parameters: &[(String, String)],
+    capability: &str,
+) -> BTreeMap<String, String> {
     let body = translated.to_string();
     let mut params: Vec<(String, String)> = vec![
         ("Action".into(), "CreateStack".into()),
         ("StackName".into(), stack_name.into()),
         ("TemplateBody".into(), body),
-        ("Capabilities.member.1".into(), "CAPABILITY_IAM".into()),
+        ("Capabilities.member.1".into(), capability.into()),
     ];
     for (i, (k, v)) in parameters.iter().enumerate() {
         params.push((
@@ -576,10 +618,11 @@ pub fn create_stack(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .collect();
-    emu.query("cloudformation", "2010-05-15", &refs);
+    emu.query_as(access_key, "cloudformation", "2010-05-15", &refs);
     let deadline = Instant::now() + Duration::from_secs(120);
     let described = loop {
-        let xml = emu.query(
+        let xml = emu.query_as(
+            access_key,
             "cloudformation",
             "2010-05-15",
             &[("Action", "DescribeStacks"), ("StackName", stack_name)],

@@ -18,7 +18,8 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use integration_tests::emulator::{xml_value, Emulator, ACCOUNT, REGION};
 use integration_tests::iam::{actions, role_statements_in};
 use integration_tests::template::{
-    self, function_name, template_path, tool, translate, DeployedStack, Rule, FUNCTIONS,
+    self, function_name, pollers_off, template_path, tool, translate, DeployedStack, Rule,
+    FUNCTIONS,
 };
 use integration_tests::{release_binary, run_function, sample_event};
 use serde_json::{json, Value};
@@ -33,6 +34,7 @@ mod docs;
 mod environment;
 mod iam_shape;
 mod linters;
+mod organization;
 mod translated;
 
 // Helpers one section defines and another uses.

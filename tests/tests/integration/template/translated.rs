@@ -8,9 +8,13 @@ use super::*;
 /// queues), the serialisation reserved concurrency of 1 gave.
 pub(super) fn serialised_by(t: &Value, function: &str) -> Option<String> {
     let r = resources(t);
+    // Off-hours also reads a standard queue in organization mode (each member account's tick).
     let mapping = r.values().find(|m| {
         m["Type"] == "AWS::Lambda::EventSourceMapping"
             && m["Properties"]["FunctionName"] == json!({"Ref": function})
+            && m["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]
+                .as_str()
+                .is_some_and(|q| r[q]["Properties"]["FifoQueue"] == true)
     })?;
     let p = &mapping["Properties"];
     let queue = p["EventSourceArn"]["Fn::GetAtt"][0].as_str()?.to_string();
