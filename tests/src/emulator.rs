@@ -101,12 +101,18 @@ impl Emulator {
 
     /// An SDK configuration pointing at the emulator.
     pub fn sdk_config(&self) -> SdkConfig {
+        self.sdk_config_as("testing")
+    }
+
+    /// An SDK configuration acting as the holder of `access_key` (moto's account of an assumed
+    /// role's key: [`Emulator::account_key`]).
+    pub fn sdk_config_as(&self, access_key: &str) -> SdkConfig {
         SdkConfig::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(REGION))
             .endpoint_url(&self.endpoint)
             .credentials_provider(aws_sdk_ecs::config::SharedCredentialsProvider::new(
-                Credentials::new("testing", "testing", None, None, "emulator"),
+                Credentials::new(access_key, "testing", None, None, "emulator"),
             ))
             .build()
     }
@@ -134,18 +140,29 @@ impl Emulator {
 
     /// An EC2 Query API call (the tests need no EC2 SDK for a VPC, a subnet and a group).
     pub fn ec2(&self, params: &[(&str, &str)]) -> String {
-        self.query("ec2", "2016-11-15", params)
+        self.ec2_as("testing", params)
+    }
+
+    /// An EC2 call as the holder of `access_key`.
+    pub fn ec2_as(&self, access_key: &str, params: &[(&str, &str)]) -> String {
+        self.query_as(access_key, "ec2", "2016-11-15", params)
     }
 
     /// A VPC with DNS host names on (moto's Fargate RunTask needs them) and one subnet per CIDR
     /// given: `(vpc id, subnet ids)`.
     pub fn vpc(&self, subnet_cidrs: &[&str]) -> (String, Vec<String>) {
+        self.vpc_as("testing", subnet_cidrs)
+    }
+
+    /// [`Emulator::vpc`] in the account of `access_key`.
+    pub fn vpc_as(&self, access_key: &str, subnet_cidrs: &[&str]) -> (String, Vec<String>) {
+        let ec2 = |params: &[(&str, &str)]| self.ec2_as(access_key, params);
         let vpc = xml_value(
-            &self.ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
+            &ec2(&[("Action", "CreateVpc"), ("CidrBlock", "10.0.0.0/16")]),
             "vpcId",
         )
         .unwrap_or_else(|| panic!("CreateVpc returned no vpcId"));
-        self.ec2(&[
+        ec2(&[
             ("Action", "ModifyVpcAttribute"),
             ("VpcId", &vpc),
             ("EnableDnsHostnames.Value", "true"),
@@ -154,7 +171,7 @@ impl Emulator {
             .iter()
             .map(|cidr| {
                 xml_value(
-                    &self.ec2(&[
+                    &ec2(&[
                         ("Action", "CreateSubnet"),
                         ("VpcId", &vpc),
                         ("CidrBlock", cidr),
@@ -169,13 +186,27 @@ impl Emulator {
 
     /// A security group in `vpc`; returns its id.
     pub fn security_group(&self, vpc: &str, name: &str, description: &str) -> String {
+        self.security_group_as("testing", vpc, name, description)
+    }
+
+    /// [`Emulator::security_group`] in the account of `access_key`.
+    pub fn security_group_as(
+        &self,
+        access_key: &str,
+        vpc: &str,
+        name: &str,
+        description: &str,
+    ) -> String {
         xml_value(
-            &self.ec2(&[
-                ("Action", "CreateSecurityGroup"),
-                ("GroupName", name),
-                ("GroupDescription", description),
-                ("VpcId", vpc),
-            ]),
+            &self.ec2_as(
+                access_key,
+                &[
+                    ("Action", "CreateSecurityGroup"),
+                    ("GroupName", name),
+                    ("GroupDescription", description),
+                    ("VpcId", vpc),
+                ],
+            ),
             "groupId",
         )
         .unwrap_or_else(|| panic!("CreateSecurityGroup returned no groupId"))

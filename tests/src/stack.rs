@@ -51,14 +51,26 @@ impl Stack {
     /// Creates the stack: cluster `cluster`, service `service` (desired 2) on a rich task
     /// definition of family `service`, topic and queue named after the cluster.
     pub async fn create(emu: &Emulator, cluster: &str, service: &str) -> Stack {
-        let sdk = emu.sdk_config();
+        Self::create_as(emu, "testing", cluster, service).await
+    }
+
+    /// [`Stack::create`] in the emulator's account of `access_key` (another account of an
+    /// organization: [`Emulator::account_key`]).
+    pub async fn create_as(
+        emu: &Emulator,
+        access_key: &str,
+        cluster: &str,
+        service: &str,
+    ) -> Stack {
+        let sdk = emu.sdk_config_as(access_key);
         let ecs = aws_sdk_ecs::Client::new(&sdk);
         let sns = aws_sdk_sns::Client::new(&sdk);
         let sqs = aws_sdk_sqs::Client::new(&sdk);
 
-        let (vpc, mut subnets) = emu.vpc(&["10.0.1.0/24"]);
+        let (vpc, mut subnets) = emu.vpc_as(access_key, &["10.0.1.0/24"]);
         let subnet = subnets.remove(0);
-        let security_group = emu.security_group(&vpc, &format!("{service}-tasks"), "tasks");
+        let security_group =
+            emu.security_group_as(access_key, &vpc, &format!("{service}-tasks"), "tasks");
 
         ecs.create_cluster()
             .cluster_name(cluster)
@@ -526,7 +538,16 @@ impl Stack {
 
     /// The cluster's ARN.
     pub fn cluster_arn(&self) -> String {
-        format!("arn:aws:ecs:{REGION}:{ACCOUNT}:cluster/{}", self.cluster)
+        format!(
+            "arn:aws:ecs:{REGION}:{}:cluster/{}",
+            self.account(),
+            self.cluster
+        )
+    }
+
+    /// The account the stack is in (its service's).
+    pub fn account(&self) -> &str {
+        self.service_arn.split(':').nth(4).unwrap_or(ACCOUNT)
     }
 }
 

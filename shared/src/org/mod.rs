@@ -261,16 +261,27 @@ where
     let clients = Clients::new(sdk);
     Ok(match OrgConfig::from_env()? {
         None => Scoped::Account(build(clients)),
-        Some(config) => {
-            let parser = build(clients.clone());
-            let hub = Hub {
-                clients,
-                sdk: sdk.clone(),
-                session_name: crate::aws::sts::session_name(&crate::metrics::function_dimension(
-                    J::NAME,
-                )),
-            };
-            Scoped::Organization(Box::new(InAccounts::new(hub, config, parser, build)))
-        }
+        Some(config) => Scoped::Organization(Box::new(organization(clients, sdk, config, build))),
     })
+}
+
+/// A hub's function: `build` makes the job of each member account from the clients acting
+/// there, derived from the hub's `clients` and `sdk`.
+pub fn organization<J, F>(
+    clients: Clients,
+    sdk: &SdkConfig,
+    config: OrgConfig,
+    build: F,
+) -> InAccounts<J, Hub, F>
+where
+    J: Job,
+    F: Fn(Clients) -> J + Send + Sync,
+{
+    let parser = build(clients.clone());
+    let hub = Hub {
+        clients,
+        sdk: sdk.clone(),
+        session_name: crate::aws::sts::session_name(&crate::metrics::function_dimension(J::NAME)),
+    };
+    InAccounts::new(hub, config, parser, build)
 }

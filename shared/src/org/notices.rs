@@ -20,17 +20,19 @@ pub fn unreachable(
     message: &str,
 ) -> Notification {
     let role = config.role_in(account);
-    let install = format!(
-        "If account {account} has no spoke yet, add its organizational unit to the spoke StackSet \
-         (`aws cloudformation create-stack-instances --stack-set-name fargate-autopilot-spoke \
-         --deployment-targets OrganizationalUnitIds=<its OU> --regions <this region>`), or install \
-         it by hand with that account's credentials: `aws cloudformation deploy --template-file \
-         sam/spoke.yaml --stack-name fargate-autopilot-spoke --capabilities CAPABILITY_NAMED_IAM \
-         --parameter-overrides {}` (docs/organization-mode.md)",
-        spoke_parameters(config)
-    );
     let mut steps = vec![
-        install,
+        format!(
+            "If account {account} has no spoke yet, add its organizational unit to the spoke \
+             StackSet: `aws cloudformation create-stack-instances --stack-set-name \
+             fargate-autopilot-spoke --deployment-targets OrganizationalUnitIds=<its OU> \
+             --regions <this region>` (docs/organization-mode.md)"
+        ),
+        format!(
+            "Or install it by hand with account {account}'s credentials: `aws cloudformation \
+             deploy --template-file sam/spoke.yaml --stack-name fargate-autopilot-spoke \
+             --capabilities CAPABILITY_NAMED_IAM --parameter-overrides {}`",
+            spoke_parameters(function, config)
+        ),
         format!(
             "If the spoke is there, check its role in that account: `aws iam get-role --role-name {}` \
              must exist, and its trust policy must admit this hub's {function} role",
@@ -86,17 +88,20 @@ pub fn reachable_again(function: &str, account: &str, config: &OrgConfig) -> Not
 }
 
 /// The spoke template's parameters that name this hub, as `--parameter-overrides` takes them.
-fn spoke_parameters(config: &OrgConfig) -> String {
+fn spoke_parameters(function: &str, config: &OrgConfig) -> String {
     let hub = config
         .hub_bus_arn
         .as_deref()
         .and_then(|arn| arn.split(':').nth(4))
         .unwrap_or("<hub account id>");
-    format!(
-        "HubAccountId={hub} HubEventBusArn={}",
-        config
-            .hub_bus_arn
-            .as_deref()
-            .unwrap_or("<the hub's EventBusArn output>")
-    )
+    let bus = config
+        .hub_bus_arn
+        .as_deref()
+        .unwrap_or("<the hub's EventBusArn output>");
+    let name = config.role_name();
+    let prefix = name
+        .strip_suffix(function)
+        .and_then(|p| p.strip_suffix('-'))
+        .unwrap_or("<the hub's SpokeRolePrefix>");
+    format!("HubAccountId={hub} HubEventBusArn={bus} SpokeRolePrefix={prefix}")
 }

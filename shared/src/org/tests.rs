@@ -264,7 +264,10 @@ async fn an_account_that_cannot_be_reached_is_told_once_and_the_others_go_on() {
     let steps = n.next_steps.join("\n");
     assert!(steps.contains("create-stack-instances"), "{steps}");
     assert!(steps.contains("--template-file sam/spoke.yaml"), "{steps}");
-    assert!(steps.contains("HubAccountId=999999999999"), "{steps}");
+    assert!(
+        steps.contains("HubAccountId=999999999999 HubEventBusArn=arn:aws:events:eu-west-1:999999999999:event-bus/autopilot SpokeRolePrefix=autopilot"),
+        "{steps}"
+    );
     assert!(
         steps.contains("iam get-role --role-name autopilot-echo"),
         "{steps}"

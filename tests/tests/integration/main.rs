@@ -13,6 +13,7 @@ mod gate;
 mod iam;
 mod lambda_runtime;
 mod off_hours;
+mod organization;
 mod task_watcher;
 mod template;
 mod weekly;

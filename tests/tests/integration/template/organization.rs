@@ -24,8 +24,10 @@ const ACTING: [(&str, &str, &str); 4] = [
 ];
 
 /// What stays in the hub, with the hub's own role: the chat topic, the key, the queues, the
-/// deployer's pause reminders (by the Sids the template gives them).
-const HUB_SIDE: [&str; 5] = [
+/// deployer's pause reminders, the Price List (its prices are no account's) (by the Sids the
+/// template gives them).
+const HUB_SIDE: [&str; 6] = [
+    "FargatePricesForTheSavingsEstimate",
     "PublishToChat",
     "EncryptedTopicAndDeadLetterQueue",
     "ReadItsQueue",
