@@ -249,10 +249,7 @@ async fn an_alarm_in_a_member_account_reads_its_tags_there_and_reaches_the_hubs_
     let chat = hub.notifications().await;
     assert_eq!(chat.len(), 1, "{chat:?}");
     let text = chat[0].to_string();
-    assert!(
-        titles(&chat)[0].contains(&format!("[{ALIAS}]")),
-        "{text}"
-    );
+    assert!(titles(&chat)[0].contains(&format!("[{ALIAS}]")), "{text}");
     assert!(
         text.contains("https://wiki.example.com/runbooks/web"),
         "the runbook tag, read in the member account: {text}"

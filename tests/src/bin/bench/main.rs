@@ -1,7 +1,8 @@
 //! `make bench`: figures, not pass/fail. Cold starts of the five functions against the floors,
 //! the handlers' cost without AWS (criterion), AWS calls and wall time per scenario against the
-//! emulator, off-hours over 10/100/500 services, and a fleet at AWS-like latency. Printed, and
-//! written to `docs/benchmarks.md`.
+//! emulator, off-hours over 10/100/500 services, a fleet at AWS-like latency, and organization
+//! mode with 0/10/50 member accounts that have nothing to do. Printed, and written to
+//! `docs/benchmarks.md`.
 
 mod coldstart;
 mod handlers;
@@ -59,6 +60,9 @@ async fn main() {
     }
     if wants("fleet") {
         fleet_latency(&mut report).await;
+    }
+    if wants("organization") {
+        organization(&mut report).await;
     }
     if only.is_some() {
         return;
@@ -444,4 +448,147 @@ async fn fleet_latency(report: &mut Report) {
             side_by_side.as_secs_f64() / sequential.as_secs_f64()
         ));
     }
+}
+
+/// Organization mode: what a push and an idempotent tick in one member account cost while the
+/// hub also serves 0, 10 or 50 member accounts that have nothing to do (each ticked every
+/// quarter hour, no service opted in), in one hub process that has already acted in all of them.
+async fn organization(report: &mut Report) {
+    use autopilot_core::org::{organization, OrgConfig};
+    const ROUNDS: u32 = 20;
+    const MEMBER: &str = "210987654321";
+    report.heading(
+        "Organization mode: one member account's push and idempotent tick, beside member accounts with nothing to do (in process, against the emulator)",
+    );
+    report.row(&[
+        "idle accounts",
+        "push: AWS calls",
+        "push: wall p50",
+        "idempotent tick: AWS calls",
+        "idempotent tick: wall p50",
+        "an idle account's tick: AWS calls",
+        "first event from an account: extra calls",
+    ]);
+    for idle in [0usize, 10, 50] {
+        let emu = Emulator::start_with(&[("MOTO_ECS_SERVICE_RUNNING", "2")]);
+        let hub = Stack::create(&emu, "hub", "web").await;
+        let key = emu.account_key(MEMBER);
+        let member = Stack::create_as(&emu, &key, "east", "web").await;
+        member
+            .tag_service(&[
+                ("autopilot:deploy", "web"),
+                ("autopilot:deploy-container", "app"),
+                ("autopilot:off-hours", "enabled"),
+            ])
+            .await;
+        let config = |function: &str| OrgConfig {
+            role_arn: format!("arn:aws:iam::{{account}}:role/fargate-autopilot-{function}"),
+            topic_arn: hub.topic_arn.clone(),
+            hub_bus_arn: None,
+        };
+        let deploy_config = DeployerConfig {
+            targets: vec![],
+            fleet: true,
+            topic_arn: hub.topic_arn.clone(),
+            dry_run: false,
+            keep_revisions: None,
+            reminders: None,
+        };
+        let (clients, _) = hub.clients();
+        let deploy_calls = clients.calls.clone();
+        let deployer = organization(clients, &hub.sdk, config("deployer"), move |c| {
+            Deployer::new(c, deploy_config.clone())
+        });
+        let off_config = OffHoursConfig {
+            targets: vec![],
+            selection: Some(TagSelection {
+                key: "autopilot:off-hours".into(),
+                value: "enabled".into(),
+                clusters: vec![],
+            }),
+            topic_arn: hub.topic_arn.clone(),
+            ..member.off_hours_config()
+        };
+        let (clients, _) = hub.clients();
+        let off_calls = clients.calls.clone();
+        let off = organization(clients, &hub.sdk, config("off-hours"), move |c| {
+            OffHours::new(c, off_config.clone())
+        });
+        let tick = |account: &str, time: &str| {
+            let mut e = tick_event(time);
+            e["account"] = json!(account);
+            e
+        };
+        let idle_accounts: Vec<String> = (0..idle)
+            .map(|i| format!("{:012}", 400_000_000_000u64 + i as u64))
+            .collect();
+        // A quarter hour before: every account ticked once (the hub's process now holds each
+        // account's role), the member's first event counted apart.
+        off_calls.take();
+        off.handle(tick(MEMBER, "2026-11-17T09:45:00Z"))
+            .await
+            .expect("first tick");
+        let first = off_calls.take();
+        let extra = first
+            .iter()
+            .filter(|c| {
+                c.starts_with("STS.") || c.starts_with("IAM.") || c.contains("ListTagsForResource")
+            })
+            .count();
+        let mut idle_tick = Cost::new();
+        for account in &idle_accounts {
+            off.handle(tick(account, "2026-11-17T09:45:00Z"))
+                .await
+                .expect("idle first tick");
+            measure(
+                &mut idle_tick,
+                &off_calls,
+                off.handle(tick(account, "2026-11-17T10:00:00Z")),
+            )
+            .await
+            .expect("idle tick");
+        }
+        deployer
+            .handle({
+                let mut e = push(
+                    "v0",
+                    "sha256:0000000000000000000000000000000000000000000000000000000000000000",
+                    0,
+                );
+                e["account"] = json!(MEMBER);
+                e
+            })
+            .await
+            .expect("first push");
+        let mut pushes = Cost::new();
+        let mut ticks = Cost::new();
+        for round in 1..=ROUNDS {
+            let mut e = push(&format!("v{round}"), &format!("sha256:{round:064x}"), round);
+            e["account"] = json!(MEMBER);
+            measure(&mut pushes, &deploy_calls, deployer.handle(e))
+                .await
+                .expect("push");
+            let time = format!("2026-11-17T10:{:02}:00Z", (round % 4) * 15);
+            measure(&mut ticks, &off_calls, off.handle(tick(MEMBER, &time)))
+                .await
+                .expect("tick");
+        }
+        let mean = |c: &Cost| c.calls.iter().sum::<usize>() as f64 / c.calls.len().max(1) as f64;
+        report.row(&[
+            &idle.to_string(),
+            &format!("{:.1}", mean(&pushes)),
+            &ms(percentile(&pushes.walls, 0.5)),
+            &format!("{:.1}", mean(&ticks)),
+            &ms(percentile(&ticks.walls, 0.5)),
+            &if idle == 0 {
+                "–".to_string()
+            } else {
+                format!("{:.1}", mean(&idle_tick))
+            },
+            &extra.to_string(),
+        ]);
+    }
+    report.para(
+        "Each member account's tick is its own invocation (the spoke's schedule forwards it), so a push or a tick in one account makes the same calls whatever the number of other accounts. An account with nothing to do costs its own tick: one GetResources that finds no service. The first event from an account in a process adds AssumeRole, ListAccountAliases and one read of the accounts reported unreachable (the last once per process).",
+    );
 }
