@@ -9,11 +9,13 @@ pub(super) fn read_config(
 ) -> Result<BTreeSet<&'static str>, String> {
     let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let source = Env::from_pairs(&pairs);
+    // The four that organization mode runs read its configuration too, as `org::scoped` does.
+    let org = || autopilot_core::org::OrgConfig::from(&source).map(|_| ());
     let built = match binary {
-        "deployer" => DeployerConfig::from(&source).map(|_| ()),
-        "task-watcher" => TaskWatcherConfig::from(&source).map(|_| ()),
-        "alarm-notifier" => AlarmNotifierConfig::from(&source).map(|_| ()),
-        "off-hours" => OffHoursConfig::from(&source).map(|_| ()),
+        "deployer" => DeployerConfig::from(&source).and_then(|_| org()),
+        "task-watcher" => TaskWatcherConfig::from(&source).and_then(|_| org()),
+        "alarm-notifier" => AlarmNotifierConfig::from(&source).and_then(|_| org()),
+        "off-hours" => OffHoursConfig::from(&source).and_then(|_| org()),
         "deploy-gate" => GateConfig::from(&source).map(|_| ()),
         "weekly-account" => WeeklyConfig::from(&source).map(|_| ()),
         other => panic!("unknown function {other}"),

@@ -465,9 +465,20 @@ async fn the_hub_and_a_spoke_in_another_account_deploy_and_the_spokes_events_rea
     assert_eq!(outputs["EventBusArn"], bus_arn);
     assert!(!outputs.contains_key("ClusterName"), "{outputs:?}");
 
-    // The functions: fleet mode's variables and the role they act through.
+    // The functions: fleet mode's variables and the role they act through; each function reads
+    // every variable it is given, and starts with them.
+    for (binary, _) in template::FUNCTIONS {
+        let env = DeployedStack::function_env(&emu, binary);
+        let read = super::environment::read_config(binary, &env)
+            .unwrap_or_else(|e| panic!("{binary} does not start in organization scope: {e}"));
+        for var in env.keys() {
+            assert!(read.contains(var.as_str()), "{binary} never reads {var}");
+        }
+    }
     for (binary, _, _) in ACTING {
         let env = DeployedStack::function_env(&emu, binary);
+        let hub_bus = env.get("HUB_BUS_ARN").map(String::as_str);
+        assert_eq!(hub_bus, Some(bus_arn.as_str()), "{binary}");
         assert_eq!(
             env.get("SPOKE_ROLE_ARN").map(String::as_str),
             Some(format!("arn:aws:iam::{{account}}:role/fargate-autopilot-{binary}").as_str()),
@@ -702,6 +713,31 @@ async fn the_hub_and_a_spoke_in_another_account_deploy_and_the_spokes_events_rea
     assert_eq!(got.len(), 1, "{got:?}");
     let body: Value = serde_json::from_str(got[0].body().unwrap_or_default()).expect("JSON");
     assert_eq!(body["detail-type"], "Scheduled Event");
+
+    // The release off-hours, with the hub's environment, handles that tick as AWS delivers it
+    // (the member's account kept), through the member's role: in organization mode from its
+    // environment alone. The member account has no service that opted in: nothing to do.
+    let mut as_aws_sends_it = body.clone();
+    as_aws_sends_it["account"] = json!(MEMBER);
+    let mut env: Vec<(String, String)> = DeployedStack::function_env(&emu, "off-hours")
+        .into_iter()
+        .collect();
+    env.extend(emu.env());
+    let run = run_function(
+        &release_binary("off-hours"),
+        &function_name("off-hours"),
+        &env,
+        vec![as_aws_sends_it],
+        Duration::from_secs(60),
+    );
+    assert!(run.init_error.is_none(), "{:?}\n{}", run.init_error, run.output);
+    let answer = run
+        .invocations
+        .first()
+        .and_then(|i| i.ok())
+        .unwrap_or_else(|| panic!("{:?}\n{}", run.invocations, run.output));
+    assert_eq!(answer["account"]["id"], MEMBER, "{answer}");
+    assert_eq!(answer["result"]["services"], json!([]), "{answer}");
 }
 
 #[test]
