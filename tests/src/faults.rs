@@ -142,6 +142,10 @@ pub struct Seen {
     /// The emulator's answer (JSON or XML), once it came back; `None` for a request that
     /// never reached it. Tells what a call created (a revision's ARN, a started task's).
     pub response: Option<String>,
+    /// The access key id that signed it (its SigV4 `Credential`): which credentials made the
+    /// call, so a hub's own calls are told from those made with a role assumed in another
+    /// account (moto serves an assumed role's key in the role's account). Empty when unsigned.
+    pub access_key: String,
 }
 
 #[derive(Default)]
@@ -305,15 +309,21 @@ impl Drop for FaultProxy {
     }
 }
 
-/// The AWS service of a request, from its SigV4 credential scope, as the call log names it.
-fn service_of(req: &Request<Incoming>) -> String {
-    let scope = req
-        .headers()
+/// The SigV4 `Credential` of a request (`<key>/<date>/<region>/<service>/aws4_request`), split.
+fn credential_of(req: &Request<Incoming>) -> Vec<String> {
+    req.headers()
         .get("authorization")
         .and_then(|v| v.to_str().ok())
         .and_then(|a| a.split("Credential=").nth(1))
-        .and_then(|c| c.split('/').nth(3))
-        .unwrap_or("unknown");
+        .and_then(|c| c.split([',', ' ']).next())
+        .map(|c| c.split('/').map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// The AWS service of a request, from its SigV4 credential scope, as the call log names it.
+fn service_of(req: &Request<Incoming>) -> String {
+    let credential = credential_of(req);
+    let scope = credential.get(3).map_or("unknown", String::as_str);
     match scope {
         "ecs" => "ECS",
         "sns" => "SNS",
@@ -325,6 +335,8 @@ fn service_of(req: &Request<Incoming>) -> String {
         "scheduler" => "Scheduler",
         "elasticloadbalancing" => "Elastic Load Balancing v2",
         "pricing" => "Pricing",
+        "sts" => "STS",
+        "iam" => "IAM",
         other => other,
     }
     .to_string()
@@ -383,6 +395,7 @@ async fn answer(
     state: Arc<Mutex<State>>,
 ) -> Result<Response<Full<Bytes>>, std::io::Error> {
     let service = service_of(&req);
+    let access_key = credential_of(&req).into_iter().next().unwrap_or_default();
     let target = req
         .headers()
         .get("x-amz-target")
@@ -440,6 +453,7 @@ async fn answer(
             fault: fault.clone(),
             forwarded,
             response: None,
+            access_key: access_key.clone(),
         });
         s.seen.len() - 1
     };
@@ -613,6 +627,8 @@ pub fn iam_action(operation: &str) -> String {
         "SQS" => "sqs",
         "Resource Groups Tagging API" => "tag",
         "Pricing" => "pricing",
+        "STS" => "sts",
+        "IAM" => "iam",
         other => other,
     };
     format!("{prefix}:{op}")

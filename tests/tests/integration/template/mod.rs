@@ -34,7 +34,7 @@ mod docs;
 mod environment;
 mod iam_shape;
 mod linters;
-mod organization;
+pub(crate) mod organization;
 mod translated;
 
 // Helpers one section defines and another uses.

@@ -9,7 +9,7 @@ use integration_tests::iam::{arn_matches, in_scope};
 use integration_tests::template::{create_stack_as, spoke, spoke_path};
 
 const ORGANIZATION: &str = "o-a1b2c3d4e5";
-const MEMBER: &str = "210987654321";
+pub(crate) const MEMBER: &str = "210987654321";
 
 /// The four functions that act in member accounts: (binary, hub logical id, spoke role id).
 const ACTING: [(&str, &str, &str); 4] = [
@@ -55,7 +55,7 @@ fn sub(v: &Value, params: &[(&str, &str)]) -> String {
     text
 }
 
-fn hub_parameters() -> Vec<(String, String)> {
+pub(crate) fn hub_parameters() -> Vec<(String, String)> {
     [
         ("ProjectName", template::PROJECT),
         ("Environment", template::ENVIRONMENT),
