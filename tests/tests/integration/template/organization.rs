@@ -730,7 +730,12 @@ async fn the_hub_and_a_spoke_in_another_account_deploy_and_the_spokes_events_rea
         vec![as_aws_sends_it],
         Duration::from_secs(60),
     );
-    assert!(run.init_error.is_none(), "{:?}\n{}", run.init_error, run.output);
+    assert!(
+        run.init_error.is_none(),
+        "{:?}\n{}",
+        run.init_error,
+        run.output
+    );
     let answer = run
         .invocations
         .first()
