@@ -282,6 +282,8 @@ pub struct Metrics {
     function: String,
     totals: Vec<(Metric, f64)>,
     breakdowns: Vec<Breakdown>,
+    /// Organization mode: the account the `Service` values are in, put before them.
+    account: Option<String>,
 }
 
 /// The metrics counted for one value of a dimension key.
@@ -308,6 +310,13 @@ impl Metrics {
         }
     }
 
+    /// Names every `Service` breakdown value by its account too (`<account>/<cluster>/<service>`),
+    /// so two accounts' services of the same name stay apart (organization mode).
+    pub fn in_account(mut self, account: &str) -> Self {
+        self.account = Some(account.to_string());
+        self
+    }
+
     /// Adds a count to the metric's total.
     pub fn count(self, metric: &Metric, value: usize) -> Self {
         self.amount(metric, value as f64)
@@ -330,6 +339,10 @@ impl Metrics {
         add(&mut self.totals, metric, value);
         let Some(key) = metric.by else {
             return self;
+        };
+        let key_value = match &self.account {
+            Some(account) if key == catalogue::SERVICE => format!("{account}/{key_value}"),
+            _ => key_value.to_string(),
         };
         // A dimension value must be a non-empty string of at most 1024 ASCII characters.
         let key_value: String = key_value

@@ -215,7 +215,7 @@ where
 
     fn metrics(report: &Self::Report, metrics: Metrics) -> Metrics {
         match &report.result {
-            Some(result) => J::metrics(result, metrics),
+            Some(result) => J::metrics(result, metrics.in_account(report.account.short())),
             None => unreachable_metrics(metrics),
         }
     }

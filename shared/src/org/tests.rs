@@ -356,3 +356,25 @@ fn a_notification_names_its_account_in_the_title_the_keywords_and_a_fact() {
         .in_account(&Account::new(DEV, None));
     assert_eq!(bare.title, format!("[{DEV}] t"));
 }
+
+#[test]
+fn in_organization_mode_a_services_breakdown_is_named_by_its_account_too() {
+    use crate::metrics::catalogue;
+    let record = |metrics: Metrics| -> Vec<String> {
+        metrics
+            .count_by(&catalogue::SERVICES_ASLEEP, "east/web", 1)
+            .count_by(&catalogue::STOPPED_TASKS, "out-of-memory", 1)
+            .render(0)
+    };
+    let lines = record(Metrics::new("off-hours").in_account("shop-prod")).join("\n");
+    assert!(
+        lines.contains(r#""Service":"shop-prod/east/web""#),
+        "{lines}"
+    );
+    assert!(
+        lines.contains(r#""Cause":"out-of-memory""#),
+        "only Service: {lines}"
+    );
+    let alone = record(Metrics::new("off-hours")).join("\n");
+    assert!(alone.contains(r#""Service":"east/web""#), "{alone}");
+}

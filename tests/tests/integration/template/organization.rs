@@ -866,3 +866,137 @@ fn every_parameter_output_and_variable_of_the_hub_and_the_spoke_is_documented() 
     }
     assert_eq!(missing, Vec::<String>::new());
 }
+
+/// The README's StackSet and hand-install blocks, run as written by bash and the AWS CLI (v1,
+/// in the SAM CLI's venv; these commands and flags are the same in v2) against the emulator:
+/// the profiles `hub`, `management` and `member` are the hub's account (moto's default, which
+/// also stands for the management account) and a member account, the hub deployed under the
+/// README's stack name. The StackSet and its instances are created with the hub's own
+/// parameters, and the spoke deployed by hand in the member account comes up with its roles.
+#[test]
+fn the_readmes_stackset_and_spoke_commands_run_as_written_with_the_aws_cli() {
+    let emu = template::emulator();
+    let outputs =
+        template::create_stack(&emu, &translate(), "platform-autopilot", &hub_parameters());
+    let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Organization mode")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("the README's Organization mode section");
+    let blocks: Vec<&str> = section
+        .split("```sh")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .collect();
+    assert_eq!(blocks.len(), 3, "hub, StackSet, spoke by hand");
+
+    let member = emu.account_key(MEMBER);
+    let dir = std::env::temp_dir().join(format!("autopilot-awscli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    let config = dir.join("config");
+    std::fs::write(
+        &config,
+        format!(
+            "[profile hub]\nregion = {REGION}\naws_access_key_id = testing\naws_secret_access_key = testing\n\
+             [profile management]\nregion = {REGION}\naws_access_key_id = testing\naws_secret_access_key = testing\n\
+             [profile member]\nregion = {REGION}\naws_access_key_id = {member}\naws_secret_access_key = testing\n"
+        ),
+    )
+    .expect("the AWS CLI's config");
+    let root = integration_tests::workspace_root();
+    let path = format!(
+        "{}:{}",
+        root.join(".venv-sam").join("bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for block in &blocks[1..] {
+        let run = Command::new("bash")
+            .args(["-euo", "pipefail", "-c", block])
+            .current_dir(&root)
+            .env("PATH", &path)
+            .env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", dir.join("credentials"))
+            .env("AWS_ENDPOINT_URL", &emu.endpoint)
+            .env("AWS_PAGER", "")
+            .env_remove("AWS_PROFILE")
+            .env_remove("AWS_ACCESS_KEY_ID")
+            .env_remove("AWS_SECRET_ACCESS_KEY")
+            .output()
+            .expect("bash");
+        assert!(
+            run.status.success(),
+            "{block}\nstdout: {}\nstderr: {}",
+            String::from_utf8_lossy(&run.stdout),
+            String::from_utf8_lossy(&run.stderr)
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+
+    // The StackSet, service-managed and following the organization, with the hub's parameters.
+    let set = emu.query(
+        "cloudformation",
+        "2010-05-15",
+        &[
+            ("Action", "DescribeStackSet"),
+            ("StackSetName", "fargate-autopilot-spoke"),
+        ],
+    );
+    assert!(
+        set.contains("<PermissionModel>SERVICE_MANAGED</PermissionModel>"),
+        "{set}"
+    );
+    for (key, value) in [
+        ("HubAccountId", ACCOUNT.to_string()),
+        ("HubEventBusArn", outputs["EventBusArn"].clone()),
+    ] {
+        assert!(
+            set.contains(&format!("<ParameterKey>{key}</ParameterKey>"))
+                && set.contains(&format!("<ParameterValue>{value}</ParameterValue>")),
+            "{key}={value} in {set}"
+        );
+    }
+    // The instances' operation, for the README's OU and region (the emulator has no such OU to
+    // resolve into accounts, so it lists no instance: AWS would create one per account of it).
+    let operations = emu.query(
+        "cloudformation",
+        "2010-05-15",
+        &[
+            ("Action", "ListStackSetOperations"),
+            ("StackSetName", "fargate-autopilot-spoke"),
+        ],
+    );
+    assert!(
+        operations.contains("<Action>CREATE</Action>")
+            && operations.contains("<Status>SUCCEEDED</Status>"),
+        "{operations}"
+    );
+
+    // The spoke by hand: up in the member account, with its four roles there.
+    let spoke = emu.query_as(
+        &member,
+        "cloudformation",
+        "2010-05-15",
+        &[
+            ("Action", "DescribeStacks"),
+            ("StackName", "fargate-autopilot-spoke"),
+        ],
+    );
+    assert!(
+        spoke.contains("<StackStatus>CREATE_COMPLETE</StackStatus>"),
+        "{spoke}"
+    );
+    // (moto gives a stack made through a change set no outputs: the roles are read instead.)
+    for function in ["deployer", "task-watcher", "alarm-notifier", "off-hours"] {
+        let name = format!("fargate-autopilot-{function}");
+        let role = emu.query_as(
+            &member,
+            "iam",
+            "2010-05-08",
+            &[("Action", "GetRole"), ("RoleName", &name)],
+        );
+        let arn = format!("arn:aws:iam::{MEMBER}:role/{name}");
+        assert!(role.contains(&arn), "{arn} in {role}");
+    }
+}
