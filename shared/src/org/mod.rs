@@ -53,6 +53,9 @@ pub struct Unreachable {
     pub notified: bool,
 }
 
+/// An account's job, as chat names the account, and the role's session.
+type Ready<J, S> = (Arc<J>, Account, S);
+
 /// A job run in the account each event comes from.
 pub struct InAccounts<J, S: Spokes, F> {
     spokes: S,
@@ -60,10 +63,13 @@ pub struct InAccounts<J, S: Spokes, F> {
     build: F,
     /// A job on the hub's own ports, which only parses events (parsing is pure).
     parser: J,
-    /// Each account's job, built once the role was assumed there.
-    jobs: Mutex<HashMap<String, (Arc<J>, Account)>>,
-    /// The accounts reported unreachable, as read once per process (the hub's topic tags).
-    reported: tokio::sync::OnceCell<BTreeMap<String, String>>,
+    /// Each account's job, built once the role was assumed there, with the role's session.
+    jobs: Mutex<HashMap<String, Ready<J, S::Session>>>,
+    /// The accounts reported unreachable, as last read (the hub's topic tags): read once per
+    /// process, and kept up to date with what this process reports and forgets.
+    reported: Mutex<Option<BTreeMap<String, String>>>,
+    /// The hub's region: the one organization mode serves.
+    region: Option<String>,
 }
 
 impl<J, S, F> InAccounts<J, S, F>
@@ -79,12 +85,25 @@ where
             build,
             parser,
             jobs: Mutex::new(HashMap::new()),
-            reported: tokio::sync::OnceCell::new(),
+            reported: Mutex::new(None),
+            region: None,
         }
     }
 
-    fn cached(&self, account: &str) -> Option<(Arc<J>, Account)> {
+    /// Serves events of `region` only (the hub's): an event from another region is refused.
+    pub fn in_region(mut self, region: Option<String>) -> Self {
+        self.region = region;
+        self
+    }
+
+    fn cached(&self, account: &str) -> Option<Ready<J, S::Session>> {
         self.jobs.lock().ok()?.get(account).cloned()
+    }
+
+    fn drop_cached(&self, account: &str) {
+        if let Ok(mut jobs) = self.jobs.lock() {
+            jobs.remove(account);
+        }
     }
 
     /// The job acting in `account`: cached, or built on the role assumed there; `Err(..)` of
@@ -93,33 +112,51 @@ where
         &self,
         account: &str,
     ) -> Result<std::result::Result<(Arc<J>, Account), InAccount<J::Report>>> {
-        if let Some(ready) = self.cached(account) {
-            return Ok(Ok(ready));
-        }
         let role_arn = self.config.role_in(account);
+        if let Some((job, named, session)) = self.cached(account) {
+            // No call while the credentials hold; a role deleted since is found on renewal.
+            return match self.spokes.renew(&session).await? {
+                None => Ok(Ok((job, named))),
+                Some((code, message)) => {
+                    self.drop_cached(account);
+                    self.unreachable(account, role_arn, code, message).await
+                }
+            };
+        }
         match self.spokes.open(account, &role_arn).await? {
-            Opened::Ready(ports, named) => {
+            Opened::Ready(ports, named, session) => {
                 self.tell_if_reachable_again(account).await;
                 let job = Arc::new((self.build)(ports));
                 if let Ok(mut jobs) = self.jobs.lock() {
-                    jobs.insert(account.to_string(), (job.clone(), named.clone()));
+                    jobs.insert(account.to_string(), (job.clone(), named.clone(), session));
                 }
                 Ok(Ok((job, named)))
             }
             Opened::Unreachable { code, message } => {
-                let notified = self.report_unreachable(account, &code, &message).await?;
-                Ok(Err(InAccount {
-                    account: Account::new(account, None),
-                    result: None,
-                    unreachable: Some(Unreachable {
-                        role_arn,
-                        code,
-                        message,
-                        notified,
-                    }),
-                }))
+                self.unreachable(account, role_arn, code, message).await
             }
         }
+    }
+
+    /// The report of an account that cannot be reached, said once.
+    async fn unreachable(
+        &self,
+        account: &str,
+        role_arn: String,
+        code: String,
+        message: String,
+    ) -> Result<std::result::Result<(Arc<J>, Account), InAccount<J::Report>>> {
+        let notified = self.report_unreachable(account, &code, &message).await?;
+        Ok(Err(InAccount {
+            account: Account::new(account, None),
+            result: None,
+            unreachable: Some(Unreachable {
+                role_arn,
+                code,
+                message,
+                notified,
+            }),
+        }))
     }
 
     /// Says once that `account` cannot be reached: not again while the hub's topic remembers it
@@ -133,7 +170,13 @@ where
                 BTreeMap::new()
             }
         };
-        if reported.get(account).map(String::as_str) == Some(code) {
+        let said = reported.get(account).map(String::as_str) == Some(code);
+        let mut reported = reported;
+        reported.insert(account.to_string(), code.to_string());
+        if let Ok(mut known) = self.reported.lock() {
+            *known = Some(reported);
+        }
+        if said {
             tracing::warn!(account, code, "account unreachable, reported already");
             return Ok(false);
         }
@@ -149,24 +192,50 @@ where
     /// so that a new failure is reported again. Reads the reported accounts once per process.
     async fn tell_if_reachable_again(&self, account: &str) {
         let topic = &self.config.topic_arn;
-        let reported = self
-            .reported
-            .get_or_init(|| async {
-                self.spokes.reported(topic).await.unwrap_or_else(|e| {
+        let known = self.reported.lock().ok().and_then(|known| known.clone());
+        let reported = match known {
+            Some(reported) => reported,
+            None => {
+                let read = self.spokes.reported(topic).await.unwrap_or_else(|e| {
                     tracing::warn!(error = %e, "the accounts reported unreachable could not be read");
                     BTreeMap::new()
-                })
-            })
-            .await;
+                });
+                if let Ok(mut known) = self.reported.lock() {
+                    *known = Some(read.clone());
+                }
+                read
+            }
+        };
         if !reported.contains_key(account) {
             return;
         }
         let notice = notices::reachable_again(J::NAME, account, &self.config);
         let told = self.spokes.publish(topic, &notice).await;
         let forgot = self.spokes.forget(topic, account).await;
-        if let Err(e) = told.and(forgot) {
-            tracing::warn!(account, error = %e, "could not say the account is reachable again");
+        match told.and(forgot) {
+            Ok(()) => {
+                if let Ok(mut known) = self.reported.lock() {
+                    if let Some(reported) = known.as_mut() {
+                        reported.remove(account);
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(account, error = %e, "could not say the account is reachable again")
+            }
         }
+    }
+}
+
+/// Refuses an event from a region other than the hub's: the spoke roles are IAM's, one set per
+/// account, so organization mode serves the hub's region only, and acting on another region's
+/// event in the hub's would touch the wrong services.
+pub fn check_region(event: &Value, hub: Option<&str>) -> Result<()> {
+    match (event.get("region").and_then(Value::as_str), hub) {
+        (Some(from), Some(hub)) if !from.is_empty() && from != hub => Err(Error::bad_event(format!(
+            "region: {from} is not the hub's region {hub} (organization mode serves the hub's region only: install a hub in {from} for its accounts)"
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -197,6 +266,7 @@ where
 
     fn parse(&self, event: Value) -> Result<Self::Event> {
         let account = account_of(&event)?;
+        check_region(&event, self.region.as_deref())?;
         Ok((account, self.parser.parse(event)?))
     }
 
@@ -283,5 +353,6 @@ where
         sdk: sdk.clone(),
         session_name: crate::aws::sts::session_name(&crate::metrics::function_dimension(J::NAME)),
     };
-    InAccounts::new(hub, config, parser, build)
+    let region = sdk.region().map(|r| r.as_ref().to_string());
+    InAccounts::new(hub, config, parser, build).in_region(region)
 }

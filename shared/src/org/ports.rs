@@ -3,6 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::Arc;
+
+use aws_credential_types::provider::future;
+use aws_sdk_sts::config::ProvideCredentials;
 
 use aws_config::SdkConfig;
 use aws_sdk_sts::config::SharedCredentialsProvider;
@@ -15,9 +19,10 @@ use crate::ports::{Calls, Publish};
 use crate::tags;
 
 /// What came of trying to act in an account.
-pub enum Opened<P> {
-    /// The role was assumed: the ports acting there, and the account as chat names it.
-    Ready(P, Account),
+pub enum Opened<P, S> {
+    /// The role was assumed: the ports acting there, the account as chat names it, and the
+    /// session that keeps the role's credentials.
+    Ready(P, Account, S),
     /// The role could not be assumed, and will not be until someone acts (`AccessDenied`: the
     /// role is missing or does not trust the hub; `RegionDisabledException`).
     Unreachable { code: String, message: String },
@@ -27,6 +32,8 @@ pub enum Opened<P> {
 pub trait Spokes: Publish + Calls {
     /// What a job acting in one account is built on.
     type Ports: Send + Sync;
+    /// The role assumed in one account, which renews its credentials.
+    type Session: Clone + Send + Sync;
 
     /// Assumes `role_arn` in `account` (one STS call) and reads the account's alias (one
     /// call; an alias that cannot be read leaves the account named by its id). Any failure but
@@ -35,7 +42,15 @@ pub trait Spokes: Publish + Calls {
         &self,
         account: &str,
         role_arn: &str,
-    ) -> impl Future<Output = Result<Opened<Self::Ports>>> + Send;
+    ) -> impl Future<Output = Result<Opened<Self::Ports, Self::Session>>> + Send;
+
+    /// Whether the session's role can still be assumed: `None` while its credentials hold (no
+    /// call) or after renewing them, `Some((code, message))` when the account cannot be
+    /// reached any more (the role deleted or its trust changed since).
+    fn renew(
+        &self,
+        session: &Self::Session,
+    ) -> impl Future<Output = Result<Option<(String, String)>>> + Send;
 
     /// The accounts already reported unreachable, with the error code they were reported for.
     fn reported(
@@ -76,10 +91,24 @@ impl Publish for Hub {
     }
 }
 
+/// The role assumed in one account, shared by its clients (as their credentials) and the hub.
+#[derive(Clone, Debug)]
+pub struct Session(Arc<sts::AssumedRole>);
+
+impl ProvideCredentials for Session {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        self.0.provide_credentials()
+    }
+}
+
 impl Spokes for Hub {
     type Ports = Clients;
+    type Session = Session;
 
-    async fn open(&self, account: &str, role_arn: &str) -> Result<Opened<Clients>> {
+    async fn open(&self, account: &str, role_arn: &str) -> Result<Opened<Clients, Session>> {
         let role = sts::AssumedRole::new(
             (*self.clients.sts).clone(),
             role_arn.to_string(),
@@ -95,10 +124,11 @@ impl Spokes for Hub {
                 Err(e)
             };
         }
+        let session = Session(Arc::new(role));
         let spoke = self
             .sdk
             .to_builder()
-            .credentials_provider(SharedCredentialsProvider::new(role))
+            .credentials_provider(SharedCredentialsProvider::new(session.clone()))
             .build();
         let bare = self.clients.in_account(&spoke, Account::new(account, None));
         let alias = iam::account_alias(&bare.iam)
@@ -113,7 +143,16 @@ impl Spokes for Hub {
                 ..bare
             },
             named,
+            session,
         ))
+    }
+
+    async fn renew(&self, session: &Session) -> Result<Option<(String, String)>> {
+        match session.0.credentials().await {
+            Ok(_) => Ok(None),
+            Err(e) if sts::is_unreachable(&e) => Ok(Some((e.code().to_string(), e.to_string()))),
+            Err(e) => Err(e),
+        }
     }
 
     async fn reported(&self, topic_arn: &str) -> Result<BTreeMap<String, String>> {

@@ -71,8 +71,14 @@ impl Publish for FakeOrg {
 impl Spokes for FakeOrg {
     /// A job here is built on the account's id.
     type Ports = String;
+    /// The account whose role was assumed.
+    type Session = String;
 
-    async fn open(&self, account: &str, role_arn: &str) -> crate::error::Result<Opened<String>> {
+    async fn open(
+        &self,
+        account: &str,
+        role_arn: &str,
+    ) -> crate::error::Result<Opened<String, String>> {
         assert_eq!(
             role_arn,
             format!("arn:aws:iam::{account}:role/autopilot-echo")
@@ -88,7 +94,18 @@ impl Spokes for FakeOrg {
         Ok(Opened::Ready(
             account.to_string(),
             Account::new(account, self.aliases.get(account).cloned()),
+            account.to_string(),
         ))
+    }
+
+    /// The credentials last no time here: every renewal asks again whether the role is there.
+    async fn renew(&self, account: &String) -> crate::error::Result<Option<(String, String)>> {
+        Ok(self
+            .unreachable
+            .lock()
+            .unwrap()
+            .get(account)
+            .map(|code| (code.clone(), format!("{code}: not authorized"))))
     }
 
     async fn reported(&self, _topic: &str) -> crate::error::Result<BTreeMap<String, String>> {
@@ -160,6 +177,11 @@ fn config() -> OrgConfig {
 }
 
 type Org = InAccounts<Echo, FakeOrg, Box<dyn Fn(String) -> Echo + Send + Sync>>;
+
+/// A member account's role that can be assumed again (its spoke installed).
+fn install_spoke(org: &Org, account: &str) {
+    org.spokes.unreachable.lock().unwrap().remove(account);
+}
 
 fn org(spokes: FakeOrg) -> Org {
     let calls = spokes.calls.clone();
@@ -377,4 +399,49 @@ fn in_organization_mode_a_services_breakdown_is_named_by_its_account_too() {
     );
     let alone = record(Metrics::new("off-hours")).join("\n");
     assert!(alone.contains(r#""Service":"east/web""#), "{alone}");
+}
+
+#[tokio::test]
+async fn an_account_reported_then_fixed_then_broken_again_in_one_process_is_told_each_time() {
+    let org = org(FakeOrg::new());
+    run(&org, event(LOST, 1)).await;
+    install_spoke(&org, LOST);
+    let back = run(&org, event(LOST, 2)).await;
+    assert!(back.result.is_some());
+    assert!(org.spokes.tags.lock().unwrap().is_empty(), "forgotten");
+    // The spoke removed while the process holds the account's job: found on renewal.
+    org.spokes
+        .unreachable
+        .lock()
+        .unwrap()
+        .insert(LOST.into(), "AccessDenied".into());
+    let broken = run(&org, event(LOST, 3)).await;
+    assert!(broken.unreachable.expect("unreachable").notified);
+    let titles: Vec<String> = org
+        .spokes
+        .published()
+        .iter()
+        .map(|n| n.title.clone())
+        .collect();
+    assert_eq!(titles.len(), 3, "{titles:?}");
+    assert!(titles[0].contains("cannot act"), "{titles:?}");
+    assert!(titles[1].contains("can be reached again"), "{titles:?}");
+    assert!(titles[2].contains("cannot act"), "{titles:?}");
+    // And once more fixed: the job is built again.
+    install_spoke(&org, LOST);
+    assert!(run(&org, event(LOST, 4)).await.result.is_some());
+}
+
+#[tokio::test]
+async fn an_event_from_another_region_than_the_hubs_is_refused_by_name() {
+    let org = org(FakeOrg::new()).in_region(Some("eu-west-1".into()));
+    let mut elsewhere = event(PROD, 1);
+    elsewhere["region"] = json!("us-east-1");
+    let e = org.parse(elsewhere).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("region: us-east-1 is not the hub's region eu-west-1"),
+        "{e}"
+    );
+    assert!(org.parse(event(PROD, 1)).is_ok(), "the hub's own region");
 }
