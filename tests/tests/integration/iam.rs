@@ -45,24 +45,7 @@ const DEPLOYMENT_ID: &str = "Fj3eXbBpqQxYyHEkOsFRy";
 /// `DescribeServiceDeployments` (the emulator has none) as the API reference shapes its
 /// answer: the stack's service deploying a new revision over a running one, a pause waiting.
 fn service_deployment_answer() -> Fault {
-    let expires = (chrono::Utc::now() + chrono::Duration::hours(4)).timestamp();
-    Fault::Answer(
-        200,
-        json!({"serviceDeployments": [{
-            "serviceDeploymentArn": ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")),
-            "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
-            "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
-            "status": "IN_PROGRESS",
-            "lifecycleStage": "POST_TEST_TRAFFIC_SHIFT",
-            "sourceServiceRevisions": [{"arn": ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/1")),
-                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0}],
-            "targetServiceRevision": {"arn": ecs(&format!("service-revision/{CLUSTER}/{SERVICE}/2")),
-                "requestedTaskCount": 2, "runningTaskCount": 2, "pendingTaskCount": 0},
-            "lifecycleHookDetails": [{"hookId": "ecs-pause-a1b2c3d4e5f6", "targetType": "PAUSE",
-                "status": "AWAITING_ACTION", "expiresAt": expires, "timeoutAction": "ROLLBACK"}]
-        }], "failures": []})
-        .to_string(),
-    )
+    service_deployment_answer_in(ACCOUNT, CLUSTER, SERVICE)
 }
 
 fn ecs(resource: &str) -> String {
@@ -1078,40 +1061,15 @@ async fn deployer_tour(scope: &'static str) {
         .task_definition()
         .unwrap_or_default()
         .to_string();
-    tour.proxy.add(FaultRule::always(
-        "ECS.DescribeServices",
-        Fault::Answer(
-            200,
-            json!({"services": [{
-                "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
-                "serviceName": SERVICE, "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
-                "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
-                "taskDefinition": td,
-                "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
-                "deploymentController": {"type": "ECS"},
-                "deployments": [{"id": deployment_id, "status": "PRIMARY", "taskDefinition": td,
-                    "rolloutState": "COMPLETED", "createdAt": 1764583200.0}],
-                // Fleet mode's tags (account scope), as the tour tagged the service.
-                "tags": [{"key": tags::DEPLOY, "value": REPOSITORY},
-                         {"key": tags::DEPLOY_CONTAINER, "value": "app"},
-                         {"key": tags::DEPLOY_TAGS, "value": "latest prefix:v"}]
-            }], "failures": []})
-            .to_string(),
-        ),
-    ));
-    tour.proxy.add(FaultRule::always(
-        "ECS.ListServiceDeployments",
-        Fault::Answer(
-            200,
-            json!({"serviceDeployments": [{
-                "serviceDeploymentArn": ecs(&format!("service-deployment/{CLUSTER}/{SERVICE}/{DEPLOYMENT_ID}")),
-                "serviceArn": ecs(&format!("service/{CLUSTER}/{SERVICE}")),
-                "clusterArn": ecs(&format!("cluster/{CLUSTER}")),
-                "createdAt": 1764583200.0, "status": "SUCCESSFUL"
-            }]})
-            .to_string(),
-        ),
-    ));
+    // Fleet mode's tags (account scope), as the tour tagged the service.
+    answer_as_blue_green(
+        &tour.proxy,
+        ACCOUNT,
+        (CLUSTER, SERVICE),
+        &td,
+        &deployment_id,
+        REPOSITORY,
+    );
     let mut e = for_stack("deployer/ecs-deployment-completed.json");
     e["detail"]["deploymentId"] = json!(deployment_id);
     let done = deployer
@@ -1852,41 +1810,14 @@ async fn the_deployers_calls_are_allowed_by_resource_in_organization_scope() {
         .task_definition()
         .unwrap_or_default()
         .to_string();
-    let deployment = in_member(&format!(
-        "service-deployment/{MEMBER_CLUSTER}/{MEMBER_SERVICE}/{DEPLOYMENT_ID}"
-    ));
-    tour.proxy.add(FaultRule::always(
-        "ECS.DescribeServices",
-        Fault::Answer(
-            200,
-            json!({"services": [{
-                "serviceArn": member.service_arn, "serviceName": MEMBER_SERVICE,
-                "clusterArn": member.cluster_arn(),
-                "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
-                "taskDefinition": td,
-                "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
-                "deploymentController": {"type": "ECS"},
-                "deployments": [{"id": deployment_id, "status": "PRIMARY", "taskDefinition": td,
-                    "rolloutState": "COMPLETED", "createdAt": 1764583200.0}],
-                "tags": [{"key": tags::DEPLOY, "value": MEMBER_SERVICE},
-                         {"key": tags::DEPLOY_CONTAINER, "value": "app"},
-                         {"key": tags::DEPLOY_TAGS, "value": "latest prefix:v"}]
-            }], "failures": []})
-            .to_string(),
-        ),
-    ));
-    tour.proxy.add(FaultRule::always(
-        "ECS.ListServiceDeployments",
-        Fault::Answer(
-            200,
-            json!({"serviceDeployments": [{
-                "serviceDeploymentArn": deployment,
-                "serviceArn": member.service_arn, "clusterArn": member.cluster_arn(),
-                "createdAt": 1764583200.0, "status": "SUCCESSFUL"
-            }]})
-            .to_string(),
-        ),
-    ));
+    answer_as_blue_green(
+        &tour.proxy,
+        MEMBER,
+        (MEMBER_CLUSTER, MEMBER_SERVICE),
+        &td,
+        &deployment_id,
+        MEMBER_SERVICE,
+    );
     let mut e = from_member("deployer/ecs-deployment-completed.json");
     e["detail"]["deploymentId"] = json!(deployment_id);
     let done = deployer.handle(e).await.expect("a blue/green outcome");
@@ -1896,6 +1827,53 @@ async fn the_deployers_calls_are_allowed_by_resource_in_organization_scope() {
     );
     tour.assert_allowed("DeployerFunction", "DeployerRole")
         .await;
+}
+
+/// A blue/green service (the emulator drops the strategy) and its successful service
+/// deployment, as ECS describes them, for `account`'s `(cluster, service)` on revision `td`,
+/// tagged to follow `repository`.
+fn answer_as_blue_green(
+    proxy: &FaultProxy,
+    account: &str,
+    (cluster, service): (&str, &str),
+    td: &str,
+    deployment_id: &str,
+    repository: &str,
+) {
+    let arn = |r: &str| format!("arn:aws:ecs:{REGION}:{account}:{r}");
+    proxy.add(FaultRule::always(
+        "ECS.DescribeServices",
+        Fault::Answer(
+            200,
+            json!({"services": [{
+                "serviceArn": arn(&format!("service/{cluster}/{service}")),
+                "serviceName": service, "clusterArn": arn(&format!("cluster/{cluster}")),
+                "status": "ACTIVE", "desiredCount": 2, "runningCount": 2, "pendingCount": 0,
+                "taskDefinition": td,
+                "deploymentConfiguration": {"strategy": "BLUE_GREEN", "bakeTimeInMinutes": 10},
+                "deploymentController": {"type": "ECS"},
+                "deployments": [{"id": deployment_id, "status": "PRIMARY", "taskDefinition": td,
+                    "rolloutState": "COMPLETED", "createdAt": 1764583200.0}],
+                "tags": [{"key": tags::DEPLOY, "value": repository},
+                         {"key": tags::DEPLOY_CONTAINER, "value": "app"},
+                         {"key": tags::DEPLOY_TAGS, "value": "latest prefix:v"}]
+            }], "failures": []})
+            .to_string(),
+        ),
+    ));
+    proxy.add(FaultRule::always(
+        "ECS.ListServiceDeployments",
+        Fault::Answer(
+            200,
+            json!({"serviceDeployments": [{
+                "serviceDeploymentArn": arn(&format!("service-deployment/{cluster}/{service}/{DEPLOYMENT_ID}")),
+                "serviceArn": arn(&format!("service/{cluster}/{service}")),
+                "clusterArn": arn(&format!("cluster/{cluster}")),
+                "createdAt": 1764583200.0, "status": "SUCCESSFUL"
+            }]})
+            .to_string(),
+        ),
+    ));
 }
 
 /// [`service_deployment_answer`] of a service of another account.

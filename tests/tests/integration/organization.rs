@@ -58,6 +58,19 @@ fn org_config(hub: &Stack, function: &str) -> OrgConfig {
     }
 }
 
+/// Off-hours as the hub runs it: fleet mode's tag selection, the hub's topic.
+fn off_hours_config(hub: &Stack, member: &Stack) -> autopilot_core::offhours::OffHoursConfig {
+    let mut config = member.off_hours_config();
+    config.topic_arn = hub.topic_arn.clone();
+    config.targets = vec![];
+    config.selection = Some(TagSelection {
+        key: tags::OFF_HOURS.into(),
+        value: "enabled".into(),
+        clusters: vec![],
+    });
+    config
+}
+
 /// `event` as it reaches the hub from `account`.
 fn from(account: &str, mut event: Value) -> Value {
     event["account"] = json!(account);
@@ -262,14 +275,7 @@ async fn a_night_in_a_member_account_puts_its_services_to_sleep_and_leaves_the_h
     let (hub, member) = organization_of_two(&emu).await;
     hub.tag_service(&[(tags::OFF_HOURS, "enabled")]).await;
     member.tag_service(&[(tags::OFF_HOURS, "enabled")]).await;
-    let mut config = member.off_hours_config();
-    config.topic_arn = hub.topic_arn.clone();
-    config.targets = vec![];
-    config.selection = Some(TagSelection {
-        key: tags::OFF_HOURS.into(),
-        value: "enabled".into(),
-        clusters: vec![],
-    });
+    let config = off_hours_config(&hub, &member);
     let (clients, _) = hub.clients();
     let off = organization(clients, &hub.sdk, org_config(&hub, "off-hours"), move |c| {
         OffHours::new(c, config.clone())
@@ -332,14 +338,7 @@ async fn a_member_account_without_its_role_is_said_once_and_never_stops_the_othe
     member.tag_service(&[(tags::OFF_HOURS, "enabled")]).await;
     let proxy = FaultProxy::start(&emu.endpoint, 7);
     proxy.add(Rule::always("AssumeRole", access_denied(LOST)).when_body_contains(LOST));
-    let mut config = member.off_hours_config();
-    config.topic_arn = hub.topic_arn.clone();
-    config.targets = vec![];
-    config.selection = Some(TagSelection {
-        key: tags::OFF_HOURS.into(),
-        value: "enabled".into(),
-        clusters: vec![],
-    });
+    let config = off_hours_config(&hub, &member);
     let (clients, _) = hub.clients_via(&proxy.url);
     let off = organization(clients, &hub.sdk, org_config(&hub, "off-hours"), move |c| {
         OffHours::new(c, config.clone())

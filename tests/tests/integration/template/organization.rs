@@ -766,24 +766,32 @@ fn every_name_of_the_hub_in_organization_mode_and_of_the_spoke_fits_awss_limits(
     assert_eq!(found["violations"][0]["length"], 65, "{found}");
 }
 
-/// The hub's install in the README's "Organization mode", resolved by the SAM CLI's own code and
-/// accepted by the template; the StackSet's flags as the AWS CLI reference gives them.
-#[test]
-fn the_readmes_organization_install_runs_as_written() {
+/// The README's "Organization mode" `sh` blocks: the hub, the StackSet, a spoke by hand.
+fn readme_organization_blocks() -> Vec<String> {
     let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md"))
         .expect("README.md");
     let section = readme
         .split("## Organization mode")
         .nth(1)
         .and_then(|s| s.split("\n## ").next())
-        .expect("the README's Organization mode section");
-    let blocks: Vec<&str> = section
+        .expect("the README's Organization mode section")
+        .to_string();
+    let blocks: Vec<String> = section
         .split("```sh")
         .skip(1)
         .filter_map(|b| b.split("```").next())
+        .map(str::to_string)
         .collect();
     assert_eq!(blocks.len(), 3, "hub, StackSet, spoke by hand");
-    let words = shell_words(blocks[0]);
+    blocks
+}
+
+/// The hub's install in the README's "Organization mode", resolved by the SAM CLI's own code and
+/// accepted by the template; the StackSet's flags as the AWS CLI reference gives them.
+#[test]
+fn the_readmes_organization_install_runs_as_written() {
+    let blocks = readme_organization_blocks();
+    let words = shell_words(&blocks[0]);
     let at = words
         .iter()
         .position(|w| w == "deploy")
@@ -807,7 +815,7 @@ fn the_readmes_organization_install_runs_as_written() {
     stack.extend(sent);
     assert_eq!(refused(&t, &stack), Vec::<String>::new(), "{stack:?}");
     let _ = std::fs::remove_dir_all(&dir);
-    let stackset = shell_words(blocks[1]).join(" ");
+    let stackset = shell_words(&blocks[1]).join(" ");
     for flag in [
         "create-stack-set",
         "--permission-model SERVICE_MANAGED",
@@ -821,7 +829,7 @@ fn the_readmes_organization_install_runs_as_written() {
     ] {
         assert!(stackset.contains(flag), "{flag} not in {stackset}");
     }
-    let by_hand = shell_words(blocks[2]).join(" ");
+    let by_hand = shell_words(&blocks[2]).join(" ");
     for flag in [
         "aws cloudformation deploy",
         "--template-file sam/spoke.yaml",
@@ -878,19 +886,7 @@ fn the_readmes_stackset_and_spoke_commands_run_as_written_with_the_aws_cli() {
     let emu = template::emulator();
     let outputs =
         template::create_stack(&emu, &translate(), "platform-autopilot", &hub_parameters());
-    let readme = std::fs::read_to_string(integration_tests::workspace_root().join("README.md"))
-        .expect("README.md");
-    let section = readme
-        .split("## Organization mode")
-        .nth(1)
-        .and_then(|s| s.split("\n## ").next())
-        .expect("the README's Organization mode section");
-    let blocks: Vec<&str> = section
-        .split("```sh")
-        .skip(1)
-        .filter_map(|b| b.split("```").next())
-        .collect();
-    assert_eq!(blocks.len(), 3, "hub, StackSet, spoke by hand");
+    let blocks = readme_organization_blocks();
 
     let member = emu.account_key(MEMBER);
     let dir = std::env::temp_dir().join(format!("autopilot-awscli-{}", std::process::id()));
