@@ -1928,22 +1928,8 @@ async fn the_task_watchers_calls_are_allowed_by_resource_in_organization_scope()
         "{handled:?}"
     );
     assert_eq!(member.describe_service().await.desired_count(), 0);
-    let task = member
-        .run_and_stop(
-            None,
-            Some("family:batch-import"),
-            &[("autopilot:restart", "on-interruption")],
-            1,
-            "Your Spot Task was interrupted.",
-        )
-        .await
-        .remove(0);
-    let mut e = member.stop_event("spot-interruption.json", &task);
+    let (_, mut e) = member.interrupted_opted_in_task().await;
     e["account"] = json!(MEMBER);
-    e["detail"]
-        .as_object_mut()
-        .map(|d| d.remove("capacityProviderName"));
-    e["detail"]["launchType"] = json!("FARGATE");
     let handled = watcher.handle(e).await.expect("handled");
     assert_eq!(handled["account"]["id"], MEMBER, "{handled}");
     tour.assert_allowed("TaskWatcherFunction", "TaskWatcherRole")
