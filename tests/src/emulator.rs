@@ -215,39 +215,13 @@ impl Emulator {
     /// A Query-protocol call (EC2, CloudFormation) to `service` (its signing name); panics
     /// with the response when it is not 200. Returns the XML.
     pub fn query(&self, service: &str, version: &str, params: &[(&str, &str)]) -> String {
-        let mut body = format!("Version={version}");
-        for (k, v) in params {
-            body.push_str(&format!("&{}={}", encode(k), encode(v)));
-        }
-        let (status, text) = self.signed(
-            service,
-            "POST",
-            "/",
-            &body,
-            &[("Content-Type", "application/x-www-form-urlencoded")],
-        );
-        assert_eq!(status, 200, "{service} {params:?} failed: {text}");
-        text
+        self.query_as("testing", service, version, params)
     }
 
     /// A JSON-protocol call (`X-Amz-Target: target`) to `service` (its signing name), e.g.
     /// `json("events", "AWSEvents.PutRule", ...)`; panics unless it answers 200 with JSON.
     pub fn json(&self, service: &str, target: &str, body: &serde_json::Value) -> serde_json::Value {
-        let (status, text) = self.signed(
-            service,
-            "POST",
-            "/",
-            &body.to_string(),
-            &[
-                ("Content-Type", "application/x-amz-json-1.1"),
-                ("X-Amz-Target", target),
-            ],
-        );
-        assert_eq!(status, 200, "{target} {body} failed: {text}");
-        if text.trim().is_empty() {
-            return serde_json::Value::Null;
-        }
-        serde_json::from_str(&text).unwrap_or_else(|e| panic!("{target}: not JSON ({e}): {text}"))
+        self.json_as("testing", service, target, body)
     }
 
     /// A REST-JSON call (Lambda) to `service`; panics unless it answers 200 with JSON.

@@ -50,10 +50,6 @@ impl AssumedRole {
         }
     }
 
-    pub fn role_arn(&self) -> &str {
-        &self.role_arn
-    }
-
     /// The credentials held, if they are good for [`RENEW_BEFORE`] more; else assumes the role.
     pub async fn credentials(&self) -> Result<Credentials> {
         if let Some(held) = self.held() {

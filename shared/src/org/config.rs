@@ -2,6 +2,7 @@
 
 use crate::config::Env;
 use crate::error::{Error, Result};
+use crate::model::arn::Arn;
 
 /// The placeholder `SPOKE_ROLE_ARN` carries where the member account's id goes.
 pub const ACCOUNT_PLACEHOLDER: &str = "{account}";
@@ -36,18 +37,16 @@ impl OrgConfig {
             message: format!("{why}, got {role_arn:?} (e.g. arn:aws:iam::{ACCOUNT_PLACEHOLDER}:role/fargate-autopilot-deployer)"),
         }
         };
-        let parts: Vec<&str> = role_arn.splitn(6, ':').collect();
-        if parts.len() != 6 || parts[0] != "arn" || parts[2] != "iam" || !parts[3].is_empty() {
+        let Some(arn) = Arn::parse(&role_arn).filter(|a| a.service == "iam" && a.region.is_empty())
+        else {
             return Err(bad("must be an IAM role ARN"));
-        }
-        if parts[4] != ACCOUNT_PLACEHOLDER {
+        };
+        if arn.account != ACCOUNT_PLACEHOLDER {
             return Err(bad("must hold {account} where the account id goes"));
         }
-        let Some(name) = parts[5].strip_prefix("role/") else {
-            return Err(bad("must name a role (role/<name>)"));
-        };
-        if name.is_empty() || name.contains(ACCOUNT_PLACEHOLDER) {
-            return Err(bad("must name a role (role/<name>)"));
+        match arn.resource.strip_prefix("role/") {
+            Some(name) if !name.is_empty() && !name.contains(ACCOUNT_PLACEHOLDER) => {}
+            _ => return Err(bad("must name a role (role/<name>)")),
         }
         Ok(Some(OrgConfig {
             role_arn,

@@ -765,6 +765,14 @@ fn the_fleet_install_of_the_fleet_mode_page_runs_as_written_on_a_new_account() {
         .and_then(|s| s.split("```sh").nth(1))
         .and_then(|b| b.split("```").next())
         .expect("the fleet install's sh block");
+    let sent = sam_deploy_accepted(block);
+    assert_eq!(sent["OffHoursOnHours"], "Mon-Fri 07:00-19:00", "{sent:?}");
+}
+
+/// The parameters the `sam deploy` of a documented `sh` block sends, resolved by the SAM CLI's
+/// own code (`--guided` left out), after checking that the template's Rules accept them over
+/// its defaults.
+pub(super) fn sam_deploy_accepted(block: &str) -> BTreeMap<String, String> {
     let words = shell_words(block);
     let at = words
         .iter()
@@ -778,16 +786,16 @@ fn the_fleet_install_of_the_fleet_mode_page_runs_as_written_on_a_new_account() {
     let t = translate();
     let dir = sam_dir_as_a_user_fills_it();
     let sent = sam_deploy_parameters(&dir, &args);
-    assert_eq!(sent["OffHoursOnHours"], "Mon-Fri 07:00-19:00", "{sent:?}");
+    let _ = std::fs::remove_dir_all(&dir);
     let mut stack: BTreeMap<String, String> = BTreeMap::new();
     for (k, p) in t["Parameters"].as_object().expect("Parameters") {
         if let Some(d) = p.get("Default") {
             stack.insert(k.clone(), d.as_str().map_or(d.to_string(), str::to_string));
         }
     }
-    stack.extend(sent);
+    stack.extend(sent.clone());
     assert_eq!(refused(&t, &stack), Vec::<String>::new(), "{stack:?}");
-    let _ = std::fs::remove_dir_all(&dir);
+    sent
 }
 
 /// The gated strategies, as the translated template hands them to ECS for each
